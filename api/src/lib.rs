@@ -1,0 +1,15 @@
+//! The HTTP face of the dossier service (poem + poem-openapi): routes of API.md, credentials, the error
+//! envelope, and the application that binds them to a listener.
+
+pub mod auth;
+pub mod error;
+pub mod limits;
+pub mod optional_json;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

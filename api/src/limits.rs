@@ -1,0 +1,59 @@
+//! Request body limits: JSON bodies over 64 KiB are refused with 413 before anything reads them,
+//! whether or not the client sent a `Content-Length`.
+
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::StatusCode};
+
+/// Largest accepted JSON body (API.md).
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Buffers request bodies up to a limit and refuses larger ones.
+pub struct BodyLimit {
+    pub max: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner,
+            max: self.max,
+        }
+    }
+}
+
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let declared = req
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.max as u64) {
+            return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        if declared.is_none() || declared.is_some_and(|len| len > 0) {
+            let body = req.take_body();
+            match body.into_bytes_limit(self.max).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                    return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+                }
+                Err(_) => {
+                    return Err(poem::Error::from_string(
+                        "the body could not be read",
+                        StatusCode::BAD_REQUEST,
+                    ));
+                }
+            }
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}

@@ -1,0 +1,515 @@
+//! Dossiers: a citizen's pickup request, the whole dossier for those entitled, the masked public
+//! tracking view, and cancellation before pickup.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use domain::ops::dossiers::{
+    AddressRequest, ApplicantRequest, CreateOutcome, CreatedDossier, DocumentRequest,
+    DossierRecord, DossierRequest,
+};
+use domain::ops::idempotency::IdempotencyClaim;
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+};
+
+use super::{ApiTags, local_time};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::optional_json::OptionalJson;
+use crate::state::AppState;
+
+/// The applicant, as on the slip.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct ApplicantIn {
+    /// Required.
+    pub full_name: Option<String>,
+    /// Required: a Vietnamese mobile or landline, `0…` or `+84…`.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Required: 12-digit CCCD or 9-digit CMND.
+    pub id_number: Option<String>,
+}
+
+/// An address: a line, a ward and a province (two-level local government since 2025).
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct AddressIn {
+    pub line: Option<String>,
+    /// 5 digits.
+    pub ward_code: Option<String>,
+    /// 2 digits, e.g. `01` Hà Nội, `79` TP. Hồ Chí Minh.
+    pub province_code: Option<String>,
+}
+
+/// A document handed over.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct DocumentIn {
+    pub name: Option<String>,
+    /// Whether the original is included.
+    pub original: Option<bool>,
+    /// Number of copies included.
+    pub copies: Option<i64>,
+}
+
+/// A pickup request (or, with an agency key and mode `return`, a dossier filed at the desk).
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct CreateDossierIn {
+    /// Required: the national procedure code.
+    pub procedure_code: Option<String>,
+    /// Required.
+    pub agency_code: Option<String>,
+    /// Required: `send` | `return` | `send_and_return`.
+    pub service_mode: Option<String>,
+    /// Required.
+    pub applicant: Option<ApplicantIn>,
+    /// Required for `send` and `send_and_return`.
+    pub pickup_address: Option<AddressIn>,
+    /// Defaults to the pickup address; required for `return`.
+    pub return_address: Option<AddressIn>,
+    /// Required, at least one.
+    pub documents: Option<Vec<DocumentIn>>,
+    /// Whether the agency gives an appointment slip (doubles the delivery time).
+    pub with_appointment: Option<bool>,
+    /// `none` | `revolutionary` | `heroic_mother` (free) | `war_invalid` | `hero` (50%).
+    pub fee_exemption: Option<String>,
+    /// `vi` (default) or `en`, for messages to the citizen.
+    pub language: Option<String>,
+}
+
+impl From<&AddressIn> for AddressRequest {
+    fn from(a: &AddressIn) -> Self {
+        AddressRequest {
+            line: a.line.clone(),
+            ward_code: a.ward_code.clone(),
+            province_code: a.province_code.clone(),
+        }
+    }
+}
+
+impl From<&CreateDossierIn> for DossierRequest {
+    fn from(body: &CreateDossierIn) -> Self {
+        DossierRequest {
+            procedure_code: body.procedure_code.clone(),
+            agency_code: body.agency_code.clone(),
+            service_mode: body.service_mode.clone(),
+            applicant: body.applicant.as_ref().map(|a| ApplicantRequest {
+                full_name: a.full_name.clone(),
+                phone: a.phone.clone(),
+                email: a.email.clone(),
+                id_number: a.id_number.clone(),
+            }),
+            pickup_address: body.pickup_address.as_ref().map(AddressRequest::from),
+            return_address: body.return_address.as_ref().map(AddressRequest::from),
+            documents: body.documents.as_ref().map(|docs| {
+                docs.iter()
+                    .map(|d| DocumentRequest {
+                        name: d.name.clone(),
+                        original: d.original,
+                        copies: d.copies,
+                    })
+                    .collect()
+            }),
+            with_appointment: body.with_appointment,
+            fee_exemption: body.fee_exemption.clone(),
+            language: body.language.clone(),
+        }
+    }
+}
+
+/// Money owed, integer VND.
+#[derive(Debug, Clone, Object)]
+pub struct FeesOut {
+    pub postage_vnd: i64,
+    pub admin_fee_vnd: i64,
+    pub total_vnd: i64,
+}
+
+impl From<domain::fees::Fees> for FeesOut {
+    fn from(f: domain::fees::Fees) -> Self {
+        FeesOut {
+            postage_vnd: f.postage_vnd,
+            admin_fee_vnd: f.admin_fee_vnd,
+            total_vnd: f.total_vnd,
+        }
+    }
+}
+
+/// A registered dossier. Keep `access_token`: it opens the dossier and is shown only here.
+#[derive(Debug, Clone, Object)]
+pub struct DossierCreatedOut {
+    pub code: String,
+    pub status: String,
+    pub service_mode: String,
+    pub access_token: String,
+    /// The public tracking page.
+    pub tracking_url: String,
+    pub route_class: String,
+    pub fees: FeesOut,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+#[derive(ApiResponse)]
+enum CreateResponse {
+    /// Registered (or the first answer to this `Idempotency-Key`).
+    #[oai(status = 201)]
+    Created(Json<DossierCreatedOut>),
+}
+
+/// The applicant's personal data (shown to the citizen and entitled staff only).
+#[derive(Debug, Clone, Object)]
+pub struct ApplicantOut {
+    pub full_name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub id_number: String,
+}
+
+/// An address.
+#[derive(Debug, Clone, Object)]
+pub struct AddressOut {
+    pub line: String,
+    pub ward_code: String,
+    pub province_code: String,
+}
+
+/// A document on the slip.
+#[derive(Debug, Clone, Object)]
+pub struct DocumentOut {
+    pub name: String,
+    pub original: bool,
+    pub copies: i64,
+}
+
+/// A parcel of the dossier.
+#[derive(Debug, Clone, Object)]
+pub struct LegOut {
+    /// `inbound` (to the agency) or `outbound` (the result, home).
+    pub direction: String,
+    pub item_code: Option<String>,
+    pub status: String,
+    pub route_class: String,
+    pub due_at: Option<DateTime<FixedOffset>>,
+    pub delivered_at: Option<DateTime<FixedOffset>>,
+    pub failed_attempts: i32,
+}
+
+/// A timeline entry.
+#[derive(Debug, Clone, Object)]
+pub struct TimelineOut {
+    pub at: DateTime<FixedOffset>,
+    pub kind: String,
+    /// The dossier's status after the event.
+    pub status: Option<String>,
+    /// `api` | `scan` | `carrier` | `system`.
+    pub source: String,
+    pub actor: String,
+    pub location: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The whole dossier.
+#[derive(Debug, Clone, Object)]
+pub struct DossierOut {
+    pub code: String,
+    pub status: String,
+    pub service_mode: String,
+    pub procedure_code: String,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub office_code: String,
+    pub applicant: ApplicantOut,
+    pub pickup_address: Option<AddressOut>,
+    pub return_address: Option<AddressOut>,
+    pub documents: Vec<DocumentOut>,
+    pub with_appointment: bool,
+    pub fee_exemption: String,
+    pub fees: FeesOut,
+    pub route_class: String,
+    /// The legal filing time: when the handover record to the agency was signed.
+    pub filed_at: Option<DateTime<FixedOffset>>,
+    /// The agency's deadline.
+    pub result_due_at: Option<DateTime<FixedOffset>>,
+    pub overdue: bool,
+    pub national_dossier_no: Option<String>,
+    pub outcome: Option<String>,
+    pub language: String,
+    pub legs: Vec<LegOut>,
+    pub timeline: Vec<TimelineOut>,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+/// A parcel in the public view.
+#[derive(Debug, Clone, Object)]
+pub struct TrackLegOut {
+    pub direction: String,
+    pub item_code: Option<String>,
+    pub status: String,
+    pub due_at: Option<DateTime<FixedOffset>>,
+}
+
+/// A timeline entry in the public view.
+#[derive(Debug, Clone, Object)]
+pub struct TrackEventOut {
+    pub at: DateTime<FixedOffset>,
+    pub kind: String,
+    pub status: Option<String>,
+    pub location: Option<String>,
+}
+
+/// The public tracking view: no name, phone, email, id number or street address.
+#[derive(Debug, Clone, Object)]
+pub struct TrackOut {
+    pub code: String,
+    pub status: String,
+    pub service_mode: String,
+    pub agency_name: String,
+    pub legs: Vec<TrackLegOut>,
+    pub timeline: Vec<TrackEventOut>,
+}
+
+/// Why a dossier is cancelled.
+#[derive(Debug, Clone, Object, serde::Deserialize)]
+pub struct CancelIn {
+    pub reason: Option<String>,
+}
+
+fn address(
+    line: &Option<String>,
+    ward: &Option<String>,
+    province: &Option<String>,
+) -> Option<AddressOut> {
+    Some(AddressOut {
+        line: line.clone()?,
+        ward_code: ward.clone()?,
+        province_code: province.clone()?,
+    })
+}
+
+fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {
+    let overdue = record.overdue(now);
+    let documents = record
+        .documents()
+        .into_iter()
+        .map(|d| DocumentOut {
+            name: d.name,
+            original: d.original,
+            copies: d.copies,
+        })
+        .collect();
+    let d = record.dossier;
+    DossierOut {
+        pickup_address: address(&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),
+        return_address: address(&d.return_line, &d.return_ward_code, &d.return_province_code),
+        code: d.code,
+        status: d.status.to_string(),
+        service_mode: d.service_mode.to_string(),
+        procedure_code: d.procedure_code,
+        agency_code: d.agency_code,
+        agency_name: record.agency_name,
+        office_code: d.office_code,
+        applicant: ApplicantOut {
+            full_name: d.applicant_full_name,
+            phone: d.applicant_phone,
+            email: d.applicant_email,
+            id_number: d.applicant_id_number,
+        },
+        documents,
+        with_appointment: d.with_appointment,
+        fee_exemption: d.fee_exemption.to_string(),
+        fees: FeesOut {
+            postage_vnd: d.postage_vnd,
+            admin_fee_vnd: d.admin_fee_vnd,
+            total_vnd: d.total_vnd,
+        },
+        route_class: d.route_class.to_string(),
+        filed_at: d.filed_at.map(local_time),
+        result_due_at: d.result_due_at.map(local_time),
+        overdue,
+        national_dossier_no: d.national_dossier_no,
+        outcome: d.outcome,
+        language: d.language,
+        legs: record
+            .legs
+            .into_iter()
+            .map(|l| LegOut {
+                direction: l.direction.to_string(),
+                item_code: l.item_code,
+                status: l.status.to_string(),
+                route_class: l.route_class.to_string(),
+                due_at: l.due_at.map(local_time),
+                delivered_at: l.delivered_at.map(local_time),
+                failed_attempts: l.failed_attempts,
+            })
+            .collect(),
+        timeline: record
+            .timeline
+            .into_iter()
+            .map(|e| TimelineOut {
+                at: local_time(e.at),
+                kind: e.kind.to_string(),
+                status: e.to_status.map(|s| s.to_string()),
+                source: e.source.to_string(),
+                actor: e.actor,
+                location: e.location,
+                note: e.note,
+            })
+            .collect(),
+        created_at: local_time(d.created_at),
+        updated_at: local_time(d.updated_at),
+    }
+}
+
+fn track_out(record: DossierRecord) -> TrackOut {
+    TrackOut {
+        code: record.dossier.code,
+        status: record.dossier.status.to_string(),
+        service_mode: record.dossier.service_mode.to_string(),
+        agency_name: record.agency_name,
+        legs: record
+            .legs
+            .into_iter()
+            .map(|l| TrackLegOut {
+                direction: l.direction.to_string(),
+                item_code: l.item_code,
+                status: l.status.to_string(),
+                due_at: l.due_at.map(local_time),
+            })
+            .collect(),
+        timeline: record
+            .timeline
+            .into_iter()
+            .map(|e| TrackEventOut {
+                at: local_time(e.at),
+                kind: e.kind.to_string(),
+                status: e.to_status.map(|s| s.to_string()),
+                location: e.location,
+            })
+            .collect(),
+    }
+}
+
+fn created_out(created: CreatedDossier, base_url: &str) -> DossierCreatedOut {
+    DossierCreatedOut {
+        tracking_url: format!("{base_url}/t/{}", created.code),
+        code: created.code,
+        status: created.status.to_string(),
+        service_mode: created.service_mode.to_string(),
+        access_token: created.access_token,
+        route_class: created.route_class.to_string(),
+        fees: created.fees.into(),
+        created_at: local_time(created.created_at),
+    }
+}
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+pub struct DossierApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossiers")]
+impl DossierApi {
+    /// Request a pickup (public). With an agency key and mode `return`, register a dossier filed at the
+    /// desk. The same `Idempotency-Key` with the same body gives the same answer and no second dossier.
+    #[oai(path = "/dossiers", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<CreateDossierIn>,
+    ) -> Result<CreateResponse, ApiError> {
+        let request = DossierRequest::from(&body.0);
+        let claim = match idempotency_key.0.as_deref().map(str::trim) {
+            None => None,
+            Some(key)
+                if key.is_empty()
+                    || key.len() > MAX_IDEMPOTENCY_KEY
+                    || key.chars().any(char::is_control) =>
+            {
+                return Err(ApiError::bad_request(format!(
+                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+                )));
+            }
+            Some(key) => {
+                let canonical = serde_json::to_vec(&body.0).map_err(|e| ApiError::internal(&e))?;
+                let caller_id = caller
+                    .0
+                    .key_id()
+                    .map_or_else(|| "public".to_owned(), |id| format!("key{id}"));
+                Some(IdempotencyClaim::new(
+                    "create_dossier",
+                    &caller_id,
+                    key,
+                    &canonical,
+                ))
+            }
+        };
+        let outcome = domain::ops::dossiers::create_dossier(
+            &state.store,
+            &caller.0,
+            &request,
+            claim.as_ref(),
+        )
+        .await?;
+        let created = match outcome {
+            CreateOutcome::Created(c) | CreateOutcome::Replayed(c) => c,
+        };
+        Ok(CreateResponse::Created(Json(created_out(
+            created,
+            &state.public_base_url,
+        ))))
+    }
+
+    /// The whole dossier, for its citizen (access token) or staff who may see it.
+    #[oai(path = "/dossiers/:code", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+    ) -> Result<Json<DossierOut>, ApiError> {
+        if caller.0 == domain::ops::access::Actor::Public {
+            return Err(ApiError::unauthorized(
+                "send the dossier's access token or a staff key: `Authorization: Bearer …`",
+            ));
+        }
+        let record =
+            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+        Ok(Json(dossier_out(record, Utc::now())))
+    }
+
+    /// The public, masked tracking view, by dossier code or by a parcel's item code.
+    #[oai(path = "/track/:code", method = "get")]
+    async fn track(
+        &self,
+        state: Data<&AppState>,
+        code: Path<String>,
+    ) -> Result<Json<TrackOut>, ApiError> {
+        let record = domain::ops::dossiers::track(&state.store.read, &code.0).await?;
+        Ok(Json(track_out(record)))
+    }
+
+    /// Cancel before pickup: the citizen (access token) or the post office.
+    #[oai(path = "/dossiers/:code/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+        body: OptionalJson<CancelIn>,
+    ) -> Result<Json<DossierOut>, ApiError> {
+        if caller.0 == domain::ops::access::Actor::Public {
+            return Err(ApiError::unauthorized(
+                "send the dossier's access token or a postal key",
+            ));
+        }
+        let reason = body.0.and_then(|b| b.reason);
+        domain::ops::dossiers::cancel_dossier(&state.store, &caller.0, &code.0, reason.as_deref())
+            .await?;
+        let record =
+            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+        Ok(Json(dossier_out(record, Utc::now())))
+    }
+}

@@ -1,0 +1,23 @@
+//! The HTTP routes of API.md, grouped by audience.
+
+pub mod dossiers;
+pub mod health;
+pub mod reference;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+/// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).
+pub fn local_time(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    domain::sla::to_local(t)
+}
+
+/// Tags that group the operations in the OpenAPI document.
+#[derive(poem_openapi::Tags)]
+pub enum ApiTags {
+    /// Agencies, procedures, post offices.
+    Reference,
+    /// Pickup requests, dossiers, tracking.
+    Dossiers,
+    /// Liveness and readiness.
+    Operations,
+}

@@ -1,0 +1,105 @@
+//! Typed settings: defaults, then an optional file (`dossier.toml`, or the path in `DOSSIER_CONFIG`),
+//! then environment variables `DOSSIER__SECTION__KEY` (e.g. `DOSSIER__CARRIER__BASE_URL`). Secrets are
+//! `SecretString` and never printed.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    /// Where people reach the service, for links; defaults to `http://{bind}`.
+    pub public_base_url: Option<String>,
+    pub carrier: CarrierSettings,
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Seed demo reference data into an empty database.
+    pub seed_demo: bool,
+    /// Run the worker loops inside the server process.
+    pub run_worker: bool,
+    /// Log as JSON lines instead of text.
+    pub json_logs: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+/// The carrier's tracking API (CARRIER.md).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CarrierSettings {
+    pub base_url: Option<String>,
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<SecretString>,
+    pub customer_code: Option<String>,
+    pub poll_interval_secs: u64,
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// e.g. `smtp://127.0.0.1:2525`; unset writes `.eml` files under `./data/mail/`.
+    pub url: Option<SecretString>,
+    pub from: String,
+}
+
+/// The default SQLite database of the embedded mode.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/dossier.db?mode=rwc";
+/// The default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+impl Settings {
+    /// Loads defaults, the optional file and the environment.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        let file = std::env::var("DOSSIER_CONFIG").unwrap_or_else(|_| "dossier.toml".to_owned());
+        config::Config::builder()
+            .set_default("server.bind", DEFAULT_BIND)?
+            .set_default("server.seed_demo", true)?
+            .set_default("server.run_worker", true)?
+            .set_default("server.json_logs", false)?
+            .set_default("database.url", DEFAULT_DATABASE_URL)?
+            .set_default("database.max_connections", 16)?
+            .set_default("carrier.poll_interval_secs", 30)?
+            .set_default(
+                "smtp.from",
+                "Dịch vụ hồ sơ qua bưu chính <no-reply@dossier.local>",
+            )?
+            .add_source(config::File::with_name(&file).required(false))
+            .add_source(
+                config::Environment::with_prefix("DOSSIER")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?
+            .try_deserialize()
+    }
+
+    /// The base of links handed to people.
+    pub fn public_base_url(&self, bound_port: u16) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let host = self
+                    .server
+                    .bind
+                    .rsplit_once(':')
+                    .map_or("127.0.0.1", |(h, _)| h);
+                let host = if host == "0.0.0.0" || host == "[::]" {
+                    "127.0.0.1"
+                } else {
+                    host
+                };
+                format!("http://{host}:{bound_port}")
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Building and running the application: connect, migrate, seed, bind, serve. `build` binds the
+//! listener before it returns, so tests can bind port 0 and read the port.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use domain::store::Store;
+use migration::MigratorTrait;
+use poem::{
+    EndpointExt, Route, Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::Tracing,
+};
+use poem_openapi::OpenApiService;
+use sea_orm::DatabaseConnection;
+
+use crate::error::render_poem_error;
+use crate::limits::{BodyLimit, MAX_JSON_BODY};
+use crate::routes::{dossiers::DossierApi, health::HealthApi, reference::ReferenceApi};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// The service's OpenAPI description, generated from the code.
+pub fn openapi_service() -> OpenApiService<(ReferenceApi, DossierApi, HealthApi), ()> {
+    OpenApiService::new(
+        (ReferenceApi, DossierApi, HealthApi),
+        "Dossiers by public post",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Administrative-procedure dossiers carried by the public postal service and results brought \
+         home (Decision 45/2016/QĐ-TTg). Staff and machines authenticate with `Authorization: Bearer dk_…`, \
+         citizens with the `dt_…` access token of their dossier.",
+    )
+}
+
+/// Applies every migration, refusing a database written by a newer version of the service.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let known: Vec<String> = migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let has_table = migration::Migrator::get_migration_models(db).await.ok();
+    if let Some(applied) = has_table {
+        if let Some(unknown) = applied.iter().find(|m| !known.contains(&m.version)) {
+            anyhow::bail!(
+                "the database was migrated by a newer version of this service (it has migration `{}`, \
+                 which this version does not know); run the newer version or restore a matching backup",
+                unknown.version
+            );
+        }
+    }
+    migration::Migrator::up(db, None)
+        .await
+        .context("Failed to apply database migrations")?;
+    Ok(())
+}
+
+/// A built application, listening.
+pub struct Application {
+    port: u16,
+    acceptor: TcpAcceptor,
+    state: AppState,
+    /// The admin key made on the first start of an empty database, to print once.
+    pub first_admin_key: Option<String>,
+    /// Whether demo data was seeded on this start.
+    pub seeded: bool,
+}
+
+impl Application {
+    /// Connects, migrates, seeds (when asked and the database is empty) and binds the listener.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        if let Some(path) = sqlite_file(&settings.database.url) {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("Failed to create the data directory {}", dir.display())
+                    })?;
+                }
+            }
+        }
+        let store = Store::connect(&settings.database.url, settings.database.max_connections)
+            .await
+            .context("Failed to connect to the database")?;
+        migrate(&store.write).await?;
+        let mut seeded = false;
+        let mut first_admin_key = None;
+        if settings.server.seed_demo {
+            seeded = domain::ops::seed::seed_demo_if_empty(&store.write)
+                .await
+                .context("Failed to seed demo data")?;
+            if seeded {
+                let key = domain::ops::keys::create_api_key(
+                    &store.write,
+                    domain::ops::keys::NewApiKey {
+                        role: entity::enums::Role::Admin,
+                        name: "first administrator".into(),
+                        office_code: None,
+                        agency_code: None,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("Failed to create the first admin key: {e}"))?;
+                first_admin_key = Some(key.secret);
+            }
+        }
+        let acceptor = TcpListener::bind(settings.server.bind.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("Failed to listen on {}", settings.server.bind))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("Failed to read the bound port")?;
+        let state = AppState {
+            store,
+            public_base_url: Arc::from(settings.public_base_url(port)),
+        };
+        Ok(Self {
+            port,
+            acceptor,
+            state,
+            first_admin_key,
+            seeded,
+        })
+    }
+
+    /// The port the listener is bound to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL people reach the service at.
+    pub fn base_url(&self) -> &str {
+        &self.state.public_base_url
+    }
+
+    /// The store, for the worker and tests.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let app = routes(self.state);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(10)))
+            .await
+    }
+
+    /// Serves until the process is told to stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+}
+
+/// The whole route tree with its middleware.
+pub fn routes(state: AppState) -> impl poem::Endpoint {
+    let api = openapi_service().server(state.public_base_url.to_string());
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .with(BodyLimit { max: MAX_JSON_BODY })
+        .catch_all_error(render_poem_error)
+        .with(Tracing)
+        .data(state)
+}
+
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}

@@ -1,0 +1,17 @@
+//! The rules of carrying administrative dossiers by the public postal service (Decision 45/2016/QĐ-TTg,
+//! Circular 17/2017/TT-BTTTT), and the transactional use-cases that `api` and `worker` share.
+//!
+//! Pure rules live in their own modules and know nothing of HTTP or the database; `ops` applies them to
+//! the store, one transaction per use-case, writing the change and its timeline event together.
+
+pub mod calendar;
+pub mod clock;
+pub mod codes;
+pub mod contact;
+pub mod fees;
+pub mod lifecycle;
+pub mod ops;
+pub mod route;
+pub mod s10;
+pub mod sla;
+pub mod store;

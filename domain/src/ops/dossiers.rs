@@ -1,0 +1,919 @@
+//! Dossier use-cases of the foundation: a citizen's pickup request (or an agency's return-only dossier),
+//! reading a dossier with its legs and timeline, the masked tracking view, and cancellation.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::enums::{
+    DossierStatus, EventKind, EventSource, FeeExemption, LegDirection, LegStatus, Role, RouteClass,
+    ServiceMode,
+};
+use entity::{
+    agency, agency_procedure, dossier, dossier_event, leg, major_city, post_office, procedure,
+    tariff,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr,
+};
+use serde::{Deserialize, Serialize};
+
+use super::access::{Access, Actor};
+use super::idempotency::{self, IdempotencyClaim, Replay};
+use super::validation::{Checker, spellings};
+use super::{NewEvent, OpError, append_event};
+use crate::codes::{hash_secret, new_access_token, new_dossier_code, normalize_dossier_code};
+use crate::fees::{Fees, compute_fees};
+use crate::lifecycle::{Action, initial_status, next_status};
+use crate::route::{Place, route_class};
+use crate::s10::{ItemCode, looks_like_item_code};
+use crate::store::Store;
+
+/// Longest accepted name, address line and document name, in characters.
+pub const MAX_NAME: usize = 100;
+pub const MAX_LINE: usize = 200;
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_DOCUMENT_NAME: usize = 200;
+pub const MAX_DOCUMENTS: usize = 50;
+pub const MAX_COPIES: i64 = 20;
+pub const MAX_NOTE: usize = 500;
+
+/// A request as it arrived: everything optional, so that each missing or bad field can be named.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DossierRequest {
+    pub procedure_code: Option<String>,
+    pub agency_code: Option<String>,
+    pub service_mode: Option<String>,
+    pub applicant: Option<ApplicantRequest>,
+    pub pickup_address: Option<AddressRequest>,
+    pub return_address: Option<AddressRequest>,
+    pub documents: Option<Vec<DocumentRequest>>,
+    pub with_appointment: Option<bool>,
+    pub fee_exemption: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ApplicantRequest {
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub id_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AddressRequest {
+    pub line: Option<String>,
+    pub ward_code: Option<String>,
+    pub province_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DocumentRequest {
+    pub name: Option<String>,
+    pub original: Option<bool>,
+    pub copies: Option<i64>,
+}
+
+/// A document as stored on the slip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlipDocument {
+    pub name: String,
+    pub original: bool,
+    pub copies: i64,
+}
+
+/// A checked address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line: String,
+    pub ward_code: String,
+    pub province_code: String,
+}
+
+/// The answer to a successful request, replayed as is for the same `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedDossier {
+    pub code: String,
+    pub status: DossierStatus,
+    pub service_mode: ServiceMode,
+    pub access_token: String,
+    pub route_class: RouteClass,
+    pub fees: Fees,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a create request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created(CreatedDossier),
+    /// The same `Idempotency-Key` and request came before: this is the first answer.
+    Replayed(CreatedDossier),
+}
+
+/// Everything a valid request resolves to, ready to insert.
+struct CheckedRequest {
+    procedure: procedure::Model,
+    agency: agency::Model,
+    office_code: String,
+    mode: ServiceMode,
+    full_name: String,
+    phone: String,
+    email: Option<String>,
+    id_number: String,
+    pickup: Option<Address>,
+    return_to: Option<Address>,
+    documents: Vec<SlipDocument>,
+    with_appointment: bool,
+    exemption: FeeExemption,
+    language: String,
+    inbound_class: Option<RouteClass>,
+    outbound_class: Option<RouteClass>,
+    fees: Fees,
+}
+
+/// Registers a dossier: a citizen's pickup request (public), one made at a post office counter (postal
+/// key: that office picks up), or a return-only dossier filed at an agency's desk (agency key, mode
+/// `return`). Reference data is read outside the write transaction; the dossier, its legs, its first
+/// timeline event and the idempotency record are written in one.
+#[tracing::instrument(skip_all, fields(actor = %actor.audit_name()))]
+pub async fn create_dossier(
+    store: &Store,
+    actor: &Actor,
+    request: &DossierRequest,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<CreateOutcome, OpError> {
+    if let Some(claim) = claim {
+        if let Some(replay) = idempotency::find(&store.read, claim).await? {
+            return replay_outcome(replay);
+        }
+    }
+    let checked = check_request(&store.read, actor, request).await?;
+    let now = Utc::now();
+    let access_token = new_access_token();
+    let status = initial_status(checked.mode);
+    let (filed_at, result_due_at) = if checked.mode == ServiceMode::Return {
+        let calendar = super::reference::working_calendar(&store.read).await?;
+        let days = u32::try_from(checked.procedure.processing_days).unwrap_or(0);
+        let due = crate::sla::result_due_date(&calendar, now, days);
+        (Some(now), Some(crate::sla::end_of_local_day(due)))
+    } else {
+        (None, None)
+    };
+    let route = checked
+        .inbound_class
+        .or(checked.outbound_class)
+        .unwrap_or(RouteClass::Local);
+
+    // A fresh random code collides with an existing one about never; retry a few times if it does.
+    for _ in 0..5 {
+        let code = new_dossier_code();
+        let txn = store.begin().await?;
+        let inserted = dossier::ActiveModel {
+            code: Set(code.clone()),
+            status: Set(status),
+            service_mode: Set(checked.mode),
+            procedure_code: Set(checked.procedure.code.clone()),
+            agency_code: Set(checked.agency.code.clone()),
+            office_code: Set(checked.office_code.clone()),
+            applicant_full_name: Set(checked.full_name.clone()),
+            applicant_phone: Set(checked.phone.clone()),
+            applicant_email: Set(checked.email.clone()),
+            applicant_id_number: Set(checked.id_number.clone()),
+            pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
+            pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
+            pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
+            return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
+            return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
+            return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
+            documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
+            with_appointment: Set(checked.with_appointment),
+            fee_exemption: Set(checked.exemption),
+            route_class: Set(route),
+            postage_vnd: Set(checked.fees.postage_vnd),
+            admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
+            total_vnd: Set(checked.fees.total_vnd),
+            access_token_hash: Set(hash_secret(&access_token)),
+            filed_at: Set(filed_at),
+            result_due_at: Set(result_due_at),
+            national_dossier_no: Set(None),
+            outcome: Set(None),
+            language: Set(checked.language.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let dossier_id = match dossier::Entity::insert(inserted).exec(&txn).await {
+            Ok(res) => res.last_insert_id,
+            Err(err) if is_unique_violation(&err) => {
+                txn.rollback().await?;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut legs = Vec::with_capacity(2);
+        if let Some(class) = checked.inbound_class {
+            legs.push(new_leg(dossier_id, LegDirection::Inbound, class, now));
+        }
+        if let Some(class) = checked.outbound_class {
+            legs.push(new_leg(dossier_id, LegDirection::Outbound, class, now));
+        }
+        leg::Entity::insert_many(legs).exec(&txn).await?;
+        let kind = if checked.mode == ServiceMode::Return {
+            EventKind::RegisteredAtDesk
+        } else {
+            EventKind::Requested
+        };
+        append_event(
+            &txn,
+            dossier_id,
+            actor,
+            NewEvent {
+                at: now,
+                kind,
+                source: EventSource::Api,
+                from_status: None,
+                to_status: Some(status),
+                leg: None,
+                location: None,
+                note: None,
+            },
+        )
+        .await?;
+        let created = CreatedDossier {
+            code,
+            status,
+            service_mode: checked.mode,
+            access_token: access_token.clone(),
+            route_class: route,
+            fees: checked.fees,
+            created_at: now,
+        };
+        if let Some(claim) = claim {
+            let body = serde_json::to_string(&created).unwrap_or_default();
+            if let Err(err) = idempotency::store(&txn, claim, 201, body).await {
+                txn.rollback().await?;
+                if is_unique_violation(&err) {
+                    // A concurrent request with the same key won the race: answer as it did.
+                    return match idempotency::find(&store.write, claim).await? {
+                        Some(replay) => replay_outcome(replay),
+                        None => Err(OpError::Conflict("the idempotency key is in use".into())),
+                    };
+                }
+                return Err(err.into());
+            }
+        }
+        txn.commit().await?;
+        tracing::info!(dossier.code = %created.code, dossier.status = %status, "dossier registered");
+        return Ok(CreateOutcome::Created(created));
+    }
+    Err(OpError::Conflict(
+        "could not allocate a dossier code; try again".into(),
+    ))
+}
+
+fn replay_outcome(replay: Replay) -> Result<CreateOutcome, OpError> {
+    match replay {
+        Replay::Same { body, .. } => serde_json::from_str(&body)
+            .map(CreateOutcome::Replayed)
+            .map_err(|err| {
+                OpError::Db(sea_orm::DbErr::Custom(format!(
+                    "stored answer unreadable: {err}"
+                )))
+            }),
+        Replay::Mismatch => Err(OpError::Conflict(
+            "this Idempotency-Key was already used with a different request".into(),
+        )),
+    }
+}
+
+fn new_leg(
+    dossier_id: i64,
+    direction: LegDirection,
+    class: RouteClass,
+    now: DateTime<Utc>,
+) -> leg::ActiveModel {
+    leg::ActiveModel {
+        dossier_id: Set(dossier_id),
+        direction: Set(direction),
+        route_class: Set(class),
+        item_code: Set(None),
+        status: Set(LegStatus::Planned),
+        due_at: Set(None),
+        delivered_at: Set(None),
+        failed_attempts: Set(0),
+        last_failed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn check_address(
+    c: &mut Checker,
+    field: &str,
+    address: Option<&AddressRequest>,
+) -> Option<Address> {
+    let Some(address) = address else {
+        c.fail(field, "is required");
+        return None;
+    };
+    let line = c.required_text(&format!("{field}.line"), address.line.as_deref(), MAX_LINE);
+    let ward = c.digits_code(
+        &format!("{field}.ward_code"),
+        address.ward_code.as_deref(),
+        5,
+    );
+    let province = c.digits_code(
+        &format!("{field}.province_code"),
+        address.province_code.as_deref(),
+        2,
+    );
+    Some(Address {
+        line: line?,
+        ward_code: ward?,
+        province_code: province?,
+    })
+}
+
+async fn check_request(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    request: &DossierRequest,
+) -> Result<CheckedRequest, OpError> {
+    let mut c = Checker::new();
+    let procedure_code = c.required_text("procedure_code", request.procedure_code.as_deref(), 50);
+    let agency_code = c.required_text("agency_code", request.agency_code.as_deref(), 50);
+    let mode: Option<ServiceMode> = c.required_enum(
+        "service_mode",
+        request.service_mode.as_deref(),
+        &spellings(ServiceMode::ALL, ServiceMode::as_str),
+    );
+    let exemption: FeeExemption = match request.fee_exemption.as_deref() {
+        None => Some(FeeExemption::None),
+        Some(v) => c.enum_value(
+            "fee_exemption",
+            v,
+            &spellings(FeeExemption::ALL, FeeExemption::as_str),
+        ),
+    }
+    .unwrap_or(FeeExemption::None);
+    let language = match request.language.as_deref() {
+        None => "vi".to_owned(),
+        Some(l @ ("vi" | "en")) => l.to_owned(),
+        Some(_) => {
+            c.fail("language", "must be one of: vi, en");
+            "vi".to_owned()
+        }
+    };
+
+    let applicant = request.applicant.clone().unwrap_or_default();
+    if request.applicant.is_none() {
+        c.fail("applicant", "is required");
+    }
+    let full_name = c.required_text(
+        "applicant.full_name",
+        applicant.full_name.as_deref(),
+        MAX_NAME,
+    );
+    let phone = match applicant.phone.as_deref() {
+        None if request.applicant.is_some() => {
+            c.fail("applicant.phone", "is required");
+            None
+        }
+        None => None,
+        Some(p) => match crate::contact::normalize_phone(p) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                c.fail("applicant.phone", msg);
+                None
+            }
+        },
+    };
+    let email = match c.optional_text("applicant.email", applicant.email.as_deref(), MAX_EMAIL) {
+        Some(e) => match crate::contact::validate_email(&e) {
+            Ok(()) => Some(e),
+            Err(msg) => {
+                c.fail("applicant.email", msg);
+                None
+            }
+        },
+        None => None,
+    };
+    let id_number = match applicant.id_number.as_deref() {
+        None if request.applicant.is_some() => {
+            c.fail("applicant.id_number", "is required");
+            None
+        }
+        None => None,
+        Some(id) => match crate::contact::validate_id_number(id.trim()) {
+            Ok(()) => Some(id.trim().to_owned()),
+            Err(msg) => {
+                c.fail("applicant.id_number", msg);
+                None
+            }
+        },
+    };
+
+    let (pickup, return_to) = match mode {
+        Some(ServiceMode::Send) => (
+            check_address(&mut c, "pickup_address", request.pickup_address.as_ref()),
+            None,
+        ),
+        Some(ServiceMode::SendAndReturn) => {
+            let pickup = check_address(&mut c, "pickup_address", request.pickup_address.as_ref());
+            let return_to = match request.return_address.as_ref() {
+                Some(r) => check_address(&mut c, "return_address", Some(r)),
+                None => pickup.clone(),
+            };
+            (pickup, return_to)
+        }
+        Some(ServiceMode::Return) => {
+            let return_to = match request
+                .return_address
+                .as_ref()
+                .or(request.pickup_address.as_ref())
+            {
+                Some(r) if request.return_address.is_some() => {
+                    check_address(&mut c, "return_address", Some(r))
+                }
+                Some(r) => check_address(&mut c, "pickup_address", Some(r)),
+                None => check_address(&mut c, "return_address", None),
+            };
+            (None, return_to)
+        }
+        None => (None, None),
+    };
+
+    let documents = match request.documents.as_deref() {
+        None => {
+            c.fail("documents", "is required: list the documents handed over");
+            Vec::new()
+        }
+        Some([]) => {
+            c.fail("documents", "must list at least one document");
+            Vec::new()
+        }
+        Some(docs) if docs.len() > MAX_DOCUMENTS => {
+            c.fail(
+                "documents",
+                format!("at most {MAX_DOCUMENTS} documents are allowed"),
+            );
+            Vec::new()
+        }
+        Some(docs) => {
+            let mut out = Vec::with_capacity(docs.len());
+            for (i, doc) in docs.iter().enumerate() {
+                let name = c.required_text(
+                    &format!("documents[{i}].name"),
+                    doc.name.as_deref(),
+                    MAX_DOCUMENT_NAME,
+                );
+                let original = doc.original.unwrap_or(false);
+                let copies = doc.copies.unwrap_or(0);
+                if !(0..=MAX_COPIES).contains(&copies) {
+                    c.fail(
+                        format!("documents[{i}].copies"),
+                        format!("must be between 0 and {MAX_COPIES}"),
+                    );
+                    continue;
+                }
+                if !original && copies == 0 {
+                    c.fail(
+                        format!("documents[{i}]"),
+                        "must be an original or at least one copy",
+                    );
+                    continue;
+                }
+                if let Some(name) = name {
+                    out.push(SlipDocument {
+                        name,
+                        original,
+                        copies,
+                    });
+                }
+            }
+            out
+        }
+    };
+
+    // Reference data: the procedure, the agency, and that the agency handles the procedure.
+    let procedure = match &procedure_code {
+        Some(code) => {
+            let found = procedure::Entity::find_by_id(code.clone())
+                .one(conn)
+                .await?;
+            if found.is_none() {
+                c.fail(
+                    "procedure_code",
+                    format!("no procedure has the code `{code}`"),
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    let agency = match &agency_code {
+        Some(code) => {
+            let found = agency::Entity::find_by_id(code.clone()).one(conn).await?;
+            if found.is_none() {
+                c.fail("agency_code", format!("no agency has the code `{code}`"));
+            }
+            found
+        }
+        None => None,
+    };
+    if let (Some(p), Some(a)) = (&procedure, &agency) {
+        let handles = agency_procedure::Entity::find_by_id((a.code.clone(), p.code.clone()))
+            .one(conn)
+            .await?
+            .is_some();
+        if !handles {
+            c.fail(
+                "procedure_code",
+                format!("agency `{}` does not handle procedure `{}`", a.code, p.code),
+            );
+        }
+    }
+
+    // Who may register which mode, and which post office serves the dossier.
+    let mut office_code = None;
+    match (actor, mode) {
+        (Actor::Staff(key), Some(ServiceMode::Return)) if key.role == Role::Agency => {
+            if agency
+                .as_ref()
+                .is_some_and(|a| Some(&a.code) != key.agency_code.as_ref())
+            {
+                return Err(OpError::Forbidden(
+                    "an agency key registers dossiers for its own agency only".into(),
+                ));
+            }
+        }
+        (Actor::Staff(key), Some(ServiceMode::Return)) if key.role == Role::Admin => {}
+        (_, Some(ServiceMode::Return)) => {
+            c.fail(
+                "service_mode",
+                "`return` dossiers are registered by the agency's desk, where the citizen filed in person",
+            );
+        }
+        (Actor::Staff(key), Some(_)) if key.role == Role::Postal => {
+            office_code = key.office_code.clone()
+        }
+        (Actor::Staff(key), Some(_)) if key.role == Role::Agency => {
+            return Err(OpError::Forbidden(
+                "an agency key registers `return` dossiers only; pickups are requested by citizens or post offices".into(),
+            ));
+        }
+        _ => {}
+    }
+    let served = pickup.as_ref().or(return_to.as_ref());
+    if office_code.is_none() {
+        if let Some(address) = served {
+            office_code = serving_office(conn, address).await?;
+            if office_code.is_none() {
+                let field = if pickup.is_some() {
+                    "pickup_address.province_code"
+                } else {
+                    "return_address.province_code"
+                };
+                c.fail(field, "no post office serves this province yet");
+            }
+        }
+    }
+
+    if let Err(errors) = c.finish() {
+        return Err(OpError::Validation(errors));
+    }
+    let (
+        Some(procedure),
+        Some(agency),
+        Some(mode),
+        Some(full_name),
+        Some(phone),
+        Some(id_number),
+        Some(office_code),
+    ) = (
+        procedure,
+        agency,
+        mode,
+        full_name,
+        phone,
+        id_number,
+        office_code,
+    )
+    else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    // Route classes and fees.
+    let majors: Vec<String> = major_city::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| m.province_code)
+        .collect();
+    let is_major = |p: &str| majors.iter().any(|m| m == p);
+    let agency_place = Place {
+        province_code: &agency.province_code,
+        ward_code: &agency.ward_code,
+    };
+    let inbound_class = pickup.as_ref().map(|a| {
+        route_class(
+            Place {
+                province_code: &a.province_code,
+                ward_code: &a.ward_code,
+            },
+            agency_place,
+            is_major,
+        )
+    });
+    let outbound_class = return_to
+        .as_ref()
+        .filter(|_| mode != ServiceMode::Send)
+        .map(|a| {
+            route_class(
+                agency_place,
+                Place {
+                    province_code: &a.province_code,
+                    ward_code: &a.ward_code,
+                },
+                is_major,
+            )
+        });
+    let tariffs: HashMap<RouteClass, i64> = tariff::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| (t.route_class, t.postage_vnd))
+        .collect();
+    let mut postage = Vec::with_capacity(2);
+    for class in [inbound_class, outbound_class].into_iter().flatten() {
+        match tariffs.get(&class) {
+            Some(p) => postage.push(*p),
+            None => {
+                return Err(OpError::field(
+                    "service_mode",
+                    format!("no tariff is set for route class `{class}`; ask an administrator"),
+                ));
+            }
+        }
+    }
+    let fees = compute_fees(&postage, exemption, procedure.admin_fee_vnd);
+    let return_to = if mode == ServiceMode::Send {
+        None
+    } else {
+        return_to
+    };
+
+    Ok(CheckedRequest {
+        procedure,
+        agency,
+        office_code,
+        mode,
+        full_name,
+        phone,
+        email,
+        id_number,
+        pickup,
+        return_to,
+        documents,
+        with_appointment: request.with_appointment.unwrap_or(false),
+        exemption,
+        language,
+        inbound_class,
+        outbound_class,
+        fees,
+    })
+}
+
+/// The post office that serves an address: one in the same ward, else the first in the province.
+async fn serving_office(
+    conn: &impl ConnectionTrait,
+    address: &Address,
+) -> Result<Option<String>, OpError> {
+    let offices = post_office::Entity::find()
+        .filter(post_office::Column::ProvinceCode.eq(address.province_code.as_str()))
+        .order_by_asc(post_office::Column::Code)
+        .all(conn)
+        .await?;
+    Ok(offices
+        .iter()
+        .find(|o| o.ward_code == address.ward_code)
+        .or(offices.first())
+        .map(|o| o.code.clone()))
+}
+
+/// A dossier with its legs and timeline (oldest first), and its agency's name.
+#[derive(Debug, Clone)]
+pub struct DossierRecord {
+    pub dossier: dossier::Model,
+    pub agency_name: String,
+    pub legs: Vec<leg::Model>,
+    pub timeline: Vec<dossier_event::Model>,
+}
+
+impl DossierRecord {
+    /// Whether a legal deadline has passed with its work undone: the agency's result deadline while
+    /// the dossier is with the agency, or a parcel's delivery deadline while it is on its way.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        let with_agency = matches!(
+            self.dossier.status,
+            DossierStatus::ReceivedByAgency
+                | DossierStatus::Processing
+                | DossierStatus::SupplementRequested
+                | DossierStatus::AwaitingResult
+        );
+        let agency_late = with_agency && self.dossier.result_due_at.is_some_and(|due| due < now);
+        let leg_late = self.legs.iter().any(|leg| {
+            !matches!(
+                leg.status,
+                LegStatus::Delivered
+                    | LegStatus::HandedOver
+                    | LegStatus::Returned
+                    | LegStatus::Cancelled
+            ) && leg.due_at.is_some_and(|due| due < now)
+        });
+        agency_late || leg_late
+    }
+
+    /// The dossier's slip documents.
+    pub fn documents(&self) -> Vec<SlipDocument> {
+        serde_json::from_value(self.dossier.documents.clone()).unwrap_or_default()
+    }
+}
+
+/// Finds a dossier by its code as typed (any case, dash optional).
+pub async fn find_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<dossier::Model>, OpError> {
+    let Some(code) = normalize_dossier_code(code) else {
+        return Ok(None);
+    };
+    Ok(dossier::Entity::find()
+        .filter(dossier::Column::Code.eq(code))
+        .one(conn)
+        .await?)
+}
+
+/// Finds a dossier by code inside a write transaction, locking its row (PostgreSQL) so that concurrent
+/// transitions of one dossier happen one after the other. SQLite transactions are serialised already.
+pub async fn find_by_code_for_update(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<dossier::Model>, OpError> {
+    let Some(code) = normalize_dossier_code(code) else {
+        return Ok(None);
+    };
+    let mut query = dossier::Entity::find().filter(dossier::Column::Code.eq(code));
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(conn).await?)
+}
+
+/// Finds a dossier by its code or by the item code of one of its parcels.
+pub async fn find_by_code_or_item(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<dossier::Model>, OpError> {
+    if looks_like_item_code(code.trim()) {
+        let Ok(item) = ItemCode::parse(code) else {
+            return Ok(None);
+        };
+        let found = leg::Entity::find()
+            .filter(leg::Column::ItemCode.eq(item.as_str()))
+            .find_also_related(dossier::Entity)
+            .one(conn)
+            .await?;
+        return Ok(found.and_then(|(_, d)| d));
+    }
+    find_by_code(conn, code).await
+}
+
+async fn load_record(
+    conn: &impl ConnectionTrait,
+    dossier: dossier::Model,
+) -> Result<DossierRecord, OpError> {
+    let agency_name = agency::Entity::find_by_id(dossier.agency_code.clone())
+        .one(conn)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let legs = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier.id))
+        .order_by_asc(leg::Column::Id)
+        .all(conn)
+        .await?;
+    let timeline = dossier_event::Entity::find()
+        .filter(dossier_event::Column::DossierId.eq(dossier.id))
+        .order_by_asc(dossier_event::Column::At)
+        .order_by_asc(dossier_event::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(DossierRecord {
+        dossier,
+        agency_name,
+        legs,
+        timeline,
+    })
+}
+
+/// The whole dossier for an actor entitled to it: `NotFound` when there is no such code, `Forbidden`
+/// when it is not theirs.
+pub async fn view_dossier(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    code: &str,
+) -> Result<DossierRecord, OpError> {
+    let dossier = find_by_code(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    if actor.may_access(&dossier) == Access::Denied {
+        return Err(OpError::Forbidden(
+            "this dossier is not yours to see".into(),
+        ));
+    }
+    load_record(conn, dossier).await
+}
+
+/// The record behind the public tracking view, by dossier code or item code. The caller shows only
+/// the masked fields.
+pub async fn track(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
+    let dossier = find_by_code_or_item(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    load_record(conn, dossier).await
+}
+
+/// Cancels a dossier before pickup, by its citizen or its post office (or an administrator).
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn cancel_dossier(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    reason: Option<&str>,
+) -> Result<dossier::Model, OpError> {
+    let mut c = Checker::new();
+    let reason = c.optional_text("reason", reason, MAX_NOTE);
+    c.finish().map_err(OpError::Validation)?;
+    match actor {
+        Actor::Citizen { .. } => {}
+        Actor::Staff(key) if matches!(key.role, Role::Postal | Role::Admin) => {}
+        Actor::Staff(_) => {
+            return Err(OpError::Forbidden(
+                "only the citizen or the post office may cancel".into(),
+            ));
+        }
+        Actor::Public | Actor::System => {
+            return Err(OpError::Forbidden("credentials are required".into()));
+        }
+    }
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    if actor.may_access(&dossier) == Access::Denied {
+        return Err(OpError::Forbidden("this dossier is not yours".into()));
+    }
+    let from = dossier.status;
+    let to = next_status(dossier.service_mode, from, Action::Cancel)?;
+    let now = Utc::now();
+    let dossier_id = dossier.id;
+    let mut active: dossier::ActiveModel = dossier.into();
+    active.status = Set(to);
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    leg::Entity::update_many()
+        .col_expr(
+            leg::Column::Status,
+            sea_orm::sea_query::Expr::value(LegStatus::Cancelled.as_str()),
+        )
+        .col_expr(leg::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(leg::Column::DossierId.eq(dossier_id))
+        .exec(&txn)
+        .await?;
+    append_event(
+        &txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::Cancelled,
+            source: EventSource::Api,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: None,
+            location: None,
+            note: reason,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}

@@ -1,0 +1,82 @@
+//! Transactional use-cases over the store. Each writes its change and the matching timeline event in
+//! one transaction, and reports failures as [`OpError`], which the HTTP layer maps to the API's envelope.
+//!
+//! Error policy: database errors stay `DbErr` inside `OpError::Db`; rule violations are typed variants
+//! so the caller never has to parse a message.
+
+pub mod access;
+pub mod dossiers;
+pub mod idempotency;
+pub mod keys;
+pub mod reference;
+pub mod seed;
+pub mod validation;
+
+use entity::enums::{DossierStatus, EventKind, EventSource, LegDirection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+
+use crate::lifecycle::InvalidTransition;
+pub use validation::FieldError;
+
+/// Why a use-case did not happen. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl OpError {
+    /// A validation failure of one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+/// A timeline entry about to be written.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub kind: EventKind,
+    pub source: EventSource,
+    pub from_status: Option<DossierStatus>,
+    pub to_status: Option<DossierStatus>,
+    pub leg: Option<LegDirection>,
+    pub location: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Appends one event to a dossier's timeline, naming who caused it.
+pub async fn append_event(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+    actor: &access::Actor,
+    event: NewEvent,
+) -> Result<entity::dossier_event::Model, DbErr> {
+    entity::dossier_event::ActiveModel {
+        dossier_id: Set(dossier_id),
+        at: Set(event.at),
+        kind: Set(event.kind),
+        source: Set(event.source),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        from_status: Set(event.from_status),
+        to_status: Set(event.to_status),
+        leg: Set(event.leg),
+        location: Set(event.location),
+        note: Set(event.note),
+        recorded_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+}

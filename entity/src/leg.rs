@@ -1,0 +1,43 @@
+//! One parcel of a dossier: inbound (to the agency) or outbound (the result, back home).
+
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{LegDirection, LegStatus, RouteClass};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "legs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub dossier_id: i64,
+    pub direction: LegDirection,
+    pub route_class: RouteClass,
+    /// The UPU S10 identifier on the parcel, once it has one. Never shared by two legs.
+    #[sea_orm(unique)]
+    pub item_code: Option<String>,
+    pub status: LegStatus,
+    pub due_at: Option<DateTimeUtc>,
+    pub delivered_at: Option<DateTimeUtc>,
+    pub failed_attempts: i32,
+    pub last_failed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::dossier::Entity",
+        from = "Column::DossierId",
+        to = "super::dossier::Column::Id"
+    )]
+    Dossier,
+}
+
+impl Related<super::dossier::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Dossier.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,46 @@
+//! The dossier schema as sea-orm migrations: one change per file, each with a real `down`, portable
+//! between SQLite (the embedded default) and PostgreSQL (production).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_agencies;
+mod m20261123_000002_create_procedures;
+mod m20261123_000003_create_procedure_documents;
+mod m20261123_000004_create_agency_procedures;
+mod m20261123_000005_create_post_offices;
+mod m20261123_000006_create_item_code_ranges;
+mod m20261123_000007_create_tariffs;
+mod m20261123_000008_create_holidays;
+mod m20261123_000009_create_major_cities;
+mod m20261123_000010_create_dossiers;
+mod m20261123_000011_create_legs;
+mod m20261123_000012_create_dossier_events;
+mod m20261123_000013_create_api_keys;
+mod m20261123_000014_create_idempotency_records;
+mod m20261123_000015_create_outbox;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_agencies::Migration),
+            Box::new(m20261123_000002_create_procedures::Migration),
+            Box::new(m20261123_000003_create_procedure_documents::Migration),
+            Box::new(m20261123_000004_create_agency_procedures::Migration),
+            Box::new(m20261123_000005_create_post_offices::Migration),
+            Box::new(m20261123_000006_create_item_code_ranges::Migration),
+            Box::new(m20261123_000007_create_tariffs::Migration),
+            Box::new(m20261123_000008_create_holidays::Migration),
+            Box::new(m20261123_000009_create_major_cities::Migration),
+            Box::new(m20261123_000010_create_dossiers::Migration),
+            Box::new(m20261123_000011_create_legs::Migration),
+            Box::new(m20261123_000012_create_dossier_events::Migration),
+            Box::new(m20261123_000013_create_api_keys::Migration),
+            Box::new(m20261123_000014_create_idempotency_records::Migration),
+            Box::new(m20261123_000015_create_outbox::Migration),
+        ]
+    }
+}
