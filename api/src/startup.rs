@@ -41,14 +41,14 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .map(|m| m.name().to_owned())
         .collect();
     let has_table = migration::Migrator::get_migration_models(db).await.ok();
-    if let Some(applied) = has_table {
-        if let Some(unknown) = applied.iter().find(|m| !known.contains(&m.version)) {
-            anyhow::bail!(
-                "the database was migrated by a newer version of this service (it has migration `{}`, \
-                 which this version does not know); run the newer version or restore a matching backup",
-                unknown.version
-            );
-        }
+    if let Some(applied) = has_table
+        && let Some(unknown) = applied.iter().find(|m| !known.contains(&m.version))
+    {
+        anyhow::bail!(
+            "the database was migrated by a newer version of this service (it has migration `{}`, \
+             which this version does not know); run the newer version or restore a matching backup",
+            unknown.version
+        );
     }
     migration::Migrator::up(db, None)
         .await
@@ -70,14 +70,13 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, seeds (when asked and the database is empty) and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        if let Some(path) = sqlite_file(&settings.database.url) {
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).with_context(|| {
-                        format!("Failed to create the data directory {}", dir.display())
-                    })?;
-                }
-            }
+        if let Some(dir) =
+            sqlite_file(&settings.database.url).and_then(|p| std::path::Path::new(p).parent())
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("Failed to create the data directory {}", dir.display())
+            })?;
         }
         let store = Store::connect(&settings.database.url, settings.database.max_connections)
             .await

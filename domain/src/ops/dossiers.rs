@@ -143,13 +143,13 @@ pub async fn create_dossier(
     request: &DossierRequest,
     claim: Option<&IdempotencyClaim>,
 ) -> Result<CreateOutcome, OpError> {
-    if let Some(claim) = claim {
-        if let Some(replay) = idempotency::find(&store.read, claim).await? {
-            return replay_outcome(replay);
-        }
+    if let Some(claim) = claim
+        && let Some(replay) = idempotency::find(&store.read, claim).await?
+    {
+        return replay_outcome(replay);
     }
     let checked = check_request(&store.read, actor, request).await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let access_token = new_access_token();
     let status = initial_status(checked.mode);
     let (filed_at, result_due_at) = if checked.mode == ServiceMode::Return {
@@ -373,14 +373,16 @@ async fn check_request(
     };
 
     let applicant = request.applicant.clone().unwrap_or_default();
-    if request.applicant.is_none() {
+    let full_name = if request.applicant.is_none() {
         c.fail("applicant", "is required");
-    }
-    let full_name = c.required_text(
-        "applicant.full_name",
-        applicant.full_name.as_deref(),
-        MAX_NAME,
-    );
+        None
+    } else {
+        c.required_text(
+            "applicant.full_name",
+            applicant.full_name.as_deref(),
+            MAX_NAME,
+        )
+    };
     let phone = match applicant.phone.as_deref() {
         None if request.applicant.is_some() => {
             c.fail("applicant.phone", "is required");
@@ -544,16 +546,17 @@ async fn check_request(
     // Who may register which mode, and which post office serves the dossier.
     let mut office_code = None;
     match (actor, mode) {
-        (Actor::Staff(key), Some(ServiceMode::Return)) if key.role == Role::Agency => {
-            if agency
-                .as_ref()
-                .is_some_and(|a| Some(&a.code) != key.agency_code.as_ref())
-            {
-                return Err(OpError::Forbidden(
-                    "an agency key registers dossiers for its own agency only".into(),
-                ));
-            }
+        (Actor::Staff(key), Some(ServiceMode::Return))
+            if key.role == Role::Agency
+                && agency
+                    .as_ref()
+                    .is_some_and(|a| Some(&a.code) != key.agency_code.as_ref()) =>
+        {
+            return Err(OpError::Forbidden(
+                "an agency key registers dossiers for its own agency only".into(),
+            ));
         }
+        (Actor::Staff(key), Some(ServiceMode::Return)) if key.role == Role::Agency => {}
         (Actor::Staff(key), Some(ServiceMode::Return)) if key.role == Role::Admin => {}
         (_, Some(ServiceMode::Return)) => {
             c.fail(
@@ -572,17 +575,17 @@ async fn check_request(
         _ => {}
     }
     let served = pickup.as_ref().or(return_to.as_ref());
-    if office_code.is_none() {
-        if let Some(address) = served {
-            office_code = serving_office(conn, address).await?;
-            if office_code.is_none() {
-                let field = if pickup.is_some() {
-                    "pickup_address.province_code"
-                } else {
-                    "return_address.province_code"
-                };
-                c.fail(field, "no post office serves this province yet");
-            }
+    if office_code.is_none()
+        && let Some(address) = served
+    {
+        office_code = serving_office(conn, address).await?;
+        if office_code.is_none() {
+            let field = if pickup.is_some() {
+                "pickup_address.province_code"
+            } else {
+                "return_address.province_code"
+            };
+            c.fail(field, "no post office serves this province yet");
         }
     }
 
@@ -883,7 +886,7 @@ pub async fn cancel_dossier(
     }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::Cancel)?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let dossier_id = dossier.id;
     let mut active: dossier::ActiveModel = dossier.into();
     active.status = Set(to);

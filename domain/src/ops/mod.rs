@@ -74,7 +74,7 @@ pub async fn append_event(
         leg: Set(event.leg),
         location: Set(event.location),
         note: Set(event.note),
-        recorded_at: Set(chrono::Utc::now()),
+        recorded_at: Set(crate::clock::now()),
         ..Default::default()
     }
     .insert(conn)
