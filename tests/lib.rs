@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use api::settings::{CarrierSettings, DatabaseSettings, ServerSettings, Settings, SmtpSettings};
+use api::settings::{
+    CarrierSettings, DatabaseSettings, LabelSettings, ServerSettings, Settings, SmtpSettings,
+};
 use domain::store::Store;
 use entity::enums::Role;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
@@ -76,6 +78,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             max_connections: 8,
         },
         public_base_url: None,
+        labels: LabelSettings { signing_key: None },
         carrier: CarrierSettings {
             base_url: None,
             consumer_key: None,

@@ -136,6 +136,7 @@ impl From<OpError> for ApiError {
             OpError::NotFound(what) => Self::not_found(format!("no such {what}")),
             OpError::Validation(errors) => Self::validation(errors),
             OpError::InvalidTransition(t) => Self::from(t),
+            OpError::TransitionRefused(message) => Self::invalid_transition(message),
             OpError::Conflict(message) => Self::conflict(message),
             OpError::Forbidden(message) => Self::forbidden(message),
             OpError::Db(db) => Self::from(db),

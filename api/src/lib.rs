@@ -1,8 +1,10 @@
 //! The HTTP face of the dossier service (poem + poem-openapi): routes of API.md, credentials, the error
 //! envelope, and the application that binds them to a listener.
 
+pub mod access_log;
 pub mod auth;
 pub mod error;
+pub mod labels;
 pub mod limits;
 pub mod optional_json;
 pub mod routes;

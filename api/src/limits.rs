@@ -1,10 +1,26 @@
 //! Request body limits: JSON bodies over 64 KiB are refused with 413 before anything reads them,
-//! whether or not the client sent a `Content-Length`.
+//! whether or not the client sent a `Content-Length`. The one exception is an offline scanner's batch
+//! upload (`POST /api/v1/scans/batch`, up to 1,000 scans), allowed [`MAX_SCAN_BATCH_BODY`].
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::StatusCode};
 
 /// Largest accepted JSON body (API.md).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Largest accepted scan batch: 1,000 scans of up to about 1 KiB each.
+pub const MAX_SCAN_BATCH_BODY: usize = 1024 * 1024;
+
+/// The path whose body may be up to [`MAX_SCAN_BATCH_BODY`].
+pub const SCAN_BATCH_PATH: &str = "/api/v1/scans/batch";
+
+/// The body limit of a request to `path`.
+pub fn limit_for(path: &str, default: usize) -> usize {
+    if path == SCAN_BATCH_PATH {
+        default.max(MAX_SCAN_BATCH_BODY)
+    } else {
+        default
+    }
+}
 
 /// Buffers request bodies up to a limit and refuses larger ones.
 pub struct BodyLimit {
@@ -31,17 +47,18 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let max = limit_for(req.uri().path(), self.max);
         let declared = req
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.max as u64) {
+        if declared.is_some_and(|len| len > max as u64) {
             return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
         }
         if declared.is_none() || declared.is_some_and(|len| len > 0) {
             let body = req.take_body();
-            match body.into_bytes_limit(self.max).await {
+            match body.into_bytes_limit(max).await {
                 Ok(bytes) => req.set_body(bytes),
                 Err(poem::error::ReadBodyError::PayloadTooLarge) => {
                     return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));

@@ -14,6 +14,9 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     pub carrier: CarrierSettings,
     pub smtp: SmtpSettings,
+    /// Parcel labels.
+    #[serde(default)]
+    pub labels: LabelSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +53,15 @@ pub struct SmtpSettings {
     /// e.g. `smtp://127.0.0.1:2525`; unset writes `.eml` files under `./data/mail/`.
     pub url: Option<SecretString>,
     pub from: String,
+}
+
+/// Parcel labels.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LabelSettings {
+    /// The key that signs the tokens in labels' QR codes, at least 32 bytes
+    /// (`DOSSIER__LABELS__SIGNING_KEY`). Unset, the service makes a random key on its first start and
+    /// keeps it in the database, so every replica signs alike and printed labels survive restarts.
+    pub signing_key: Option<SecretString>,
 }
 
 /// The default SQLite database of the embedded mode.

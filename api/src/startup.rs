@@ -9,21 +9,43 @@ use migration::MigratorTrait;
 use poem::{
     EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    middleware::Tracing,
 };
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretSlice};
 
+use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
+use crate::routes::labels::LabelApi;
+use crate::routes::{agency::AgencyApi, handovers::HandoverApi, postal::PostalApi};
 use crate::routes::{dossiers::DossierApi, health::HealthApi, reference::ReferenceApi};
 use crate::settings::Settings;
 use crate::state::AppState;
 
+/// Every group of operations the service serves, in the order the OpenAPI document lists them.
+pub type ApiGroups = (
+    ReferenceApi,
+    DossierApi,
+    HealthApi,
+    LabelApi,
+    PostalApi,
+    HandoverApi,
+    AgencyApi,
+);
+
 /// The service's OpenAPI description, generated from the code.
-pub fn openapi_service() -> OpenApiService<(ReferenceApi, DossierApi, HealthApi), ()> {
+pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
     OpenApiService::new(
-        (ReferenceApi, DossierApi, HealthApi),
+        (
+            ReferenceApi,
+            DossierApi,
+            HealthApi,
+            LabelApi,
+            PostalApi,
+            HandoverApi,
+            AgencyApi,
+        ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
     )
@@ -54,6 +76,31 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await
         .context("Failed to apply database migrations")?;
     Ok(())
+}
+
+/// The shortest configured label-signing key accepted: HMAC-SHA256 is as strong as 32 bytes of key.
+const MIN_LABEL_KEY_LEN: usize = 32;
+
+/// The key that signs labels' QR tokens: the configured one, else the one kept in the database (made
+/// on the first start), so that every replica signs and verifies alike.
+async fn label_signing_key(
+    settings: &Settings,
+    db: &DatabaseConnection,
+) -> anyhow::Result<SecretSlice<u8>> {
+    if let Some(key) = &settings.labels.signing_key {
+        let bytes = key.expose_secret().as_bytes();
+        anyhow::ensure!(
+            bytes.len() >= MIN_LABEL_KEY_LEN,
+            "labels.signing_key (DOSSIER__LABELS__SIGNING_KEY) must be at least {MIN_LABEL_KEY_LEN} \
+             bytes; or leave it unset to let the service keep a random key in the database"
+        );
+        return Ok(SecretSlice::from(bytes.to_vec()));
+    }
+    let key =
+        domain::ops::service_keys::get_or_create(db, domain::ops::service_keys::LABEL_SIGNING)
+            .await
+            .context("Failed to load the label-signing key")?;
+    Ok(SecretSlice::from(key))
 }
 
 /// A built application, listening.
@@ -103,6 +150,7 @@ impl Application {
                 first_admin_key = Some(key.secret);
             }
         }
+        let label_key = label_signing_key(settings, &store.write).await?;
         let acceptor = TcpListener::bind(settings.server.bind.clone())
             .into_acceptor()
             .await
@@ -115,6 +163,7 @@ impl Application {
         let state = AppState {
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),
+            label_key: Arc::new(label_key),
         };
         Ok(Self {
             port,
@@ -171,7 +220,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .nest("/docs", docs)
         .with(BodyLimit { max: MAX_JSON_BODY })
         .catch_all_error(render_poem_error)
-        .with(Tracing)
+        .with(AccessLog)
         .data(state)
 }
 

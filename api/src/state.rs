@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use domain::store::Store;
+use secrecy::SecretSlice;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -10,4 +11,7 @@ pub struct AppState {
     pub store: Store,
     /// The address people reach the service at, for links (tracking URLs, label QR codes).
     pub public_base_url: Arc<str>,
+    /// The key that signs and verifies the tokens in labels' QR codes (`domain::label_token`): from
+    /// the settings, or made once and kept in the database, the same on every replica.
+    pub label_key: Arc<SecretSlice<u8>>,
 }

@@ -2,7 +2,10 @@
 //! pool; on SQLite writes go through one connection, so writers queue in process instead of spinning
 //! on the database lock, while readers run in parallel under WAL.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::ops::catalog::CatalogCache;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -16,6 +19,8 @@ pub struct Store {
     pub read: DatabaseConnection,
     /// For transactions that change data.
     pub write: DatabaseConnection,
+    /// Reference data, read at most every few seconds.
+    pub catalog: Arc<CatalogCache>,
 }
 
 impl Store {
@@ -24,7 +29,11 @@ impl Store {
         if url.starts_with("sqlite:") {
             let read = Database::connect(sqlite_options(url, max_connections.max(2))).await?;
             let write = Database::connect(sqlite_options(url, 1)).await?;
-            Ok(Self { read, write })
+            Ok(Self {
+                read,
+                write,
+                catalog: Arc::default(),
+            })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
             options
@@ -36,6 +45,7 @@ impl Store {
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
+                catalog: Arc::default(),
             })
         }
     }

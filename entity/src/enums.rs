@@ -175,6 +175,7 @@ text_enum! {
         CollectedInPerson => "collected_in_person",
         Cancelled => "cancelled",
         Overdue => "overdue",
+        HandoverCreated => "handover_created",
     }
 }
 
@@ -192,6 +193,51 @@ text_enum! {
     OutboxStatus {
         Pending => "pending",
         Done => "done",
+        Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// The half-day a postman will call for a pickup.
+    PickupWindow {
+        Morning => "morning",
+        Afternoon => "afternoon",
+    }
+}
+
+text_enum! {
+    /// Which way a handover record (Biên bản giao nhận) moves dossiers: the post hands dossiers to the
+    /// agency's desk (Decision 45 Art. 7), or the agency hands results to the post (Art. 9).
+    HandoverDirection {
+        ToAgency => "to_agency",
+        ToPost => "to_post",
+    }
+}
+
+text_enum! {
+    /// A handover record is drafted by one side and becomes binding when the other side signs it.
+    HandoverStatus {
+        Pending => "pending",
+        Confirmed => "confirmed",
+    }
+}
+
+text_enum! {
+    /// What a handheld or offline scanner reports about a parcel.
+    ScanEvent {
+        AcceptedAtOffice => "accepted_at_office",
+        Departed => "departed",
+        Arrived => "arrived",
+        OutForDelivery => "out_for_delivery",
+        DeliveryFailed => "delivery_failed",
+        Delivered => "delivered",
+    }
+}
+
+text_enum! {
+    /// How a delivery attempt of a result ended.
+    DeliveryOutcome {
+        Delivered => "delivered",
         Failed => "failed",
     }
 }

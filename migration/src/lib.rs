@@ -18,6 +18,13 @@ mod m20261123_000012_create_dossier_events;
 mod m20261123_000013_create_api_keys;
 mod m20261123_000014_create_idempotency_records;
 mod m20261123_000015_create_outbox;
+mod m20261123_000100_create_service_keys;
+mod m20261123_000200_create_handover_records;
+mod m20261123_000201_create_handover_items;
+mod m20261123_000202_create_scans;
+mod m20261123_000203_create_pickup_slips;
+mod m20261123_000204_create_pickup_appointments;
+mod m20261123_000205_create_delivery_attempts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -41,6 +48,13 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000013_create_api_keys::Migration),
             Box::new(m20261123_000014_create_idempotency_records::Migration),
             Box::new(m20261123_000015_create_outbox::Migration),
+            Box::new(m20261123_000100_create_service_keys::Migration),
+            Box::new(m20261123_000200_create_handover_records::Migration),
+            Box::new(m20261123_000201_create_handover_items::Migration),
+            Box::new(m20261123_000202_create_scans::Migration),
+            Box::new(m20261123_000203_create_pickup_slips::Migration),
+            Box::new(m20261123_000204_create_pickup_appointments::Migration),
+            Box::new(m20261123_000205_create_delivery_attempts::Migration),
         ]
     }
 }

@@ -3,7 +3,10 @@
 
 mod access;
 mod dossiers;
+mod handovers;
 mod idempotency;
 mod operations;
+mod postal;
 mod robustness;
+mod scans;
 mod validation;

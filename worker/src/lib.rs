@@ -2,6 +2,7 @@
 //! function that does one unit of work and reports a [`StepOutcome`], so tests can drive a loop step by
 //! step instead of sleeping.
 
+pub mod carrier;
 pub mod housekeeping;
 
 use std::time::Duration;

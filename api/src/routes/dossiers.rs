@@ -287,7 +287,7 @@ fn address(
     })
 }
 
-fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {
+pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {
     let overdue = record.overdue(now);
     let documents = record
         .documents()
@@ -361,7 +361,7 @@ fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {
     }
 }
 
-fn track_out(record: DossierRecord) -> TrackOut {
+pub(crate) fn track_out(record: DossierRecord) -> TrackOut {
     TrackOut {
         code: record.dossier.code,
         status: record.dossier.status.to_string(),

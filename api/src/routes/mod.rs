@@ -1,7 +1,11 @@
 //! The HTTP routes of API.md, grouped by audience.
 
+pub mod agency;
 pub mod dossiers;
+pub mod handovers;
 pub mod health;
+pub mod labels;
+pub mod postal;
 pub mod reference;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -20,4 +24,12 @@ pub enum ApiTags {
     Dossiers,
     /// Liveness and readiness.
     Operations,
+    /// Parcel labels and where their QR codes land.
+    Labels,
+    /// Post office work: pickups, scans, deliveries.
+    Postal,
+    /// Handover records between post offices and agencies.
+    Handovers,
+    /// The agency's desk.
+    Agency,
 }

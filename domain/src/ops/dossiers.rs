@@ -1,17 +1,12 @@
 //! Dossier use-cases of the foundation: a citizen's pickup request (or an agency's return-only dossier),
 //! reading a dossier with its legs and timeline, the masked tracking view, and cancellation.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use entity::enums::{
     DossierStatus, EventKind, EventSource, FeeExemption, LegDirection, LegStatus, Role, RouteClass,
     ServiceMode,
 };
-use entity::{
-    agency, agency_procedure, dossier, dossier_event, leg, major_city, post_office, procedure,
-    tariff,
-};
+use entity::{agency, dossier, dossier_event, leg, procedure};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, SqlErr,
@@ -19,6 +14,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::access::{Access, Actor};
+use super::catalog::Catalog;
 use super::idempotency::{self, IdempotencyClaim, Replay};
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError, append_event};
@@ -148,14 +144,14 @@ pub async fn create_dossier(
     {
         return replay_outcome(replay);
     }
-    let checked = check_request(&store.read, actor, request).await?;
+    let catalog = store.catalog.get(&store.read).await?;
+    let checked = check_request(&catalog, actor, request)?;
     let now = crate::clock::now();
     let access_token = new_access_token();
     let status = initial_status(checked.mode);
     let (filed_at, result_due_at) = if checked.mode == ServiceMode::Return {
-        let calendar = super::reference::working_calendar(&store.read).await?;
         let days = u32::try_from(checked.procedure.processing_days).unwrap_or(0);
-        let due = crate::sla::result_due_date(&calendar, now, days);
+        let due = crate::sla::result_due_date(catalog.calendar(), now, days);
         (Some(now), Some(crate::sla::end_of_local_day(due)))
     } else {
         (None, None)
@@ -341,8 +337,8 @@ fn check_address(
     })
 }
 
-async fn check_request(
-    conn: &impl ConnectionTrait,
+fn check_request(
+    catalog: &Catalog,
     actor: &Actor,
     request: &DossierRequest,
 ) -> Result<CheckedRequest, OpError> {
@@ -507,9 +503,7 @@ async fn check_request(
     // Reference data: the procedure, the agency, and that the agency handles the procedure.
     let procedure = match &procedure_code {
         Some(code) => {
-            let found = procedure::Entity::find_by_id(code.clone())
-                .one(conn)
-                .await?;
+            let found = catalog.procedure(code).cloned();
             if found.is_none() {
                 c.fail(
                     "procedure_code",
@@ -522,7 +516,7 @@ async fn check_request(
     };
     let agency = match &agency_code {
         Some(code) => {
-            let found = agency::Entity::find_by_id(code.clone()).one(conn).await?;
+            let found = catalog.agency(code).cloned();
             if found.is_none() {
                 c.fail("agency_code", format!("no agency has the code `{code}`"));
             }
@@ -530,17 +524,13 @@ async fn check_request(
         }
         None => None,
     };
-    if let (Some(p), Some(a)) = (&procedure, &agency) {
-        let handles = agency_procedure::Entity::find_by_id((a.code.clone(), p.code.clone()))
-            .one(conn)
-            .await?
-            .is_some();
-        if !handles {
-            c.fail(
-                "procedure_code",
-                format!("agency `{}` does not handle procedure `{}`", a.code, p.code),
-            );
-        }
+    if let (Some(p), Some(a)) = (&procedure, &agency)
+        && !catalog.handles(&a.code, &p.code)
+    {
+        c.fail(
+            "procedure_code",
+            format!("agency `{}` does not handle procedure `{}`", a.code, p.code),
+        );
     }
 
     // Who may register which mode, and which post office serves the dossier.
@@ -578,7 +568,9 @@ async fn check_request(
     if office_code.is_none()
         && let Some(address) = served
     {
-        office_code = serving_office(conn, address).await?;
+        office_code = catalog
+            .serving_office(&address.province_code, &address.ward_code)
+            .map(|o| o.code.clone());
         if office_code.is_none() {
             let field = if pickup.is_some() {
                 "pickup_address.province_code"
@@ -614,13 +606,7 @@ async fn check_request(
     };
 
     // Route classes and fees.
-    let majors: Vec<String> = major_city::Entity::find()
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| m.province_code)
-        .collect();
-    let is_major = |p: &str| majors.iter().any(|m| m == p);
+    let is_major = |p: &str| catalog.is_major_city(p);
     let agency_place = Place {
         province_code: &agency.province_code,
         ward_code: &agency.ward_code,
@@ -648,16 +634,10 @@ async fn check_request(
                 is_major,
             )
         });
-    let tariffs: HashMap<RouteClass, i64> = tariff::Entity::find()
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| (t.route_class, t.postage_vnd))
-        .collect();
     let mut postage = Vec::with_capacity(2);
     for class in [inbound_class, outbound_class].into_iter().flatten() {
-        match tariffs.get(&class) {
-            Some(p) => postage.push(*p),
+        match catalog.postage(class) {
+            Some(p) => postage.push(p),
             None => {
                 return Err(OpError::field(
                     "service_mode",
@@ -692,23 +672,6 @@ async fn check_request(
         outbound_class,
         fees,
     })
-}
-
-/// The post office that serves an address: one in the same ward, else the first in the province.
-async fn serving_office(
-    conn: &impl ConnectionTrait,
-    address: &Address,
-) -> Result<Option<String>, OpError> {
-    let offices = post_office::Entity::find()
-        .filter(post_office::Column::ProvinceCode.eq(address.province_code.as_str()))
-        .order_by_asc(post_office::Column::Code)
-        .all(conn)
-        .await?;
-    Ok(offices
-        .iter()
-        .find(|o| o.ward_code == address.ward_code)
-        .or(offices.first())
-        .map(|o| o.code.clone()))
 }
 
 /// A dossier with its legs and timeline (oldest first), and its agency's name.

@@ -5,11 +5,18 @@
 //! so the caller never has to parse a message.
 
 pub mod access;
+pub mod agency;
+pub mod catalog;
 pub mod dossiers;
+pub mod handovers;
 pub mod idempotency;
 pub mod keys;
+pub mod labels;
+pub mod postal;
 pub mod reference;
+pub mod scans;
 pub mod seed;
+pub mod service_keys;
 pub mod validation;
 
 use entity::enums::{DossierStatus, EventKind, EventSource, LegDirection};
@@ -27,6 +34,11 @@ pub enum OpError {
     Validation(Vec<FieldError>),
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
+    /// The lifecycle allows the action from this status, but a rule beyond the status forbids it now
+    /// (e.g. a second failed-delivery notice less than two working days after the first). Answered like
+    /// an invalid transition, with a message saying what would make it possible.
+    #[error("{0}")]
+    TransitionRefused(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

@@ -1,0 +1,150 @@
+//! Handover records (API.md "Handover records"; Decision 45 Art. 7 and 9): drafted by the side that
+//! hands dossiers over, signed by the side that receives them. Signing a record to the agency is the
+//! legal filing time of its dossiers; signing one to the post gives each result its outbound item code.
+
+use chrono::{DateTime, FixedOffset};
+use domain::ops::access::Actor;
+use domain::ops::handovers::{HandoverRequest, HandoverView};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use super::{ApiTags, local_time};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A record to draft.
+#[derive(Debug, Clone, Object)]
+pub struct HandoverIn {
+    /// `to_agency` (a post office hands dossiers to an agency's desk) or `to_post` (an agency hands
+    /// results to the post).
+    pub direction: Option<String>,
+    /// The agency on the other side of the desk.
+    pub agency_code: Option<String>,
+    /// The dossiers handed over (at most 500).
+    pub dossier_codes: Option<Vec<String>>,
+}
+
+/// A dossier on a record.
+#[derive(Debug, Clone, Object)]
+pub struct HandoverItemOut {
+    pub dossier_code: String,
+    /// The parcel's S10 code: the inbound one (to the agency), or the outbound one allocated when the
+    /// post signs (to the post; `null` until then).
+    pub item_code: Option<String>,
+    /// The dossier's current status.
+    pub status: String,
+}
+
+/// A handover record.
+#[derive(Debug, Clone, Object)]
+pub struct HandoverOut {
+    pub id: i64,
+    /// The printed number, e.g. `BBGN-100000-261123-001`.
+    pub number: String,
+    pub direction: String,
+    /// `pending` until the receiving side signs, then `confirmed`.
+    pub status: String,
+    pub agency_code: String,
+    pub office_code: String,
+    pub created_at: DateTime<FixedOffset>,
+    pub created_by: String,
+    /// When the receiving side signed: for `to_agency`, the legal filing time of every dossier on it.
+    pub confirmed_at: Option<DateTime<FixedOffset>>,
+    pub confirmed_by: Option<String>,
+    pub items: Vec<HandoverItemOut>,
+}
+
+fn handover_out(view: HandoverView) -> HandoverOut {
+    let r = view.record;
+    HandoverOut {
+        id: r.id,
+        number: r.number,
+        direction: r.direction.to_string(),
+        status: r.status.to_string(),
+        agency_code: r.agency_code,
+        office_code: r.office_code,
+        created_at: local_time(r.created_at),
+        created_by: r.created_by,
+        confirmed_at: r.confirmed_at.map(local_time),
+        confirmed_by: r.confirmed_by,
+        items: view
+            .lines
+            .into_iter()
+            .map(|l| HandoverItemOut {
+                dossier_code: l.dossier_code,
+                item_code: l.item_code,
+                status: l.status.to_string(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(ApiResponse)]
+enum CreateHandoverResponse {
+    /// Drafted, waiting for the other side's signature.
+    #[oai(status = 201)]
+    Created(Json<HandoverOut>),
+}
+
+fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
+    if caller.0 == Actor::Public {
+        return Err(ApiError::unauthorized(
+            "send a staff key: `Authorization: Bearer dk_…`",
+        ));
+    }
+    Ok(&caller.0)
+}
+
+pub struct HandoverApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Handovers")]
+impl HandoverApi {
+    /// Draft a handover record: `to_agency` by a post office for its dossiers `picked_up` or
+    /// `in_transit` to that agency; `to_post` by an agency for its dossiers `result_ready`. A dossier
+    /// may be on one open record at a time.
+    #[oai(path = "/handovers", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<HandoverIn>,
+    ) -> Result<CreateHandoverResponse, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let request = HandoverRequest {
+            direction: body.0.direction,
+            agency_code: body.0.agency_code,
+            dossier_codes: body.0.dossier_codes,
+        };
+        let view = domain::ops::handovers::create_handover(&state.store, actor, &request).await?;
+        Ok(CreateHandoverResponse::Created(Json(handover_out(view))))
+    }
+
+    /// A handover record, for either side of it.
+    #[oai(path = "/handovers/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<i64>,
+    ) -> Result<Json<HandoverOut>, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let view = domain::ops::handovers::view_handover(&state.store.read, actor, id.0).await?;
+        Ok(Json(handover_out(view)))
+    }
+
+    /// The receiving side signs: the agency for `to_agency` (every dossier `received_by_agency`,
+    /// `filed_at` set, result due date computed), the post office for `to_post` (every dossier
+    /// `result_with_post`, outbound item code allocated).
+    #[oai(path = "/handovers/:id/confirm", method = "post")]
+    async fn confirm(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<i64>,
+    ) -> Result<Json<HandoverOut>, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let view = domain::ops::handovers::confirm_handover(&state.store, actor, id.0).await?;
+        Ok(Json(handover_out(view)))
+    }
+}

@@ -1,0 +1,290 @@
+//! Parcel labels: `GET /api/v1/dossiers/{code}/label` prints a parcel's label (SVG, PNG or PDF) for the
+//! staff who handle it, and `GET /l/{token}` is where the label's QR code lands: the parcel for staff
+//! who may see the dossier, the masked public tracking view for anyone else, and 404 for a token this
+//! service did not sign.
+
+use domain::label_token;
+use domain::ops::access::Actor;
+use domain::ops::labels::{LabelLanding, LabelRecord};
+use entity::enums::LegDirection;
+use entity::{agency, dossier};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, ResponseContent, Union,
+    param::{Path, Query},
+    payload::{Binary, Json, PlainText},
+};
+use secrecy::ExposeSecret;
+
+use super::ApiTags;
+use super::dossiers::{TrackOut, track_out};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::labels::{self, LabelData, Party};
+use crate::state::AppState;
+
+/// Which parcel of the dossier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum LabelLeg {
+    /// The dossier, on its way to the agency.
+    Inbound,
+    /// The result, on its way home.
+    Outbound,
+}
+
+impl From<LabelLeg> for LegDirection {
+    fn from(leg: LabelLeg) -> Self {
+        match leg {
+            LabelLeg::Inbound => LegDirection::Inbound,
+            LabelLeg::Outbound => LegDirection::Outbound,
+        }
+    }
+}
+
+/// The file format of a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum LabelFormat {
+    /// For screens and further processing.
+    Svg,
+    /// 800 × 1200 pixels: 100 × 150 mm at 203 dpi, for thermal label printers.
+    Png,
+    /// One 100 × 150 mm page, text embedded.
+    Pdf,
+}
+
+/// A label file.
+#[derive(ResponseContent)]
+pub enum LabelFile {
+    #[oai(content_type = "image/svg+xml; charset=utf-8")]
+    Svg(PlainText<String>),
+    #[oai(content_type = "image/png")]
+    Png(Binary<Vec<u8>>),
+    #[oai(content_type = "application/pdf")]
+    Pdf(Binary<Vec<u8>>),
+}
+
+#[derive(ApiResponse)]
+enum LabelResponse {
+    /// The label. It shows personal data, so it is not cached.
+    #[oai(status = 200)]
+    Ok(
+        LabelFile,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// A parcel, as staff who may see its dossier get it by scanning the label.
+#[derive(Debug, Clone, Object)]
+pub struct ParcelOut {
+    pub dossier_code: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub item_code: Option<String>,
+    /// The dossier's status.
+    pub status: String,
+    /// The parcel's own status.
+    pub leg_status: String,
+}
+
+/// Where a label's QR code lands: the parcel for entitled staff, the masked tracking view otherwise.
+#[derive(Debug, Clone, Union)]
+#[oai(one_of)]
+pub enum LandingOut {
+    Parcel(ParcelOut),
+    Tracking(TrackOut),
+}
+
+pub struct LabelApi;
+
+#[OpenApi(tag = "ApiTags::Labels")]
+impl LabelApi {
+    /// A parcel's label, with the QR code, the item code (text and Code 128), the dossier code, sender,
+    /// receiver, procedure and agency. For the dossier's post office, its agency, or an administrator;
+    /// 409 while the parcel has no item code yet.
+    #[oai(path = "/api/v1/dossiers/:code/label", method = "get")]
+    #[tracing::instrument(skip_all, fields(dossier.code = %code.0))]
+    async fn label(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+        /// `inbound` (default) or `outbound`.
+        leg: Query<Option<LabelLeg>>,
+        /// `svg` (default), `png` or `pdf`.
+        format: Query<Option<LabelFormat>>,
+    ) -> Result<LabelResponse, ApiError> {
+        if caller.0 == Actor::Public {
+            return Err(ApiError::unauthorized(
+                "labels are printed with a staff key: `Authorization: Bearer dk_…`",
+            ));
+        }
+        let direction = LegDirection::from(leg.0.unwrap_or(LabelLeg::Inbound));
+        let format = format.0.unwrap_or(LabelFormat::Svg);
+        let record =
+            domain::ops::labels::label_record(&state.store.read, &caller.0, &code.0, direction)
+                .await?;
+        let token = label_token::sign(state.label_key.expose_secret(), record.leg.id);
+        let qr_url = format!("{}/l/{token}", state.public_base_url);
+        let filename = format!(
+            "nhan-{}.{}",
+            file_safe(&record.item_code),
+            match format {
+                LabelFormat::Svg => "svg",
+                LabelFormat::Png => "png",
+                LabelFormat::Pdf => "pdf",
+            }
+        );
+        let data = label_data(record, qr_url);
+        let file = match format {
+            LabelFormat::Svg => {
+                LabelFile::Svg(PlainText(labels::render_svg(&data).map_err(internal)?))
+            }
+            LabelFormat::Png => LabelFile::Png(Binary(
+                render_off_the_runtime(move || labels::render_png(&data)).await?,
+            )),
+            LabelFormat::Pdf => LabelFile::Pdf(Binary(
+                render_off_the_runtime(move || labels::render_pdf(&data)).await?,
+            )),
+        };
+        Ok(LabelResponse::Ok(
+            file,
+            format!("inline; filename=\"{filename}\""),
+            "no-store".to_owned(),
+        ))
+    }
+
+    /// Where a label's QR code lands. Staff whose key may see the dossier get the parcel; anyone else
+    /// (no credentials, a citizen, other staff) gets the masked public tracking view. A token this
+    /// service did not sign, or one with any character altered, is 404.
+    #[oai(path = "/l/:token", method = "get")]
+    async fn land(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        token: Path<String>,
+    ) -> Result<Json<LandingOut>, ApiError> {
+        let Some(leg_id) = label_token::verify(state.label_key.expose_secret(), &token.0) else {
+            return Err(ApiError::not_found("no such label"));
+        };
+        let landing = domain::ops::labels::land(&state.store.read, &caller.0, leg_id).await?;
+        Ok(Json(match landing {
+            LabelLanding::Parcel { leg, dossier } => LandingOut::Parcel(ParcelOut {
+                dossier_code: dossier.code,
+                direction: leg.direction.to_string(),
+                item_code: leg.item_code,
+                status: dossier.status.to_string(),
+                leg_status: leg.status.to_string(),
+            }),
+            LabelLanding::Public(record) => LandingOut::Tracking(track_out(record)),
+        }))
+    }
+}
+
+/// What the label shows for `record`: inbound, the applicant (at the pickup address) sends to the
+/// agency; outbound, the agency sends to the applicant at the return address.
+fn label_data(record: LabelRecord, qr_url: String) -> LabelData {
+    let LabelRecord {
+        leg,
+        item_code,
+        dossier,
+        agency,
+        procedure,
+    } = record;
+    let pickup = address_lines(
+        dossier.pickup_line.as_deref(),
+        dossier.pickup_ward_code.as_deref(),
+        dossier.pickup_province_code.as_deref(),
+    );
+    let return_to = address_lines(
+        dossier.return_line.as_deref(),
+        dossier.return_ward_code.as_deref(),
+        dossier.return_province_code.as_deref(),
+    );
+    let (sender, receiver) = match leg.direction {
+        LegDirection::Inbound => (
+            applicant(&dossier, if pickup.is_empty() { return_to } else { pickup }),
+            agency_party(&agency),
+        ),
+        LegDirection::Outbound => (
+            agency_party(&agency),
+            applicant(
+                &dossier,
+                if return_to.is_empty() {
+                    pickup
+                } else {
+                    return_to
+                },
+            ),
+        ),
+    };
+    LabelData {
+        qr_url,
+        item_code,
+        dossier_code: dossier.code,
+        direction: leg.direction,
+        procedure_code: procedure.code,
+        procedure_name: procedure.name,
+        agency_name: agency.name,
+        sender,
+        receiver,
+    }
+}
+
+fn applicant(dossier: &dossier::Model, address_lines: Vec<String>) -> Party {
+    Party {
+        name: dossier.applicant_full_name.clone(),
+        address_lines,
+        phone: Some(dossier.applicant_phone.clone()),
+    }
+}
+
+fn agency_party(agency: &agency::Model) -> Party {
+    Party {
+        name: agency.name.clone(),
+        address_lines: vec![agency.address.clone()],
+        phone: None,
+    }
+}
+
+/// An applicant's address as stored: the street line, then the ward and province codes (the service
+/// keeps codes, not names, of administrative units).
+fn address_lines(line: Option<&str>, ward: Option<&str>, province: Option<&str>) -> Vec<String> {
+    let mut lines = Vec::with_capacity(2);
+    if let Some(line) = line {
+        lines.push(line.to_owned());
+    }
+    match (ward, province) {
+        (Some(ward), Some(province)) => {
+            lines.push(format!("Mã phường/xã {ward} · mã tỉnh/thành {province}"));
+        }
+        (None, Some(province)) => lines.push(format!("Mã tỉnh/thành {province}")),
+        (Some(ward), None) => lines.push(format!("Mã phường/xã {ward}")),
+        (None, None) => {}
+    }
+    lines
+}
+
+/// `text` with anything but ASCII letters, digits and `-` dropped, for a download's file name.
+fn file_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
+fn internal(err: labels::LabelError) -> ApiError {
+    ApiError::internal(&err)
+}
+
+/// Runs a raster or PDF rendering (milliseconds of CPU) on the blocking pool, not on the threads that
+/// serve requests.
+async fn render_off_the_runtime(
+    render: impl FnOnce() -> Result<Vec<u8>, labels::LabelError> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    tokio::task::spawn_blocking(render)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(internal)
+}

@@ -1,0 +1,776 @@
+//! The post office's work on a dossier (Decision 45 Art. 6 and 10; Circular 17 Art. 5): the office's
+//! pickup worklist, booking a pickup, recording a pickup (the dossier slip, the inbound parcel's S10
+//! item code and its due date) or a failed one, and delivering the result — the recipient's identity
+//! document, failed notices, and the return to the agency after the second notice.
+//!
+//! Every change locks the dossier row, asks [`crate::lifecycle::next_status`], and writes its timeline
+//! event in the same transaction.
+
+use chrono::{DateTime, Days, NaiveDate, SubsecRound, TimeDelta, Utc};
+use entity::enums::{
+    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegStatus, PickupWindow,
+    Role,
+};
+use entity::{delivery_attempt, dossier, item_code_range, leg, pickup_appointment, pickup_slip};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::access::{Access, Actor, StaffKey};
+use super::dossiers::{MAX_NAME, MAX_NOTE, find_by_code_for_update};
+use super::validation::{Checker, spellings};
+use super::{NewEvent, OpError, append_event};
+use crate::delivery::{NoticeRefusal, normalize_identity_document, plan_failed_notice};
+use crate::lifecycle::{Action, InvalidTransition, next_status};
+use crate::s10::{ItemCode, MAX_SERIAL};
+use crate::sla::{leg_due_at, local_date};
+use crate::store::Store;
+
+/// The country code of the item codes this service issues.
+pub const ISSUING_COUNTRY: &str = "VN";
+
+/// The statuses of the pickup worklist when no status is asked for: the pickups still to be made.
+pub const OPEN_PICKUP_STATUSES: &[DossierStatus] = &[
+    DossierStatus::PickupRequested,
+    DossierStatus::PickupScheduled,
+    DossierStatus::PickupFailed,
+];
+
+/// The longest worklist answered at once: a day's work of a large office.
+pub const MAX_WORKLIST: u64 = 500;
+
+/// How far ahead a pickup may be booked, in days.
+pub const MAX_BOOKING_DAYS_AHEAD: u64 = 60;
+
+/// How far in the future a handheld's clock may run: a time up to this far ahead is taken as now,
+/// anything later is refused as a mistake.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// The key of a post office's staff, or why the caller may not do postal work.
+pub fn postal_key(actor: &Actor) -> Result<&StaffKey, OpError> {
+    match actor.staff_with_role(Role::Postal) {
+        Some(key) if key.office_code.is_some() => Ok(key),
+        Some(_) => Err(OpError::Forbidden(
+            "this postal key is not bound to a post office".into(),
+        )),
+        None => Err(OpError::Forbidden(
+            "this is post office work: use a postal key".into(),
+        )),
+    }
+}
+
+/// Refuses an actor who may not touch `dossier`.
+pub(crate) fn ensure_access(actor: &Actor, dossier: &dossier::Model) -> Result<(), OpError> {
+    if actor.may_access(dossier) == Access::Denied {
+        return Err(OpError::Forbidden(
+            "this dossier belongs to another post office or agency".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One leg (parcel) of a dossier.
+pub(crate) async fn find_leg(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+    direction: LegDirection,
+) -> Result<Option<leg::Model>, OpError> {
+    Ok(leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier_id))
+        .filter(leg::Column::Direction.eq(direction))
+        .one(conn)
+        .await?)
+}
+
+/// Dossiers by id, locked (PostgreSQL) in id order so that two transactions locking overlapping sets
+/// never wait on each other in a cycle.
+pub(crate) async fn lock_dossiers_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<dossier::Model>, OpError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = dossier::Entity::find()
+        .filter(dossier::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(dossier::Column::Id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.all(conn).await?)
+}
+
+/// Whether some parcel already carries `code`.
+async fn item_code_taken(conn: &impl ConnectionTrait, code: &ItemCode) -> Result<bool, OpError> {
+    Ok(leg::Entity::find()
+        .filter(leg::Column::ItemCode.eq(code.as_str()))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// Takes the next unused serial of one of `office_code`'s ranges and makes an S10 item code of it.
+///
+/// Each serial is taken by `UPDATE … SET next_serial = next_serial + 1 WHERE id = ? AND next_serial <=
+/// last_serial RETURNING next_serial`: the row lock makes concurrent allocations on PostgreSQL take
+/// different serials (a waiting update re-checks its WHERE on the new row), SQLite serialises writers
+/// anyway, and a serial is never handed out twice. A serial whose code someone typed in by hand earlier
+/// is skipped. Must run inside the caller's transaction, so that a rolled-back change gives nothing away
+/// that is then lost — a rolled-back allocation simply never happened.
+pub async fn allocate_item_code(
+    conn: &impl ConnectionTrait,
+    office_code: &str,
+) -> Result<ItemCode, OpError> {
+    let ranges = item_code_range::Entity::find()
+        .filter(item_code_range::Column::OfficeCode.eq(office_code))
+        .filter(
+            Expr::col(item_code_range::Column::NextSerial)
+                .lte(Expr::col(item_code_range::Column::LastSerial)),
+        )
+        .order_by_asc(item_code_range::Column::Id)
+        .all(conn)
+        .await?;
+    for range in ranges {
+        loop {
+            let take = Query::update()
+                .table(item_code_range::Entity)
+                .value(
+                    item_code_range::Column::NextSerial,
+                    Expr::col(item_code_range::Column::NextSerial).add(1),
+                )
+                .and_where(item_code_range::Column::Id.eq(range.id))
+                .and_where(
+                    Expr::col(item_code_range::Column::NextSerial)
+                        .lte(Expr::col(item_code_range::Column::LastSerial)),
+                )
+                .returning_col(item_code_range::Column::NextSerial)
+                .to_owned();
+            let Some(row) = conn.query_one(&take).await? else {
+                // Spent meanwhile: try the office's next range.
+                break;
+            };
+            let next: i64 = row.try_get("", "next_serial")?;
+            let serial = next - 1;
+            let code = u32::try_from(serial)
+                .ok()
+                .filter(|s| *s <= MAX_SERIAL)
+                .and_then(|s| {
+                    ItemCode::from_serial(&range.service_indicator, s, ISSUING_COUNTRY).ok()
+                })
+                .ok_or_else(|| {
+                    OpError::Conflict(format!(
+                        "item code range {} of post office {office_code} is misconfigured \
+                         (serial {serial}, indicator `{}`); ask an administrator",
+                        range.id, range.service_indicator
+                    ))
+                })?;
+            if !item_code_taken(conn, &code).await? {
+                return Ok(code);
+            }
+        }
+    }
+    Err(OpError::Conflict(format!(
+        "post office {office_code} has no item codes left: every range is used up; ask an \
+         administrator to add a range"
+    )))
+}
+
+/// Reads a time given by a person or a device: RFC 3339 with an offset, not in the future beyond
+/// [`CLOCK_SKEW`] (a handheld's clock running a little fast is kept as given, so that the order of its
+/// scans survives).
+pub(crate) fn check_at(
+    c: &mut Checker,
+    field: &str,
+    value: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let value = value?.trim();
+    match DateTime::parse_from_rfc3339(value) {
+        Ok(t) => {
+            let t = t.with_timezone(&Utc).trunc_subsecs(6);
+            if t > now + CLOCK_SKEW {
+                c.fail(field, "must not be in the future");
+                None
+            } else {
+                Some(t)
+            }
+        }
+        Err(_) => {
+            c.fail(
+                field,
+                "must be an RFC 3339 time with its offset, e.g. 2026-11-24T09:30:00+07:00",
+            );
+            None
+        }
+    }
+}
+
+/// Writes a dossier's new status.
+pub(crate) async fn set_status(
+    conn: &impl ConnectionTrait,
+    dossier: dossier::Model,
+    to: DossierStatus,
+    now: DateTime<Utc>,
+) -> Result<dossier::Model, OpError> {
+    let mut active: dossier::ActiveModel = dossier.into();
+    active.status = Set(to);
+    active.updated_at = Set(now);
+    Ok(active.update(conn).await?)
+}
+
+/// A dossier waiting for pickup, with its booked appointment if any.
+#[derive(Debug, Clone)]
+pub struct PickupItem {
+    pub dossier: dossier::Model,
+    pub appointment: Option<pickup_appointment::Model>,
+}
+
+/// The office's pickup worklist, oldest request first: the dossiers in `status` (or, by default, all
+/// still to be picked up) of the caller's post office.
+pub async fn list_pickups(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    status: Option<DossierStatus>,
+) -> Result<Vec<PickupItem>, OpError> {
+    let key = postal_key(actor)?;
+    let statuses: Vec<DossierStatus> = match status {
+        Some(s) => vec![s],
+        None => OPEN_PICKUP_STATUSES.to_vec(),
+    };
+    let dossiers = dossier::Entity::find()
+        .filter(dossier::Column::OfficeCode.eq(key.office_code.clone()))
+        .filter(dossier::Column::Status.is_in(statuses))
+        .order_by_asc(dossier::Column::CreatedAt)
+        .order_by_asc(dossier::Column::Id)
+        .limit(MAX_WORKLIST)
+        .all(conn)
+        .await?;
+    let mut appointments: std::collections::HashMap<i64, pickup_appointment::Model> =
+        if dossiers.is_empty() {
+            Default::default()
+        } else {
+            pickup_appointment::Entity::find()
+                .filter(pickup_appointment::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|a| (a.dossier_id, a))
+                .collect()
+        };
+    Ok(dossiers
+        .into_iter()
+        .map(|dossier| PickupItem {
+            appointment: appointments.remove(&dossier.id),
+            dossier,
+        })
+        .collect())
+}
+
+/// A pickup booking as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleRequest {
+    /// `YYYY-MM-DD`, today or later (local date).
+    pub date: Option<String>,
+    /// `morning` or `afternoon`.
+    pub window: Option<String>,
+}
+
+/// Books (or moves) the pickup of a dossier to a date and half-day.
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn schedule_pickup(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    request: &ScheduleRequest,
+) -> Result<dossier::Model, OpError> {
+    postal_key(actor)?;
+    let now = crate::clock::now();
+    let today = local_date(now);
+    let mut c = Checker::new();
+    let date = match c.required_text("date", request.date.as_deref(), 10) {
+        Some(text) => match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(d) if d < today => {
+                c.fail(
+                    "date",
+                    format!("must not be in the past (today is {today})"),
+                );
+                None
+            }
+            Ok(d) if d > today + Days::new(MAX_BOOKING_DAYS_AHEAD) => {
+                c.fail(
+                    "date",
+                    format!("must be within {MAX_BOOKING_DAYS_AHEAD} days from today"),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                c.fail("date", "must be a date written YYYY-MM-DD");
+                None
+            }
+        },
+        None => None,
+    };
+    let window: Option<PickupWindow> = c.required_enum(
+        "window",
+        request.window.as_deref(),
+        &spellings(PickupWindow::ALL, PickupWindow::as_str),
+    );
+    c.finish().map_err(OpError::Validation)?;
+    let (Some(date), Some(window)) = (date, window) else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let from = dossier.status;
+    let to = next_status(dossier.service_mode, from, Action::SchedulePickup)?;
+    let dossier_id = dossier.id;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    pickup_appointment::Entity::insert(pickup_appointment::ActiveModel {
+        dossier_id: Set(dossier_id),
+        date: Set(date),
+        pickup_window: Set(window),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(pickup_appointment::Column::DossierId)
+            .update_columns([
+                pickup_appointment::Column::Date,
+                pickup_appointment::Column::PickupWindow,
+                pickup_appointment::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    append_event(
+        &txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickupScheduled,
+            source: EventSource::Api,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: Some(LegDirection::Inbound),
+            location: None,
+            note: Some(format!("{date} {window}")),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A pickup as the postal worker records it.
+#[derive(Debug, Clone, Default)]
+pub struct PickupRequest {
+    /// Must be `true`: the documents were checked against the procedure's list (Art. 6).
+    pub documents_checked: Option<bool>,
+    /// Must equal the dossier's total: postage and any fee collected on the agency's behalf.
+    pub fee_collected_vnd: Option<i64>,
+    /// The S10 code on the parcel, typed or scanned; `None` allocates one from the office's range.
+    pub item_code: Option<String>,
+}
+
+/// A recorded pickup: the dossier and its signed slip.
+#[derive(Debug, Clone)]
+pub struct PickupRecorded {
+    pub dossier: dossier::Model,
+    pub slip: pickup_slip::Model,
+}
+
+/// Records a pickup: the documents checked and the fee collected, the dossier slip (J = the local date
+/// of the pickup), the inbound parcel's item code (given and validated, or allocated) and its due date
+/// J + n working days by route class (Circular 17 Art. 7).
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn record_pickup(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    request: &PickupRequest,
+) -> Result<PickupRecorded, OpError> {
+    let key = postal_key(actor)?;
+    let mut c = Checker::new();
+    match request.documents_checked {
+        Some(true) => {}
+        Some(false) => c.fail(
+            "documents_checked",
+            "must be true: check the documents against the procedure's list with the citizen before taking the dossier",
+        ),
+        None => c.fail("documents_checked", "is required"),
+    }
+    if request.fee_collected_vnd.is_none() {
+        c.fail("fee_collected_vnd", "is required (0 when nothing is owed)");
+    }
+    let given = match request.item_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match ItemCode::parse(text) {
+            Ok(code) => Some(code),
+            Err(err) => {
+                c.fail("item_code", err.to_string());
+                None
+            }
+        },
+    };
+    c.finish().map_err(OpError::Validation)?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let from = dossier.status;
+    let to = next_status(dossier.service_mode, from, Action::RecordPickup)?;
+    let fee = request.fee_collected_vnd.unwrap_or_default();
+    if fee != dossier.total_vnd {
+        return Err(OpError::field(
+            "fee_collected_vnd",
+            format!(
+                "must be {} VND, the dossier's total (postage and fees)",
+                dossier.total_vnd
+            ),
+        ));
+    }
+    let leg = find_leg(&txn, dossier.id, LegDirection::Inbound)
+        .await?
+        .ok_or(OpError::NotFound("inbound parcel"))?;
+    let item_code = match given {
+        Some(code) => {
+            if item_code_taken(&txn, &code).await? {
+                return Err(OpError::Conflict(format!(
+                    "item code {code} is already on another parcel"
+                )));
+            }
+            code
+        }
+        None => allocate_item_code(&txn, &dossier.office_code).await?,
+    };
+    let calendar = super::reference::working_calendar(&txn).await?;
+    let now = crate::clock::now();
+    let due_at = leg_due_at(&calendar, leg.route_class, dossier.with_appointment, now);
+
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
+    leg_update.status = Set(LegStatus::PickedUp);
+    leg_update.due_at = Set(Some(due_at));
+    leg_update.updated_at = Set(now);
+    leg_update.update(&txn).await?;
+
+    let slip = pickup_slip::ActiveModel {
+        dossier_id: Set(dossier.id),
+        leg_id: Set(leg.id),
+        item_code: Set(item_code.as_str().to_owned()),
+        j_date: Set(local_date(now)),
+        picked_up_at: Set(now),
+        documents_checked: Set(true),
+        fee_collected_vnd: Set(fee),
+        documents: Set(dossier.documents.clone()),
+        office_code: Set(key.office_code.clone().unwrap_or_default()),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+
+    let dossier_id = dossier.id;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    append_event(
+        &txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickedUp,
+            source: EventSource::Api,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: Some(LegDirection::Inbound),
+            location: key.office_code.clone(),
+            note: Some(format!("item {item_code}; {fee} VND collected")),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(dossier.code = %updated.code, item.code = %item_code, "picked up");
+    Ok(PickupRecorded {
+        dossier: updated,
+        slip,
+    })
+}
+
+/// Records that the postal worker came but could not collect the dossier.
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn record_pickup_failure(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    reason: Option<&str>,
+) -> Result<dossier::Model, OpError> {
+    postal_key(actor)?;
+    let mut c = Checker::new();
+    let reason = c.required_text("reason", reason, MAX_NOTE);
+    c.finish().map_err(OpError::Validation)?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let from = dossier.status;
+    let to = next_status(dossier.service_mode, from, Action::RecordPickupFailure)?;
+    let now = crate::clock::now();
+    let dossier_id = dossier.id;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    append_event(
+        &txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickupFailed,
+            source: EventSource::Api,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: Some(LegDirection::Inbound),
+            location: None,
+            note: reason,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The person who signs for a result.
+#[derive(Debug, Clone, Default)]
+pub struct RecipientRequest {
+    pub full_name: Option<String>,
+    /// CCCD (12 digits), CMND (9 digits) or passport (a letter and 7–8 digits).
+    pub id_number: Option<String>,
+    /// Signing for the citizen with a written authorisation.
+    pub proxy: Option<bool>,
+}
+
+/// A delivery attempt as the postman records it.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryRequest {
+    /// `delivered` or `failed`.
+    pub outcome: Option<String>,
+    /// Why it failed (required then): bad address, moved, nobody home, refused.
+    pub reason: Option<String>,
+    /// Required when delivered.
+    pub recipient: Option<RecipientRequest>,
+    /// When the attempt was made (RFC 3339), for attempts recorded after the fact; now by default.
+    pub at: Option<String>,
+}
+
+/// Records a delivery attempt of the result. Delivered: the recipient's identity document and proxy
+/// flag are stored and the dossier is `delivered`. Failed: a notice is counted on the parcel; the
+/// second notice, at least two working days after the first, sends the result back to the agency
+/// (`returned_to_agency`), and one sooner is refused, saying from when it may be made.
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn record_delivery(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    request: &DeliveryRequest,
+) -> Result<dossier::Model, OpError> {
+    postal_key(actor)?;
+    let now = crate::clock::now();
+    let mut c = Checker::new();
+    let outcome: Option<DeliveryOutcome> = c.required_enum(
+        "outcome",
+        request.outcome.as_deref(),
+        &spellings(DeliveryOutcome::ALL, DeliveryOutcome::as_str),
+    );
+    let at = check_at(&mut c, "at", request.at.as_deref(), now).unwrap_or(now);
+    let reason = c.optional_text("reason", request.reason.as_deref(), MAX_NOTE);
+    let mut recipient = None;
+    match outcome {
+        Some(DeliveryOutcome::Delivered) => match &request.recipient {
+            None => c.fail(
+                "recipient",
+                "is required: who signed for the result, with the identity document shown",
+            ),
+            Some(r) => {
+                let name = c.required_text("recipient.full_name", r.full_name.as_deref(), MAX_NAME);
+                let id = match r.id_number.as_deref() {
+                    None => {
+                        c.fail("recipient.id_number", "is required");
+                        None
+                    }
+                    Some(id) => match normalize_identity_document(id) {
+                        Ok(id) => Some(id),
+                        Err(msg) => {
+                            c.fail("recipient.id_number", msg);
+                            None
+                        }
+                    },
+                };
+                if let (Some(name), Some(id)) = (name, id) {
+                    recipient = Some((name, id, r.proxy.unwrap_or(false)));
+                }
+            }
+        },
+        Some(DeliveryOutcome::Failed) if reason.is_none() && !c.has_failed("reason") => c.fail(
+            "reason",
+            "is required for a failed delivery: bad address, moved, recipient not found, refused…",
+        ),
+        Some(DeliveryOutcome::Failed) | None => {}
+    }
+    c.finish().map_err(OpError::Validation)?;
+    let Some(outcome) = outcome else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let from = dossier.status;
+    let mode = dossier.service_mode;
+    let dossier_id = dossier.id;
+    let action = match outcome {
+        DeliveryOutcome::Delivered => Action::RecordDelivery,
+        DeliveryOutcome::Failed => Action::RecordDeliveryFailure,
+    };
+    let Some(leg) = find_leg(&txn, dossier_id, LegDirection::Outbound).await? else {
+        // No result travels home in this mode: the lifecycle has the words for it.
+        return Err(InvalidTransition { mode, from, action }.into());
+    };
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.updated_at = Set(now);
+    let mut events = Vec::with_capacity(2);
+    let to = match outcome {
+        DeliveryOutcome::Delivered => {
+            let to = next_status(mode, from, Action::RecordDelivery)?;
+            let proxy = recipient.as_ref().is_some_and(|r| r.2);
+            events.push(NewEvent {
+                at,
+                kind: EventKind::Delivered,
+                source: EventSource::Api,
+                from_status: Some(from),
+                to_status: Some(to),
+                leg: Some(LegDirection::Outbound),
+                location: None,
+                note: proxy.then(|| "signed for by a proxy with a written authorisation".into()),
+            });
+            leg_update.status = Set(LegStatus::Delivered);
+            leg_update.delivered_at = Set(Some(at));
+            to
+        }
+        DeliveryOutcome::Failed => {
+            let calendar = super::reference::working_calendar(&txn).await?;
+            let plan = plan_failed_notice(
+                &calendar,
+                mode,
+                from,
+                leg.failed_attempts,
+                leg.last_failed_at,
+                at,
+            )
+            .map_err(notice_error)?;
+            events.push(NewEvent {
+                at,
+                kind: EventKind::DeliveryFailed,
+                source: EventSource::Api,
+                from_status: Some(from),
+                to_status: Some(plan.after_notice),
+                leg: Some(LegDirection::Outbound),
+                location: None,
+                note: Some(format!(
+                    "notice {}: {}",
+                    plan.notices,
+                    reason.as_deref().unwrap_or_default()
+                )),
+            });
+            leg_update.failed_attempts = Set(plan.notices);
+            leg_update.last_failed_at = Set(Some(at));
+            leg_update.status = Set(LegStatus::DeliveryFailed);
+            match plan.returned {
+                Some(returned) => {
+                    events.push(return_event(
+                        at,
+                        EventSource::Api,
+                        plan.after_notice,
+                        returned,
+                        plan.notices,
+                    ));
+                    leg_update.status = Set(LegStatus::Returned);
+                    returned
+                }
+                None => plan.after_notice,
+            }
+        }
+    };
+    leg_update.update(&txn).await?;
+    let (recipient_full_name, recipient_id_number, proxy) = match recipient {
+        Some((name, id, proxy)) => (Some(name), Some(id), proxy),
+        None => (None, None, false),
+    };
+    delivery_attempt::ActiveModel {
+        dossier_id: Set(dossier_id),
+        leg_id: Set(leg.id),
+        outcome: Set(outcome),
+        at: Set(at),
+        reason: Set(reason),
+        recipient_full_name: Set(recipient_full_name),
+        recipient_id_number: Set(recipient_id_number),
+        proxy: Set(proxy),
+        source: Set(EventSource::Api),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    for event in events {
+        append_event(&txn, dossier_id, actor, event).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(dossier.code = %updated.code, dossier.status = %to, "delivery attempt recorded");
+    Ok(updated)
+}
+
+/// The timeline entry of a result going back to the agency after its failed notices.
+pub(crate) fn return_event(
+    at: DateTime<Utc>,
+    source: EventSource,
+    from: DossierStatus,
+    to: DossierStatus,
+    notices: i32,
+) -> NewEvent {
+    NewEvent {
+        at,
+        kind: EventKind::ReturnedToAgency,
+        source,
+        from_status: Some(from),
+        to_status: Some(to),
+        leg: Some(LegDirection::Outbound),
+        location: None,
+        note: Some(format!(
+            "{notices} failed-delivery notices at least two working days apart (Circular 17 Art. 5.2h)"
+        )),
+    }
+}
+
+/// The answer to a failed notice that cannot be counted.
+pub(crate) fn notice_error(refusal: NoticeRefusal) -> OpError {
+    match refusal {
+        NoticeRefusal::Transition(t) => OpError::InvalidTransition(t),
+        refusal @ NoticeRefusal::TooSoon { .. } => OpError::TransitionRefused(refusal.to_string()),
+        refusal @ NoticeRefusal::BeforePrevious { .. } => OpError::field("at", refusal.to_string()),
+    }
+}

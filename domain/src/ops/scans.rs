@@ -1,0 +1,837 @@
+//! Parcel scans from handheld and offline scanners: one scan or a batch of up to [`MAX_BATCH`], each
+//! answered on its own (accepted, duplicate, or an error with its code) so that an offline scanner knows
+//! what it may forget and what it must correct.
+//!
+//! Rules:
+//! - idempotent on the scanner's `scan_id`: the same scan twice is stored once and answered `duplicate`;
+//! - a scan names its parcel by the label's QR payload (a signed token) or by its S10 item code;
+//! - what a scan does is [`crate::scan_rules`]'s table; a status only moves forward: a scan dated before
+//!   the dossier's last event joins the timeline in time order without touching the status, and a scan
+//!   whose action the lifecycle does not allow from the current status is kept on the timeline only;
+//! - a `delivery_failed` scan of a result counts a notice exactly like the delivery endpoint
+//!   ([`crate::delivery::plan_failed_notice`]); one too soon after the previous notice is refused;
+//! - a scan by an office on a dossier of another office is refused (`forbidden`), an unknown parcel is
+//!   `not_found`; refused scans store nothing.
+//!
+//! A batch is one transaction with a handful of statements whatever its size: the parcels, the locked
+//! dossiers, the known scan ids and the last event times are read with one query each, the outcome is
+//! computed in memory, and scans, timeline events and status changes are written in bulk.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::enums::{
+    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegStatus, ScanEvent,
+};
+use entity::{delivery_attempt, dossier, dossier_event, leg, scan};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+
+use super::access::Actor;
+use super::dossiers::MAX_NOTE;
+use super::postal::{check_at, lock_dossiers_by_id, notice_error, postal_key, return_event};
+use super::validation::{Checker, spellings};
+use super::{NewEvent, OpError};
+use crate::calendar::WorkingCalendar;
+use crate::delivery::{NoticeRefusal, plan_failed_notice};
+use crate::lifecycle::{Action, next_status};
+use crate::s10::ItemCode;
+use crate::scan_rules::scan_rule;
+use crate::store::Store;
+
+/// The most scans one batch may carry: a day of an offline scanner.
+pub const MAX_BATCH: usize = 1000;
+
+/// Longest accepted scan location.
+pub const MAX_LOCATION: usize = 200;
+
+/// Rows per bulk INSERT: well under both databases' limits on bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// A scan as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// The scanner's UUID for this scan: the idempotency key.
+    pub scan_id: Option<String>,
+    /// The label's QR payload, a URL ending in `/l/{token}`.
+    pub label: Option<String>,
+    /// Or the parcel's S10 item code.
+    pub item_code: Option<String>,
+    /// What happened: see [`ScanEvent`].
+    pub event: Option<String>,
+    /// When it was scanned (RFC 3339).
+    pub at: Option<String>,
+    pub location: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What became of one scan.
+#[derive(Debug)]
+pub enum ScanOutcome {
+    /// Stored. `applied` tells whether it moved the dossier's status (a late or out-of-place scan only
+    /// joins the timeline); `status` is the dossier's status after it.
+    Accepted {
+        dossier_code: String,
+        status: DossierStatus,
+        applied: bool,
+    },
+    /// This `scan_id` was stored before (or earlier in the same batch): nothing changed.
+    Duplicate,
+    /// Refused; nothing was stored for it. Resending it unchanged gives the same answer.
+    Refused(OpError),
+}
+
+/// How a scan names its parcel.
+#[derive(Debug, Clone)]
+enum Target {
+    Item(ItemCode),
+    Leg(i64),
+}
+
+/// A scan whose fields are valid.
+#[derive(Debug, Clone)]
+struct CheckedScan {
+    index: usize,
+    scan_id: String,
+    target: Target,
+    event: ScanEvent,
+    at: DateTime<Utc>,
+    location: Option<String>,
+    note: Option<String>,
+}
+
+/// The token of a label's QR payload: the last path segment of the URL (`…/l/{token}`), without any
+/// query or fragment; a bare token is taken as is.
+pub fn label_token(payload: &str) -> Option<&str> {
+    let payload = payload.trim();
+    let payload = payload.split(['?', '#']).next()?.trim_end_matches('/');
+    let token = payload.rsplit('/').next()?;
+    (!token.is_empty()).then_some(token)
+}
+
+/// A UUID in canonical form (lowercase, hyphenated), or `None`.
+fn canonical_uuid(s: &str) -> Option<String> {
+    let s = s.trim();
+    let ok = s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    ok.then(|| s.to_ascii_lowercase())
+}
+
+fn check_scan(
+    index: usize,
+    request: &ScanRequest,
+    now: DateTime<Utc>,
+    label_key: &[u8],
+) -> Result<CheckedScan, OpError> {
+    let mut c = Checker::new();
+    let scan_id = match request.scan_id.as_deref() {
+        None => {
+            c.fail("scan_id", "is required: the scanner's UUID for this scan");
+            None
+        }
+        Some(id) => {
+            let id = canonical_uuid(id);
+            if id.is_none() {
+                c.fail(
+                    "scan_id",
+                    "must be a UUID, e.g. 0f8fad5b-d9cb-469f-a165-70867728950e",
+                );
+            }
+            id
+        }
+    };
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    let mut unknown_label = false;
+    let target = match (blank(&request.label), blank(&request.item_code)) {
+        (true, true) => {
+            c.fail(
+                "item_code",
+                "either `label` (the QR payload) or `item_code` is required",
+            );
+            None
+        }
+        (false, false) => {
+            c.fail("label", "send either `label` or `item_code`, not both");
+            None
+        }
+        (true, false) => match ItemCode::parse(request.item_code.as_deref().unwrap_or_default()) {
+            Ok(code) => Some(Target::Item(code)),
+            Err(err) => {
+                c.fail("item_code", err.to_string());
+                None
+            }
+        },
+        (false, true) => {
+            let payload = request.label.as_deref().unwrap_or_default();
+            if payload.chars().count() > 500 || payload.chars().any(char::is_control) {
+                c.fail("label", "is not a label's QR payload");
+                None
+            } else {
+                match label_token(payload).and_then(|t| crate::label_token::verify(label_key, t)) {
+                    Some(leg_id) => Some(Target::Leg(leg_id)),
+                    None => {
+                        unknown_label = true;
+                        None
+                    }
+                }
+            }
+        }
+    };
+    let event: Option<ScanEvent> = c.required_enum(
+        "event",
+        request.event.as_deref(),
+        &spellings(ScanEvent::ALL, ScanEvent::as_str),
+    );
+    let at = if request.at.is_none() {
+        c.fail("at", "is required: when the parcel was scanned");
+        None
+    } else {
+        check_at(&mut c, "at", request.at.as_deref(), now)
+    };
+    let location = c.optional_text("location", request.location.as_deref(), MAX_LOCATION);
+    let note = c.optional_text("note", request.note.as_deref(), MAX_NOTE);
+    c.finish().map_err(OpError::Validation)?;
+    if unknown_label {
+        // A forged, altered or foreign token names no parcel of ours.
+        return Err(OpError::NotFound("parcel"));
+    }
+    match (scan_id, target, event, at) {
+        (Some(scan_id), Some(target), Some(event), Some(at)) => Ok(CheckedScan {
+            index,
+            scan_id,
+            target,
+            event,
+            at,
+            location,
+            note,
+        }),
+        _ => Err(OpError::Validation(vec![])),
+    }
+}
+
+/// A dossier as the batch moves it along.
+struct DossierState {
+    model: dossier::Model,
+    status: DossierStatus,
+    last_at: Option<DateTime<Utc>>,
+}
+
+/// A parcel as the batch moves it along.
+struct LegState {
+    model: leg::Model,
+    change: Option<LegChange>,
+}
+
+/// What to write to a parcel: legs with the same change are updated by one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct LegChange {
+    status: LegStatus,
+    delivered_at: Option<DateTime<Utc>>,
+    notice: Option<(i32, DateTime<Utc>)>,
+}
+
+impl LegState {
+    fn status(&self) -> LegStatus {
+        self.change.map_or(self.model.status, |c| c.status)
+    }
+    fn notices(&self) -> (i32, Option<DateTime<Utc>>) {
+        match self.change.and_then(|c| c.notice) {
+            Some((n, at)) => (n, Some(at)),
+            None => (self.model.failed_attempts, self.model.last_failed_at),
+        }
+    }
+    fn set(&mut self, status: LegStatus) {
+        let mut change = self.change.unwrap_or(LegChange {
+            status,
+            delivered_at: None,
+            notice: None,
+        });
+        change.status = status;
+        self.change = Some(change);
+    }
+}
+
+/// Records scans, each on its own terms (see the module's rules), in one transaction. The answers come
+/// in the order of `requests`. Only a failure of the store itself fails the whole batch.
+#[tracing::instrument(skip_all, fields(scans = requests.len()))]
+pub async fn record_scans(
+    store: &Store,
+    actor: &Actor,
+    label_key: &[u8],
+    requests: &[ScanRequest],
+) -> Result<Vec<ScanOutcome>, OpError> {
+    postal_key(actor)?;
+    if requests.len() > MAX_BATCH {
+        return Err(OpError::field(
+            "scans",
+            format!(
+                "a batch carries at most {MAX_BATCH} scans; this one has {}",
+                requests.len()
+            ),
+        ));
+    }
+    let now = crate::clock::now();
+    let mut outcomes: Vec<Option<ScanOutcome>> = requests.iter().map(|_| None).collect();
+    let mut checked = Vec::with_capacity(requests.len());
+    let mut seen = HashSet::new();
+    for (index, request) in requests.iter().enumerate() {
+        match check_scan(index, request, now, label_key) {
+            Ok(scan) if !seen.insert(scan.scan_id.clone()) => {
+                outcomes[index] = Some(ScanOutcome::Duplicate);
+            }
+            Ok(scan) => checked.push(scan),
+            Err(err) => outcomes[index] = Some(ScanOutcome::Refused(err)),
+        }
+    }
+    if !checked.is_empty() {
+        let txn = store.begin().await?;
+        apply_scans(&txn, actor, checked, now, &mut outcomes).await?;
+        txn.commit().await?;
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(ScanOutcome::Refused(OpError::NotFound("parcel"))))
+        .collect())
+}
+
+async fn apply_scans(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    checked: Vec<CheckedScan>,
+    now: DateTime<Utc>,
+    outcomes: &mut [Option<ScanOutcome>],
+) -> Result<(), OpError> {
+    // 1. The parcels, by item code or by the leg id of a label.
+    let codes: Vec<String> = checked
+        .iter()
+        .filter_map(|s| match &s.target {
+            Target::Item(code) => Some(code.as_str().to_owned()),
+            Target::Leg(_) => None,
+        })
+        .collect();
+    let leg_ids: Vec<i64> = checked
+        .iter()
+        .filter_map(|s| match s.target {
+            Target::Leg(id) => Some(id),
+            Target::Item(_) => None,
+        })
+        .collect();
+    let mut condition = Condition::any();
+    if !codes.is_empty() {
+        condition = condition.add(leg::Column::ItemCode.is_in(codes));
+    }
+    if !leg_ids.is_empty() {
+        condition = condition.add(leg::Column::Id.is_in(leg_ids));
+    }
+    let legs = leg::Entity::find().filter(condition).all(txn).await?;
+    let leg_by_code: HashMap<String, i64> = legs
+        .iter()
+        .filter_map(|l| l.item_code.clone().map(|c| (c, l.id)))
+        .collect();
+    let mut legs: HashMap<i64, LegState> = legs
+        .into_iter()
+        .map(|model| {
+            (
+                model.id,
+                LegState {
+                    model,
+                    change: None,
+                },
+            )
+        })
+        .collect();
+    let mut pending = Vec::with_capacity(checked.len());
+    for scan in checked {
+        let leg_id = match &scan.target {
+            Target::Item(code) => leg_by_code.get(code.as_str()).copied(),
+            Target::Leg(id) => legs.contains_key(id).then_some(*id),
+        };
+        match leg_id {
+            Some(leg_id) => pending.push((scan, leg_id)),
+            None => outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::NotFound("parcel"))),
+        }
+    }
+
+    // 2. Their dossiers, locked, and who may touch them.
+    let mut dossier_ids: Vec<i64> = pending
+        .iter()
+        .filter_map(|(_, leg_id)| legs.get(leg_id).map(|l| l.model.dossier_id))
+        .collect();
+    dossier_ids.sort_unstable();
+    dossier_ids.dedup();
+    let mut dossiers: HashMap<i64, DossierState> = lock_dossiers_by_id(txn, &dossier_ids)
+        .await?
+        .into_iter()
+        .map(|model| {
+            (
+                model.id,
+                DossierState {
+                    status: model.status,
+                    model,
+                    last_at: None,
+                },
+            )
+        })
+        .collect();
+    pending.retain(|(scan, leg_id)| {
+        let dossier = legs
+            .get(leg_id)
+            .and_then(|l| dossiers.get(&l.model.dossier_id));
+        match dossier {
+            Some(d) if super::postal::ensure_access(actor, &d.model).is_ok() => true,
+            Some(_) => {
+                outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::Forbidden(
+                    "this parcel belongs to another post office's dossier".into(),
+                )));
+                false
+            }
+            None => {
+                outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::NotFound("parcel")));
+                false
+            }
+        }
+    });
+    if pending.is_empty() {
+        return Ok(());
+    }
+
+    // 3. Scans stored before. The dossier locks above make a concurrent batch with the same scans wait
+    //    for this one (or this one for it), so the answer is exact; the insert below still ignores a
+    //    conflicting scan id rather than failing the batch.
+    let known: HashSet<String> = scan::Entity::find()
+        .select_only()
+        .column(scan::Column::ScanId)
+        .filter(scan::Column::ScanId.is_in(pending.iter().map(|(s, _)| s.scan_id.clone())))
+        .into_tuple::<String>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    pending.retain(|(scan, _)| {
+        if known.contains(&scan.scan_id) {
+            outcomes[scan.index] = Some(ScanOutcome::Duplicate);
+            false
+        } else {
+            true
+        }
+    });
+    if pending.is_empty() {
+        return Ok(());
+    }
+
+    // 4. The time of each dossier's last event: a scan before it is late and moves nothing.
+    let touched: Vec<i64> = dossiers.keys().copied().collect();
+    let last: Vec<(i64, Option<DateTime<Utc>>)> = dossier_event::Entity::find()
+        .select_only()
+        .column(dossier_event::Column::DossierId)
+        .column_as(dossier_event::Column::At.max(), "last_at")
+        .filter(dossier_event::Column::DossierId.is_in(touched))
+        .group_by(dossier_event::Column::DossierId)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for (id, at) in last {
+        if let Some(d) = dossiers.get_mut(&id) {
+            d.last_at = at;
+        }
+    }
+    let needs_calendar = pending.iter().any(|(scan, leg_id)| {
+        scan.event == ScanEvent::DeliveryFailed
+            && legs
+                .get(leg_id)
+                .is_some_and(|l| l.model.direction == LegDirection::Outbound)
+    });
+    let calendar = if needs_calendar {
+        super::reference::working_calendar(txn).await?
+    } else {
+        WorkingCalendar::default()
+    };
+
+    // 5. Apply in time order, in memory.
+    pending.sort_by_key(|(scan, _)| (scan.at, scan.index));
+    let mut scan_rows = Vec::with_capacity(pending.len());
+    let mut event_rows = Vec::with_capacity(pending.len());
+    let mut attempt_rows = Vec::new();
+    let audit_name = actor.audit_name();
+    for (scan, leg_id) in pending {
+        let dossier_id = legs_dossier(&legs, leg_id);
+        let (Some(leg), Some(dossier)) = (legs.get_mut(&leg_id), dossiers.get_mut(&dossier_id))
+        else {
+            continue;
+        };
+        let direction = leg.model.direction;
+        let rule = scan_rule(scan.event, direction);
+        let late = dossier.last_at.is_some_and(|last| scan.at < last);
+        let from = dossier.status;
+        let mode = dossier.model.service_mode;
+        let mut events: Vec<NewEvent> = Vec::with_capacity(2);
+        let timeline_only = |kind: EventKind| NewEvent {
+            at: scan.at,
+            kind,
+            source: EventSource::Scan,
+            from_status: None,
+            to_status: None,
+            leg: Some(direction),
+            location: scan.location.clone(),
+            note: scan.note.clone(),
+        };
+        let moved = |to: DossierStatus| NewEvent {
+            at: scan.at,
+            kind: rule.kind,
+            source: EventSource::Scan,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: Some(direction),
+            location: scan.location.clone(),
+            note: scan.note.clone(),
+        };
+        let mut applied = false;
+        match rule.action.filter(|_| !late) {
+            None => events.push(timeline_only(rule.kind)),
+            Some(Action::RecordDeliveryFailure) => {
+                let (notices, last_notice) = leg.notices();
+                match plan_failed_notice(&calendar, mode, from, notices, last_notice, scan.at) {
+                    Ok(plan) => {
+                        events.push(moved(plan.after_notice));
+                        let mut status = LegStatus::DeliveryFailed;
+                        dossier.status = plan.after_notice;
+                        if let Some(returned) = plan.returned {
+                            let mut back = return_event(
+                                scan.at,
+                                EventSource::Scan,
+                                plan.after_notice,
+                                returned,
+                                plan.notices,
+                            );
+                            back.location = scan.location.clone();
+                            events.push(back);
+                            status = LegStatus::Returned;
+                            dossier.status = returned;
+                        }
+                        leg.set(status);
+                        if let Some(change) = leg.change.as_mut() {
+                            change.notice = Some((plan.notices, scan.at));
+                        }
+                        attempt_rows.push(attempt_row(
+                            &dossier.model,
+                            leg_id,
+                            DeliveryOutcome::Failed,
+                            scan.at,
+                            scan.note.clone(),
+                            actor,
+                            now,
+                        ));
+                        applied = true;
+                    }
+                    Err(NoticeRefusal::Transition(_)) => {
+                        events.push(timeline_only(rule.kind));
+                    }
+                    Err(refusal) => {
+                        outcomes[scan.index] = Some(ScanOutcome::Refused(notice_error(refusal)));
+                        continue;
+                    }
+                }
+            }
+            Some(action) => match next_status(mode, from, action) {
+                Ok(to) => {
+                    events.push(moved(to));
+                    dossier.status = to;
+                    applied = true;
+                    match action {
+                        Action::ScanInTransit
+                            if matches!(
+                                leg.status(),
+                                LegStatus::PickedUp | LegStatus::InTransit
+                            ) =>
+                        {
+                            leg.set(LegStatus::InTransit);
+                        }
+                        Action::StartDelivery => leg.set(LegStatus::OutForDelivery),
+                        Action::RecordDelivery => {
+                            leg.set(LegStatus::Delivered);
+                            if let Some(change) = leg.change.as_mut() {
+                                change.delivered_at = Some(scan.at);
+                            }
+                            attempt_rows.push(attempt_row(
+                                &dossier.model,
+                                leg_id,
+                                DeliveryOutcome::Delivered,
+                                scan.at,
+                                scan.note.clone(),
+                                actor,
+                                now,
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                Err(_) => events.push(timeline_only(rule.kind)),
+            },
+        }
+        dossier.last_at = Some(dossier.last_at.map_or(scan.at, |l| l.max(scan.at)));
+        for event in events {
+            event_rows.push(event_row(dossier.model.id, actor, &audit_name, event, now));
+        }
+        scan_rows.push(scan::ActiveModel {
+            scan_id: Set(scan.scan_id),
+            leg_id: Set(leg_id),
+            dossier_id: Set(dossier.model.id),
+            event: Set(scan.event),
+            at: Set(scan.at),
+            location: Set(scan.location),
+            note: Set(scan.note),
+            applied: Set(applied),
+            actor: Set(audit_name.clone()),
+            api_key_id: Set(actor.key_id()),
+            recorded_at: Set(now),
+            ..Default::default()
+        });
+        outcomes[scan.index] = Some(ScanOutcome::Accepted {
+            dossier_code: dossier.model.code.clone(),
+            status: dossier.status,
+            applied,
+        });
+    }
+
+    // 6. Write in bulk.
+    for chunk in chunks(scan_rows) {
+        scan::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([scan::Column::ScanId])
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in chunks(event_rows) {
+        dossier_event::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in chunks(attempt_rows) {
+        delivery_attempt::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let mut by_status: HashMap<DossierStatus, Vec<i64>> = HashMap::new();
+    for d in dossiers.values().filter(|d| d.status != d.model.status) {
+        by_status.entry(d.status).or_default().push(d.model.id);
+    }
+    for (status, ids) in by_status {
+        dossier::Entity::update_many()
+            .col_expr(dossier::Column::Status, Expr::value(status.as_str()))
+            .col_expr(dossier::Column::UpdatedAt, Expr::value(now))
+            .filter(dossier::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?;
+    }
+    let mut by_change: HashMap<LegChange, Vec<i64>> = HashMap::new();
+    for l in legs.values() {
+        if let Some(change) = l.change {
+            by_change.entry(change).or_default().push(l.model.id);
+        }
+    }
+    for (change, ids) in by_change {
+        let mut update = leg::Entity::update_many()
+            .col_expr(leg::Column::Status, Expr::value(change.status.as_str()))
+            .col_expr(leg::Column::UpdatedAt, Expr::value(now));
+        if let Some(at) = change.delivered_at {
+            update = update.col_expr(leg::Column::DeliveredAt, Expr::value(at));
+        }
+        if let Some((notices, at)) = change.notice {
+            update = update
+                .col_expr(leg::Column::FailedAttempts, Expr::value(notices))
+                .col_expr(leg::Column::LastFailedAt, Expr::value(at));
+        }
+        update.filter(leg::Column::Id.is_in(ids)).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The dossier a known leg belongs to (0, which no dossier has, for an unknown leg).
+fn legs_dossier(legs: &HashMap<i64, LegState>, leg_id: i64) -> i64 {
+    legs.get(&leg_id).map_or(0, |l| l.model.dossier_id)
+}
+
+/// Splits rows into bulk INSERTs of at most [`INSERT_CHUNK`].
+fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(rows.len().div_ceil(INSERT_CHUNK));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        out.push(rows.by_ref().take(INSERT_CHUNK).collect());
+    }
+    out
+}
+
+/// A timeline row, as [`super::append_event`] would write it.
+fn event_row(
+    dossier_id: i64,
+    actor: &Actor,
+    audit_name: &str,
+    event: NewEvent,
+    now: DateTime<Utc>,
+) -> dossier_event::ActiveModel {
+    dossier_event::ActiveModel {
+        dossier_id: Set(dossier_id),
+        at: Set(event.at),
+        kind: Set(event.kind),
+        source: Set(event.source),
+        actor: Set(audit_name.to_owned()),
+        api_key_id: Set(actor.key_id()),
+        from_status: Set(event.from_status),
+        to_status: Set(event.to_status),
+        leg: Set(event.leg),
+        location: Set(event.location),
+        note: Set(event.note),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// A delivery attempt reported by a scan (no identity document: the scanner does not carry one).
+fn attempt_row(
+    dossier: &dossier::Model,
+    leg_id: i64,
+    outcome: DeliveryOutcome,
+    at: DateTime<Utc>,
+    note: Option<String>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> delivery_attempt::ActiveModel {
+    delivery_attempt::ActiveModel {
+        dossier_id: Set(dossier.id),
+        leg_id: Set(leg_id),
+        outcome: Set(outcome),
+        at: Set(at),
+        reason: Set(note),
+        recipient_full_name: Set(None),
+        recipient_id_number: Set(None),
+        proxy: Set(false),
+        source: Set(EventSource::Scan),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_tokens_are_the_last_path_segment() {
+        assert_eq!(
+            label_token("https://dossier.example.vn/l/AbC-123_x"),
+            Some("AbC-123_x")
+        );
+        assert_eq!(label_token("http://h/l/tok/"), Some("tok"));
+        assert_eq!(label_token("http://h/l/tok?utm=1#x"), Some("tok"));
+        assert_eq!(label_token("  tok  "), Some("tok"));
+        assert_eq!(label_token("http://h/l/"), Some("l"));
+        assert_eq!(label_token(""), None);
+        assert_eq!(label_token("/"), None);
+    }
+
+    #[test]
+    fn scan_ids_are_canonical_uuids() {
+        assert_eq!(
+            canonical_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E").as_deref(),
+            Some("0f8fad5b-d9cb-469f-a165-70867728950e")
+        );
+        for bad in [
+            "",
+            "0f8fad5bd9cb469fa16570867728950e",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "0f8fad5b-d9cb-469f-a165-70867728950g",
+            "0f8fad5b+d9cb-469f-a165-70867728950e",
+        ] {
+            assert_eq!(canonical_uuid(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_bad_field_names_itself() {
+        let now = crate::clock::now();
+        let ok = ScanRequest {
+            scan_id: Some("0f8fad5b-d9cb-469f-a165-70867728950e".into()),
+            item_code: Some("RR123456785VN".into()),
+            event: Some("departed".into()),
+            at: Some("2026-11-23T09:00:00+07:00".into()),
+            ..Default::default()
+        };
+        assert!(check_scan(0, &ok, now, b"k").is_ok());
+        let cases = [
+            (
+                ScanRequest {
+                    scan_id: None,
+                    ..ok.clone()
+                },
+                "scan_id",
+            ),
+            (
+                ScanRequest {
+                    event: Some("lost".into()),
+                    ..ok.clone()
+                },
+                "event",
+            ),
+            (
+                ScanRequest {
+                    at: Some("yesterday".into()),
+                    ..ok.clone()
+                },
+                "at",
+            ),
+            (
+                ScanRequest {
+                    at: None,
+                    ..ok.clone()
+                },
+                "at",
+            ),
+            (
+                ScanRequest {
+                    item_code: Some("RR123456784VN".into()),
+                    ..ok.clone()
+                },
+                "item_code",
+            ),
+            (
+                ScanRequest {
+                    item_code: None,
+                    ..ok.clone()
+                },
+                "item_code",
+            ),
+            (
+                ScanRequest {
+                    label: Some("http://h/l/x".into()),
+                    ..ok.clone()
+                },
+                "label",
+            ),
+        ];
+        for (request, field) in cases {
+            match check_scan(0, &request, now, b"k") {
+                Err(OpError::Validation(errors)) => {
+                    assert_eq!(errors.len(), 1, "{errors:?}");
+                    assert_eq!(errors[0].field, field);
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let forged = ScanRequest {
+            item_code: None,
+            label: Some("http://h/l/AAAAAAAAAAAAAAAAAAAAAAAA".into()),
+            ..ok
+        };
+        assert!(matches!(
+            check_scan(0, &forged, now, b"k"),
+            Err(OpError::NotFound(_))
+        ));
+    }
+}

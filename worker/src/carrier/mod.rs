@@ -1,0 +1,78 @@
+//! The carrier: the [`Carrier`] trait the worker's loops speak, the types of CARRIER.md, and the
+//! VNPost-style HTTP adapter [`HttpCarrier`].
+//!
+//! The trait exists so loops can be driven against anything that follows CARRIER.md — the real
+//! carrier, the `carrier-sandbox` (in-process or not), or a scripted fake in a unit test.
+//!
+//! Reading the feed (see [`feed`]): the feed is read after a persisted cursor, and because it is only
+//! eventually consistent (a record may turn up with an id below ids already served), every read starts
+//! `overlap` ids below the cursor ([`feed_with_overlap`]). Records re-read that way are already stored
+//! and are dropped by the store's unique key (item code, carrier event id). Parcels the feed has been
+//! quiet about are polled one by one with [`Carrier::order_events`], less often, as the last resort.
+
+mod config;
+mod error;
+pub mod feed;
+mod http;
+mod types;
+
+use std::future::Future;
+
+pub use config::{CarrierConfig, RetryPolicy};
+pub use error::CarrierError;
+pub use feed::{FeedBatch, FeedRead, feed_with_overlap};
+pub use http::{AdapterStats, HttpCarrier};
+pub use types::{
+    FeedPage, MalformedRecord, OrderAnswer, OrderRequest, StatusCode, TrackingRecord,
+    parse_event_time, vietnam_offset,
+};
+
+/// What the worker needs from a carrier (CARRIER.md). Implementations retry transient failures
+/// themselves; an error means the call is over.
+pub trait Carrier: Send + Sync {
+    /// Creates the carrier order of one parcel. Idempotent on `order_number`: calling again answers
+    /// the same, so the outbox may retry freely. A refusal (`status` other than `"00"`) is
+    /// [`CarrierError::Refused`].
+    fn create_order(
+        &self,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<OrderAnswer, CarrierError>> + Send;
+
+    /// One page of events with ids above `after_id`, ascending, at most `page_size` (the carrier may
+    /// repeat records; callers dedupe by id).
+    fn feed(
+        &self,
+        after_id: i64,
+        page_size: u32,
+    ) -> impl Future<Output = Result<FeedPage, CarrierError>> + Send;
+
+    /// Every event of one order, ascending by id: the fallback for parcels the feed is quiet about.
+    fn order_events(
+        &self,
+        order_number: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingRecord>, CarrierError>> + Send;
+}
+
+impl<C: Carrier> Carrier for std::sync::Arc<C> {
+    fn create_order(
+        &self,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<OrderAnswer, CarrierError>> + Send {
+        (**self).create_order(order)
+    }
+
+    fn feed(
+        &self,
+        after_id: i64,
+        page_size: u32,
+    ) -> impl Future<Output = Result<FeedPage, CarrierError>> + Send {
+        (**self).feed(after_id, page_size)
+    }
+
+    fn order_events(
+        &self,
+        order_number: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingRecord>, CarrierError>> + Send {
+        (**self).order_events(order_number)
+    }
+}
