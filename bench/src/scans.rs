@@ -85,13 +85,35 @@ async fn post_json(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Uploads one batch and returns (elapsed, accepted, duplicates, errors).
+/// What one batch upload took and how its scans were answered.
+struct Upload {
+    scans: usize,
+    elapsed: Duration,
+    accepted: u64,
+    duplicates: u64,
+    errors: u64,
+}
+
+/// Prints one upload's line and returns how many scans were accepted.
+fn report(what: &str, u: &Upload) -> u64 {
+    println!(
+        "POST /api/v1/scans/batch  {} × {what:<9} {:>8.1} ms  (accepted {}, duplicates {}, errors {})",
+        u.scans,
+        u.elapsed.as_secs_f64() * 1000.0,
+        u.accepted,
+        u.duplicates,
+        u.errors
+    );
+    u.accepted
+}
+
+/// Uploads one batch, timing the request from send to the last byte of the answer.
 async fn upload(
     client: &reqwest::Client,
     base: &str,
     key: &str,
     scans: &[Value],
-) -> anyhow::Result<(Duration, u64, u64, u64)> {
+) -> anyhow::Result<Upload> {
     let body = json!({ "scans": scans });
     let started = Instant::now();
     let res = post_json(
@@ -104,7 +126,13 @@ async fn upload(
     .await?;
     let elapsed = started.elapsed();
     let n = |k: &str| res[k].as_u64().unwrap_or_default();
-    Ok((elapsed, n("accepted"), n("duplicates"), n("errors")))
+    Ok(Upload {
+        scans: scans.len(),
+        elapsed,
+        accepted: n("accepted"),
+        duplicates: n("duplicates"),
+        errors: n("errors"),
+    })
 }
 
 fn scans_of(items: &[String], event: &str) -> Vec<Value> {
@@ -213,28 +241,13 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     );
 
     let departed = scans_of(&items, "departed");
-    let (t, accepted, duplicates, errors) = upload(&client, &base, &key, &departed).await?;
-    println!(
-        "POST /api/v1/scans/batch  {} × departed   {:>8.1} ms  (accepted {accepted}, duplicates {duplicates}, errors {errors})",
-        departed.len(),
-        t.as_secs_f64() * 1000.0
-    );
+    let accepted = report("departed", &upload(&client, &base, &key, &departed).await?);
     if accepted != items.len() as u64 {
         bail!("expected every scan accepted");
     }
     let arrived = scans_of(&items, "arrived");
-    let (t, accepted, duplicates, errors) = upload(&client, &base, &key, &arrived).await?;
-    println!(
-        "POST /api/v1/scans/batch  {} × arrived    {:>8.1} ms  (accepted {accepted}, duplicates {duplicates}, errors {errors})",
-        arrived.len(),
-        t.as_secs_f64() * 1000.0
-    );
-    let (t, accepted, duplicates, errors) = upload(&client, &base, &key, &departed).await?;
-    println!(
-        "POST /api/v1/scans/batch  {} × resent     {:>8.1} ms  (accepted {accepted}, duplicates {duplicates}, errors {errors})",
-        departed.len(),
-        t.as_secs_f64() * 1000.0
-    );
+    report("arrived", &upload(&client, &base, &key, &arrived).await?);
+    report("resent", &upload(&client, &base, &key, &departed).await?);
     let _ = stop.send(());
     let _ = server.await;
     store.close().await?;

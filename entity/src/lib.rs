@@ -24,3 +24,4 @@ pub mod procedure_document;
 pub mod scan;
 pub mod service_key;
 pub mod tariff;
+pub mod webhook;

@@ -25,6 +25,7 @@ mod m20261123_000202_create_scans;
 mod m20261123_000203_create_pickup_slips;
 mod m20261123_000204_create_pickup_appointments;
 mod m20261123_000205_create_delivery_attempts;
+mod m20261123_000300_create_webhooks;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000203_create_pickup_slips::Migration),
             Box::new(m20261123_000204_create_pickup_appointments::Migration),
             Box::new(m20261123_000205_create_delivery_attempts::Migration),
+            Box::new(m20261123_000300_create_webhooks::Migration),
         ]
     }
 }

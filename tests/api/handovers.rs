@@ -99,7 +99,17 @@ async fn a_record_lists_only_dossiers_that_fit_it() {
 
     // Not yet picked up: the lifecycle refuses it, and nothing is drafted.
     expect_error(
-        post(&app, "/api/v1/handovers", Some(&keys.postal), &json!({"direction": "to_agency", "agency_code": AGENCY, "dossier_codes": [picked, requested]})).await,
+        post(
+            &app,
+            "/api/v1/handovers",
+            Some(&keys.postal),
+            &json!({
+                "direction": "to_agency",
+                "agency_code": AGENCY,
+                "dossier_codes": [picked, requested],
+            }),
+        )
+        .await,
         409,
         "invalid_transition",
         &[],
@@ -107,14 +117,34 @@ async fn a_record_lists_only_dossiers_that_fit_it() {
     .await;
     // Filed with another agency, unknown, malformed or listed twice: each named.
     expect_error(
-        post(&app, "/api/v1/handovers", Some(&keys.postal), &json!({"direction": "to_agency", "agency_code": OTHER_AGENCY, "dossier_codes": [picked]})).await,
+        post(
+            &app,
+            "/api/v1/handovers",
+            Some(&keys.postal),
+            &json!({
+                "direction": "to_agency",
+                "agency_code": OTHER_AGENCY,
+                "dossier_codes": [picked],
+            }),
+        )
+        .await,
         422,
         "validation_failed",
         &["dossier_codes[0]"],
     )
     .await;
     expect_error(
-        post(&app, "/api/v1/handovers", Some(&keys.postal), &json!({"direction": "to_agency", "agency_code": AGENCY, "dossier_codes": [picked, "ABCDE-FGHJK", "??", picked]})).await,
+        post(
+            &app,
+            "/api/v1/handovers",
+            Some(&keys.postal),
+            &json!({
+                "direction": "to_agency",
+                "agency_code": AGENCY,
+                "dossier_codes": [picked, "ABCDE-FGHJK", "??", picked],
+            }),
+        )
+        .await,
         422,
         "validation_failed",
         &["dossier_codes[1]", "dossier_codes[2]", "dossier_codes[3]"],

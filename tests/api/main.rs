@@ -5,6 +5,7 @@ mod access;
 mod dossiers;
 mod handovers;
 mod idempotency;
+mod labels;
 mod operations;
 mod postal;
 mod robustness;

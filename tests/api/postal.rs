@@ -453,7 +453,13 @@ async fn the_whole_chain_ends_returned_to_agency_after_two_notices_two_working_d
 
     // Scans on the way: departed, arrived.
     for event in ["departed", "arrived"] {
-        let scan = json!({"scan_id": scan_id(), "item_code": item, "event": event, "at": vn_time(TimeDelta::zero()), "location": "Bưu cục Hoàn Kiếm"});
+        let scan = json!({
+            "scan_id": scan_id(),
+            "item_code": item,
+            "event": event,
+            "at": vn_time(TimeDelta::zero()),
+            "location": "Bưu cục Hoàn Kiếm",
+        });
         let res = json_of(
             post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
             201,
@@ -554,7 +560,11 @@ async fn the_whole_chain_ends_returned_to_agency_after_two_notices_two_working_d
     let d = json_of(post(&app, &delivery, Some(&keys.postal), &first).await, 200).await;
     assert_eq!(d["status"], "delivery_failed");
     assert_eq!(leg(&d, "outbound")["failed_attempts"], 1);
-    let too_soon = json!({"outcome": "failed", "reason": "Vắng nhà", "at": (first_at + TimeDelta::days(1)).to_rfc3339()});
+    let too_soon = json!({
+        "outcome": "failed",
+        "reason": "Vắng nhà",
+        "at": (first_at + TimeDelta::days(1)).to_rfc3339(),
+    });
     let res = post(&app, &delivery, Some(&keys.postal), &too_soon).await;
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.expect("json");
@@ -637,7 +647,12 @@ async fn a_result_is_delivered_against_an_identity_document_even_to_a_proxy() {
     let outbound_item = to_result_with_post(&app, &keys, &code).await;
 
     // Out for delivery, by scan.
-    let scan = json!({"scan_id": scan_id(), "item_code": outbound_item, "event": "out_for_delivery", "at": vn_time(TimeDelta::zero())});
+    let scan = json!({
+        "scan_id": scan_id(),
+        "item_code": outbound_item,
+        "event": "out_for_delivery",
+        "at": vn_time(TimeDelta::zero()),
+    });
     let res = json_of(
         post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
         201,
@@ -660,7 +675,16 @@ async fn a_result_is_delivered_against_an_identity_document_even_to_a_proxy() {
     )
     .await;
     expect_error(
-        post(&app, &delivery, Some(&keys.postal), &json!({"outcome": "delivered", "recipient": {"full_name": "Trần Thị Bình", "id_number": "12345"}})).await,
+        post(
+            &app,
+            &delivery,
+            Some(&keys.postal),
+            &json!({
+                "outcome": "delivered",
+                "recipient": {"full_name": "Trần Thị Bình", "id_number": "12345"},
+            }),
+        )
+        .await,
         422,
         "validation_failed",
         &["recipient.id_number"],
@@ -682,14 +706,26 @@ async fn a_result_is_delivered_against_an_identity_document_even_to_a_proxy() {
     // Another office may not deliver it.
     let other = app.key(Role::Postal, Some(OTHER_OFFICE), None).await;
     expect_error(
-        post(&app, &delivery, Some(&other), &json!({"outcome": "delivered", "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true}})).await,
+        post(
+            &app,
+            &delivery,
+            Some(&other),
+            &json!({
+                "outcome": "delivered",
+                "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true},
+            }),
+        )
+        .await,
         403,
         "forbidden",
         &[],
     )
     .await;
 
-    let body = json!({"outcome": "delivered", "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true}});
+    let body = json!({
+        "outcome": "delivered",
+        "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true},
+    });
     let d = json_of(post(&app, &delivery, Some(&keys.postal), &body).await, 200).await;
     assert_eq!(d["status"], "delivered");
     let outbound = leg(&d, "outbound");
@@ -730,20 +766,50 @@ async fn a_typed_item_code_is_validated_and_cannot_be_used_twice() {
     };
 
     expect_error(
-        post(&app, &path(&first), Some(&postal), &json!({"documents_checked": true, "fee_collected_vnd": total, "item_code": "RR123456784VN"})).await,
+        post(
+            &app,
+            &path(&first),
+            Some(&postal),
+            &json!({
+                "documents_checked": true,
+                "fee_collected_vnd": total,
+                "item_code": "RR123456784VN",
+            }),
+        )
+        .await,
         422,
         "validation_failed",
         &["item_code"],
     )
     .await;
     let d = json_of(
-        post(&app, &path(&first), Some(&postal), &json!({"documents_checked": true, "fee_collected_vnd": total, "item_code": " rr123456785vn "})).await,
+        post(
+            &app,
+            &path(&first),
+            Some(&postal),
+            &json!({
+                "documents_checked": true,
+                "fee_collected_vnd": total,
+                "item_code": " rr123456785vn ",
+            }),
+        )
+        .await,
         200,
     )
     .await;
     assert_eq!(leg(&d, "inbound")["item_code"], "RR123456785VN");
     expect_error(
-        post(&app, &path(&second), Some(&postal), &json!({"documents_checked": true, "fee_collected_vnd": total, "item_code": "RR123456785VN"})).await,
+        post(
+            &app,
+            &path(&second),
+            Some(&postal),
+            &json!({
+                "documents_checked": true,
+                "fee_collected_vnd": total,
+                "item_code": "RR123456785VN",
+            }),
+        )
+        .await,
         409,
         "conflict",
         &[],
@@ -963,4 +1029,79 @@ async fn postal_operations_are_for_the_dossiers_own_office_only() {
         .await
         .expect("count");
     assert_eq!(events, 0, "refused operations wrote no events");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_postal_and_handover_operations() {
+    let app = TestApp::spawn().await;
+    let spec = json_of(get(&app, "/openapi.json", None).await, 200).await;
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/api/v1/pickups", "get"),
+        ("/api/v1/dossiers/{code}/schedule", "post"),
+        ("/api/v1/dossiers/{code}/pickup", "post"),
+        ("/api/v1/dossiers/{code}/pickup-failed", "post"),
+        ("/api/v1/dossiers/{code}/delivery", "post"),
+        ("/api/v1/scans", "post"),
+        ("/api/v1/scans/batch", "post"),
+        ("/api/v1/handovers", "post"),
+        ("/api/v1/handovers/{id}", "get"),
+        ("/api/v1/handovers/{id}/confirm", "post"),
+        ("/api/v1/dossiers/{code}/verdict", "post"),
+        ("/api/v1/dossiers/{code}/result", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_return_only_dossier_goes_home_from_the_desk() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let mut body = tests::valid_request();
+    body["service_mode"] = "return".into();
+    body["return_address"] = body["pickup_address"].clone();
+    body["pickup_address"] = Value::Null;
+    let created = json_of(
+        post(&app, "/api/v1/dossiers", Some(&keys.agency), &body).await,
+        201,
+    )
+    .await;
+    let code = created["code"].as_str().expect("code");
+    assert_eq!(created["status"], "awaiting_result");
+    // Nothing to pick up.
+    expect_error(
+        post(
+            &app,
+            &format!("/api/v1/dossiers/{code}/pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": created["fees"]["total_vnd"]}),
+        )
+        .await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+    json_of(
+        post(
+            &app,
+            &format!("/api/v1/dossiers/{code}/result"),
+            Some(&keys.agency),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let record = draft(&app, &keys.agency, "to_post", &[code]).await;
+    let signed = confirm(&app, &keys.postal, record["id"].as_i64().expect("id")).await;
+    let item = signed["items"][0]["item_code"].as_str().expect("item");
+    assert!(domain::s10::ItemCode::parse(item).is_ok());
+    let d = dossier(&app, code, &keys.postal).await;
+    assert_eq!(d["status"], "result_with_post");
+    assert_eq!(leg(&d, "outbound")["item_code"], item);
 }

@@ -48,7 +48,13 @@ async fn the_same_scan_id_twice_is_one_event() {
     let keys = Keys::new(&app).await;
     let (code, item) = picked_up(&app, &keys.postal).await;
     let before = app.event_count().await;
-    let scan = json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": vn_time(TimeDelta::zero()), "location": "Bưu cục Hoàn Kiếm"});
+    let scan = json!({
+        "scan_id": scan_id(),
+        "item_code": item,
+        "event": "departed",
+        "at": vn_time(TimeDelta::zero()),
+        "location": "Bưu cục Hoàn Kiếm",
+    });
     let first = json_of(
         post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
         201,
@@ -102,7 +108,12 @@ async fn a_late_scan_is_shown_in_time_order_without_moving_the_status_back() {
     );
 
     // An offline scanner uploads, after the handover, an `arrived` scan made before it.
-    let scan = json!({"scan_id": scan_id(), "item_code": item, "event": "arrived", "at": between.to_rfc3339()});
+    let scan = json!({
+        "scan_id": scan_id(),
+        "item_code": item,
+        "event": "arrived",
+        "at": between.to_rfc3339(),
+    });
     let res = json_of(
         post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
         201,
@@ -129,7 +140,12 @@ async fn a_late_scan_is_shown_in_time_order_without_moving_the_status_back() {
     );
 
     // A scan in the present that the lifecycle does not take from here joins the timeline only.
-    let scan = json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": vn_time(TimeDelta::zero())});
+    let scan = json!({
+        "scan_id": scan_id(),
+        "item_code": item,
+        "event": "departed",
+        "at": vn_time(TimeDelta::zero()),
+    });
     let res = json_of(
         post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
         201,
@@ -151,8 +167,18 @@ async fn scans_of_one_batch_apply_in_time_order_whatever_their_order_in_the_uplo
     let _ = item;
     // Delivered at +2 s, out for delivery at +1 s: uploaded in the wrong order.
     let scans = json!({"scans": [
-        {"scan_id": scan_id(), "item_code": outbound, "event": "delivered", "at": vn_time(TimeDelta::seconds(2))},
-        {"scan_id": scan_id(), "item_code": outbound, "event": "out_for_delivery", "at": vn_time(TimeDelta::seconds(1))},
+        {
+            "scan_id": scan_id(),
+            "item_code": outbound,
+            "event": "delivered",
+            "at": vn_time(TimeDelta::seconds(2)),
+        },
+        {
+            "scan_id": scan_id(),
+            "item_code": outbound,
+            "event": "out_for_delivery",
+            "at": vn_time(TimeDelta::seconds(1)),
+        },
     ]});
     let res = json_of(
         post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scans).await,
@@ -178,7 +204,18 @@ async fn unknown_parcels_other_offices_parcels_and_malformed_scans_store_nothing
     // A valid S10 code that no parcel carries.
     let unknown = domain::s10::ItemCode::from_serial("EB", 99_999_990, "VN").expect("code");
     expect_error(
-        post(&app, "/api/v1/scans", Some(&keys.postal), &json!({"scan_id": scan_id(), "item_code": unknown.as_str(), "event": "departed", "at": now})).await,
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &json!({
+                "scan_id": scan_id(),
+                "item_code": unknown.as_str(),
+                "event": "departed",
+                "at": now,
+            }),
+        )
+        .await,
         404,
         "not_found",
         &[],
@@ -263,7 +300,13 @@ async fn unknown_parcels_other_offices_parcels_and_malformed_scans_store_nothing
             "item_code",
         ),
         (
-            json!({"scan_id": scan_id(), "item_code": item, "label": payload, "event": "departed", "at": now}),
+            json!({
+                "scan_id": scan_id(),
+                "item_code": item,
+                "label": payload,
+                "event": "departed",
+                "at": now,
+            }),
             "label",
         ),
         (
@@ -271,15 +314,30 @@ async fn unknown_parcels_other_offices_parcels_and_malformed_scans_store_nothing
             "event",
         ),
         (
-            json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": "yesterday"}),
+            json!({
+                "scan_id": scan_id(),
+                "item_code": item,
+                "event": "departed",
+                "at": "yesterday",
+            }),
             "at",
         ),
         (
-            json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": "2026-11-23T10:00:00"}),
+            json!({
+                "scan_id": scan_id(),
+                "item_code": item,
+                "event": "departed",
+                "at": "2026-11-23T10:00:00",
+            }),
             "at",
         ),
         (
-            json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": vn_time(TimeDelta::days(1))}),
+            json!({
+                "scan_id": scan_id(),
+                "item_code": item,
+                "event": "departed",
+                "at": vn_time(TimeDelta::days(1)),
+            }),
             "at",
         ),
         (
@@ -287,7 +345,13 @@ async fn unknown_parcels_other_offices_parcels_and_malformed_scans_store_nothing
             "at",
         ),
         (
-            json!({"scan_id": scan_id(), "item_code": item, "event": "departed", "at": now, "location": "x".repeat(201)}),
+            json!({
+                "scan_id": scan_id(),
+                "item_code": item,
+                "event": "departed",
+                "at": now,
+                "location": "x".repeat(201),
+            }),
             "location",
         ),
     ];
@@ -356,14 +420,31 @@ async fn a_batch_answers_each_scan_in_order() {
     let now = vn_time(TimeDelta::zero());
     let stored = scan_id();
     json_of(
-        post(&app, "/api/v1/scans", Some(&keys.postal), &json!({"scan_id": stored, "item_code": item, "event": "accepted_at_office", "at": vn_time(TimeDelta::seconds(-30))})).await,
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &json!({
+                "scan_id": stored,
+                "item_code": item,
+                "event": "accepted_at_office",
+                "at": vn_time(TimeDelta::seconds(-30)),
+            }),
+        )
+        .await,
         201,
     )
     .await;
     let repeated = scan_id();
     let unknown = domain::s10::ItemCode::from_serial("EB", 99_999_991, "VN").expect("code");
     let batch = json!({"scans": [
-        {"scan_id": repeated, "label": payload, "event": "departed", "at": now, "location": "Bưu cục Hoàn Kiếm"},
+        {
+            "scan_id": repeated,
+            "label": payload,
+            "event": "departed",
+            "at": now,
+            "location": "Bưu cục Hoàn Kiếm",
+        },
         {"scan_id": stored, "item_code": item, "event": "accepted_at_office", "at": now},
         {"scan_id": repeated, "item_code": item, "event": "departed", "at": now},
         {"scan_id": scan_id(), "item_code": unknown.as_str(), "event": "arrived", "at": now},
@@ -458,7 +539,15 @@ async fn a_batch_answers_each_scan_in_order() {
     .await;
     let other = app.key(Role::Postal, Some(OTHER_OFFICE), None).await;
     let res = json_of(
-        post(&app, "/api/v1/scans/batch", Some(&other), &json!({"scans": [{"scan_id": scan_id(), "item_code": item, "event": "arrived", "at": now}]})).await,
+        post(
+            &app,
+            "/api/v1/scans/batch",
+            Some(&other),
+            &json!({
+                "scans": [{"scan_id": scan_id(), "item_code": item, "event": "arrived", "at": now}],
+            }),
+        )
+        .await,
         200,
     )
     .await;
@@ -471,7 +560,13 @@ async fn failed_delivery_scans_count_notices_like_the_delivery_endpoint() {
     let keys = Keys::new(&app).await;
     let (code, _) = picked_up(&app, &keys.postal).await;
     let outbound = super::postal::to_result_with_post(&app, &keys, &code).await;
-    let first = json!({"scan_id": scan_id(), "item_code": outbound, "event": "delivery_failed", "at": vn_time(TimeDelta::zero()), "note": "Không có người nhận"});
+    let first = json!({
+        "scan_id": scan_id(),
+        "item_code": outbound,
+        "event": "delivery_failed",
+        "at": vn_time(TimeDelta::zero()),
+        "note": "Không có người nhận",
+    });
     let res = json_of(
         post(&app, "/api/v1/scans", Some(&keys.postal), &first).await,
         201,
@@ -479,7 +574,12 @@ async fn failed_delivery_scans_count_notices_like_the_delivery_endpoint() {
     .await;
     assert_eq!(res["status"], "delivery_failed");
     // A second notice the same day is too soon.
-    let again = json!({"scan_id": scan_id(), "item_code": outbound, "event": "delivery_failed", "at": vn_time(TimeDelta::seconds(1))});
+    let again = json!({
+        "scan_id": scan_id(),
+        "item_code": outbound,
+        "event": "delivery_failed",
+        "at": vn_time(TimeDelta::seconds(1)),
+    });
     expect_error(
         post(&app, "/api/v1/scans", Some(&keys.postal), &again).await,
         409,

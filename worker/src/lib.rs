@@ -4,6 +4,9 @@
 
 pub mod carrier;
 pub mod housekeeping;
+pub mod mail;
+pub mod outbox;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -26,24 +29,49 @@ pub enum StepOutcome {
 pub struct WorkerSettings {
     /// Pause between idle steps.
     pub idle_interval: Duration,
+    /// E-mail and webhook delivery.
+    pub outbox: outbox::OutboxSettings,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             idle_interval: Duration::from_secs(30),
+            outbox: outbox::OutboxSettings::default(),
         }
     }
 }
 
 /// Runs every loop until `shutdown` turns true; the step in hand is finished first.
 pub async fn run(store: Store, settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) {
-    tracing::info!("worker started");
+    let deliveries = match outbox::OutboxDeps::new(&settings.outbox) {
+        Ok(deps) => Some(deps),
+        Err(err) => {
+            tracing::error!(error.cause = %err, "outgoing mail and webhooks are not set up; nothing will be sent");
+            None
+        }
+    };
+    if let Some(deps) = &deliveries {
+        tracing::info!(mail.transport = %deps.mailer.describe(), "worker started");
+    } else {
+        tracing::info!("worker started");
+    }
+    let mut housekeeping_due = tokio::time::Instant::now();
     loop {
-        let outcome = housekeeping::step(&store).await;
+        let mut outcome = StepOutcome::Idle;
+        if tokio::time::Instant::now() >= housekeeping_due {
+            outcome = housekeeping::step(&store).await;
+            housekeeping_due = tokio::time::Instant::now() + settings.idle_interval;
+        }
+        if let Some(deps) = &deliveries {
+            outcome = outbox::step(&store, deps).await;
+        }
         let pause = match outcome {
             StepOutcome::Worked => Duration::ZERO,
-            StepOutcome::Idle | StepOutcome::Failed => settings.idle_interval,
+            StepOutcome::Idle | StepOutcome::Failed => settings
+                .idle_interval
+                .min(settings.outbox.poll_interval)
+                .min(housekeeping_due.saturating_duration_since(tokio::time::Instant::now())),
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}

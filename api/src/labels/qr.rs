@@ -173,7 +173,9 @@ mod tests {
         };
         assert_eq!(penalty(&dark), 10 * 3 + 16 * 3 + 10 * 10);
         // One row with a finder-like pattern after four light modules, nothing else.
-        let row = [false, false, false, false, true, false, true, true, true, false, true];
+        let row = [
+            false, false, false, false, true, false, true, true, true, false, true,
+        ];
         let mut cells = vec![false; 11 * 11];
         cells[..11].copy_from_slice(&row);
         let finder = QrMatrix {

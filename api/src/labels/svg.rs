@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use entity::enums::LegDirection;
-use qrcode::{Color, EcLevel, QrCode};
 
+use super::qr;
 use super::{
     FONT_BOLD, FONT_REGULAR, LABEL_HEIGHT_MM, LABEL_WIDTH_MM, LabelData, LabelError, Party,
 };
@@ -153,9 +153,8 @@ fn header(out: &mut String, label: &LabelData) -> Result<f32, LabelError> {
 
 /// The QR code with its quiet zone, right-aligned to `right` at `top`; returns its side.
 fn qr_code(out: &mut String, url: &str, right: f32, top: f32) -> Result<f32, LabelError> {
-    let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)?;
-    let width = code.width();
-    let colors = code.to_colors();
+    let code = qr::encode(url.as_bytes())?;
+    let width = code.width;
     let modules = width + 2 * QR_QUIET;
     let module_px = (QR_BOX * PX_PER_MM / modules as f32).floor().max(1.0);
     let module = module_px / PX_PER_MM;
@@ -167,15 +166,15 @@ fn qr_code(out: &mut String, url: &str, right: f32, top: f32) -> Result<f32, Lab
         x = left + module * QR_QUIET as f32,
         y = snap(top) + module * QR_QUIET as f32,
     );
-    for (row, cells) in colors.chunks(width).enumerate() {
+    for (row, cells) in code.dark.chunks(width).enumerate() {
         let mut column = 0;
         while column < width {
-            if cells[column] != Color::Dark {
+            if !cells[column] {
                 column += 1;
                 continue;
             }
             let start = column;
-            while column < width && cells[column] == Color::Dark {
+            while column < width && cells[column] {
                 column += 1;
             }
             let run = column - start;

@@ -487,7 +487,7 @@ impl DossierApi {
         state: Data<&AppState>,
         code: Path<String>,
     ) -> Result<Json<TrackOut>, ApiError> {
-        let record = domain::ops::dossiers::track(&state.store.read, &code.0).await?;
+        let record = domain::ops::dossiers::track(&state.store, &code.0).await?;
         Ok(Json(track_out(record)))
     }
 

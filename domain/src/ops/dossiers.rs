@@ -762,6 +762,25 @@ pub async fn find_by_code_or_item(
     find_by_code(conn, code).await
 }
 
+/// A dossier's legs (inbound first) and its timeline, oldest first.
+async fn legs_and_timeline(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+) -> Result<(Vec<leg::Model>, Vec<dossier_event::Model>), OpError> {
+    let legs = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier_id))
+        .order_by_asc(leg::Column::Id)
+        .all(conn)
+        .await?;
+    let timeline = dossier_event::Entity::find()
+        .filter(dossier_event::Column::DossierId.eq(dossier_id))
+        .order_by_asc(dossier_event::Column::At)
+        .order_by_asc(dossier_event::Column::Id)
+        .all(conn)
+        .await?;
+    Ok((legs, timeline))
+}
+
 async fn load_record(
     conn: &impl ConnectionTrait,
     dossier: dossier::Model,
@@ -771,17 +790,7 @@ async fn load_record(
         .await?
         .map(|a| a.name)
         .unwrap_or_default();
-    let legs = leg::Entity::find()
-        .filter(leg::Column::DossierId.eq(dossier.id))
-        .order_by_asc(leg::Column::Id)
-        .all(conn)
-        .await?;
-    let timeline = dossier_event::Entity::find()
-        .filter(dossier_event::Column::DossierId.eq(dossier.id))
-        .order_by_asc(dossier_event::Column::At)
-        .order_by_asc(dossier_event::Column::Id)
-        .all(conn)
-        .await?;
+    let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
     Ok(DossierRecord {
         dossier,
         agency_name,
@@ -808,13 +817,33 @@ pub async fn view_dossier(
     load_record(conn, dossier).await
 }
 
-/// The record behind the public tracking view, by dossier code or item code. The caller shows only
-/// the masked fields.
-pub async fn track(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
+/// The record behind the public tracking view, by dossier code or item code, on any connection.
+pub async fn track_on(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
     let dossier = find_by_code_or_item(conn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     load_record(conn, dossier).await
+}
+
+/// The record behind the public tracking view, by dossier code or item code. The caller shows only
+/// the masked fields.
+pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> {
+    let conn = &store.read;
+    let dossier = find_by_code_or_item(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    // The agency's name comes from the reference snapshot: one query less on the busiest public read.
+    let catalog = store.catalog.get(conn).await?;
+    let Some(agency_name) = catalog.agency(&dossier.agency_code).map(|a| a.name.clone()) else {
+        return load_record(conn, dossier).await;
+    };
+    let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
+    Ok(DossierRecord {
+        dossier,
+        agency_name,
+        legs,
+        timeline,
+    })
 }
 
 /// Cancels a dossier before pickup, by its citizen or its post office (or an administrator).

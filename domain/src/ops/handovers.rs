@@ -282,7 +282,11 @@ pub async fn create_handover(
     }
     let view = load_view(&txn, record).await?;
     txn.commit().await?;
-    tracing::info!(handover.number = %view.record.number, handover.dossiers = view.lines.len(), "handover drafted");
+    tracing::info!(
+        handover.number = %view.record.number,
+        handover.dossiers = view.lines.len(),
+        "handover drafted"
+    );
     Ok(view)
 }
 

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::OpError;
 use super::access::{Access, Actor};
-use super::dossiers::{DossierRecord, find_by_code, track};
+use super::dossiers::{DossierRecord, find_by_code, track_on};
 
 /// Everything a label shows.
 #[derive(Debug, Clone)]
@@ -111,6 +111,6 @@ pub async fn land(
     if staff_entitled {
         Ok(LabelLanding::Parcel { leg, dossier })
     } else {
-        Ok(LabelLanding::Public(track(conn, &dossier.code).await?))
+        Ok(LabelLanding::Public(track_on(conn, &dossier.code).await?))
     }
 }

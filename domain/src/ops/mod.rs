@@ -12,12 +12,14 @@ pub mod handovers;
 pub mod idempotency;
 pub mod keys;
 pub mod labels;
+pub mod outbox;
 pub mod postal;
 pub mod reference;
 pub mod scans;
 pub mod seed;
 pub mod service_keys;
 pub mod validation;
+pub mod webhooks;
 
 use entity::enums::{DossierStatus, EventKind, EventSource, LegDirection};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
@@ -67,14 +69,15 @@ pub struct NewEvent {
     pub note: Option<String>,
 }
 
-/// Appends one event to a dossier's timeline, naming who caused it.
+/// Appends one event to a dossier's timeline, naming who caused it, and writes the notifications and
+/// webhook deliveries it causes to the outbox in the same transaction ([`outbox::enqueue_for_event`]).
 pub async fn append_event(
     conn: &impl ConnectionTrait,
     dossier_id: i64,
     actor: &access::Actor,
     event: NewEvent,
 ) -> Result<entity::dossier_event::Model, DbErr> {
-    entity::dossier_event::ActiveModel {
+    let recorded = entity::dossier_event::ActiveModel {
         dossier_id: Set(dossier_id),
         at: Set(event.at),
         kind: Set(event.kind),
@@ -90,5 +93,7 @@ pub async fn append_event(
         ..Default::default()
     }
     .insert(conn)
-    .await
+    .await?;
+    outbox::enqueue_for_event(conn, &recorded).await?;
+    Ok(recorded)
 }

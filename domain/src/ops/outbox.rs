@@ -1,0 +1,712 @@
+//! The outbox: every e-mail and webhook delivery is a row written in the same transaction as the change
+//! that caused it, so a committed change is never without its notifications and a rolled-back one never
+//! has any. Workers claim rows with a lease, deliver them at least once, and record the outcome:
+//! done, or another attempt later (`base · 2^attempts`, capped), or — after the last attempt —
+//! `failed`, kept for the administrators to see and requeue. A worker killed between claim and send
+//! loses nothing: its lease runs out and the next claim picks the row up again. Receivers dedupe by the
+//! e-mail's Message-ID or the webhook's delivery id, which stay the same on every attempt.
+//!
+//! Notifications derive from timeline events: [`enqueue_for_event`] is called by
+//! [`super::append_event`] for every event, so no use-case has to remember it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{
+    DossierStatus, EventKind, EventSource, LegDirection, OutboxStatus, ServiceMode,
+};
+use entity::{agency, dossier, dossier_event, leg, outbox, procedure, webhook};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+
+/// What an outbox row delivers; the spelling of `outbox.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// One e-mail to one recipient ([`EmailPayload`]).
+    Email,
+    /// One signed POST to one agency webhook ([`WebhookPayload`]).
+    Webhook,
+}
+
+impl DeliveryKind {
+    /// The spelling in `outbox.kind`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Email => "email",
+            DeliveryKind::Webhook => "webhook",
+        }
+    }
+
+    /// Reads `outbox.kind`; `None` for a kind this version does not deliver.
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeliveryKind::Email, DeliveryKind::Webhook]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Who an e-mail is for: the recipient decides how much of the dossier the message may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// The applicant, at the address on the slip.
+    Citizen,
+    /// The agency's desk, at `agencies.email`.
+    Agency,
+}
+
+impl Recipient {
+    /// Used in the stable message key.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Recipient::Citizen => "citizen",
+            Recipient::Agency => "agency",
+        }
+    }
+}
+
+/// What an e-mail says, with the facts it needs, as they were when the event happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum Notice {
+    /// The dossier reached the agency: the legal filing time and the result's due date (Circular 17
+    /// Art. 12; Decision 45 Art. 7.4).
+    ReceivedByAgency {
+        filed_at: Option<DateTime<Utc>>,
+        result_due_at: Option<DateTime<Utc>>,
+    },
+    /// The agency asks for supplements: which ones, in the agency's words.
+    SupplementRequested { items: Option<String> },
+    /// The result (or the written refusal) is ready; what happens next depends on the service mode.
+    ResultReady {
+        service_mode: ServiceMode,
+        /// `accepted` or `rejected`, when the agency has ruled.
+        outcome: Option<String>,
+    },
+    /// The postman is on the way with the result.
+    OutForDelivery { item_code: Option<String> },
+    /// A delivery attempt failed and a notice was left (Circular 17 Art. 5.2h).
+    DeliveryFailed {
+        /// 1 for the first notice, 2 for the second.
+        notice: i32,
+        /// Why, as the postman recorded it.
+        reason: Option<String>,
+        /// After the first notice: the first date of the next attempt.
+        next_attempt_from: Option<NaiveDate>,
+        /// After the last notice: the result goes back to the agency.
+        returned_to_agency: bool,
+    },
+    /// The result was handed to the citizen.
+    Delivered { item_code: Option<String> },
+    /// To the agency: the result it handed to the post was delivered (Circular 17 Art. 12).
+    ResultDelivered {
+        national_dossier_no: Option<String>,
+        item_code: Option<String>,
+    },
+}
+
+/// One e-mail waiting in the outbox. It carries only what the message shows its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPayload {
+    /// Unique and stable per (event, recipient): the local part of the Message-ID, and the file name
+    /// of the `.eml` copy, so a retried send is recognisably the same message.
+    pub message_key: String,
+    pub recipient: Recipient,
+    pub to: String,
+    /// The citizen's own name (they gave it); none for the agency.
+    pub to_name: Option<String>,
+    /// `vi` or `en`.
+    pub language: String,
+    pub dossier_code: String,
+    pub agency_name: Option<String>,
+    pub procedure_name: Option<String>,
+    /// When the event happened.
+    pub at: DateTime<Utc>,
+    pub notice: Notice,
+}
+
+/// One webhook delivery waiting in the outbox. The URL and the secret are read from the webhook row
+/// when it is sent: a secret never sits in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    pub webhook_id: i64,
+    /// Sent as `X-Dossier-Delivery` and in the body; the same on every attempt.
+    pub delivery_id: String,
+    pub event: WebhookEvent,
+}
+
+/// A timeline event as agency systems receive it: the change feed's fields, no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// The event's id, increasing in the order events were recorded.
+    pub id: i64,
+    pub dossier_code: String,
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub status: Option<DossierStatus>,
+    pub source: EventSource,
+}
+
+/// How often a delivery is tried, and how far apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// The longest wait between two attempts.
+    pub cap: Duration,
+    /// Attempts before a row is given up as `failed`.
+    pub max_attempts: i32,
+}
+
+impl Default for RetryPolicy {
+    /// 30 s, 1 min, 2 min … capped at 6 h, 12 attempts: about 20 hours of trying, like the peers'
+    /// notifiers, before an administrator has to look.
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(6 * 3600),
+            max_attempts: 12,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after a failure of a row that had `attempts` failed attempts before it.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
+        self.base
+            .checked_mul(1u32 << exponent)
+            .map_or(self.cap, |d| d.min(self.cap))
+    }
+}
+
+/// The event kinds that e-mail the citizen, for parcels coming home (not the inbound one).
+fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) -> bool {
+    match kind {
+        EventKind::ReceivedByAgency | EventKind::SupplementRequested | EventKind::ResultReady => {
+            true
+        }
+        EventKind::OutForDelivery | EventKind::DeliveryFailed | EventKind::Delivered => {
+            leg != Some(LegDirection::Inbound)
+        }
+        _ => false,
+    }
+}
+
+/// A random delivery id: 128 bits, hex.
+fn new_delivery_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
+/// A new pending row.
+fn pending_row(
+    kind: DeliveryKind,
+    dossier_id: i64,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        kind: Set(kind.as_str().to_owned()),
+        dossier_id: Set(Some(dossier_id)),
+        payload: Set(payload),
+        status: Set(OutboxStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        done_at: Set(None),
+        ..Default::default()
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, DbErr> {
+    serde_json::to_value(value).map_err(|e| DbErr::Custom(format!("outbox payload: {e}")))
+}
+
+/// Writes the outbox rows an event causes, inside the caller's transaction: one webhook delivery per
+/// active webhook of the dossier's agency, and the e-mails of Circular 17 Art. 12 for the event kinds
+/// that notify (the citizen when they gave an address; the agency when its result was delivered and
+/// it has an address). Reads the dossier inside the transaction, so the e-mail shows the change.
+pub async fn enqueue_for_event(
+    conn: &impl ConnectionTrait,
+    event: &dossier_event::Model,
+) -> Result<(), DbErr> {
+    let hooks: Vec<i64> = webhook::Entity::find()
+        .select_only()
+        .column(webhook::Column::Id)
+        .filter(webhook::Column::Active.eq(true))
+        .filter(
+            webhook::Column::AgencyCode.in_subquery(
+                Query::select()
+                    .column(dossier::Column::AgencyCode)
+                    .from(dossier::Entity)
+                    .and_where(dossier::Column::Id.eq(event.dossier_id))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(webhook::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let notifies = citizen_notice_kind(event.kind, event.leg);
+    if hooks.is_empty() && !notifies {
+        return Ok(());
+    }
+    let Some(dossier) = dossier::Entity::find_by_id(event.dossier_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = crate::clock::now();
+    let mut rows = Vec::with_capacity(hooks.len() + 2);
+    for webhook_id in hooks {
+        let payload = WebhookPayload {
+            webhook_id,
+            delivery_id: new_delivery_id(),
+            event: WebhookEvent {
+                id: event.id,
+                dossier_code: dossier.code.clone(),
+                at: event.at,
+                kind: event.kind,
+                status: event.to_status,
+                source: event.source,
+            },
+        };
+        rows.push(pending_row(
+            DeliveryKind::Webhook,
+            dossier.id,
+            to_json(&payload)?,
+            now,
+        ));
+    }
+    if notifies {
+        for email in emails_for(conn, event, &dossier).await? {
+            rows.push(pending_row(
+                DeliveryKind::Email,
+                dossier.id,
+                to_json(&email)?,
+                now,
+            ));
+        }
+    }
+    if !rows.is_empty() {
+        outbox::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The e-mails an event sends, one per recipient.
+async fn emails_for(
+    conn: &impl ConnectionTrait,
+    event: &dossier_event::Model,
+    dossier: &dossier::Model,
+) -> Result<Vec<EmailPayload>, DbErr> {
+    let citizen_email = dossier
+        .applicant_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let agency = agency::Entity::find_by_id(dossier.agency_code.clone())
+        .one(conn)
+        .await?;
+    let agency_email = agency
+        .as_ref()
+        .and_then(|a| a.email.as_deref())
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let to_agency = event.kind == EventKind::Delivered && agency_email.is_some();
+    if citizen_email.is_none() && !to_agency {
+        return Ok(Vec::new());
+    }
+    let procedure_name = procedure::Entity::find_by_id(dossier.procedure_code.clone())
+        .one(conn)
+        .await?
+        .map(|p| p.name);
+    let outbound = match event.kind {
+        EventKind::OutForDelivery | EventKind::DeliveryFailed | EventKind::Delivered => {
+            leg::Entity::find()
+                .filter(leg::Column::DossierId.eq(dossier.id))
+                .filter(leg::Column::Direction.eq(LegDirection::Outbound))
+                .one(conn)
+                .await?
+        }
+        _ => None,
+    };
+    let item_code = outbound.as_ref().and_then(|l| l.item_code.clone());
+    let notice = match event.kind {
+        EventKind::ReceivedByAgency => Notice::ReceivedByAgency {
+            filed_at: dossier.filed_at,
+            result_due_at: dossier.result_due_at,
+        },
+        EventKind::SupplementRequested => Notice::SupplementRequested {
+            items: event.note.clone(),
+        },
+        EventKind::ResultReady => Notice::ResultReady {
+            service_mode: dossier.service_mode,
+            outcome: dossier.outcome.clone(),
+        },
+        EventKind::OutForDelivery => Notice::OutForDelivery {
+            item_code: item_code.clone(),
+        },
+        EventKind::DeliveryFailed => {
+            let notice = Ord::max(outbound.as_ref().map_or(1, |l| l.failed_attempts), 1);
+            let last = notice >= crate::delivery::NOTICES_BEFORE_RETURN;
+            let next_attempt_from = if last {
+                None
+            } else {
+                let calendar = super::reference::working_calendar(conn).await?;
+                Some(crate::delivery::earliest_next_notice(&calendar, event.at))
+            };
+            Notice::DeliveryFailed {
+                notice,
+                reason: event.note.as_deref().and_then(failure_reason),
+                next_attempt_from,
+                returned_to_agency: last,
+            }
+        }
+        _ => Notice::Delivered {
+            item_code: item_code.clone(),
+        },
+    };
+    let agency_name = agency.as_ref().map(|a| a.name.clone());
+    let mut emails = Vec::with_capacity(2);
+    if let Some(to) = citizen_email {
+        emails.push(EmailPayload {
+            message_key: format!("dossier-event-{}-{}", event.id, Recipient::Citizen.as_str()),
+            recipient: Recipient::Citizen,
+            to: to.to_owned(),
+            to_name: Some(dossier.applicant_full_name.clone()),
+            language: dossier.language.clone(),
+            dossier_code: dossier.code.clone(),
+            agency_name: agency_name.clone(),
+            procedure_name: procedure_name.clone(),
+            at: event.at,
+            notice,
+        });
+    }
+    if to_agency && let Some(to) = agency_email {
+        emails.push(EmailPayload {
+            message_key: format!("dossier-event-{}-{}", event.id, Recipient::Agency.as_str()),
+            recipient: Recipient::Agency,
+            to: to.to_owned(),
+            to_name: None,
+            // The agency's desk reads Vietnamese, whatever the citizen chose.
+            language: "vi".to_owned(),
+            dossier_code: dossier.code.clone(),
+            agency_name,
+            procedure_name,
+            at: event.at,
+            notice: Notice::ResultDelivered {
+                national_dossier_no: dossier.national_dossier_no.clone(),
+                item_code,
+            },
+        });
+    }
+    Ok(emails)
+}
+
+/// The postman's reason in a failed-delivery note (`notice N: reason`), without the counter.
+fn failure_reason(note: &str) -> Option<String> {
+    let reason = match note.split_once(": ") {
+        Some((head, rest)) if head.starts_with("notice ") => rest,
+        _ => note,
+    };
+    let reason = reason.trim();
+    (!reason.is_empty()).then(|| reason.to_owned())
+}
+
+/// Claims up to `limit` due e-mail and webhook rows for `worker_id` for `lease`: rows that are
+/// pending, due, and not held by a live lease (other kinds of work in the outbox are left to their own
+/// workers). On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` while the lease is
+/// written, so concurrent workers claim disjoint batches without waiting for each other; on SQLite the
+/// write transaction is already exclusive (one worker).
+pub async fn claim_batch(
+    store: &Store,
+    worker_id: &str,
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let now = crate::clock::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let txn = store.begin().await?;
+    let mut query = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(
+            outbox::Column::Kind
+                .is_in([DeliveryKind::Email.as_str(), DeliveryKind::Webhook.as_str()]),
+        )
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .filter(
+            sea_orm::Condition::any()
+                .add(outbox::Column::LockedUntil.is_null())
+                .add(outbox::Column::LockedUntil.lt(now)),
+        )
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit);
+    if store.backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let mut rows = query.all(&txn).await?;
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(rows);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::LockedUntil, Expr::value(until))
+        .col_expr(outbox::Column::LockedBy, Expr::value(worker_id.to_owned()))
+        .filter(outbox::Column::Id.is_in(ids))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    for row in &mut rows {
+        row.locked_until = Some(until);
+        row.locked_by = Some(worker_id.to_owned());
+    }
+    Ok(rows)
+}
+
+/// Marks a delivered row done. A row is done once, whoever delivered it.
+pub async fn complete(store: &Store, id: i64) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Done.as_str()),
+        )
+        .col_expr(outbox::Column::DoneAt, Expr::value(crate::clock::now()))
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .exec(&store.write)
+        .await?;
+    Ok(())
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Another attempt is due at this time.
+    RetryAt(DateTime<Utc>),
+    /// That was the last attempt: the row is `failed`, kept for the administrators.
+    GaveUp,
+    /// The row was no longer this worker's (its lease ran out and another worker took it, or it was
+    /// done meanwhile): nothing was changed.
+    NotHeld,
+}
+
+/// Records a failed attempt of a row claimed by `worker_id`: `attempts + 1` and the next attempt
+/// `base · 2^attempts` later (capped), or `failed` after the last attempt — or at once when
+/// `permanent` (the receiver refused the message for good; retrying cannot help). `error` is stored
+/// for the administrators: callers pass a short description without personal data or secrets.
+pub async fn fail(
+    store: &Store,
+    claimed: &outbox::Model,
+    worker_id: &str,
+    error: &str,
+    policy: &RetryPolicy,
+    permanent: bool,
+) -> Result<FailOutcome, DbErr> {
+    let now = crate::clock::now();
+    let attempts = claimed.attempts.saturating_add(1);
+    let gave_up = permanent || attempts >= policy.max_attempts;
+    let next = now
+        + chrono::Duration::from_std(policy.backoff(claimed.attempts))
+            .unwrap_or(chrono::Duration::hours(6));
+    let status = if gave_up {
+        OutboxStatus::Failed
+    } else {
+        OutboxStatus::Pending
+    };
+    let error: String = error.chars().take(500).collect();
+    let res = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Attempts,
+            ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+        )
+        .col_expr(outbox::Column::Status, Expr::value(status.as_str()))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(outbox::Column::LastError, Expr::value(Some(error)))
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Id.eq(claimed.id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::LockedBy.eq(worker_id))
+        .filter(outbox::Column::Attempts.eq(claimed.attempts))
+        .exec(&store.write)
+        .await?;
+    Ok(if res.rows_affected == 0 {
+        FailOutcome::NotHeld
+    } else if gave_up {
+        FailOutcome::GaveUp
+    } else {
+        FailOutcome::RetryAt(next)
+    })
+}
+
+/// The most rows one admin listing shows.
+pub const MAX_LIST: u64 = 500;
+
+/// Outbox rows for the administrators, newest first; `status` narrows it (e.g. `failed`).
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    status: Option<OutboxStatus>,
+    limit: u64,
+) -> Result<Vec<(outbox::Model, Option<String>)>, DbErr> {
+    let mut query = outbox::Entity::find()
+        .order_by_desc(outbox::Column::Id)
+        .limit(limit.clamp(1, MAX_LIST));
+    if let Some(status) = status {
+        query = query.filter(outbox::Column::Status.eq(status));
+    }
+    let rows = query.all(conn).await?;
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.dossier_id).collect();
+    let codes: std::collections::HashMap<i64, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        dossier::Entity::find()
+            .select_only()
+            .column(dossier::Column::Id)
+            .column(dossier::Column::Code)
+            .filter(dossier::Column::Id.is_in(ids))
+            .into_tuple::<(i64, String)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let code = r.dossier_id.and_then(|id| codes.get(&id).cloned());
+            (r, code)
+        })
+        .collect())
+}
+
+/// Puts a `failed` row back in the queue with a fresh count of attempts, once its cause is fixed.
+/// Returns whether a failed row with that id existed.
+pub async fn requeue(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let res = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Pending.as_str()),
+        )
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            Expr::value(crate::clock::now()),
+        )
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Failed))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_cap() {
+        let p = RetryPolicy {
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(3600),
+            max_attempts: 10,
+        };
+        assert_eq!(p.backoff(0), Duration::from_secs(30));
+        assert_eq!(p.backoff(1), Duration::from_secs(60));
+        assert_eq!(p.backoff(3), Duration::from_secs(240));
+        assert_eq!(p.backoff(7), Duration::from_secs(3600));
+        assert_eq!(p.backoff(40), Duration::from_secs(3600));
+        assert_eq!(p.backoff(-1), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn failure_reasons_drop_the_notice_counter() {
+        assert_eq!(
+            failure_reason("notice 1: không có người nhận").as_deref(),
+            Some("không có người nhận")
+        );
+        assert_eq!(failure_reason("moved").as_deref(), Some("moved"));
+        assert_eq!(failure_reason("notice 2: "), None);
+    }
+
+    #[test]
+    fn only_homebound_parcels_notify_the_citizen() {
+        assert!(citizen_notice_kind(
+            EventKind::Delivered,
+            Some(LegDirection::Outbound)
+        ));
+        assert!(!citizen_notice_kind(
+            EventKind::Delivered,
+            Some(LegDirection::Inbound)
+        ));
+        assert!(citizen_notice_kind(EventKind::ReceivedByAgency, None));
+        assert!(!citizen_notice_kind(EventKind::Requested, None));
+    }
+
+    #[test]
+    fn payloads_round_trip_through_json() {
+        let p = EmailPayload {
+            message_key: "dossier-event-7-citizen".into(),
+            recipient: Recipient::Citizen,
+            to: "an@example.vn".into(),
+            to_name: Some("Nguyễn Văn An".into()),
+            language: "vi".into(),
+            dossier_code: "ABCD-EFGH".into(),
+            agency_name: None,
+            procedure_name: None,
+            at: Utc::now(),
+            notice: Notice::DeliveryFailed {
+                notice: 1,
+                reason: None,
+                next_attempt_from: NaiveDate::from_ymd_opt(2026, 11, 25),
+                returned_to_agency: false,
+            },
+        };
+        let json = serde_json::to_value(&p).expect("json");
+        assert_eq!(json["notice"]["template"], "delivery_failed");
+        let back: EmailPayload = serde_json::from_value(json).expect("back");
+        assert_eq!(back, p);
+    }
+}

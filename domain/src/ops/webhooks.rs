@@ -1,0 +1,200 @@
+//! Webhooks of agency systems (the national integration platform's side): an administrator registers
+//! a URL and a shared secret for one agency; from then on every timeline event of that agency's
+//! dossiers is delivered there through the outbox, signed with the secret.
+//!
+//! The secret is stored because signing needs it; it is never returned, listed or logged.
+
+use entity::enums::Role;
+use entity::{agency, webhook};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::OpError;
+use super::access::Actor;
+use super::validation::Checker;
+
+/// The shortest secret accepted: HMAC-SHA256 keys shorter than this are guessable.
+pub const MIN_SECRET_CHARS: usize = 16;
+/// The longest secret accepted.
+pub const MAX_SECRET_CHARS: usize = 256;
+/// The longest URL accepted.
+pub const MAX_URL_CHARS: usize = 2000;
+
+/// A registration as it arrived.
+#[derive(Debug, Default)]
+pub struct WebhookRequest {
+    pub url: Option<String>,
+    pub secret: Option<SecretString>,
+    pub agency_code: Option<String>,
+}
+
+/// A registered webhook as administrators see it: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookView {
+    pub id: i64,
+    pub agency_code: String,
+    pub url: String,
+    pub active: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<webhook::Model> for WebhookView {
+    fn from(w: webhook::Model) -> Self {
+        Self {
+            id: w.id,
+            agency_code: w.agency_code,
+            url: w.url,
+            active: w.active,
+            created_at: w.created_at,
+        }
+    }
+}
+
+fn admin(actor: &Actor) -> Result<(), OpError> {
+    actor
+        .staff_with_role(Role::Admin)
+        .map(|_| ())
+        .ok_or_else(|| OpError::Forbidden("webhooks are managed with an admin key".into()))
+}
+
+/// Why a webhook URL is not acceptable, if it is not: an absolute `http` or `https` URL with a host.
+pub fn check_url(url: &str) -> Result<(), &'static str> {
+    if url.chars().count() > MAX_URL_CHARS {
+        return Err("is too long");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters");
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        rest
+    } else {
+        return Err("must be an http:// or https:// URL");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
+            if !port.is_empty() && port.parse::<u16>().is_err() {
+                return Err("has an invalid port");
+            }
+            h
+        }
+        _ => host,
+    };
+    if host.is_empty() {
+        return Err("must name a host");
+    }
+    Ok(())
+}
+
+/// Registers a webhook for an agency (admin key only).
+#[tracing::instrument(skip_all)]
+pub async fn register_webhook(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    request: &WebhookRequest,
+) -> Result<WebhookView, OpError> {
+    admin(actor)?;
+    let mut c = Checker::new();
+    let url = c.required_text("url", request.url.as_deref(), MAX_URL_CHARS);
+    if let Some(url) = &url
+        && let Err(msg) = check_url(url)
+    {
+        c.fail("url", msg);
+    }
+    let secret = match &request.secret {
+        None => {
+            c.fail("secret", "is required");
+            None
+        }
+        Some(s) => {
+            let n = s.expose_secret().chars().count();
+            if n < MIN_SECRET_CHARS {
+                c.fail(
+                    "secret",
+                    format!("must be at least {MIN_SECRET_CHARS} characters"),
+                );
+                None
+            } else if n > MAX_SECRET_CHARS {
+                c.fail(
+                    "secret",
+                    format!("must be at most {MAX_SECRET_CHARS} characters"),
+                );
+                None
+            } else {
+                Some(s.expose_secret().to_owned())
+            }
+        }
+    };
+    let agency_code = c.required_text("agency_code", request.agency_code.as_deref(), 50);
+    if let Some(code) = &agency_code
+        && agency::Entity::find_by_id(code.clone())
+            .one(conn)
+            .await?
+            .is_none()
+    {
+        c.fail("agency_code", "is not a known agency");
+    }
+    c.finish().map_err(OpError::Validation)?;
+    let (Some(url), Some(secret), Some(agency_code)) = (url, secret, agency_code) else {
+        return Err(OpError::Validation(vec![]));
+    };
+    let saved = webhook::ActiveModel {
+        agency_code: Set(agency_code),
+        url: Set(url),
+        secret: Set(secret),
+        active: Set(true),
+        created_by: Set(actor.audit_name()),
+        created_at: Set(crate::clock::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    tracing::info!(webhook.id = saved.id, agency.code = %saved.agency_code, "webhook registered");
+    Ok(saved.into())
+}
+
+/// Every registered webhook, without secrets (admin key only).
+pub async fn list_webhooks(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+) -> Result<Vec<WebhookView>, OpError> {
+    admin(actor)?;
+    Ok(webhook::Entity::find()
+        .order_by_asc(webhook::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_absolute_http_or_https() {
+        for ok in [
+            "https://agency.example.vn/hooks/dossiers",
+            "http://127.0.0.1:8081/hook",
+            "HTTPS://Example.VN",
+            "http://[::1]:9000/x",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ftp://example.vn",
+            "example.vn/hook",
+            "https://",
+            "https:///path",
+            "https://host:notaport/",
+            "https://exa mple.vn",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Webhook deliveries to agency systems: one JSON POST per timeline event, signed so the receiver can
+//! tell it came from us and was not replayed.
+//!
+//! The body is `{"delivery_id", "event": {"id", "dossier_code", "at", "kind", "status", "source"},
+//! "timestamp"}`; headers `X-Dossier-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with the
+//! webhook's secret>`, `X-Dossier-Delivery` (the same on every attempt: receivers dedupe by it) and
+//! `X-Dossier-Timestamp` (Unix seconds, also inside the signed body, so an old delivery cannot be
+//! replayed with a fresh header). Every answer but a 2xx is a failure to retry; redirects are not
+//! followed, so a delivery never lands anywhere but the registered URL.
+
+use std::time::Duration;
+
+use domain::ops::outbox::WebhookPayload;
+use hmac::{Hmac, Mac};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use sha2::Sha256;
+
+/// The header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "X-Dossier-Signature";
+/// The header carrying the delivery id.
+pub const DELIVERY_HEADER: &str = "X-Dossier-Delivery";
+/// The header carrying the signing time.
+pub const TIMESTAMP_HEADER: &str = "X-Dossier-Timestamp";
+
+/// `sha256=<hex HMAC-SHA256 of body keyed with secret>`, the value of [`SIGNATURE_HEADER`].
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length; the error branch cannot happen.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The body of one delivery attempt, signed as sent.
+pub fn body(payload: &WebhookPayload, timestamp: i64) -> Result<Vec<u8>, serde_json::Error> {
+    let event = &payload.event;
+    serde_json::to_vec(&serde_json::json!({
+        "delivery_id": payload.delivery_id,
+        "event": {
+            "id": event.id,
+            "dossier_code": event.dossier_code,
+            // Like every time in the API: RFC 3339 in Vietnam's time.
+            "at": domain::sla::to_local(event.at).to_rfc3339(),
+            "kind": event.kind,
+            "status": event.status,
+            "source": event.source,
+        },
+        "timestamp": timestamp,
+    }))
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The receiver answered something other than 2xx, or could not be reached: try again later.
+    #[error("{0}")]
+    Retry(String),
+    /// Reading the webhook failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// The receiver answered 2xx with this status.
+    Accepted(u16),
+    /// The webhook was removed or switched off since the event: nothing to send.
+    Skipped,
+}
+
+/// Posts webhook deliveries.
+#[derive(Debug, Clone)]
+pub struct WebhookClient {
+    http: reqwest::Client,
+}
+
+impl WebhookClient {
+    /// A client that gives each attempt `timeout` and follows no redirects.
+    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dossier-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http })
+    }
+
+    /// Sends one delivery attempt. The URL and the secret are read now, so a webhook that was
+    /// switched off gets nothing more.
+    pub async fn deliver(
+        &self,
+        conn: &impl ConnectionTrait,
+        payload: &WebhookPayload,
+    ) -> Result<Delivered, WebhookError> {
+        let Some(hook) = entity::webhook::Entity::find_by_id(payload.webhook_id)
+            .one(conn)
+            .await?
+            .filter(|h| h.active)
+        else {
+            return Ok(Delivered::Skipped);
+        };
+        let timestamp = chrono::Utc::now().timestamp();
+        let body = body(payload, timestamp)
+            .map_err(|e| WebhookError::Retry(format!("the body could not be written: {e}")))?;
+        let signature = signature(hook.secret.as_bytes(), &body);
+        let answer = self
+            .http
+            .post(&hook.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header(DELIVERY_HEADER, &payload.delivery_id)
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| WebhookError::Retry(describe(&e)))?;
+        let status = answer.status();
+        if status.is_success() {
+            Ok(Delivered::Accepted(status.as_u16()))
+        } else {
+            Err(WebhookError::Retry(format!(
+                "the receiver answered HTTP {}",
+                status.as_u16()
+            )))
+        }
+    }
+}
+
+/// A network failure in words that carry no URL (it may hold a token).
+fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "the receiver did not answer in time".to_owned()
+    } else if err.is_connect() {
+        "the receiver could not be reached".to_owned()
+    } else {
+        "the request failed on the way".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hex_hmac_sha256_of_the_raw_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
