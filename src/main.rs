@@ -104,6 +104,96 @@ async fn connect_migrated(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The worker's settings from the service's: mail, webhooks, retries, and the base of links in e-mails.
+fn worker_settings(settings: &Settings, public_base_url: String) -> worker::WorkerSettings {
+    let o = &settings.outbox;
+    let secs = std::time::Duration::from_secs;
+    let defaults = worker::WorkerSettings::default();
+    worker::WorkerSettings {
+        outbox: worker::outbox::OutboxSettings {
+            mail: worker::mail::MailSettings {
+                smtp_url: settings.smtp.url.clone(),
+                from: settings.smtp.from.clone(),
+                dir: settings
+                    .smtp
+                    .mail_dir
+                    .clone()
+                    .map_or(defaults.outbox.mail.dir.clone(), Into::into),
+                pool_size: o.smtp_pool_size,
+                ..defaults.outbox.mail.clone()
+            },
+            public_base_url,
+            retry: domain::ops::outbox::RetryPolicy {
+                base: secs(o.retry_base_secs.max(1)),
+                cap: secs(o.retry_cap_secs.max(1)),
+                max_attempts: o.max_attempts.max(1),
+            },
+            batch_size: o.batch_size,
+            concurrency: o.concurrency,
+            lease: secs(o.lease_secs.max(1)),
+            webhook_timeout: secs(o.webhook_timeout_secs.max(1)),
+            ..defaults.outbox.clone()
+        },
+        carrier: carrier_sync(settings),
+        ..defaults
+    }
+}
+
+/// The carrier feed sync from `carrier.*`, when a carrier URL is configured.
+fn carrier_sync(settings: &Settings) -> Option<worker::CarrierSync> {
+    let c = &settings.carrier;
+    let base_url = c.base_url.as_deref().filter(|u| !u.trim().is_empty())?;
+    let config = worker::carrier::CarrierConfig::new(
+        base_url,
+        c.consumer_key.clone().unwrap_or_default(),
+        c.consumer_secret
+            .clone()
+            .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
+        c.customer_code.clone().unwrap_or_default(),
+    );
+    Some(worker::CarrierSync {
+        config,
+        poll_interval: std::time::Duration::from_secs(c.poll_interval_secs.max(1)),
+        sync: worker::sync::SyncSettings::default(),
+    })
+}
+
+/// The embedded default: with no carrier URL, a carrier sandbox runs in this process (time at 60×) and
+/// the worker reads it, so a demo dossier visibly moves. The handle keeps it running.
+async fn embedded_carrier(
+    settings: &mut Settings,
+) -> anyhow::Result<Option<carrier_sandbox::SandboxHandle>> {
+    if settings
+        .carrier
+        .base_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty())
+        || !settings.server.run_worker
+    {
+        return Ok(None);
+    }
+    let config = carrier_sandbox::SandboxConfig {
+        speed: 60.0,
+        ..Default::default()
+    };
+    let sandbox = carrier_sandbox::Sandbox::start(config)
+        .await
+        .context("Failed to start the embedded carrier sandbox")?;
+    let c = sandbox.config();
+    settings.carrier.base_url = Some(sandbox.base_url());
+    settings.carrier.consumer_key = Some(c.consumer_key.clone());
+    settings.carrier.consumer_secret = Some(secrecy::SecretString::from(c.consumer_secret.clone()));
+    settings.carrier.customer_code = Some(c.customer_code.clone());
+    Ok(Some(sandbox))
+}
+
+/// Refuses to start a worker whose mail or webhook settings can never work.
+fn check_worker_settings(settings: &worker::WorkerSettings) -> anyhow::Result<()> {
+    worker::outbox::OutboxDeps::new(&settings.outbox)
+        .map(|_| ())
+        .context("Failed to set up outgoing mail and webhooks")
+}
+
 fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
     let (tx, rx) = watch::channel(false);
     let signal_tx = tx.clone();
@@ -174,9 +264,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker { db } => {
             let settings = with_database(settings, db);
+            let port = settings
+                .server
+                .bind
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse().ok())
+                .unwrap_or(8080);
+            let worker_settings = worker_settings(&settings, settings.public_base_url(port));
+            check_worker_settings(&worker_settings)?;
             let store = connect_migrated(&settings).await?;
             let (_tx, rx) = shutdown_signal();
-            worker::run(store, worker::WorkerSettings::default(), rx).await;
+            worker::run(store, worker_settings, rx).await;
             Ok(())
         }
         Command::Migrate { db } => {
@@ -238,9 +336,14 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let sandbox = embedded_carrier(&mut settings).await?;
     let app = Application::build(&settings).await?;
     let base = app.base_url().to_owned();
+    let worker_settings = worker_settings(&settings, base.clone());
+    if settings.server.run_worker {
+        check_worker_settings(&worker_settings)?;
+    }
     if app.seeded {
         println!(
             "Demo reference data seeded (agencies, procedures, post offices, tariffs, holidays)."
@@ -254,11 +357,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("  OpenAPI:       {base}/openapi.json");
     println!("  Health:        {base}/health/ready");
     println!("  Agencies:      {base}/api/v1/agencies");
+    if let Some(sandbox) = &sandbox {
+        println!("  Carrier:       {} (embedded sandbox)", sandbox.base_url());
+    }
     let (tx, rx) = shutdown_signal();
     let worker = settings.server.run_worker.then(|| {
         tokio::spawn(worker::run(
             app.store().clone(),
-            worker::WorkerSettings::default(),
+            worker_settings,
             rx.clone(),
         ))
     });

@@ -2,6 +2,8 @@
 //! (a SQLite file in a temporary directory, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is
 //! set), seeded with the demo reference data, and offers one helper per endpoint.
 
+pub mod smtp_sink;
+
 use std::sync::Arc;
 
 use api::settings::{
@@ -90,16 +92,24 @@ pub fn test_settings(database_url: &str) -> Settings {
         smtp: SmtpSettings {
             url: None,
             from: "test <test@dossier.local>".into(),
+            mail_dir: None,
         },
+        outbox: Default::default(),
     }
 }
 
 impl TestApp {
     /// Starts the application on a fresh, seeded database.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Starts the application like [`TestApp::spawn`], with settings changed by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(&dir).await;
-        let settings = test_settings(&database_url);
+        let mut settings = test_settings(&database_url);
+        adjust(&mut settings);
         let app = api::Application::build(&settings)
             .await
             .expect("build the app");

@@ -17,6 +17,9 @@ pub struct Settings {
     /// Parcel labels.
     #[serde(default)]
     pub labels: LabelSettings,
+    /// Delivery of e-mails and webhooks from the outbox.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,9 +53,49 @@ pub struct CarrierSettings {
 /// Outgoing mail.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SmtpSettings {
-    /// e.g. `smtp://127.0.0.1:2525`; unset writes `.eml` files under `./data/mail/`.
+    /// e.g. `smtp://127.0.0.1:2525` (plain), `smtp://host:587?tls=required` or
+    /// `smtp+starttls://host:587` (STARTTLS), `smtps://user:password@host:465` (TLS); unset writes
+    /// `.eml` files under `mail_dir`.
     pub url: Option<SecretString>,
     pub from: String,
+    /// Where `.eml` files go without SMTP (`DOSSIER__SMTP__MAIL_DIR`); `./data/mail` by default.
+    #[serde(default)]
+    pub mail_dir: Option<String>,
+}
+
+/// How the worker delivers the outbox: retries back off as `retry_base_secs · 2^attempts`, at most
+/// `retry_cap_secs` apart, and after `max_attempts` the row is kept as `failed` for an administrator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OutboxSettings {
+    pub retry_base_secs: u64,
+    pub retry_cap_secs: u64,
+    pub max_attempts: i32,
+    /// Rows claimed per step.
+    pub batch_size: u64,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// How long a claim holds its rows before another worker may take them.
+    pub lease_secs: u64,
+    /// How long one webhook attempt may take.
+    pub webhook_timeout_secs: u64,
+    /// SMTP connections kept open at once.
+    pub smtp_pool_size: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            retry_base_secs: 30,
+            retry_cap_secs: 6 * 3600,
+            max_attempts: 12,
+            batch_size: 200,
+            concurrency: 16,
+            lease_secs: 300,
+            webhook_timeout_secs: 10,
+            smtp_pool_size: 10,
+        }
+    }
 }
 
 /// Parcel labels.

@@ -17,7 +17,9 @@ use secrecy::{ExposeSecret, SecretSlice};
 use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
+use crate::routes::carrier::CarrierApi;
 use crate::routes::labels::LabelApi;
+use crate::routes::webhooks::WebhookApi;
 use crate::routes::{agency::AgencyApi, handovers::HandoverApi, postal::PostalApi};
 use crate::routes::{dossiers::DossierApi, health::HealthApi, reference::ReferenceApi};
 use crate::settings::Settings;
@@ -32,6 +34,8 @@ pub type ApiGroups = (
     PostalApi,
     HandoverApi,
     AgencyApi,
+    WebhookApi,
+    CarrierApi,
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -45,6 +49,8 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             PostalApi,
             HandoverApi,
             AgencyApi,
+            WebhookApi,
+            CarrierApi,
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
@@ -164,6 +170,13 @@ impl Application {
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),
             label_key: Arc::new(label_key),
+            carrier_push_key: settings
+                .carrier
+                .webhook_secret
+                .as_ref()
+                .map(|s| s.expose_secret().as_bytes().to_vec())
+                .filter(|k| !k.is_empty())
+                .map(|k| Arc::new(SecretSlice::from(k))),
         };
         Ok(Self {
             port,

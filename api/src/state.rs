@@ -14,4 +14,7 @@ pub struct AppState {
     /// The key that signs and verifies the tokens in labels' QR codes (`domain::label_token`): from
     /// the settings, or made once and kept in the database, the same on every replica.
     pub label_key: Arc<SecretSlice<u8>>,
+    /// The key of the carrier's pushed events' signature (`carrier.webhook_secret`); `None` turns
+    /// carrier push off.
+    pub carrier_push_key: Option<Arc<SecretSlice<u8>>>,
 }

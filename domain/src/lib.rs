@@ -5,6 +5,7 @@
 //! the store, one transaction per use-case, writing the change and its timeline event together.
 
 pub mod calendar;
+pub mod carrier_codes;
 pub mod clock;
 pub mod codes;
 pub mod contact;

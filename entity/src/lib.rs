@@ -4,6 +4,8 @@
 pub mod agency;
 pub mod agency_procedure;
 pub mod api_key;
+pub mod carrier_cursor;
+pub mod carrier_event;
 pub mod delivery_attempt;
 pub mod dossier;
 pub mod dossier_event;

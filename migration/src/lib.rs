@@ -26,6 +26,7 @@ mod m20261123_000203_create_pickup_slips;
 mod m20261123_000204_create_pickup_appointments;
 mod m20261123_000205_create_delivery_attempts;
 mod m20261123_000300_create_webhooks;
+mod m20261123_000400_create_carrier_events;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000204_create_pickup_appointments::Migration),
             Box::new(m20261123_000205_create_delivery_attempts::Migration),
             Box::new(m20261123_000300_create_webhooks::Migration),
+            Box::new(m20261123_000400_create_carrier_events::Migration),
         ]
     }
 }

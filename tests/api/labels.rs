@@ -104,9 +104,7 @@ async fn every_label_format_renders_for_the_staff_who_handle_the_parcel() {
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()[CONTENT_TYPE], "image/svg+xml; charset=utf-8");
         assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
-        let disposition = res.headers()[CONTENT_DISPOSITION]
-            .to_str()
-            .expect("ascii");
+        let disposition = res.headers()[CONTENT_DISPOSITION].to_str().expect("ascii");
         assert!(
             disposition.contains(&format!("{ITEM_CODE}.svg")),
             "{disposition}"
@@ -239,7 +237,13 @@ async fn the_qr_code_lands_on_the_parcel_for_staff_and_on_the_masked_view_for_an
         let (error, _) = error_of(res).await;
         assert_eq!(error, "not_found");
     }
-    for forged in ["", "x", "AAAAAAAAAAAAAAAAAAAAAAAA", "%00%ff", "..%2F..%2Fetc"] {
+    for forged in [
+        "",
+        "x",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+        "%00%ff",
+        "..%2F..%2Fetc",
+    ] {
         let res = get_url(&app, &format!("{prefix}{forged}"), Some(&postal)).await;
         assert_eq!(res.status(), 404, "{forged:?}");
         assert_eq!(error_of(res).await.0, "not_found");

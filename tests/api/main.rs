@@ -2,10 +2,12 @@
 //! `TEST_DATABASE_URL` is set.
 
 mod access;
+mod carrier;
 mod dossiers;
 mod handovers;
 mod idempotency;
 mod labels;
+mod notifications;
 mod operations;
 mod postal;
 mod robustness;

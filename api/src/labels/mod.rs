@@ -2,15 +2,17 @@
 //! on `/l/{token}`, the S10 item code as text and as a Code 128 barcode, the dossier code, sender and
 //! receiver as the slip needs them, the procedure and the agency.
 //!
-//! One layout serves the three formats: [`svg`] writes the label as SVG text; [`png`] rasterises that
-//! SVG with resvg; [`pdf`] draws the same SVG into PDF pages with krilla, keeping text as text (an
-//! embedded, subset font with a ToUnicode map), so names can be searched and copied from the PDF.
+//! One layout serves the three formats: [`layout`] places every mark; [`svg`] writes them as SVG;
+//! [`png`] rasterises that SVG with resvg; [`pdf`] draws the same marks into PDF pages with krilla,
+//! keeping text as text (an embedded, subset font with a ToUnicode map), so names can be searched and
+//! copied from the PDF.
 //! Fonts come only from the DejaVu Sans files embedded in the binary (`assets/fonts/`, with their
 //! license), which cover Vietnamese: no system font is ever looked up, so every machine draws the same
 //! label.
 //!
 //! A label is 100 × 150 mm, the usual size of thermal parcel labels. [`qr`] makes its QR code.
 
+mod layout;
 pub mod pdf;
 pub mod png;
 mod qr;
@@ -151,36 +153,25 @@ mod scratch_prof {
     #[ignore]
     fn prof() {
         let l = super::fixtures::label();
-        let n = 3000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(super::qr::encode(l.qr_url.as_bytes()).unwrap());
-        }
-        eprintln!("fastqr {:?}", t.elapsed() / n);
-        let bits = || qrcode::bits::encode_auto(l.qr_url.as_bytes(), qrcode::EcLevel::M).unwrap();
-        let v = bits().version();
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(
-                qrcode::ec::construct_codewords(&bits().into_bytes(), v, qrcode::EcLevel::M)
-                    .unwrap(),
-            );
-        }
-        eprintln!("ec {:?}", t.elapsed() / n);
-        let (c, e) =
-            qrcode::ec::construct_codewords(&bits().into_bytes(), v, qrcode::EcLevel::M).unwrap();
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let mut cv = qrcode::canvas::Canvas::new(v, qrcode::EcLevel::M);
-            cv.draw_all_functional_patterns();
-            cv.draw_data(&c, &e);
-            std::hint::black_box(cv);
-        }
-        eprintln!("canvas {:?}", t.elapsed() / n);
+        let n = 500;
         let t = std::time::Instant::now();
         for _ in 0..n {
             std::hint::black_box(super::render_svg(&l).unwrap());
         }
         eprintln!("svg {:?}", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(super::qr::encode(l.qr_url.as_bytes()).unwrap());
+        }
+        eprintln!("qr {:?}", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(super::layout::layout(&l).unwrap());
+        }
+        eprintln!("layout {:?}", t.elapsed() / n);
+        let labels = vec![l.clone(); n as usize];
+        let t = std::time::Instant::now();
+        std::hint::black_box(super::render_pdf_sheet(&labels).unwrap());
+        eprintln!("pdf per label {:?}", t.elapsed() / n);
     }
 }

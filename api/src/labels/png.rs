@@ -3,7 +3,7 @@
 
 use resvg::tiny_skia::{Color, Pixmap, Transform};
 
-use super::svg::PX_PER_MM;
+use super::layout::PX_PER_MM;
 use super::{LABEL_HEIGHT_MM, LABEL_WIDTH_MM, LabelData, LabelError, parse_svg, render_svg};
 
 /// Width of the PNG in pixels.

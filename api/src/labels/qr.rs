@@ -65,61 +65,72 @@ pub(crate) fn encode(data: &[u8]) -> Result<QrMatrix, QrError> {
 }
 
 /// The ISO/IEC 18004 §7.8.3 penalty of a masked symbol: runs of five or more modules of one colour,
-/// 2×2 blocks of one colour, finder-like 1:1:3:1:1 patterns beside four light modules, and the
-/// distance of the dark share from half, in steps of 5 %.
-fn penalty(m: &QrMatrix) -> u32 {
+/// 2×2 blocks of one colour, finder-like 1:1:3:1:1 patterns with four light modules on one side
+/// (counted once per side, beyond the edge counting as light), and the distance of the dark share from
+/// half, in steps of 5 %.
+pub(crate) fn penalty(m: &QrMatrix) -> u32 {
     let n = m.width;
-    let mut score = 0;
-    for horizontal in [true, false] {
-        for line in 0..n {
-            let get = |i: usize| {
-                if horizontal {
-                    m.at(i, line)
-                } else {
-                    m.at(line, i)
-                }
-            };
-            // Runs.
-            let mut run = 1;
-            for i in 1..=n {
-                if i < n && get(i) == get(i - 1) {
-                    run += 1;
-                } else {
-                    if run >= 5 {
-                        score += 3 + (run - 5);
-                    }
-                    run = 1;
-                }
-            }
-            // Finder-like patterns; beyond the edge counts as light.
-            let light = |i: isize| i < 0 || i >= n as isize || !get(i as usize);
-            for start in 0..n.saturating_sub(6) {
-                let s = start as isize;
-                let pattern = get(start)
-                    && !get(start + 1)
-                    && get(start + 2)
-                    && get(start + 3)
-                    && get(start + 4)
-                    && !get(start + 5)
-                    && get(start + 6);
-                if pattern && ((s - 4..s).all(light) || (s + 7..s + 11).all(light)) {
-                    score += 40;
-                }
-            }
+    if n == 0 || m.dark.len() != n * n {
+        return u32::MAX;
+    }
+    let mut columns = vec![false; n * n];
+    for (y, row) in m.dark.chunks_exact(n).enumerate() {
+        for (x, dark) in row.iter().enumerate() {
+            columns[x * n + y] = *dark;
         }
     }
-    for y in 0..n.saturating_sub(1) {
+    let mut score: u32 = m
+        .dark
+        .chunks_exact(n)
+        .chain(columns.chunks_exact(n))
+        .map(line_penalty)
+        .sum();
+    for pair in m.dark.windows(2 * n).step_by(n) {
+        let (top, bottom) = pair.split_at(n);
         for x in 0..n - 1 {
-            let c = m.at(x, y);
-            if c == m.at(x + 1, y) && c == m.at(x, y + 1) && c == m.at(x + 1, y + 1) {
+            let c = top[x];
+            if c == top[x + 1] && c == bottom[x] && c == bottom[x + 1] {
                 score += 3;
             }
         }
     }
-    let total = m.dark.len().max(1);
+    let total = m.dark.len();
     let dark = m.dark.iter().filter(|d| **d).count();
     let steps = (20 * dark).abs_diff(10 * total) / total;
-    score += 10 * u32::try_from(steps).unwrap_or(u32::MAX / 20);
+    score + 10 * u32::try_from(steps).unwrap_or(10)
+}
+
+/// Runs and finder-like patterns of one row or column.
+fn line_penalty(line: &[bool]) -> u32 {
+    /// Four light modules, then dark-light-dark-dark-dark-light-dark; and the mirror image.
+    const LIGHT_THEN_FINDER: u16 = 0b000_0101_1101;
+    const FINDER_THEN_LIGHT: u16 = 0b101_1101_0000;
+    const WINDOW: u16 = 0b111_1111_1111;
+    let mut score = 0;
+    let mut run = 0;
+    let mut previous = None;
+    // The last eleven modules, the newest in the lowest bit; beyond the edge is light (0).
+    let mut window: u16 = 0;
+    for &dark in line.iter().chain([false; 4].iter()) {
+        window = ((window << 1) | u16::from(dark)) & WINDOW;
+        if window == LIGHT_THEN_FINDER || window == FINDER_THEN_LIGHT {
+            score += 40;
+        }
+    }
+    for &dark in line {
+        if previous == Some(dark) {
+            run += 1;
+        } else {
+            if run >= 5 {
+                score += run - 2;
+            }
+            run = 1;
+            previous = Some(dark);
+        }
+    }
+    if run >= 5 {
+        score += run - 2;
+    }
     score
 }
 

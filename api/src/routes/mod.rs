@@ -1,12 +1,14 @@
 //! The HTTP routes of API.md, grouped by audience.
 
 pub mod agency;
+pub mod carrier;
 pub mod dossiers;
 pub mod handovers;
 pub mod health;
 pub mod labels;
 pub mod postal;
 pub mod reference;
+pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -32,4 +34,6 @@ pub enum ApiTags {
     Handovers,
     /// The agency's desk.
     Agency,
+    /// Agency systems' webhooks and the delivery outbox (admin).
+    Integration,
 }

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod agency;
+pub mod carrier_ingest;
 pub mod catalog;
 pub mod dossiers;
 pub mod handovers;

@@ -291,8 +291,57 @@ pub async fn record_scans(
     }
     if !checked.is_empty() {
         let txn = store.begin().await?;
-        apply_scans(&txn, actor, checked, now, &mut outcomes).await?;
+        apply_scans(&txn, actor, EventSource::Scan, checked, now, &mut outcomes).await?;
         txn.commit().await?;
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(ScanOutcome::Refused(OpError::NotFound("parcel"))))
+        .collect())
+}
+
+/// A scan reported by a machine (the carrier's feed or push), already checked by its caller; its
+/// `scan_id` is deterministic (e.g. `carrier:{item}:{event id}`) so every copy of it is one scan.
+#[derive(Debug, Clone)]
+pub struct MachineScan {
+    pub scan_id: String,
+    pub item_code: ItemCode,
+    pub event: ScanEvent,
+    pub at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Applies machine-reported scans inside the caller's transaction, through exactly the rules of
+/// [`record_scans`] (same table, same lifecycle, same timeline rows), written with `source`.
+/// Answers come in the order of `scans`.
+pub async fn apply_machine_scans(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    source: EventSource,
+    scans: Vec<MachineScan>,
+) -> Result<Vec<ScanOutcome>, OpError> {
+    let now = crate::clock::now();
+    let mut outcomes: Vec<Option<ScanOutcome>> = scans.iter().map(|_| None).collect();
+    let mut seen = HashSet::new();
+    let mut checked = Vec::with_capacity(scans.len());
+    for (index, scan) in scans.into_iter().enumerate() {
+        if !seen.insert(scan.scan_id.clone()) {
+            outcomes[index] = Some(ScanOutcome::Duplicate);
+            continue;
+        }
+        checked.push(CheckedScan {
+            index,
+            scan_id: scan.scan_id,
+            target: Target::Item(scan.item_code),
+            event: scan.event,
+            at: scan.at,
+            location: scan.location,
+            note: scan.note,
+        });
+    }
+    if !checked.is_empty() {
+        apply_scans(txn, actor, source, checked, now, &mut outcomes).await?;
     }
     Ok(outcomes
         .into_iter()
@@ -303,6 +352,7 @@ pub async fn record_scans(
 async fn apply_scans(
     txn: &impl ConnectionTrait,
     actor: &Actor,
+    source: EventSource,
     checked: Vec<CheckedScan>,
     now: DateTime<Utc>,
     outcomes: &mut [Option<ScanOutcome>],
@@ -474,7 +524,7 @@ async fn apply_scans(
         let timeline_only = |kind: EventKind| NewEvent {
             at: scan.at,
             kind,
-            source: EventSource::Scan,
+            source,
             from_status: None,
             to_status: None,
             leg: Some(direction),
@@ -484,7 +534,7 @@ async fn apply_scans(
         let moved = |to: DossierStatus| NewEvent {
             at: scan.at,
             kind: rule.kind,
-            source: EventSource::Scan,
+            source,
             from_status: Some(from),
             to_status: Some(to),
             leg: Some(direction),
@@ -504,7 +554,7 @@ async fn apply_scans(
                         if let Some(returned) = plan.returned {
                             let mut back = return_event(
                                 scan.at,
-                                EventSource::Scan,
+                                source,
                                 plan.after_notice,
                                 returned,
                                 plan.notices,
@@ -524,6 +574,7 @@ async fn apply_scans(
                             DeliveryOutcome::Failed,
                             scan.at,
                             scan.note.clone(),
+                            source,
                             actor,
                             now,
                         ));
@@ -564,6 +615,7 @@ async fn apply_scans(
                                 DeliveryOutcome::Delivered,
                                 scan.at,
                                 scan.note.clone(),
+                                source,
                                 actor,
                                 now,
                             ));
@@ -692,12 +744,17 @@ fn event_row(
 }
 
 /// A delivery attempt reported by a scan (no identity document: the scanner does not carry one).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row's columns; a struct would only rename them"
+)]
 fn attempt_row(
     dossier: &dossier::Model,
     leg_id: i64,
     outcome: DeliveryOutcome,
     at: DateTime<Utc>,
     note: Option<String>,
+    source: EventSource,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> delivery_attempt::ActiveModel {
@@ -710,7 +767,7 @@ fn attempt_row(
         recipient_full_name: Set(None),
         recipient_id_number: Set(None),
         proxy: Set(false),
-        source: Set(EventSource::Scan),
+        source: Set(source),
         actor: Set(actor.audit_name()),
         api_key_id: Set(actor.key_id()),
         recorded_at: Set(now),

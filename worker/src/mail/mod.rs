@@ -81,6 +81,7 @@ fn lettre_url(url: &str) -> String {
 
 impl Mailer {
     /// Sets up the transport. Nothing is connected yet: the pool opens connections when mail is sent.
+    /// Call it inside a Tokio runtime (the pool keeps a task that closes idle connections).
     pub fn new(settings: &MailSettings) -> anyhow::Result<Self> {
         let from: Mailbox = settings.from.parse().with_context(|| {
             format!(
@@ -227,8 +228,8 @@ mod tests {
         assert_eq!(lettre_url("smtp://127.0.0.1:2525"), "smtp://127.0.0.1:2525");
     }
 
-    #[test]
-    fn every_documented_url_form_is_accepted_and_others_are_refused() {
+    #[tokio::test]
+    async fn every_documented_url_form_is_accepted_and_others_are_refused() {
         for url in [
             "smtp://127.0.0.1:2525",
             "smtp://mail.example.vn:587?tls=required",

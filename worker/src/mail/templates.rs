@@ -24,7 +24,10 @@ enum Block {
     /// Label and value pairs, shown as a list (text) or a table (HTML).
     Facts(Vec<(String, String)>),
     /// A link with its label.
-    Link { label: String, url: String },
+    Link {
+        label: String,
+        url: String,
+    },
 }
 
 /// The two languages messages are written in.
@@ -121,7 +124,8 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
             facts.push((lang.t("Cơ quan", "Agency").to_owned(), agency.clone()));
             if let Some(filed_at) = filed_at {
                 facts.push((
-                    lang.t("Thời điểm nộp hồ sơ", "Legal filing time").to_owned(),
+                    lang.t("Thời điểm nộp hồ sơ", "Legal filing time")
+                        .to_owned(),
                     local_time(lang, *filed_at),
                 ));
             }
@@ -179,11 +183,17 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 (Lang::Vi, ServiceMode::Send) => format!(
                     "Ông/Bà vui lòng đến Bộ phận một cửa của {agency} để nhận, mang theo giấy tờ tùy thân."
                 ),
-                (Lang::Vi, _) => "Bưu điện sẽ nhận kết quả tại cơ quan và chuyển đến địa chỉ Ông/Bà đã đăng ký.".to_owned(),
+                (Lang::Vi, _) => {
+                    "Bưu điện sẽ nhận kết quả tại cơ quan và chuyển đến địa chỉ Ông/Bà đã đăng ký."
+                        .to_owned()
+                }
                 (Lang::En, ServiceMode::Send) => format!(
                     "Please collect it at the one-stop desk of {agency}, bringing your identity document."
                 ),
-                (Lang::En, _) => "The post will collect it from the agency and bring it to the address you gave.".to_owned(),
+                (Lang::En, _) => {
+                    "The post will collect it from the agency and bring it to the address you gave."
+                        .to_owned()
+                }
             };
             blocks.push(Block::Paragraph(format!("{what} {next}")));
             match (lang, refused) {
@@ -199,7 +209,10 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 "A postman is on the way to your address with the result. The recipient shows an identity card or passport; someone receiving it for you also needs your written authorisation.",
             ).to_owned()));
             if let Some(item) = item_code {
-                facts.push((lang.t("Số hiệu bưu gửi", "Item code").to_owned(), item.clone()));
+                facts.push((
+                    lang.t("Số hiệu bưu gửi", "Item code").to_owned(),
+                    item.clone(),
+                ));
             }
             match lang {
                 Lang::Vi => format!("Hồ sơ {code}: bưu tá đang giao kết quả"),
@@ -276,7 +289,10 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 ),
             }));
             if let Some(item) = item_code {
-                facts.push((lang.t("Số hiệu bưu gửi", "Item code").to_owned(), item.clone()));
+                facts.push((
+                    lang.t("Số hiệu bưu gửi", "Item code").to_owned(),
+                    item.clone(),
+                ));
             }
             match lang {
                 Lang::Vi => format!("Hồ sơ {code}: đã giao kết quả"),
@@ -299,12 +315,16 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
             }));
             if let Some(no) = national_dossier_no {
                 facts.push((
-                    lang.t("Số hồ sơ một cửa", "One-stop dossier number").to_owned(),
+                    lang.t("Số hồ sơ một cửa", "One-stop dossier number")
+                        .to_owned(),
                     no.clone(),
                 ));
             }
             if let Some(item) = item_code {
-                facts.push((lang.t("Số hiệu bưu gửi", "Item code").to_owned(), item.clone()));
+                facts.push((
+                    lang.t("Số hiệu bưu gửi", "Item code").to_owned(),
+                    item.clone(),
+                ));
             }
             match lang {
                 Lang::Vi => format!("Hồ sơ {code}: kết quả đã được giao cho người nộp"),

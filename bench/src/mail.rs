@@ -1,0 +1,192 @@
+//! `mail-bench`: how long the outbox worker takes to deliver 10,000 queued e-mails to a local SMTP
+//! server over lettre's pooled connections (the target is under 30 seconds).
+//!
+//! It starts the application's store on a fresh database (the black-box tests' settings: a temporary
+//! SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set), starts the tests'
+//! SMTP sink on a free local port, queues `--count` e-mails in the outbox (realistic Vietnamese
+//! notices, one per row, as `append_event` would write them), then times the worker's steps until the
+//! outbox is empty, and checks that the sink got every message exactly once.
+//!
+//! ```sh
+//! cargo run --release -p bench --bin mail-bench
+//! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release -p bench --bin mail-bench
+//! ```
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use domain::ops::outbox::{DeliveryKind, EmailPayload, Notice, Recipient, RetryPolicy};
+use entity::enums::OutboxStatus;
+use entity::outbox;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use secrecy::SecretString;
+use tests::smtp_sink::SmtpSink;
+use worker::StepOutcome;
+use worker::mail::MailSettings;
+use worker::outbox::{OutboxDeps, OutboxSettings};
+
+#[derive(Parser)]
+#[command(about = "Times the delivery of queued e-mails to a local SMTP sink")]
+struct Args {
+    /// E-mails to queue and deliver.
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// SMTP connections in the pool.
+    #[arg(long, default_value_t = 10)]
+    pool: u32,
+    /// Deliveries in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Rows claimed per worker step.
+    #[arg(long, default_value_t = 500)]
+    batch: u64,
+}
+
+/// A receipt notice as the outbox holds it.
+fn payload(i: usize) -> EmailPayload {
+    let now = chrono::Utc::now();
+    EmailPayload {
+        message_key: format!("bench-{i}"),
+        recipient: Recipient::Citizen,
+        to: format!("cong.dan.{i}@example.vn"),
+        to_name: Some("Nguyễn Thị Bích Ngọc".to_owned()),
+        language: if i % 10 == 0 { "en" } else { "vi" }.to_owned(),
+        dossier_code: format!("BENCH-{i:05}"),
+        agency_name: Some("Ủy ban nhân dân phường Hoàn Kiếm".to_owned()),
+        procedure_name: Some("Cấp bản sao trích lục hộ tịch".to_owned()),
+        at: now,
+        notice: Notice::ReceivedByAgency {
+            filed_at: Some(now),
+            result_due_at: Some(now + chrono::Duration::days(5)),
+        },
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let sink = SmtpSink::start()
+        .await
+        .context("Failed to start the SMTP sink")?;
+    let app = tests::TestApp::spawn().await;
+    let backend = if tests::test_database_url().is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+
+    let queued_at = Instant::now();
+    let now = chrono::Utc::now();
+    let rows: Vec<outbox::ActiveModel> = (0..args.count)
+        .map(|i| {
+            Ok(outbox::ActiveModel {
+                kind: Set(DeliveryKind::Email.as_str().to_owned()),
+                dossier_id: Set(None),
+                payload: Set(serde_json::to_value(payload(i))?),
+                status: Set(OutboxStatus::Pending),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                locked_until: Set(None),
+                locked_by: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                done_at: Set(None),
+                ..Default::default()
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(500).collect();
+        outbox::Entity::insert_many(chunk)
+            .exec_without_returning(&app.store.write)
+            .await
+            .context("Failed to queue the e-mails")?;
+    }
+    println!(
+        "queued {} e-mails on {backend} in {:.2} s",
+        args.count,
+        queued_at.elapsed().as_secs_f64()
+    );
+
+    let deps = OutboxDeps::new(&OutboxSettings {
+        mail: MailSettings {
+            smtp_url: Some(SecretString::from(sink.url())),
+            from: "Dịch vụ hồ sơ qua bưu chính <no-reply@dossier.test>".to_owned(),
+            pool_size: args.pool,
+            ..MailSettings::default()
+        },
+        public_base_url: "https://hoso.example.vn".to_owned(),
+        retry: RetryPolicy {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(100),
+            max_attempts: 20,
+        },
+        batch_size: args.batch,
+        concurrency: args.concurrency,
+        ..OutboxSettings::default()
+    })?;
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        match worker::outbox::step(&app.store, &deps).await {
+            StepOutcome::Worked => {}
+            StepOutcome::Idle | StepOutcome::Failed => {
+                let left = outbox::Entity::find()
+                    .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+                    .count(&app.store.read)
+                    .await?;
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the outbox did not drain within 5 minutes");
+        }
+    }
+    let elapsed = started.elapsed();
+
+    let messages = sink.messages();
+    let ids: HashSet<String> = messages
+        .iter()
+        .filter_map(|m| mail_id(&m.data).map(str::to_owned))
+        .collect();
+    let failed = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(OutboxStatus::Failed))
+        .count(&app.store.read)
+        .await?;
+    println!(
+        "delivered {} e-mails ({} distinct Message-IDs, {failed} failed) over SMTP in {:.2} s: {:.0} e-mails/s \
+         (pool {}, {} in flight, batches of {})",
+        messages.len(),
+        ids.len(),
+        elapsed.as_secs_f64(),
+        messages.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+        args.pool,
+        args.concurrency,
+        args.batch,
+    );
+    if messages.len() != args.count || ids.len() != args.count || failed > 0 {
+        bail!("expected each of the {} e-mails exactly once", args.count);
+    }
+    if elapsed > Duration::from_secs(30) {
+        bail!("slower than the 30 s target");
+    }
+    Ok(())
+}
+
+/// The Message-ID header's value in a raw message.
+fn mail_id(data: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(data).ok()?;
+    text.split("\r\n")
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            l.strip_prefix("Message-ID: ")
+                .or_else(|| l.strip_prefix("Message-Id: "))
+        })
+}

@@ -1,0 +1,352 @@
+//! Carrier sync and push against the in-process carrier sandbox over real HTTP: parcels move as the
+//! carrier reports, every event is stored once whatever the carrier does (duplicates, 5xx, out-of-order
+//! times, unknown items, late records below the cursor), an interrupted step loses nothing, two
+//! workers never ingest twice, and pushed and polled copies of a record are one event.
+
+use std::time::Duration;
+
+use carrier_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle, Scope, Script};
+use domain::ops::carrier_ingest::{self, ReceivedVia};
+use entity::enums::EventSource;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tests::TestApp;
+use worker::StepOutcome;
+use worker::carrier::{CarrierConfig, FeedRead, HttpCarrier, RetryPolicy};
+use worker::sync::{SyncSettings, step};
+
+use super::postal::{Keys, dossier, picked_up};
+
+const PUSH_SECRET: &str = "carrier-push-secret-for-tests";
+
+async fn sandbox() -> SandboxHandle {
+    Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("start the sandbox")
+}
+
+fn adapter(sandbox: &SandboxHandle) -> HttpCarrier {
+    let c = sandbox.config();
+    let mut config = CarrierConfig::new(
+        sandbox.base_url(),
+        c.consumer_key.clone(),
+        SecretString::from(c.consumer_secret.clone()),
+        c.customer_code.clone(),
+    );
+    config.timeout = Duration::from_secs(5);
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        max_retry_after: Duration::from_millis(50),
+    };
+    HttpCarrier::new(config).expect("adapter")
+}
+
+fn sync_settings(holder: &str) -> SyncSettings {
+    SyncSettings {
+        feed: FeedRead {
+            page_size: 4,
+            overlap: 50,
+            max_pages: 5,
+        },
+        lease: Duration::from_secs(30),
+        holder: holder.to_owned(),
+    }
+}
+
+/// Runs sync steps until one finds nothing new (failed steps are retried, at most `limit` steps).
+async fn sync_until_idle(app: &TestApp, carrier: &HttpCarrier, settings: &SyncSettings) {
+    for _ in 0..60 {
+        if step(&app.store, carrier, settings).await == StepOutcome::Idle {
+            return;
+        }
+    }
+    panic!("the sync never went idle");
+}
+
+/// A picked-up dossier whose inbound parcel the carrier knows, on `codes` one hour apart.
+async fn dossier_at_carrier(
+    app: &TestApp,
+    keys: &Keys,
+    sandbox: &SandboxHandle,
+    codes: &[i32],
+) -> (String, String) {
+    let (code, item) = picked_up(app, &keys.postal).await;
+    let order = carrier_sandbox::OrderRequest {
+        customer_code: Some(sandbox.config().customer_code.clone()),
+        order_number: Some(format!("{code}-I")),
+        sender_name: Some("Công dân".into()),
+        sender_address: Some("1 Tràng Tiền".into()),
+        sender_province: Some("01".into()),
+        sender_tel: Some("0900000000".into()),
+        receiver_name: Some("UBND".into()),
+        receiver_address: Some("2 Lý Thái Tổ".into()),
+        receiver_province: Some("01".into()),
+        receiver_tel: Some("0240000000".into()),
+        item_code: Some(item.clone()),
+        ..Default::default()
+    };
+    let script = Script::every(Duration::from_secs(3600), codes);
+    let answer = sandbox.create_order(&order, Some(&script));
+    assert_eq!(answer.status, "00", "{}", answer.message);
+    assert_eq!(answer.item_code.as_deref(), Some(item.as_str()));
+    (code, item)
+}
+
+async fn carrier_event_count(app: &TestApp) -> u64 {
+    entity::carrier_event::Entity::find()
+        .count(&app.store.read)
+        .await
+        .expect("count")
+}
+
+async fn carrier_timeline_count(app: &TestApp) -> u64 {
+    entity::dossier_event::Entity::find()
+        .filter(entity::dossier_event::Column::Source.eq(EventSource::Carrier))
+        .count(&app.store.read)
+        .await
+        .expect("count")
+}
+
+/// The carrier's truth: every visible record, and how many of them are for our items and scannable.
+fn expected(sandbox: &SandboxHandle, items: &[String]) -> (u64, u64) {
+    let records = sandbox.records();
+    let scannable = records
+        .iter()
+        .filter(|r| items.iter().any(|i| i.as_str() == &*r.item_code))
+        .filter(|r| domain::carrier_codes::scan_event_of(r.status_code.into()).is_some())
+        .count();
+    (records.len() as u64, scannable as u64)
+}
+
+#[tokio::test]
+async fn a_picked_up_parcel_moves_to_in_transit_as_the_carrier_reports() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10, 12, 14]).await;
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "picked_up"
+    );
+
+    sandbox.advance(Duration::from_secs(10 * 3600));
+    sync_until_idle(&app, &carrier, &sync_settings("w1")).await;
+
+    let d = dossier(&app, &code, &keys.postal).await;
+    assert_eq!(d["status"], "in_transit");
+    let (records, scannable) = expected(&sandbox, &[item]);
+    assert_eq!(records, 5);
+    assert_eq!(carrier_event_count(&app).await, 5);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+    // Again: nothing changes.
+    sync_until_idle(&app, &carrier, &sync_settings("w1")).await;
+    assert_eq!(carrier_event_count(&app).await, 5);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+}
+
+#[tokio::test]
+async fn with_every_fault_injected_each_event_is_stored_once_and_none_is_lost() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let mut items = Vec::new();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10, 99, 12]).await;
+        codes.push(code);
+        items.push(item);
+    }
+    sandbox.inject(Fault::DuplicateRecords { pages: 3 });
+    sandbox.inject(Fault::OutOfOrderTimes { records: 3 });
+    sandbox.inject(Fault::LateRecords { records: 2 });
+    sandbox.inject(Fault::ServerError {
+        times: 2,
+        status: 500,
+        scope: Scope::default(),
+    });
+    sandbox.advance(Duration::from_secs(3 * 3600));
+    sandbox.inject(Fault::UnknownItems { records: 3 });
+    let settings = sync_settings("w1");
+    sync_until_idle(&app, &carrier, &settings).await;
+    sandbox.advance(Duration::from_secs(10 * 3600));
+    sync_until_idle(&app, &carrier, &settings).await;
+    sandbox.release_held_records();
+    sync_until_idle(&app, &carrier, &settings).await;
+
+    let (records, scannable) = expected(&sandbox, &items);
+    assert_eq!(records, 3 * 5 + 3, "the carrier's own count");
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+    let unknown = entity::carrier_event::Entity::find()
+        .filter(entity::carrier_event::Column::DossierId.is_null())
+        .count(&app.store.read)
+        .await
+        .expect("count");
+    assert_eq!(unknown, 3, "unknown items kept for reconciliation");
+    let kept_code = entity::carrier_event::Entity::find()
+        .filter(entity::carrier_event::Column::StatusCode.eq(99))
+        .count(&app.store.read)
+        .await
+        .expect("count");
+    assert!(kept_code >= 3, "unknown status codes are kept");
+    for code in &codes {
+        let status = dossier(&app, code, &keys.postal).await["status"].clone();
+        assert_eq!(status, "in_transit", "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_step_dropped_before_its_commit_loses_nothing_and_stores_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10]).await;
+    sandbox.advance(Duration::from_secs(5 * 3600));
+
+    // A worker takes the lease, reads and ingests, then dies before committing.
+    let cursor = carrier_ingest::take_lease(&app.store, "dying", Duration::ZERO)
+        .await
+        .expect("lease")
+        .expect("free lease");
+    let batch = worker::carrier::feed_with_overlap(&carrier, cursor, &FeedRead::default())
+        .await
+        .expect("feed");
+    let records: Vec<_> = batch.records.iter().map(worker::sync::to_domain).collect();
+    {
+        let txn = app.store.begin().await.expect("txn");
+        let report = carrier_ingest::ingest_in(&txn, &records, ReceivedVia::Poll)
+            .await
+            .expect("ingest");
+        assert_eq!(report.new, 3);
+        drop(txn);
+    }
+    assert_eq!(carrier_event_count(&app).await, 0);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "picked_up"
+    );
+
+    // Its lease expires; another worker takes over and stores everything once.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sync_until_idle(&app, &carrier, &sync_settings("survivor")).await;
+    let (records, scannable) = expected(&sandbox, &[item]);
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_at_once_ingest_each_event_once() {
+    if tests::test_database_url().is_none() {
+        // One worker on SQLite (ARCHITECTURE.md); the lease is exercised on PostgreSQL.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let mut items = Vec::new();
+    for _ in 0..4 {
+        items.push(
+            dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10, 12])
+                .await
+                .1,
+        );
+    }
+    sandbox.advance(Duration::from_secs(10 * 3600));
+    let (a, b) = (sync_settings("a"), sync_settings("b"));
+    for _ in 0..40 {
+        let (x, y) = tokio::join!(
+            step(&app.store, &carrier, &a),
+            step(&app.store, &carrier, &b)
+        );
+        if x == StepOutcome::Idle && y == StepOutcome::Idle {
+            break;
+        }
+    }
+    sync_until_idle(&app, &carrier, &a).await;
+    let (records, scannable) = expected(&sandbox, &items);
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+}
+
+async fn push(app: &TestApp, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/carrier/events"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(sig) = signature {
+        req = req.header("X-Dossier-Signature", sig);
+    }
+    req.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn pushed_events_need_the_signature_and_are_one_event_with_their_polled_copy() {
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SecretString::from(PUSH_SECRET.to_owned()));
+    })
+    .await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10]).await;
+    sandbox.advance(Duration::from_secs(5 * 3600));
+    let body = serde_json::to_vec(&json!({"content": sandbox.records()})).expect("json");
+
+    // Wrong or missing signature: 401 in the envelope, nothing stored.
+    for sig in [
+        None,
+        Some("sha256=00".to_owned()),
+        Some(carrier_ingest::push_signature(b"wrong-secret", &body)),
+    ] {
+        let res = push(&app, &body, sig.as_deref()).await;
+        assert_eq!(res.status(), 401);
+        let err: Value = res.json().await.expect("json");
+        assert!(err["error"]["code"].is_string(), "{err}");
+    }
+    assert_eq!(carrier_event_count(&app).await, 0);
+
+    let sig = carrier_ingest::push_signature(PUSH_SECRET.as_bytes(), &body);
+    let res = push(&app, &body, Some(&sig)).await;
+    assert_eq!(res.status(), 200);
+    let out: Value = res.json().await.expect("json");
+    assert_eq!(out["new"], 3);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit"
+    );
+    let (records, scannable) = expected(&sandbox, &[item]);
+    assert_eq!(carrier_event_count(&app).await, records);
+    let timeline = carrier_timeline_count(&app).await;
+    assert_eq!(timeline, scannable);
+
+    // The same records pushed again and polled: still one event each.
+    let again: Value = push(&app, &body, Some(&sig))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["new"], 0);
+    assert_eq!(again["duplicates"], 3);
+    sync_until_idle(&app, &carrier, &sync_settings("w1")).await;
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, timeline);
+}
+
+#[tokio::test]
+async fn carrier_push_is_off_without_a_secret() {
+    let app = TestApp::spawn().await;
+    let res = push(&app, br#"{"content":[]}"#, Some("sha256=00")).await;
+    assert_eq!(res.status(), 404);
+}

@@ -1,0 +1,237 @@
+//! A tiny SMTP server for tests and benchmarks: it speaks enough of RFC 5321 for a real client
+//! (EHLO/HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT), keeps every message it accepts with its
+//! envelope, and can be stopped (the port refuses connections, open sessions are cut) and started
+//! again on the same port — the "mail server is down" case.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::AbortHandle;
+
+/// One message as the sink received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    /// The envelope sender (`MAIL FROM`).
+    pub mail_from: String,
+    /// The envelope recipients (`RCPT TO`).
+    pub rcpt_to: Vec<String>,
+    /// The message as sent, dot-stuffing undone, lines ending in CRLF.
+    pub data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Shared {
+    messages: Mutex<Vec<ReceivedMail>>,
+    /// The accept loop and the open sessions, to cut when stopping.
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+/// A running (or stopped) sink.
+pub struct SmtpSink {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Self> {
+        let mut sink = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shared: Arc::default(),
+        };
+        sink.addr = sink.listen(sink.addr).await?;
+        Ok(sink)
+    }
+
+    /// `smtp://127.0.0.1:<port>`: plain SMTP, as lettre reads it.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let socket = TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        let bound = listener.local_addr()?;
+        let shared = Arc::clone(&self.shared);
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let session_shared = Arc::clone(&shared);
+                let session = tokio::spawn(async move {
+                    let _ = session(stream, &session_shared).await;
+                });
+                if let Ok(mut tasks) = shared.tasks.lock() {
+                    tasks.retain(|t| !t.is_finished());
+                    tasks.push(session.abort_handle());
+                }
+            }
+        });
+        if let Ok(mut tasks) = self.shared.tasks.lock() {
+            tasks.push(accept.abort_handle());
+        }
+        Ok(bound)
+    }
+
+    /// Stops listening and cuts every open session: clients see connections refused or reset.
+    pub async fn stop(&self) {
+        let tasks: Vec<AbortHandle> = self
+            .shared
+            .tasks
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default();
+        for task in &tasks {
+            task.abort();
+        }
+        // Let the aborted tasks drop their sockets before anyone connects again.
+        for _ in 0..100 {
+            if tasks.iter().all(AbortHandle::is_finished) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&self) -> std::io::Result<()> {
+        self.listen(self.addr).await.map(|_| ())
+    }
+
+    /// Every message received so far, in order of arrival.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.shared
+            .messages
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many messages were received so far.
+    pub fn count(&self) -> usize {
+        self.shared.messages.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Waits until at least `n` messages arrived or `deadline` passed; returns what arrived.
+    pub async fn wait_for(&self, n: usize, deadline: Duration) -> Vec<ReceivedMail> {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.count() < n && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.messages()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.shared.tasks.lock() {
+            for task in tasks.iter() {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Takes the address out of `FROM:<a@b> SIZE=…` / `TO:<a@b>`.
+fn path_of(arg: &str) -> String {
+    let arg = arg.trim();
+    match (arg.find('<'), arg.find('>')) {
+        (Some(start), Some(end)) if start < end => arg[start + 1..end].to_owned(),
+        _ => arg
+            .split_once(':')
+            .map_or(arg, |(_, rest)| rest)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
+    let mut mail_from = String::new();
+    let mut rcpt_to = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end();
+        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
+        match verb.to_ascii_uppercase().as_str() {
+            "EHLO" => {
+                write
+                    .write_all(
+                        b"250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
+                    )
+                    .await?
+            }
+            "HELO" => write.write_all(b"250 sink.test\r\n").await?,
+            "MAIL" => {
+                mail_from = path_of(arg);
+                rcpt_to.clear();
+                write.write_all(b"250 2.1.0 OK\r\n").await?;
+            }
+            "RCPT" => {
+                rcpt_to.push(path_of(arg));
+                write.write_all(b"250 2.1.5 OK\r\n").await?;
+            }
+            "DATA" => {
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
+                let mut data = Vec::new();
+                loop {
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" || line == b".\n" {
+                        break;
+                    }
+                    let content = line.strip_prefix(b".").unwrap_or(&line);
+                    data.extend_from_slice(content);
+                }
+                if let Ok(mut messages) = shared.messages.lock() {
+                    messages.push(ReceivedMail {
+                        mail_from: std::mem::take(&mut mail_from),
+                        rcpt_to: std::mem::take(&mut rcpt_to),
+                        data,
+                    });
+                }
+                write.write_all(b"250 2.0.0 OK queued\r\n").await?;
+            }
+            "RSET" => {
+                mail_from.clear();
+                rcpt_to.clear();
+                write.write_all(b"250 2.0.0 OK\r\n").await?;
+            }
+            "NOOP" => write.write_all(b"250 2.0.0 OK\r\n").await?,
+            "QUIT" => {
+                write.write_all(b"221 2.0.0 Bye\r\n").await?;
+                return Ok(());
+            }
+            _ => {
+                write
+                    .write_all(b"502 5.5.2 Command not recognised\r\n")
+                    .await?
+            }
+        }
+    }
+}
