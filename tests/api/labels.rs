@@ -241,13 +241,17 @@ async fn the_qr_code_lands_on_the_parcel_for_staff_and_on_the_masked_view_for_an
         "",
         "x",
         "AAAAAAAAAAAAAAAAAAAAAAAA",
-        "%00%ff",
         "..%2F..%2Fetc",
+        "%F0%9F%99%82",
     ] {
         let res = get_url(&app, &format!("{prefix}{forged}"), Some(&postal)).await;
         assert_eq!(res.status(), 404, "{forged:?}");
         assert_eq!(error_of(res).await.0, "not_found");
     }
+    // A path that is not even UTF-8 is a bad request, still in the envelope.
+    let res = get_url(&app, &format!("{prefix}%00%ff"), Some(&postal)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_of(res).await.0, "bad_request");
 }
 
 #[tokio::test]

@@ -898,3 +898,68 @@ async fn webhooks_are_signed_retried_after_a_500_and_sent_only_for_the_agencys_o
     assert_eq!(row[0].attempts, 2);
     assert_eq!(sink.count(), 0, "a pickup request e-mails nobody");
 }
+
+#[tokio::test]
+async fn workers_claiming_at_the_same_time_never_take_the_same_row() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let rows: Vec<outbox::ActiveModel> = (0..120)
+        .map(|i| outbox::ActiveModel {
+            kind: Set("webhook".to_owned()),
+            dossier_id: Set(None),
+            payload: Set(json!({"n": i})),
+            status: Set(OutboxStatus::Pending),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(&app.store.write)
+        .await
+        .expect("queue");
+    // Work of another kind is left to its own worker.
+    outbox::ActiveModel {
+        kind: Set("carrier_order".to_owned()),
+        dossier_id: Set(None),
+        payload: Set(json!({})),
+        status: Set(OutboxStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.store.write)
+    .await
+    .expect("other work");
+    let lease = Duration::from_secs(60);
+    let claims = futures_util::future::join_all((0..4).map(|w| {
+        let store = app.store.clone();
+        async move {
+            domain::ops::outbox::claim_batch(&store, &format!("worker-{w}"), 50, lease)
+                .await
+                .expect("claim")
+        }
+    }))
+    .await;
+    let mut all = Vec::new();
+    for (w, claim) in claims.iter().enumerate() {
+        for row in claim {
+            assert_eq!(
+                row.locked_by.as_deref(),
+                Some(format!("worker-{w}").as_str())
+            );
+            all.push(row.id);
+        }
+    }
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 120, "every due row claimed once");
+    assert_eq!(distinct.len(), 120, "no row claimed twice");
+    assert!(
+        domain::ops::outbox::claim_batch(&app.store, "late", 50, lease)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}

@@ -2,15 +2,16 @@
 //! on `/l/{token}`, the S10 item code as text and as a Code 128 barcode, the dossier code, sender and
 //! receiver as the slip needs them, the procedure and the agency.
 //!
-//! One layout serves the three formats: [`layout`] places every mark; [`svg`] writes them as SVG;
+//! One layout serves the three formats: `layout` places every mark; [`svg`] writes them as SVG;
 //! [`png`] rasterises that SVG with resvg; [`pdf`] draws the same marks into PDF pages with krilla,
 //! keeping text as text (an embedded, subset font with a ToUnicode map), so names can be searched and
 //! copied from the PDF.
+//!
 //! Fonts come only from the DejaVu Sans files embedded in the binary (`assets/fonts/`, with their
 //! license), which cover Vietnamese: no system font is ever looked up, so every machine draws the same
 //! label.
 //!
-//! A label is 100 × 150 mm, the usual size of thermal parcel labels. [`qr`] makes its QR code.
+//! A label is 100 × 150 mm, the usual size of thermal parcel labels. `qr` makes its QR code.
 
 mod layout;
 pub mod pdf;
@@ -89,7 +90,7 @@ static FONT_DB: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
     Arc::new(db)
 });
 
-/// Parses a label's SVG with the embedded fonts (and no others): the tree that PNG and PDF draw.
+/// Parses a label's SVG with the embedded fonts (and no others), for the PNG.
 fn parse_svg(svg: &str) -> Result<usvg::Tree, LabelError> {
     let options = usvg::Options {
         font_family: FONT_FAMILY.to_owned(),
@@ -128,50 +129,5 @@ pub(crate) mod fixtures {
                 phone: None,
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod scratch_dump {
-    #[test]
-    #[ignore]
-    fn dump() {
-        let l = super::fixtures::label();
-        std::fs::write("/tmp/label.svg", super::render_svg(&l).unwrap()).unwrap();
-        std::fs::write("/tmp/label.png", super::render_png(&l).unwrap()).unwrap();
-        let mut o = l.clone();
-        o.direction = entity::enums::LegDirection::Outbound;
-        std::mem::swap(&mut o.sender, &mut o.receiver);
-        std::fs::write("/tmp/label-out.png", super::render_png(&o).unwrap()).unwrap();
-        std::fs::write("/tmp/label.pdf", super::render_pdf_sheet(&[l, o]).unwrap()).unwrap();
-    }
-}
-
-#[cfg(test)]
-mod scratch_prof {
-    #[test]
-    #[ignore]
-    fn prof() {
-        let l = super::fixtures::label();
-        let n = 500;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(super::render_svg(&l).unwrap());
-        }
-        eprintln!("svg {:?}", t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(super::qr::encode(l.qr_url.as_bytes()).unwrap());
-        }
-        eprintln!("qr {:?}", t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(super::layout::layout(&l).unwrap());
-        }
-        eprintln!("layout {:?}", t.elapsed() / n);
-        let labels = vec![l.clone(); n as usize];
-        let t = std::time::Instant::now();
-        std::hint::black_box(super::render_pdf_sheet(&labels).unwrap());
-        eprintln!("pdf per label {:?}", t.elapsed() / n);
     }
 }

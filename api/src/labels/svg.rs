@@ -1,4 +1,4 @@
-//! The label as SVG: the layout of [`super::layout`] written as one standalone document in millimetres
+//! The label as SVG: the layout of `super::layout` written as one standalone document in millimetres
 //! (`viewBox="0 0 100 150"`, `width="100mm"`). The PNG is this SVG rasterised.
 //!
 //! Text keeps the family of the embedded DejaVu Sans first, then common fallbacks for viewers without

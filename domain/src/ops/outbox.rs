@@ -9,6 +9,7 @@
 //! Notifications derive from timeline events: [`enqueue_for_event`] is called by
 //! [`super::append_event`] for every event, so no use-case has to remember it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -242,181 +243,301 @@ pub async fn enqueue_for_event(
     conn: &impl ConnectionTrait,
     event: &dossier_event::Model,
 ) -> Result<(), DbErr> {
-    let hooks: Vec<i64> = webhook::Entity::find()
-        .select_only()
-        .column(webhook::Column::Id)
-        .filter(webhook::Column::Active.eq(true))
-        .filter(
-            webhook::Column::AgencyCode.in_subquery(
-                Query::select()
-                    .column(dossier::Column::AgencyCode)
-                    .from(dossier::Entity)
-                    .and_where(dossier::Column::Id.eq(event.dossier_id))
-                    .to_owned(),
-            ),
-        )
-        .order_by_asc(webhook::Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let notifies = citizen_notice_kind(event.kind, event.leg);
-    if hooks.is_empty() && !notifies {
+    enqueue_for_events(conn, std::slice::from_ref(event)).await
+}
+
+/// Rows per bulk statement, well under both databases' limits on bound parameters.
+const CHUNK: usize = 500;
+
+/// [`enqueue_for_event`] for many events at once (bulk writers such as a scanner's batch upload or
+/// the carrier feed): the same rows, in the order of `events`, read and written with a handful of
+/// statements whatever the number of events. Call it after the dossiers and parcels are updated.
+pub async fn enqueue_for_events(
+    conn: &impl ConnectionTrait,
+    events: &[dossier_event::Model],
+) -> Result<(), DbErr> {
+    if events.is_empty() {
         return Ok(());
     }
-    let Some(dossier) = dossier::Entity::find_by_id(event.dossier_id)
-        .one(conn)
-        .await?
-    else {
+    let dossier_ids: Vec<i64> = events
+        .iter()
+        .map(|e| e.dossier_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut hooks: Vec<(i64, String)> = Vec::new();
+    for ids in dossier_ids.chunks(CHUNK) {
+        hooks.extend(
+            webhook::Entity::find()
+                .select_only()
+                .column(webhook::Column::Id)
+                .column(webhook::Column::AgencyCode)
+                .filter(webhook::Column::Active.eq(true))
+                .filter(
+                    webhook::Column::AgencyCode.in_subquery(
+                        Query::select()
+                            .column(dossier::Column::AgencyCode)
+                            .from(dossier::Entity)
+                            .and_where(dossier::Column::Id.is_in(ids.iter().copied()))
+                            .to_owned(),
+                    ),
+                )
+                .into_tuple::<(i64, String)>()
+                .all(conn)
+                .await?,
+        );
+    }
+    hooks.sort();
+    hooks.dedup();
+    let notifying: Vec<&dossier_event::Model> = events
+        .iter()
+        .filter(|e| citizen_notice_kind(e.kind, e.leg))
+        .collect();
+    if hooks.is_empty() && notifying.is_empty() {
         return Ok(());
+    }
+    let mut dossiers: HashMap<i64, dossier::Model> = HashMap::new();
+    for ids in dossier_ids.chunks(CHUNK) {
+        for d in dossier::Entity::find()
+            .filter(dossier::Column::Id.is_in(ids.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            dossiers.insert(d.id, d);
+        }
+    }
+    let context = if notifying.is_empty() {
+        NoticeContext::default()
+    } else {
+        NoticeContext::load(conn, &notifying, &dossiers).await?
     };
     let now = crate::clock::now();
-    let mut rows = Vec::with_capacity(hooks.len() + 2);
-    for webhook_id in hooks {
-        let payload = WebhookPayload {
-            webhook_id,
-            delivery_id: new_delivery_id(),
-            event: WebhookEvent {
-                id: event.id,
-                dossier_code: dossier.code.clone(),
-                at: event.at,
-                kind: event.kind,
-                status: event.to_status,
-                source: event.source,
-            },
+    let mut rows = Vec::new();
+    for event in events {
+        let Some(dossier) = dossiers.get(&event.dossier_id) else {
+            continue;
         };
-        rows.push(pending_row(
-            DeliveryKind::Webhook,
-            dossier.id,
-            to_json(&payload)?,
-            now,
-        ));
-    }
-    if notifies {
-        for email in emails_for(conn, event, &dossier).await? {
+        for (webhook_id, _) in hooks.iter().filter(|(_, a)| *a == dossier.agency_code) {
+            let payload = WebhookPayload {
+                webhook_id: *webhook_id,
+                delivery_id: new_delivery_id(),
+                event: WebhookEvent {
+                    id: event.id,
+                    dossier_code: dossier.code.clone(),
+                    at: event.at,
+                    kind: event.kind,
+                    status: event.to_status,
+                    source: event.source,
+                },
+            };
             rows.push(pending_row(
-                DeliveryKind::Email,
+                DeliveryKind::Webhook,
                 dossier.id,
-                to_json(&email)?,
+                to_json(&payload)?,
                 now,
             ));
         }
+        if citizen_notice_kind(event.kind, event.leg) {
+            for email in context.emails_for(event, dossier) {
+                rows.push(pending_row(
+                    DeliveryKind::Email,
+                    dossier.id,
+                    to_json(&email)?,
+                    now,
+                ));
+            }
+        }
     }
-    if !rows.is_empty() {
-        outbox::Entity::insert_many(rows)
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        outbox::Entity::insert_many(chunk)
             .exec_without_returning(conn)
             .await?;
     }
     Ok(())
 }
 
-/// The e-mails an event sends, one per recipient.
-async fn emails_for(
-    conn: &impl ConnectionTrait,
-    event: &dossier_event::Model,
-    dossier: &dossier::Model,
-) -> Result<Vec<EmailPayload>, DbErr> {
-    let citizen_email = dossier
-        .applicant_email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let agency = agency::Entity::find_by_id(dossier.agency_code.clone())
-        .one(conn)
-        .await?;
-    let agency_email = agency
-        .as_ref()
-        .and_then(|a| a.email.as_deref())
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let to_agency = event.kind == EventKind::Delivered && agency_email.is_some();
-    if citizen_email.is_none() && !to_agency {
-        return Ok(Vec::new());
-    }
-    let procedure_name = procedure::Entity::find_by_id(dossier.procedure_code.clone())
-        .one(conn)
-        .await?
-        .map(|p| p.name);
-    let outbound = match event.kind {
-        EventKind::OutForDelivery | EventKind::DeliveryFailed | EventKind::Delivered => {
-            leg::Entity::find()
-                .filter(leg::Column::DossierId.eq(dossier.id))
+/// What the e-mails of a set of events need beyond their dossiers, read once for all of them.
+#[derive(Default)]
+struct NoticeContext {
+    agencies: HashMap<String, agency::Model>,
+    procedures: HashMap<String, String>,
+    /// Outbound parcels by dossier id.
+    outbound: HashMap<i64, leg::Model>,
+    calendar: Option<crate::calendar::WorkingCalendar>,
+}
+
+impl NoticeContext {
+    async fn load(
+        conn: &impl ConnectionTrait,
+        events: &[&dossier_event::Model],
+        dossiers: &HashMap<i64, dossier::Model>,
+    ) -> Result<Self, DbErr> {
+        let involved: Vec<&dossier::Model> = events
+            .iter()
+            .filter_map(|e| dossiers.get(&e.dossier_id))
+            .collect();
+        let agency_codes: BTreeSet<String> =
+            involved.iter().map(|d| d.agency_code.clone()).collect();
+        let procedure_codes: BTreeSet<String> =
+            involved.iter().map(|d| d.procedure_code.clone()).collect();
+        let parcel_dossiers: BTreeSet<i64> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::OutForDelivery | EventKind::DeliveryFailed | EventKind::Delivered
+                )
+            })
+            .map(|e| e.dossier_id)
+            .collect();
+        let agencies = agency::Entity::find()
+            .filter(agency::Column::Code.is_in(agency_codes))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.code.clone(), a))
+            .collect();
+        let procedures = procedure::Entity::find()
+            .filter(procedure::Column::Code.is_in(procedure_codes))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|p| (p.code, p.name))
+            .collect();
+        let mut outbound = HashMap::new();
+        let parcel_dossiers: Vec<i64> = parcel_dossiers.into_iter().collect();
+        for ids in parcel_dossiers.chunks(CHUNK) {
+            for l in leg::Entity::find()
+                .filter(leg::Column::DossierId.is_in(ids.iter().copied()))
                 .filter(leg::Column::Direction.eq(LegDirection::Outbound))
-                .one(conn)
+                .all(conn)
                 .await?
-        }
-        _ => None,
-    };
-    let item_code = outbound.as_ref().and_then(|l| l.item_code.clone());
-    let notice = match event.kind {
-        EventKind::ReceivedByAgency => Notice::ReceivedByAgency {
-            filed_at: dossier.filed_at,
-            result_due_at: dossier.result_due_at,
-        },
-        EventKind::SupplementRequested => Notice::SupplementRequested {
-            items: event.note.clone(),
-        },
-        EventKind::ResultReady => Notice::ResultReady {
-            service_mode: dossier.service_mode,
-            outcome: dossier.outcome.clone(),
-        },
-        EventKind::OutForDelivery => Notice::OutForDelivery {
-            item_code: item_code.clone(),
-        },
-        EventKind::DeliveryFailed => {
-            let notice = Ord::max(outbound.as_ref().map_or(1, |l| l.failed_attempts), 1);
-            let last = notice >= crate::delivery::NOTICES_BEFORE_RETURN;
-            let next_attempt_from = if last {
-                None
-            } else {
-                let calendar = super::reference::working_calendar(conn).await?;
-                Some(crate::delivery::earliest_next_notice(&calendar, event.at))
-            };
-            Notice::DeliveryFailed {
-                notice,
-                reason: event.note.as_deref().and_then(failure_reason),
-                next_attempt_from,
-                returned_to_agency: last,
+            {
+                outbound.insert(l.dossier_id, l);
             }
         }
-        _ => Notice::Delivered {
-            item_code: item_code.clone(),
-        },
-    };
-    let agency_name = agency.as_ref().map(|a| a.name.clone());
-    let mut emails = Vec::with_capacity(2);
-    if let Some(to) = citizen_email {
-        emails.push(EmailPayload {
-            message_key: format!("dossier-event-{}-{}", event.id, Recipient::Citizen.as_str()),
-            recipient: Recipient::Citizen,
-            to: to.to_owned(),
-            to_name: Some(dossier.applicant_full_name.clone()),
-            language: dossier.language.clone(),
-            dossier_code: dossier.code.clone(),
-            agency_name: agency_name.clone(),
-            procedure_name: procedure_name.clone(),
-            at: event.at,
-            notice,
-        });
+        let calendar = if events.iter().any(|e| e.kind == EventKind::DeliveryFailed) {
+            Some(super::reference::working_calendar(conn).await?)
+        } else {
+            None
+        };
+        Ok(Self {
+            agencies,
+            procedures,
+            outbound,
+            calendar,
+        })
     }
-    if to_agency && let Some(to) = agency_email {
-        emails.push(EmailPayload {
-            message_key: format!("dossier-event-{}-{}", event.id, Recipient::Agency.as_str()),
-            recipient: Recipient::Agency,
-            to: to.to_owned(),
-            to_name: None,
-            // The agency's desk reads Vietnamese, whatever the citizen chose.
-            language: "vi".to_owned(),
-            dossier_code: dossier.code.clone(),
-            agency_name,
-            procedure_name,
-            at: event.at,
-            notice: Notice::ResultDelivered {
-                national_dossier_no: dossier.national_dossier_no.clone(),
-                item_code,
+
+    /// The e-mails one event sends, one per recipient.
+    fn emails_for(
+        &self,
+        event: &dossier_event::Model,
+        dossier: &dossier::Model,
+    ) -> Vec<EmailPayload> {
+        let citizen_email = dossier
+            .applicant_email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let agency = self.agencies.get(&dossier.agency_code);
+        let agency_email = agency
+            .and_then(|a| a.email.as_deref())
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let to_agency = event.kind == EventKind::Delivered && agency_email.is_some();
+        if citizen_email.is_none() && !to_agency {
+            return Vec::new();
+        }
+        let procedure_name = self.procedures.get(&dossier.procedure_code).cloned();
+        let outbound = self.outbound.get(&dossier.id);
+        let item_code = outbound.and_then(|l| l.item_code.clone());
+        let notice = match event.kind {
+            EventKind::ReceivedByAgency => Notice::ReceivedByAgency {
+                filed_at: dossier.filed_at,
+                result_due_at: dossier.result_due_at,
             },
-        });
+            EventKind::SupplementRequested => Notice::SupplementRequested {
+                items: event.note.clone(),
+            },
+            EventKind::ResultReady => Notice::ResultReady {
+                service_mode: dossier.service_mode,
+                outcome: dossier.outcome.clone(),
+            },
+            EventKind::OutForDelivery => Notice::OutForDelivery {
+                item_code: item_code.clone(),
+            },
+            EventKind::DeliveryFailed => {
+                let counted = event.note.as_deref().and_then(notice_number);
+                let notice = Ord::max(
+                    counted.unwrap_or_else(|| outbound.map_or(1, |l| l.failed_attempts)),
+                    1,
+                );
+                let last = notice >= crate::delivery::NOTICES_BEFORE_RETURN;
+                Notice::DeliveryFailed {
+                    notice,
+                    reason: event.note.as_deref().and_then(failure_reason),
+                    next_attempt_from: match (&self.calendar, last) {
+                        (Some(calendar), false) => {
+                            Some(crate::delivery::earliest_next_notice(calendar, event.at))
+                        }
+                        _ => None,
+                    },
+                    returned_to_agency: last,
+                }
+            }
+            _ => Notice::Delivered {
+                item_code: item_code.clone(),
+            },
+        };
+        let agency_name = agency.map(|a| a.name.clone());
+        let mut emails = Vec::with_capacity(2);
+        if let Some(to) = citizen_email {
+            emails.push(EmailPayload {
+                message_key: format!("dossier-event-{}-{}", event.id, Recipient::Citizen.as_str()),
+                recipient: Recipient::Citizen,
+                to: to.to_owned(),
+                to_name: Some(dossier.applicant_full_name.clone()),
+                language: dossier.language.clone(),
+                dossier_code: dossier.code.clone(),
+                agency_name: agency_name.clone(),
+                procedure_name: procedure_name.clone(),
+                at: event.at,
+                notice,
+            });
+        }
+        if to_agency && let Some(to) = agency_email {
+            emails.push(EmailPayload {
+                message_key: format!("dossier-event-{}-{}", event.id, Recipient::Agency.as_str()),
+                recipient: Recipient::Agency,
+                to: to.to_owned(),
+                to_name: None,
+                // The agency's desk reads Vietnamese, whatever the citizen chose.
+                language: "vi".to_owned(),
+                dossier_code: dossier.code.clone(),
+                agency_name,
+                procedure_name,
+                at: event.at,
+                notice: Notice::ResultDelivered {
+                    national_dossier_no: dossier.national_dossier_no.clone(),
+                    item_code,
+                },
+            });
+        }
+        emails
     }
-    Ok(emails)
+}
+
+/// The notice counter in a failed-delivery note written by the delivery endpoint (`notice N: …`).
+fn notice_number(note: &str) -> Option<i32> {
+    note.strip_prefix("notice ")?
+        .split(':')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The postman's reason in a failed-delivery note (`notice N: reason`), without the counter.
@@ -591,7 +712,7 @@ pub async fn list(
     }
     let rows = query.all(conn).await?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.dossier_id).collect();
-    let codes: std::collections::HashMap<i64, String> = if ids.is_empty() {
+    let codes: HashMap<i64, String> = if ids.is_empty() {
         Default::default()
     } else {
         dossier::Entity::find()
@@ -669,6 +790,8 @@ mod tests {
         );
         assert_eq!(failure_reason("moved").as_deref(), Some("moved"));
         assert_eq!(failure_reason("notice 2: "), None);
+        assert_eq!(notice_number("notice 2: moved"), Some(2));
+        assert_eq!(notice_number("moved"), None);
     }
 
     #[test]
