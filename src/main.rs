@@ -151,15 +151,16 @@ fn carrier_sync(settings: &Settings) -> Option<worker::CarrierSync> {
             .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
         c.customer_code.clone().unwrap_or_default(),
     );
-    Some(worker::CarrierSync {
+    Some(worker::CarrierSync::new(
         config,
-        poll_interval: std::time::Duration::from_secs(c.poll_interval_secs.max(1)),
-        sync: worker::sync::SyncSettings::default(),
-    })
+        std::time::Duration::from_secs(c.poll_interval_secs.max(1)),
+    ))
 }
 
-/// The embedded default: with no carrier URL, a carrier sandbox runs in this process (time at 60×) and
-/// the worker reads it, so a demo dossier visibly moves. The handle keeps it running.
+/// The embedded default: with no carrier URL, a carrier sandbox runs in this process and the worker
+/// reads it every few seconds, so a demo dossier visibly moves. Parcels move 60× faster than usual
+/// (minutes instead of hours) on a real-time clock, so every event keeps a real time. The handle keeps
+/// it running.
 async fn embedded_carrier(
     settings: &mut Settings,
 ) -> anyhow::Result<Option<carrier_sandbox::SandboxHandle>> {
@@ -173,7 +174,8 @@ async fn embedded_carrier(
         return Ok(None);
     }
     let config = carrier_sandbox::SandboxConfig {
-        speed: 60.0,
+        speed: 1.0,
+        pace: 60.0,
         ..Default::default()
     };
     let sandbox = carrier_sandbox::Sandbox::start(config)
@@ -184,6 +186,7 @@ async fn embedded_carrier(
     settings.carrier.consumer_key = Some(c.consumer_key.clone());
     settings.carrier.consumer_secret = Some(secrecy::SecretString::from(c.consumer_secret.clone()));
     settings.carrier.customer_code = Some(c.customer_code.clone());
+    settings.carrier.poll_interval_secs = settings.carrier.poll_interval_secs.min(5);
     Ok(Some(sandbox))
 }
 
@@ -192,6 +195,31 @@ fn check_worker_settings(settings: &worker::WorkerSettings) -> anyhow::Result<()
     worker::outbox::OutboxDeps::new(&settings.outbox)
         .map(|_| ())
         .context("Failed to set up outgoing mail and webhooks")
+}
+
+/// How long a stopping worker may take to finish or give back the work in hand.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs the worker until it returns, or until [`WORKER_GRACE`] after the stop signal: a worker stuck
+/// past that is dropped, and what it held comes back to the others when its leases expire.
+async fn run_worker_with_grace(
+    worker: impl std::future::Future<Output = ()>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = worker => {}
+        () = async {
+            if stop.wait_for(|stopped| *stopped).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(WORKER_GRACE).await;
+        } => {
+            tracing::warn!(
+                grace.secs = WORKER_GRACE.as_secs(),
+                "the worker did not stop in time; the work it held returns when its leases expire"
+            );
+        }
+    }
 }
 
 fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
@@ -274,7 +302,8 @@ async fn main() -> anyhow::Result<()> {
             check_worker_settings(&worker_settings)?;
             let store = connect_migrated(&settings).await?;
             let (_tx, rx) = shutdown_signal();
-            worker::run(store, worker_settings, rx).await;
+            let stop = rx.clone();
+            run_worker_with_grace(worker::run(store, worker_settings, rx), stop).await;
             Ok(())
         }
         Command::Migrate { db } => {
@@ -376,7 +405,13 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .await;
     let _ = tx.send(true);
     if let Some(worker) = worker {
-        let _ = worker.await;
+        run_worker_with_grace(
+            async {
+                let _ = worker.await;
+            },
+            rx,
+        )
+        .await;
     }
     served.context("The server stopped with an error")
 }

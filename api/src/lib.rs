@@ -12,6 +12,8 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod track_cache;
+pub mod web;
 
 pub use settings::Settings;
 pub use startup::Application;

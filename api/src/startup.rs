@@ -17,8 +17,12 @@ use secrecy::{ExposeSecret, SecretSlice};
 use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
+use crate::routes::admin::AdminApi;
 use crate::routes::carrier::CarrierApi;
+use crate::routes::events::EventFeedApi;
 use crate::routes::labels::LabelApi;
+use crate::routes::metrics::MetricsApi;
+use crate::routes::reports::ReportApi;
 use crate::routes::webhooks::WebhookApi;
 use crate::routes::{agency::AgencyApi, handovers::HandoverApi, postal::PostalApi};
 use crate::routes::{dossiers::DossierApi, health::HealthApi, reference::ReferenceApi};
@@ -36,6 +40,10 @@ pub type ApiGroups = (
     AgencyApi,
     WebhookApi,
     CarrierApi,
+    MetricsApi,
+    ReportApi,
+    AdminApi,
+    EventFeedApi,
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -51,6 +59,10 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             AgencyApi,
             WebhookApi,
             CarrierApi,
+            MetricsApi,
+            ReportApi,
+            AdminApi,
+            EventFeedApi,
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
@@ -123,6 +135,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, seeds (when asked and the database is empty) and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        crate::routes::metrics::install();
         if let Some(dir) =
             sqlite_file(&settings.database.url).and_then(|p| std::path::Path::new(p).parent())
             && !dir.as_os_str().is_empty()
@@ -167,6 +180,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("Failed to read the bound port")?;
         let state = AppState {
+            track_cache: crate::track_cache::TrackCache::for_store(&store),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),
             label_key: Arc::new(label_key),
@@ -227,10 +241,11 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
     let api = openapi_service().server(state.public_base_url.to_string());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    Route::new()
+    let api_routes = Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .nest("/docs", docs);
+    crate::web::mount(api_routes)
         .with(BodyLimit { max: MAX_JSON_BODY })
         .catch_all_error(render_poem_error)
         .with(AccessLog)

@@ -17,4 +17,6 @@ pub struct AppState {
     /// The key of the carrier's pushed events' signature (`carrier.webhook_secret`); `None` turns
     /// carrier push off.
     pub carrier_push_key: Option<Arc<SecretSlice<u8>>>,
+    /// Public tracking views kept between reads (SQLite only).
+    pub track_cache: crate::track_cache::TrackCache,
 }

@@ -24,6 +24,10 @@ pub struct SandboxConfig {
     pub token_ttl: Duration,
     /// Simulated seconds per real second; 0 freezes the clock so only `advance` moves it.
     pub speed: f64,
+    /// How many times faster than usual parcels move along their default path (scripts are taken as
+    /// written). A demo at real time with `pace` 60 sees a parcel move in minutes while every
+    /// `eventTime` stays a real time, which a sped-up clock (`speed`) would put in the future.
+    pub pace: f64,
     /// Seeds every random choice (paths, delays, failures), so runs are repeatable.
     pub seed: u64,
     /// The simulated time at start; `None` means now.
@@ -50,6 +54,7 @@ impl Default for SandboxConfig {
             other_customer_code: "OTHERCUST".into(),
             token_ttl: Duration::from_secs(3600),
             speed: 0.0,
+            pace: 1.0,
             seed: 45_2016,
             start_time: None,
             delivery_failure_rate: 0.1,

@@ -125,6 +125,12 @@ pub enum Fault {
         /// How many records.
         records: u32,
     },
+    /// The next `records` events are published to per-order reads but never served by the feed (a
+    /// feed that lost them): only reading the order finds them.
+    MissingFromFeed {
+        /// How many records.
+        records: u32,
+    },
 }
 
 /// 500 unless a test asks for another 5xx.

@@ -222,6 +222,12 @@ impl SandboxHandle {
         self.shared.world().order_records(&customer, order_number)
     }
 
+    /// The request an order was created with, as the carrier received it (orders made by
+    /// [`SandboxHandle::bulk_orders`] keep none).
+    pub fn order_request(&self, order_number: &str) -> Option<OrderRequest> {
+        self.shared.world().order_request(order_number)
+    }
+
     /// The stored answer of an order.
     pub fn order(&self, order_number: &str) -> Option<OrderAnswer> {
         self.shared.world().order(order_number)
@@ -278,6 +284,7 @@ pub(crate) fn apply_fault(shared: &Shared, fault: Fault) -> Vec<TrackingRecord> 
         Fault::DuplicateRecords { pages } => shared.world().arm_duplicates(pages),
         Fault::OutOfOrderTimes { records } => shared.world().arm_out_of_order(records),
         Fault::LateRecords { records } => shared.world().arm_late(records),
+        Fault::MissingFromFeed { records } => shared.world().arm_missing(records),
         Fault::RevokeTokens => shared.revoke_tokens(),
         Fault::UnknownItems { records } => return shared.world().inject_unknown(records),
     }

@@ -25,6 +25,9 @@ struct Cli {
     /// Simulated seconds per real second (0 freezes time; move it with POST /_sandbox/clock/advance).
     #[arg(long, env = "CARRIER_SANDBOX_SPEED", default_value_t = 1.0)]
     speed: f64,
+    /// How many times faster parcels move along their default path, event times staying real.
+    #[arg(long, env = "CARRIER_SANDBOX_PACE", default_value_t = 1.0)]
+    pace: f64,
     /// Seed of every random choice, for repeatable runs.
     #[arg(long, env = "CARRIER_SANDBOX_SEED", default_value_t = 452_016)]
     seed: u64,
@@ -63,6 +66,7 @@ impl Cli {
             customer_code: self.customer_code,
             token_ttl: Duration::from_secs(self.token_ttl_secs),
             speed: self.speed,
+            pace: self.pace,
             seed: self.seed,
             delivery_failure_rate: self.failure_rate,
             ..SandboxConfig::default()

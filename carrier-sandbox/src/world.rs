@@ -227,6 +227,8 @@ struct Order {
     destination: String,
     /// The latest `eventTime` published, for out-of-order injection.
     last_time: Option<DateTime<Utc>>,
+    /// The request as received, for tests that check what a client sent (bulk orders keep none).
+    request: Option<Box<OrderRequest>>,
 }
 
 /// A provider of bulk orders: provinces cycle through a few real ones.
@@ -238,6 +240,7 @@ pub struct World {
     customer_code: Arc<str>,
     other_customer_code: Arc<str>,
     failure_rate: f64,
+    pace: f64,
     seed: u64,
     indicator: String,
     country: String,
@@ -252,10 +255,13 @@ pub struct World {
     by_order: HashMap<(Arc<str>, Arc<str>), Vec<i64>>,
     next_id: i64,
     held: Vec<TrackingRecord>,
+    /// Ids the feed never serves (per-order reads do).
+    hidden: HashSet<i64>,
     max_served: i64,
     duplicate_pages: u32,
     out_of_order: u32,
     late: u32,
+    missing: u32,
     unknown_serial: u32,
     rng: SeededRng,
     messages: HashMap<i32, Arc<str>>,
@@ -279,6 +285,11 @@ impl World {
             customer_code: config.customer_code.as_str().into(),
             other_customer_code: config.other_customer_code.as_str().into(),
             failure_rate: config.delivery_failure_rate,
+            pace: if config.pace.is_finite() && config.pace > 0.0 {
+                config.pace
+            } else {
+                1.0
+            },
             seed: config.seed,
             indicator: config.item_indicator.clone(),
             country: config.item_country.clone(),
@@ -301,10 +312,12 @@ impl World {
             by_order: HashMap::new(),
             next_id: 1,
             held: Vec::new(),
+            hidden: HashSet::new(),
             max_served: 0,
             duplicate_pages: 0,
             out_of_order: 0,
             late: 0,
+            missing: 0,
             unknown_serial: 90_000_000,
             rng: SeededRng::new(config.seed, "world"),
             messages: HashMap::new(),
@@ -335,6 +348,11 @@ impl World {
 
     /// Accepts (or refuses, or replays) an order, as `POST /order/post` does.
     pub fn create_order(&mut self, req: &OrderRequest, script: Option<&Script>) -> OrderAnswer {
+        self.create(req, script, true)
+    }
+
+    /// [`World::create_order`], keeping the request or not.
+    fn create(&mut self, req: &OrderRequest, script: Option<&Script>, keep: bool) -> OrderAnswer {
         self.catch_up();
         let Some(number) = present(&req.order_number) else {
             return OrderAnswer::refusal("01", "Thiếu thông tin bắt buộc: orderNumber", "");
@@ -349,14 +367,21 @@ impl World {
             ("senderName", &req.sender_name),
             ("senderAddress", &req.sender_address),
             ("senderProvince", &req.sender_province),
-            ("senderTel", &req.sender_tel),
             ("receiverName", &req.receiver_name),
             ("receiverAddress", &req.receiver_address),
             ("receiverProvince", &req.receiver_province),
-            ("receiverTel", &req.receiver_tel),
         ];
         if let Some((name, _)) = required.iter().find(|(_, v)| present(v).is_none()) {
             return OrderAnswer::refusal("01", format!("Thiếu thông tin bắt buộc: {name}"), number);
+        }
+        // A phone to call about the parcel: the sender's or the receiver's (an office's desk may
+        // have none on file).
+        if present(&req.sender_tel).is_none() && present(&req.receiver_tel).is_none() {
+            return OrderAnswer::refusal(
+                "01",
+                "Thiếu thông tin bắt buộc: senderTel hoặc receiverTel",
+                number,
+            );
         }
         if req.cod_amount.is_some_and(|c| c < 0) {
             return OrderAnswer::refusal("01", "codAmount không hợp lệ", number);
@@ -393,16 +418,25 @@ impl World {
             origin,
             destination,
             last_time: None,
+            request: keep.then(|| Box::new(req.clone())),
         });
         self.by_number.insert(number.clone(), index);
         self.used_items.insert(item);
         let plan = match script {
             Some(script) => script.plan(),
-            None => script::default_path(
-                &mut SeededRng::new(self.seed, &number),
-                self.failure_rate,
-                inter_province,
-            ),
+            None => {
+                let mut path = script::default_path(
+                    &mut SeededRng::new(self.seed, &number),
+                    self.failure_rate,
+                    inter_province,
+                );
+                if self.pace != 1.0 {
+                    for step in &mut path {
+                        step.after = step.after.div_f64(self.pace);
+                    }
+                }
+                path
+            }
         };
         self.schedule_plan(index, plan);
         answer
@@ -434,7 +468,7 @@ impl World {
                 receiver_tel: Some("0900000001".into()),
                 ..OrderRequest::default()
             };
-            let answer = self.create_order(&req, script);
+            let answer = self.create(&req, script, false);
             if let Some(item) = answer.item_code {
                 created.push((answer.order_number, item));
             }
@@ -551,6 +585,10 @@ impl World {
             notes,
         };
         self.next_id += 1;
+        if self.missing > 0 {
+            self.missing -= 1;
+            self.hidden.insert(record.id);
+        }
         if self.late > 0 {
             self.late -= 1;
             self.held.push(record);
@@ -602,13 +640,19 @@ impl World {
         let fresh: Vec<TrackingRecord> = self
             .records
             .range(start..)
+            .filter(|(id, _)| !self.hidden.contains(id))
             .take(take)
             .map(|(_, r)| r.clone())
             .collect();
         let mut content = Vec::with_capacity(fresh.len() + 2);
         if duplicating && let Some(first) = fresh.first() {
             self.duplicate_pages -= 1;
-            if let Some((_, previous)) = self.records.range(..start).next_back() {
+            if let Some((_, previous)) = self
+                .records
+                .range(..start)
+                .rev()
+                .find(|(id, _)| !self.hidden.contains(id))
+            {
                 content.push(previous.clone());
             }
             content.push(first.clone());
@@ -656,6 +700,14 @@ impl World {
             .map(|o| o.answer.clone())
     }
 
+    /// The request an order was created with (`None` for bulk orders and unknown numbers).
+    pub fn order_request(&self, order_number: &str) -> Option<OrderRequest> {
+        self.by_number
+            .get(order_number)
+            .and_then(|&i| self.orders.get(i))
+            .and_then(|o| o.request.as_deref().cloned())
+    }
+
     /// Arms the data faults; request failures live elsewhere.
     pub fn arm_duplicates(&mut self, pages: u32) {
         self.duplicate_pages = self.duplicate_pages.saturating_add(pages);
@@ -671,11 +723,17 @@ impl World {
         self.late = self.late.saturating_add(records);
     }
 
+    /// See [`crate::Fault::MissingFromFeed`].
+    pub fn arm_missing(&mut self, records: u32) {
+        self.missing = self.missing.saturating_add(records);
+    }
+
     /// Disarms every data fault and publishes held records.
     pub fn clear_faults(&mut self) {
         self.duplicate_pages = 0;
         self.out_of_order = 0;
         self.late = 0;
+        self.missing = 0;
         self.release_held(true);
     }
 

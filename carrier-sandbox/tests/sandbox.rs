@@ -154,8 +154,23 @@ async fn orders_are_idempotent_on_order_number_and_keep_or_allocate_valid_labels
     );
 
     let mut missing = order_json("X-3-O");
-    missing["receiverTel"] = Value::Null;
+    missing["receiverAddress"] = Value::Null;
     let refused = post_order(&client, &s, &tok, &missing).await;
+    assert_eq!(refused["status"], "01");
+    assert!(
+        refused["message"]
+            .as_str()
+            .expect("message")
+            .contains("receiverAddress")
+    );
+    // One phone is enough (an agency's desk may have none on file); none at all is refused.
+    let mut one_phone = order_json("X-3b-O");
+    one_phone["senderTel"] = json!("");
+    assert_eq!(post_order(&client, &s, &tok, &one_phone).await["status"], "00");
+    let mut no_phone = order_json("X-3c-O");
+    no_phone["senderTel"] = Value::Null;
+    no_phone["receiverTel"] = json!(" ");
+    let refused = post_order(&client, &s, &tok, &no_phone).await;
     assert_eq!(refused["status"], "01");
     assert!(
         refused["message"]
@@ -181,7 +196,7 @@ async fn orders_are_idempotent_on_order_number_and_keep_or_allocate_valid_labels
         post_order(&client, &s, &tok, &stranger).await["status"],
         "03"
     );
-    assert_eq!(s.world_stats().orders, 2);
+    assert_eq!(s.world_stats().orders, 3);
 }
 
 #[tokio::test]
@@ -629,5 +644,77 @@ fn scripts_read_from_both_json_shapes() {
             .steps
             .len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn records_missing_from_the_feed_are_found_by_reading_their_order() {
+    let s = start().await;
+    s.bulk_orders(2, "M-", Some(&Script::every(Duration::from_secs(60), &[6, 7])));
+    s.inject(Fault::MissingFromFeed { records: 2 });
+    s.advance(Duration::from_secs(3600));
+    let client = reqwest::Client::new();
+    let tok = token(&client, &s).await;
+
+    let page = feed(&client, &s, &tok, 0, 1000).await;
+    let served: Vec<i64> = page["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(s.records().len(), 4, "the carrier has every record");
+    assert_eq!(served.len(), 2, "the feed lost two: {served:?}");
+    assert_eq!(page["lastId"].as_i64(), Some(4), "its cursor passes them");
+
+    let mut by_order = Vec::new();
+    for order in ["M-0000001", "M-0000002"] {
+        let answer: Value = get(
+            &client,
+            format!(
+                "{}/order/tracking?customerCode=DOSSIER&orderNumber={order}",
+                s.base_url()
+            ),
+            &tok,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+        by_order.extend(
+            answer["content"]
+                .as_array()
+                .expect("content")
+                .iter()
+                .map(|r| r["id"].as_i64().expect("id")),
+        );
+    }
+    by_order.sort_unstable();
+    assert_eq!(by_order, vec![1, 2, 3, 4], "per-order reads see them all");
+}
+
+#[tokio::test]
+async fn pace_moves_parcels_faster_with_real_event_times() {
+    let paced = start_with(SandboxConfig {
+        start_time: DateTime::from_timestamp(1_795_000_000, 0),
+        pace: 60.0,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let normal = start().await;
+    for s in [&paced, &normal] {
+        s.bulk_orders(20, "P-", None);
+        s.advance(Duration::from_secs(3 * 3600));
+    }
+    let delivered = |s: &SandboxHandle| s.records().iter().filter(|r| r.status_code == 14).count();
+    assert_eq!(delivered(&paced), 20, "three hours at pace 60 are days of a parcel's path");
+    assert_eq!(delivered(&normal), 0);
+    let start = DateTime::from_timestamp(1_795_000_000, 0).expect("time");
+    assert!(
+        paced
+            .records()
+            .iter()
+            .all(|r| r.event_time <= start + chrono::Duration::hours(3)),
+        "event times are the simulated clock's, not pushed ahead"
     );
 }

@@ -5,7 +5,7 @@
 //! 23:59:59 local time that day.
 
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
-use entity::enums::RouteClass;
+use entity::enums::{DossierStatus, LegStatus, RouteClass};
 
 use crate::calendar::WorkingCalendar;
 
@@ -104,6 +104,39 @@ pub fn result_due_date(
     processing_days: u32,
 ) -> NaiveDate {
     cal.add_working_days(desk_receipt_date(cal, filed_at), processing_days)
+}
+
+/// The statuses in which the agency's result deadline runs: the dossier is at the desk and its result
+/// (or written refusal) is not ready yet. Outside them a passed `result_due_at` is not overdue.
+pub const RESULT_CLOCK_STATUSES: &[DossierStatus] = &[
+    DossierStatus::ReceivedByAgency,
+    DossierStatus::Processing,
+    DossierStatus::SupplementRequested,
+    DossierStatus::AwaitingResult,
+];
+
+/// The parcel statuses in which a delivery deadline can still be missed: not yet delivered, handed over,
+/// returned or cancelled.
+pub const LEG_OPEN_STATUSES: &[LegStatus] = &[
+    LegStatus::Planned,
+    LegStatus::PickedUp,
+    LegStatus::InTransit,
+    LegStatus::OutForDelivery,
+    LegStatus::DeliveryFailed,
+];
+
+/// Whether the agency's result deadline `due` has passed at `now` with the result not ready.
+pub fn result_overdue(
+    status: DossierStatus,
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    RESULT_CLOCK_STATUSES.contains(&status) && due.is_some_and(|due| due < now)
+}
+
+/// Whether a parcel's delivery deadline `due` has passed at `now` with the parcel still on its way.
+pub fn leg_overdue(status: LegStatus, due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    LEG_OPEN_STATUSES.contains(&status) && due.is_some_and(|due| due < now)
 }
 
 #[cfg(test)]
@@ -276,5 +309,211 @@ mod tests {
             result_due_date(&cal, vn(2027, 4, 14, 16, 0), 0),
             d(2027, 4, 15)
         );
+    }
+
+    /// Tết 2027 entered as data: Fri 5 Feb to Thu 11 Feb 2027, a whole week off between two weekends.
+    fn tet_2027() -> WorkingCalendar {
+        WorkingCalendar::new((0..7).map(|i| d(2027, 2, 5) + Days::new(i)))
+    }
+
+    #[test]
+    fn leg_due_dates_step_over_a_tet_week_for_every_route_class() {
+        use RouteClass::*;
+        let cal = tet_2027();
+        // J = Wed 3 Feb 2027. Its working days after: Thu 4 (J+1), then past Tết and two weekends Fri 12
+        // (J+2), Mon 15, Tue 16 (J+4), Wed 17, Thu 18 (J+6), Fri 19, Mon 22 (J+8).
+        let j = d(2027, 2, 3);
+        assert_eq!(j.weekday(), chrono::Weekday::Wed);
+        let cases = [
+            (Local, false, d(2027, 2, 4)),
+            (Local, true, d(2027, 2, 12)),
+            (IntraProvince, false, d(2027, 2, 12)),
+            (IntraProvince, true, d(2027, 2, 16)),
+            (InterProvinceMajor, false, d(2027, 2, 15)),
+            (InterProvinceMajor, true, d(2027, 2, 18)),
+            (InterProvince, false, d(2027, 2, 16)),
+            (InterProvince, true, d(2027, 2, 22)),
+        ];
+        for (class, appt, due) in cases {
+            assert_eq!(leg_due_date(&cal, class, appt, j), due, "{class} {appt}");
+            // Posted at any hour of J, the parcel is due at the end of that local day.
+            for hour in [0, 8, 15, 23] {
+                assert_eq!(
+                    leg_due_at(&cal, class, appt, vn(2027, 2, 3, hour, 30)),
+                    end_of_local_day(due),
+                    "{class} {appt} {hour}h"
+                );
+            }
+        }
+        // Posted during Tết (J on a holiday), the count starts after the holiday week.
+        assert_eq!(
+            leg_due_date(&cal, Local, false, d(2027, 2, 8)),
+            d(2027, 2, 12)
+        );
+        assert_eq!(
+            leg_due_date(&cal, InterProvince, true, d(2027, 2, 6)),
+            d(2027, 2, 23)
+        );
+    }
+
+    #[test]
+    fn the_desk_cutoff_before_tet_moves_a_receipt_past_the_whole_week() {
+        let cal = tet_2027();
+        // Thu 4 Feb, the last working day before Tết.
+        assert_eq!(
+            desk_receipt_date(&cal, vn(2027, 2, 4, 14, 59)),
+            d(2027, 2, 4)
+        );
+        assert_eq!(
+            desk_receipt_date(&cal, vn(2027, 2, 4, 15, 0)),
+            d(2027, 2, 12)
+        );
+        // One working day of processing: Fri 12 before the cut-off, Mon 15 after it.
+        assert_eq!(
+            result_due_date(&cal, vn(2027, 2, 4, 14, 59), 1),
+            d(2027, 2, 12)
+        );
+        assert_eq!(
+            result_due_date(&cal, vn(2027, 2, 4, 15, 0), 1),
+            d(2027, 2, 15)
+        );
+        // Ten working days from a receipt on Tết's eve after 15:00: 15,16,17,18,19,22,23,24,25,26.
+        assert_eq!(
+            result_due_date(&cal, vn(2027, 2, 4, 16, 0), 10),
+            d(2027, 2, 26)
+        );
+    }
+
+    #[test]
+    fn open_and_done_parcel_statuses_cover_every_status_once() {
+        let done = [
+            LegStatus::Delivered,
+            LegStatus::HandedOver,
+            LegStatus::Returned,
+            LegStatus::Cancelled,
+        ];
+        for &status in LegStatus::ALL {
+            assert_ne!(
+                LEG_OPEN_STATUSES.contains(&status),
+                done.contains(&status),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_deadline_is_missed_only_after_its_last_instant() {
+        let due = end_of_local_day(d(2027, 2, 12));
+        let open = LegStatus::InTransit;
+        assert!(!leg_overdue(open, Some(due), due));
+        assert!(leg_overdue(
+            open,
+            Some(due),
+            due + TimeDelta::microseconds(1)
+        ));
+        assert!(!leg_overdue(open, None, due + TimeDelta::days(30)));
+        assert!(!leg_overdue(
+            LegStatus::Delivered,
+            Some(due),
+            due + TimeDelta::days(1)
+        ));
+        let at_desk = DossierStatus::Processing;
+        assert!(!result_overdue(at_desk, Some(due), due));
+        assert!(result_overdue(
+            at_desk,
+            Some(due),
+            due + TimeDelta::seconds(1)
+        ));
+        assert!(!result_overdue(
+            DossierStatus::ResultReady,
+            Some(due),
+            due + TimeDelta::days(1)
+        ));
+    }
+
+    /// The dossier views' `overdue` flag and the overdue sweep ask the same question: for every status of
+    /// the dossier and of its parcel, with the deadlines passed or not, they answer alike.
+    #[test]
+    fn the_dossier_views_overdue_flag_agrees_with_the_sweeps_predicates() {
+        use crate::ops::dossiers::DossierRecord;
+        use entity::enums::{FeeExemption, LegDirection, ServiceMode};
+        let now = vn(2027, 2, 15, 9, 0);
+        let past = Some(now - TimeDelta::hours(1));
+        let future = Some(now + TimeDelta::hours(1));
+        let dossier = |status, result_due_at| entity::dossier::Model {
+            id: 1,
+            code: "ABCD-EFGH".into(),
+            status,
+            service_mode: ServiceMode::SendAndReturn,
+            procedure_code: "1.001612".into(),
+            agency_code: "A".into(),
+            office_code: "O".into(),
+            applicant_full_name: String::new(),
+            applicant_phone: String::new(),
+            applicant_email: None,
+            applicant_id_number: String::new(),
+            pickup_line: None,
+            pickup_ward_code: None,
+            pickup_province_code: None,
+            return_line: None,
+            return_ward_code: None,
+            return_province_code: None,
+            documents: serde_json::json!([]),
+            with_appointment: false,
+            fee_exemption: FeeExemption::None,
+            route_class: RouteClass::Local,
+            postage_vnd: 0,
+            admin_fee_vnd: 0,
+            total_vnd: 0,
+            access_token_hash: String::new(),
+            filed_at: None,
+            result_due_at,
+            result_overdue_raised_at: None,
+            national_dossier_no: None,
+            outcome: None,
+            language: "vi".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let leg = |status, due_at| entity::leg::Model {
+            id: 1,
+            dossier_id: 1,
+            direction: LegDirection::Inbound,
+            route_class: RouteClass::Local,
+            item_code: None,
+            status,
+            started_at: None,
+            due_at,
+            delivered_at: None,
+            failed_attempts: 0,
+            last_failed_at: None,
+            overdue_raised_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut checked = 0;
+        for &status in DossierStatus::ALL {
+            for result_due in [None, past, future] {
+                for &leg_status in LegStatus::ALL {
+                    for leg_due in [None, past, future] {
+                        let record = DossierRecord {
+                            dossier: dossier(status, result_due),
+                            agency_name: String::new(),
+                            legs: vec![leg(leg_status, leg_due)],
+                            timeline: vec![],
+                        };
+                        let sweep = result_overdue(status, result_due, now)
+                            || leg_overdue(leg_status, leg_due, now);
+                        assert_eq!(
+                            record.overdue(now),
+                            sweep,
+                            "{status} {result_due:?} {leg_status} {leg_due:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 }

@@ -1,8 +1,12 @@
 //! The connection to the dossier store: a read pool and a write pool. On PostgreSQL both are the same
 //! pool; on SQLite writes go through one connection, so writers queue in process instead of spinning
 //! on the database lock, while readers run in parallel under WAL.
+//!
+//! On SQLite the store also counts the commits of its writer ([`Store::write_generation`]), so that
+//! in-process caches of read answers know when what they hold may have changed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::ops::catalog::CatalogCache;
@@ -21,18 +25,50 @@ pub struct Store {
     pub write: DatabaseConnection,
     /// Reference data, read at most every few seconds.
     pub catalog: Arc<CatalogCache>,
+    /// On SQLite, a counter this process's writer moves on every commit; `None` on PostgreSQL, where
+    /// other processes write as much as this one and no in-process count can tell what changed.
+    pub write_generation: Option<Arc<WriteGeneration>>,
+}
+
+/// How many times the SQLite writer of this process has committed (or may have).
+///
+/// It moves twice per commit: from SQLite's commit hook, before the commit returns to its caller, and
+/// again when the connection goes back to the pool, after the commit is visible to readers. A reader
+/// that notes the value *before* it queries, and later finds it unchanged, therefore knows that no
+/// commit of this process landed in between — neither one its query missed nor one in flight.
+/// Writers in other processes (a separate `dossier worker` on the same file) are not counted.
+#[derive(Debug, Default)]
+pub struct WriteGeneration(AtomicU64);
+
+impl WriteGeneration {
+    /// The current value; note it before reading.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) with pools sized for `max_connections`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(url, max_connections.max(2))).await?;
-            let write = Database::connect(sqlite_options(url, 1)).await?;
+            let generation = Arc::new(WriteGeneration::default());
+            let read = Database::connect(sqlite_options(
+                url,
+                max_connections.clamp(2, MAX_SQLITE_READERS),
+            ))
+            .await?;
+            let mut write_options = sqlite_options(url, 1);
+            count_commits(&mut write_options, generation.clone());
+            let write = Database::connect(write_options).await?;
             Ok(Self {
                 read,
                 write,
                 catalog: Arc::default(),
+                write_generation: Some(generation),
             })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
@@ -46,6 +82,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 catalog: Arc::default(),
+                write_generation: None,
             })
         }
     }
@@ -76,6 +113,34 @@ pub async fn begin_write(
         ..Default::default()
     })
     .await
+}
+
+/// The most SQLite read connections: each is a thread of its own with its own page cache, and more
+/// readers than cores only queue on the CPU while holding memory.
+const MAX_SQLITE_READERS: u32 = 4;
+
+/// Makes every connection of a SQLite pool move `generation` when it commits and when it is released.
+fn count_commits(options: &mut ConnectOptions, generation: Arc<WriteGeneration>) {
+    options.map_sqlx_sqlite_pool_opts(move |pool| {
+        let on_connect = generation.clone();
+        let on_release = generation.clone();
+        pool.after_connect(move |conn, _meta| {
+            let generation = on_connect.clone();
+            Box::pin(async move {
+                conn.lock_handle()
+                    .await?
+                    .set_commit_hook(move || {
+                        generation.advance();
+                        true
+                    });
+                Ok(())
+            })
+        })
+        .after_release(move |_conn, _meta| {
+            on_release.advance();
+            Box::pin(async { Ok(true) })
+        })
+    });
 }
 
 fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {

@@ -42,6 +42,8 @@ pub struct Model {
     /// The legal filing time: when the handover record to the agency was signed.
     pub filed_at: Option<DateTimeUtc>,
     pub result_due_at: Option<DateTimeUtc>,
+    /// When the sweep raised the one `overdue` event of `result_due_at`; `None` while not raised.
+    pub result_overdue_raised_at: Option<DateTimeUtc>,
     /// The agency's own one-stop number, e.g. `000.00.01.H29-260310-0420`.
     pub national_dossier_no: Option<String>,
     /// `accepted` or `rejected`, once the agency has ruled.

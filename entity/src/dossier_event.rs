@@ -23,6 +23,9 @@ pub struct Model {
     pub location: Option<String>,
     pub note: Option<String>,
     pub recorded_at: DateTimeUtc,
+    /// The writing transaction's id on PostgreSQL (the column default fills it in; inserts leave it
+    /// unset), `None` on SQLite. Orders the change feed (`domain::ops::feed`).
+    pub txid: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,10 +16,15 @@ pub struct Model {
     #[sea_orm(unique)]
     pub item_code: Option<String>,
     pub status: LegStatus,
+    /// When the parcel left: picked up at the citizen's (inbound), or handed to the post with the
+    /// result (outbound). Transit times run from here.
+    pub started_at: Option<DateTimeUtc>,
     pub due_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,
     pub failed_attempts: i32,
     pub last_failed_at: Option<DateTimeUtc>,
+    /// When the sweep raised this parcel's one `overdue` event; `None` while not raised.
+    pub overdue_raised_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,11 +1,13 @@
 //! sea-orm entities of the dossier store: one module per table, and the DB-mapped enums. No logic here;
 //! the rules and the queries live in `domain`.
 
+pub mod admin_audit;
 pub mod agency;
 pub mod agency_procedure;
 pub mod api_key;
 pub mod carrier_cursor;
 pub mod carrier_event;
+pub mod carrier_order;
 pub mod delivery_attempt;
 pub mod dossier;
 pub mod dossier_event;

@@ -3,6 +3,7 @@
 //! times, unknown items, late records below the cursor), an interrupted step loses nothing, two
 //! workers never ingest twice, and pushed and polled copies of a record are one event.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use carrier_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle, Scope, Script};
@@ -20,13 +21,18 @@ use super::postal::{Keys, dossier, picked_up};
 
 const PUSH_SECRET: &str = "carrier-push-secret-for-tests";
 
-async fn sandbox() -> SandboxHandle {
+pub(super) async fn sandbox() -> SandboxHandle {
     Sandbox::start(SandboxConfig::default())
         .await
         .expect("start the sandbox")
 }
 
-fn adapter(sandbox: &SandboxHandle) -> HttpCarrier {
+pub(super) fn adapter(sandbox: &SandboxHandle) -> HttpCarrier {
+    HttpCarrier::new(carrier_config(sandbox)).expect("adapter")
+}
+
+/// The adapter's settings for `sandbox`, retrying within milliseconds.
+pub(super) fn carrier_config(sandbox: &SandboxHandle) -> CarrierConfig {
     let c = sandbox.config();
     let mut config = CarrierConfig::new(
         sandbox.base_url(),
@@ -41,10 +47,10 @@ fn adapter(sandbox: &SandboxHandle) -> HttpCarrier {
         max_delay: Duration::from_millis(50),
         max_retry_after: Duration::from_millis(50),
     };
-    HttpCarrier::new(config).expect("adapter")
+    config
 }
 
-fn sync_settings(holder: &str) -> SyncSettings {
+pub(super) fn sync_settings(holder: &str) -> SyncSettings {
     SyncSettings {
         feed: FeedRead {
             page_size: 4,
@@ -57,7 +63,7 @@ fn sync_settings(holder: &str) -> SyncSettings {
 }
 
 /// Runs sync steps until one finds nothing new (failed steps are retried, at most `limit` steps).
-async fn sync_until_idle(app: &TestApp, carrier: &HttpCarrier, settings: &SyncSettings) {
+pub(super) async fn sync_until_idle(app: &TestApp, carrier: &HttpCarrier, settings: &SyncSettings) {
     for _ in 0..60 {
         if step(&app.store, carrier, settings).await == StepOutcome::Idle {
             return;
@@ -95,14 +101,14 @@ async fn dossier_at_carrier(
     (code, item)
 }
 
-async fn carrier_event_count(app: &TestApp) -> u64 {
+pub(super) async fn carrier_event_count(app: &TestApp) -> u64 {
     entity::carrier_event::Entity::find()
         .count(&app.store.read)
         .await
         .expect("count")
 }
 
-async fn carrier_timeline_count(app: &TestApp) -> u64 {
+pub(super) async fn carrier_timeline_count(app: &TestApp) -> u64 {
     entity::dossier_event::Entity::find()
         .filter(entity::dossier_event::Column::Source.eq(EventSource::Carrier))
         .count(&app.store.read)
@@ -111,7 +117,7 @@ async fn carrier_timeline_count(app: &TestApp) -> u64 {
 }
 
 /// The carrier's truth: every visible record, and how many of them are for our items and scannable.
-fn expected(sandbox: &SandboxHandle, items: &[String]) -> (u64, u64) {
+pub(super) fn expected(sandbox: &SandboxHandle, items: &[String]) -> (u64, u64) {
     let records = sandbox.records();
     let scannable = records
         .iter()
@@ -349,4 +355,126 @@ async fn carrier_push_is_off_without_a_secret() {
     let app = TestApp::spawn().await;
     let res = push(&app, br#"{"content":[]}"#, Some("sha256=00")).await;
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_worker_killed_at_any_instant_and_restarted_loses_nothing_and_stores_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = Arc::new(adapter(&sandbox));
+    let mut items = Vec::new();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10, 12]).await;
+        codes.push(code);
+        items.push(item);
+    }
+    sandbox.advance(Duration::from_secs(10 * 3600));
+    // Slow answers, so that some kills land while a page is read and others while a batch is stored.
+    sandbox.inject(Fault::SlowAnswer {
+        times: 4,
+        delay_ms: 15,
+        scope: Scope::Tracking,
+    });
+
+    // Workers killed (their task dropped) after 0 to 80 ms; their leases end at once (TTL 0), as if
+    // they had expired.
+    for (i, after_ms) in [0u64, 1, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {
+        let store = app.store.clone();
+        let carrier = carrier.clone();
+        let settings = SyncSettings {
+            lease: Duration::ZERO,
+            ..sync_settings(&format!("killed-{i}"))
+        };
+        let worker = tokio::spawn(async move { step(&store, carrier.as_ref(), &settings).await });
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        worker.abort();
+        let _ = worker.await;
+    }
+
+    // A worker started afterwards finishes the job.
+    sync_until_idle(&app, &carrier, &sync_settings("restarted")).await;
+    let (records, scannable) = expected(&sandbox, &items);
+    assert_eq!(records, 3 * 4);
+    assert_eq!(carrier_event_count(&app).await, records, "every event, once");
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+    for code in &codes {
+        assert_eq!(
+            dossier(&app, code, &keys.postal).await["status"],
+            "in_transit",
+            "{code}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_told_to_stop_while_reading_the_feed_gives_its_lease_back_at_once() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10]).await;
+    sandbox.advance(Duration::from_secs(5 * 3600));
+    sandbox.inject(Fault::SlowAnswer {
+        times: 1,
+        delay_ms: 10_000,
+        scope: Scope::Tracking,
+    });
+    let mail = tempfile::tempdir().expect("temp dir");
+    let mut sync = worker::CarrierSync::new(carrier_config(&sandbox), Duration::from_secs(1));
+    sync.sync = SyncSettings {
+        lease: Duration::from_secs(600),
+        ..sync_settings("stopping")
+    };
+    let settings = worker::WorkerSettings {
+        outbox: worker::outbox::OutboxSettings {
+            mail: worker::mail::MailSettings {
+                dir: mail.path().to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        carrier: Some(sync),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker::run(app.store.clone(), settings, stopped));
+
+    // The worker holds the lease and waits for a slow page.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sandbox.stats().tracking_feed == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never read the feed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cursor = entity::carrier_cursor::Entity::find_by_id(carrier_ingest::CARRIER.to_owned())
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("cursor row");
+    assert_eq!(cursor.lease_holder.as_deref(), Some("stopping"));
+
+    // SIGTERM: the worker stops well before the page would have come, and gives the lease back.
+    stop.send(true).expect("signal");
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the worker stops without waiting for the slow page")
+        .expect("the worker ends cleanly");
+    let cursor = entity::carrier_cursor::Entity::find_by_id(carrier_ingest::CARRIER.to_owned())
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("cursor row");
+    assert_eq!(cursor.lease_holder, None, "lease released");
+    assert_eq!(cursor.last_id, 0, "nothing half-stored");
+    assert_eq!(carrier_event_count(&app).await, 0);
+
+    // The next worker does not wait for the 10-minute lease to expire.
+    sync_until_idle(&app, &adapter(&sandbox), &sync_settings("next")).await;
+    let (records, scannable) = expected(&sandbox, &[item]);
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit"
+    );
 }

@@ -2,14 +2,20 @@
 //! `TEST_DATABASE_URL` is set.
 
 mod access;
+mod admin;
+mod agency;
 mod carrier;
+mod carrier_orders;
+mod deadlines;
 mod dossiers;
+mod feed;
 mod handovers;
 mod idempotency;
 mod labels;
 mod notifications;
 mod operations;
 mod postal;
+mod reports;
 mod robustness;
 mod scans;
 mod validation;

@@ -7,8 +7,10 @@
 //! drop the repeat.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
+use domain::ops::carrier_orders::CarrierOrderPayload;
 use domain::ops::outbox::{
     self as queue, DeliveryKind, EmailPayload, FailOutcome, RetryPolicy, WebhookPayload,
 };
@@ -17,6 +19,7 @@ use entity::outbox;
 use futures_util::{FutureExt, StreamExt, stream};
 
 use crate::StepOutcome;
+use crate::carrier::HttpCarrier;
 use crate::mail::{MailSettings, Mailer, SendError};
 use crate::webhooks::{Delivered, WebhookClient, WebhookError};
 
@@ -61,6 +64,9 @@ pub struct OutboxDeps {
     pub webhooks: WebhookClient,
     pub settings: OutboxSettings,
     pub worker_id: String,
+    /// The carrier that `carrier_order` rows are placed at; without one, those rows are left to a
+    /// worker that has it.
+    pub carrier: Option<Arc<HttpCarrier>>,
 }
 
 impl OutboxDeps {
@@ -73,7 +79,27 @@ impl OutboxDeps {
             webhooks,
             settings: settings.clone(),
             worker_id: worker_id(),
+            carrier: None,
         })
+    }
+
+    /// The same, also placing carrier orders at `carrier`.
+    pub fn with_carrier(mut self, carrier: Arc<HttpCarrier>) -> Self {
+        self.carrier = Some(carrier);
+        self
+    }
+
+    /// The kinds of rows this worker delivers.
+    fn kinds(&self) -> &'static [DeliveryKind] {
+        if self.carrier.is_some() {
+            &[
+                DeliveryKind::Email,
+                DeliveryKind::Webhook,
+                DeliveryKind::CarrierOrder,
+            ]
+        } else {
+            &[DeliveryKind::Email, DeliveryKind::Webhook]
+        }
     }
 }
 
@@ -101,9 +127,10 @@ enum RowOutcome {
 /// when nothing was due, `Failed` when the store could not be reached.
 #[tracing::instrument(name = "outbox", skip_all)]
 pub async fn step(store: &Store, deps: &OutboxDeps) -> StepOutcome {
-    let claimed = match queue::claim_batch(
+    let claimed = match queue::claim_batch_of(
         store,
         &deps.worker_id,
+        deps.kinds(),
         deps.settings.batch_size.max(1),
         deps.settings.lease,
     )
@@ -146,6 +173,30 @@ enum Attempt {
 /// Delivers one claimed row and records the outcome. A panic while delivering counts as a failed
 /// attempt, so one bad row cannot stop the loop.
 async fn deliver_row(store: &Store, deps: &OutboxDeps, row: outbox::Model) -> RowOutcome {
+    let kind = DeliveryKind::parse(&row.kind).map_or("unknown", DeliveryKind::as_str);
+    let outcome = deliver_row_once(store, deps, row).await;
+    match outcome {
+        RowOutcome::Done => metrics::counter!(metric::SENT, "kind" => kind).increment(1),
+        RowOutcome::Retry => {
+            metrics::counter!(metric::FAILED, "kind" => kind, "outcome" => "retry").increment(1);
+        }
+        RowOutcome::GaveUp => {
+            metrics::counter!(metric::FAILED, "kind" => kind, "outcome" => "gave_up").increment(1);
+        }
+        RowOutcome::StoreFailed => {}
+    }
+    outcome
+}
+
+/// The outbox's metrics (rendered on `GET /metrics`).
+pub mod metric {
+    /// Rows delivered, by `kind` (`email`, `webhook`, `carrier_order`).
+    pub const SENT: &str = "dossier_outbox_sent_total";
+    /// Failed attempts, by `kind` and `outcome` (`retry` later, or `gave_up`: kept as failed).
+    pub const FAILED: &str = "dossier_outbox_failed_total";
+}
+
+async fn deliver_row_once(store: &Store, deps: &OutboxDeps, row: outbox::Model) -> RowOutcome {
     let attempt = match AssertUnwindSafe(attempt(store, deps, &row))
         .catch_unwind()
         .await
@@ -283,6 +334,25 @@ async fn attempt(store: &Store, deps: &OutboxDeps, row: &outbox::Model) -> Attem
                 Err(WebhookError::Db(err)) => Attempt::Failed {
                     error: format!("reading the webhook failed: {err}"),
                     permanent: false,
+                },
+            }
+        }
+        Some(DeliveryKind::CarrierOrder) => {
+            let Some(carrier) = &deps.carrier else {
+                return Attempt::Failed {
+                    error: "this worker has no carrier configured".to_owned(),
+                    permanent: false,
+                };
+            };
+            let payload: CarrierOrderPayload = match serde_json::from_value(row.payload.clone()) {
+                Ok(p) => p,
+                Err(_) => return unreadable(),
+            };
+            match crate::carrier::orders::place_order(store, carrier.as_ref(), &payload).await {
+                Ok(()) => Attempt::Sent,
+                Err(not_placed) => Attempt::Failed {
+                    error: not_placed.error,
+                    permanent: not_placed.permanent,
                 },
             }
         }

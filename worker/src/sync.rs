@@ -6,6 +6,7 @@
 //! dies holding it loses it when it expires. A step interrupted anywhere before its commit stores
 //! nothing and leaves the cursor where it was, so the next step reads the same records again.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -64,28 +65,104 @@ pub fn to_domain(record: &TrackingRecord) -> CarrierRecord {
     }
 }
 
+/// The sync's metrics (rendered on `GET /metrics`).
+pub mod metric {
+    /// Cycles of the feed sync, by `outcome` (`worked`, `idle`, `failed`, `stopped`).
+    pub const CYCLES: &str = "dossier_carrier_sync_cycles_total";
+    /// The feed cursor after the last committed cycle.
+    pub const CURSOR: &str = "dossier_carrier_feed_cursor";
+    /// Feed pages read.
+    pub const PAGES: &str = "dossier_carrier_feed_pages_total";
+}
+
 /// One cycle of the carrier sync. `Worked` when records were stored or the cursor moved, `Idle` when
 /// there was nothing new (or another worker holds the feed), `Failed` on a carrier or store error.
-#[tracing::instrument(skip_all, fields(worker.holder = %settings.holder))]
 pub async fn step(store: &Store, carrier: &impl Carrier, settings: &SyncSettings) -> StepOutcome {
+    step_or_stop(store, carrier, settings, std::future::pending()).await
+}
+
+/// [`step`], giving up the feed read in hand when `stop` completes (a worker shutting down): the lease
+/// is released and nothing is stored, so the next worker reads the same records. Once the records are
+/// read, storing them is finished whatever `stop` says: it is one short transaction.
+#[tracing::instrument(
+    name = "carrier.sync",
+    skip_all,
+    fields(
+        worker.holder = %settings.holder,
+        carrier.cursor = tracing::field::Empty,
+        carrier.pages = tracing::field::Empty,
+        carrier.records = tracing::field::Empty,
+    )
+)]
+pub async fn step_or_stop(
+    store: &Store,
+    carrier: &impl Carrier,
+    settings: &SyncSettings,
+    stop: impl Future<Output = ()>,
+) -> StepOutcome {
+    let outcome = cycle(store, carrier, settings, stop).await;
+    let label = match outcome {
+        Cycle::Done(StepOutcome::Worked) => "worked",
+        Cycle::Done(StepOutcome::Idle) => "idle",
+        Cycle::Done(StepOutcome::Failed) => "failed",
+        Cycle::Stopped => "stopped",
+    };
+    metrics::counter!(metric::CYCLES, "outcome" => label).increment(1);
+    match outcome {
+        Cycle::Done(outcome) => outcome,
+        Cycle::Stopped => StepOutcome::Idle,
+    }
+}
+
+/// How a cycle ended.
+enum Cycle {
+    Done(StepOutcome),
+    Stopped,
+}
+
+async fn release(store: &Store, holder: &str) {
+    if let Err(error) = carrier_ingest::release_lease(store, holder).await {
+        tracing::error!(error.cause = %error, "could not release the carrier cursor's lease");
+    }
+}
+
+async fn cycle(
+    store: &Store,
+    carrier: &impl Carrier,
+    settings: &SyncSettings,
+    stop: impl Future<Output = ()>,
+) -> Cycle {
+    let span = tracing::Span::current();
     let cursor = match carrier_ingest::take_lease(store, &settings.holder, settings.lease).await {
         Ok(Some(cursor)) => cursor,
-        Ok(None) => return StepOutcome::Idle,
+        Ok(None) => return Cycle::Done(StepOutcome::Idle),
         Err(error) => {
             tracing::error!(error.cause = %error, "could not take the carrier cursor's lease");
-            return StepOutcome::Failed;
+            return Cycle::Done(StepOutcome::Failed);
         }
     };
-    let batch = match feed_with_overlap(carrier, cursor, &settings.feed).await {
-        Ok(batch) => batch,
-        Err(error) => {
+    span.record("carrier.cursor", cursor);
+    let read = tokio::select! {
+        biased;
+        () = stop => None,
+        read = feed_with_overlap(carrier, cursor, &settings.feed) => Some(read),
+    };
+    let batch = match read {
+        None => {
+            release(store, &settings.holder).await;
+            tracing::info!("stopping: the feed read in hand was dropped and the lease released");
+            return Cycle::Stopped;
+        }
+        Some(Ok(batch)) => batch,
+        Some(Err(error)) => {
             tracing::warn!(carrier.error = error.kind(), "carrier feed read failed");
-            if let Err(error) = carrier_ingest::release_lease(store, &settings.holder).await {
-                tracing::error!(error.cause = %error, "could not release the carrier cursor's lease");
-            }
-            return StepOutcome::Failed;
+            release(store, &settings.holder).await;
+            return Cycle::Done(StepOutcome::Failed);
         }
     };
+    span.record("carrier.pages", batch.pages);
+    span.record("carrier.records", batch.records.len());
+    metrics::counter!(metric::PAGES).increment(u64::from(batch.pages));
     if !batch.malformed.is_empty() {
         tracing::warn!(
             carrier.malformed = batch.malformed.len(),
@@ -95,31 +172,34 @@ pub async fn step(store: &Store, carrier: &impl Carrier, settings: &SyncSettings
     let records: Vec<CarrierRecord> = batch.records.iter().map(to_domain).collect();
     match carrier_ingest::ingest_feed(store, &settings.holder, &records, batch.cursor).await {
         Ok(Some(report)) => {
-            tracing::info!(
-                carrier.new = report.new,
-                carrier.duplicates = report.duplicates + batch.duplicates,
-                carrier.unknown_items = report.unknown_items,
-                carrier.applied = report.applied,
-                carrier.cursor = batch.cursor,
-                carrier.pages = batch.pages,
-                "carrier feed synced"
-            );
-            if report.new > 0 || batch.cursor > cursor {
-                StepOutcome::Worked
+            metrics::gauge!(metric::CURSOR).set(batch.cursor as f64);
+            metrics::counter!(carrier_ingest::metric::DUPLICATES, "via" => "poll")
+                .increment(batch.duplicates);
+            let level_info = report.new > 0 || batch.cursor > cursor;
+            if level_info {
+                tracing::info!(
+                    carrier.new = report.new,
+                    carrier.duplicates = report.duplicates + batch.duplicates,
+                    carrier.unknown_items = report.unknown_items,
+                    carrier.applied = report.applied,
+                    carrier.cursor = batch.cursor,
+                    carrier.pages = batch.pages,
+                    "carrier feed synced"
+                );
+                Cycle::Done(StepOutcome::Worked)
             } else {
-                StepOutcome::Idle
+                tracing::debug!(carrier.pages = batch.pages, "carrier feed has nothing new");
+                Cycle::Done(StepOutcome::Idle)
             }
         }
         Ok(None) => {
             tracing::warn!("the carrier cursor's lease was lost; the batch was not stored");
-            StepOutcome::Idle
+            Cycle::Done(StepOutcome::Idle)
         }
         Err(error) => {
             tracing::error!(error.cause = %error, "storing carrier records failed");
-            if let Err(error) = carrier_ingest::release_lease(store, &settings.holder).await {
-                tracing::error!(error.cause = %error, "could not release the carrier cursor's lease");
-            }
-            StepOutcome::Failed
+            release(store, &settings.holder).await;
+            Cycle::Done(StepOutcome::Failed)
         }
     }
 }

@@ -487,8 +487,16 @@ impl DossierApi {
         state: Data<&AppState>,
         code: Path<String>,
     ) -> Result<Json<TrackOut>, ApiError> {
+        if let Some(view) = state.track_cache.get(&code.0) {
+            return Ok(Json(TrackOut::clone(&view)));
+        }
+        let mark = state.track_cache.mark();
         let record = domain::ops::dossiers::track(&state.store, &code.0).await?;
-        Ok(Json(track_out(record)))
+        let view = track_out(record);
+        state
+            .track_cache
+            .put(&code.0, mark, std::sync::Arc::new(view.clone()));
+        Ok(Json(view))
     }
 
     /// Cancel before pickup: the citizen (access token) or the post office.

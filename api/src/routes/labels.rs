@@ -97,6 +97,18 @@ pub enum LandingOut {
     Tracking(TrackOut),
 }
 
+/// Where a label's QR code lands.
+#[derive(ApiResponse)]
+enum LandingResponse {
+    /// The parcel for staff entitled to it, the masked tracking view for anyone else.
+    #[oai(status = 200)]
+    Ok(Json<LandingOut>),
+    /// A browser (`Accept: text/html`) without a staff key is sent to a page: the tracking page, or
+    /// the dossier's staff page for signed-in staff entitled to it.
+    #[oai(status = 303)]
+    Page(#[oai(header = "Location")] String),
+}
+
 pub struct LabelApi;
 
 #[OpenApi(tag = "ApiTags::Labels")]
@@ -162,15 +174,20 @@ impl LabelApi {
     #[oai(path = "/l/:token", method = "get")]
     async fn land(
         &self,
+        req: &poem::Request,
         state: Data<&AppState>,
         caller: Caller,
         token: Path<String>,
-    ) -> Result<Json<LandingOut>, ApiError> {
+    ) -> Result<LandingResponse, ApiError> {
         let Some(leg_id) = label_token::verify(state.label_key.expose_secret(), &token.0) else {
             return Err(ApiError::not_found("no such label"));
         };
+        if crate::web::wants_html(req) && !matches!(caller.0, Actor::Staff(_)) {
+            let page = crate::web::label_landing(&state, req, leg_id).await?;
+            return Ok(LandingResponse::Page(page));
+        }
         let landing = domain::ops::labels::land(&state.store.read, &caller.0, leg_id).await?;
-        Ok(Json(match landing {
+        Ok(LandingResponse::Ok(Json(match landing {
             LabelLanding::Parcel { leg, dossier } => LandingOut::Parcel(ParcelOut {
                 dossier_code: dossier.code,
                 direction: leg.direction.to_string(),
@@ -179,13 +196,13 @@ impl LabelApi {
                 leg_status: leg.status.to_string(),
             }),
             LabelLanding::Public(record) => LandingOut::Tracking(track_out(record)),
-        }))
+        })))
     }
 }
 
 /// What the label shows for `record`: inbound, the applicant (at the pickup address) sends to the
 /// agency; outbound, the agency sends to the applicant at the return address.
-fn label_data(record: LabelRecord, qr_url: String) -> LabelData {
+pub(crate) fn label_data(record: LabelRecord, qr_url: String) -> LabelData {
     let LabelRecord {
         leg,
         item_code,

@@ -1,13 +1,17 @@
 //! The HTTP routes of API.md, grouped by audience.
 
+pub mod admin;
 pub mod agency;
 pub mod carrier;
 pub mod dossiers;
+pub mod events;
 pub mod handovers;
 pub mod health;
 pub mod labels;
+pub mod metrics;
 pub mod postal;
 pub mod reference;
+pub mod reports;
 pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -34,6 +38,10 @@ pub enum ApiTags {
     Handovers,
     /// The agency's desk.
     Agency,
+    /// Quarterly, half-yearly and yearly figures (Circular 17 Art. 13).
+    Reports,
     /// Agency systems' webhooks and the delivery outbox (admin).
     Integration,
+    /// Reference data kept by administrators: agencies, procedures, offices, tariffs, holidays.
+    Admin,
 }

@@ -23,16 +23,17 @@ use chrono::{DateTime, FixedOffset, Utc};
 use entity::enums::EventSource;
 use entity::{carrier_cursor, carrier_event, leg};
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::OpError;
 use super::access::Actor;
+use super::carrier_orders::{FINAL_STATUS_CODES, note_finished};
 use super::scans::{MachineScan, ScanOutcome, apply_machine_scans};
 use crate::carrier_codes::scan_event_of;
 use crate::s10::ItemCode;
@@ -41,8 +42,8 @@ use crate::store::Store;
 /// The carrier this system speaks to (its rows in `carrier_events` and `carrier_cursor`).
 pub const CARRIER: &str = "vnpost";
 
-/// Rows per bulk statement: well under both databases' limits on bound parameters.
-const CHUNK: usize = 400;
+/// Rows per bulk statement: 15 values a row, well under both databases' limits on bound parameters.
+const CHUNK: usize = 1000;
 
 /// One tracking record of CARRIER.md, as ingest needs it. No `Debug` of `notes`: a postman's note may
 /// carry personal data.
@@ -82,21 +83,25 @@ impl fmt::Debug for CarrierRecord {
 pub enum ReceivedVia {
     /// Read from the feed by the worker.
     Poll,
+    /// Read one order at a time by the worker (the fallback for parcels the feed is quiet about).
+    Order,
     /// Pushed by the carrier to `POST /api/v1/carrier/events`.
     Push,
 }
 
 impl ReceivedVia {
-    fn as_str(self) -> &'static str {
+    /// The spelling in `carrier_events.received_via` and in metric labels.
+    pub const fn as_str(self) -> &'static str {
         match self {
             ReceivedVia::Poll => "poll",
+            ReceivedVia::Order => "order",
             ReceivedVia::Push => "push",
         }
     }
 }
 
 /// What one batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestReport {
     /// Records stored for the first time.
     pub new: u64,
@@ -106,6 +111,60 @@ pub struct IngestReport {
     pub unknown_items: u64,
     /// New records that moved a dossier's status.
     pub applied: u64,
+    /// For each new record, seconds from its `eventTime` to its storing (never negative).
+    pub lag_secs: Vec<f64>,
+}
+
+/// The metrics of ingest (rendered on `GET /metrics`).
+pub mod metric {
+    /// Carrier records stored for the first time, by how they came (`via`).
+    pub const INGESTED: &str = "dossier_carrier_events_ingested_total";
+    /// Carrier records that were already stored (replays, duplicates, overlap re-reads), by `via`.
+    pub const DUPLICATES: &str = "dossier_carrier_events_duplicate_total";
+    /// New carrier records of items nobody here knows, by `via`.
+    pub const UNKNOWN_ITEMS: &str = "dossier_carrier_events_unknown_item_total";
+    /// New carrier records that moved a dossier, by `via`.
+    pub const APPLIED: &str = "dossier_carrier_events_applied_total";
+    /// Seconds from a record's `eventTime` to its storing, by `via`.
+    pub const LAG: &str = "dossier_carrier_ingest_lag_seconds";
+}
+
+/// Describes the metrics of ingest to the installed recorder (once, at start).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        metric::INGESTED,
+        "Carrier records stored for the first time, by how they came (poll, order, push)."
+    );
+    metrics::describe_counter!(
+        metric::DUPLICATES,
+        "Carrier records already stored (replays, duplicates, overlap re-reads)."
+    );
+    metrics::describe_counter!(
+        metric::UNKNOWN_ITEMS,
+        "New carrier records of items nobody here knows, kept for reconciliation."
+    );
+    metrics::describe_counter!(
+        metric::APPLIED,
+        "New carrier records that moved a dossier's status."
+    );
+    metrics::describe_histogram!(
+        metric::LAG,
+        metrics::Unit::Seconds,
+        "Seconds from a carrier record's eventTime to its storing."
+    );
+}
+
+/// Counts a committed batch in the metrics.
+pub fn record_metrics(report: &IngestReport, via: ReceivedVia) {
+    let via = via.as_str();
+    metrics::counter!(metric::INGESTED, "via" => via).increment(report.new);
+    metrics::counter!(metric::DUPLICATES, "via" => via).increment(report.duplicates);
+    metrics::counter!(metric::UNKNOWN_ITEMS, "via" => via).increment(report.unknown_items);
+    metrics::counter!(metric::APPLIED, "via" => via).increment(report.applied);
+    let lag = metrics::histogram!(metric::LAG, "via" => via);
+    for &secs in &report.lag_secs {
+        lag.record(secs);
+    }
 }
 
 /// Stores `records` and applies the new ones, in one transaction of its own.
@@ -117,10 +176,18 @@ pub async fn ingest(
     let txn = store.begin().await?;
     let report = ingest_in(&txn, records, via).await?;
     txn.commit().await?;
+    record_metrics(&report, via);
     Ok(report)
 }
 
-/// [`ingest`] inside the caller's transaction (nothing is visible until it commits).
+/// Scans per call of the scans path: its queries take the whole set at once, so it is kept well
+/// under both databases' limits on bound parameters.
+const SCAN_CHUNK: usize = 1000;
+
+/// [`ingest`] inside the caller's transaction (nothing is visible until it commits). A handful of
+/// statements per few hundred records, whatever their number: the dossiers of the items, a multi-row
+/// `INSERT … ON CONFLICT DO NOTHING RETURNING` that says which records are new, the scans path in bulk,
+/// and the per-order bookkeeping.
 #[tracing::instrument(skip_all, fields(carrier.records = records.len(), carrier.via = via.as_str()))]
 pub async fn ingest_in(
     txn: &impl ConnectionTrait,
@@ -128,7 +195,7 @@ pub async fn ingest_in(
     via: ReceivedVia,
 ) -> Result<IngestReport, OpError> {
     let mut report = IngestReport::default();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(records.len());
     let mut batch = Vec::with_capacity(records.len());
     for record in records {
         if seen.insert((record.item_code.as_str(), record.id)) {
@@ -141,81 +208,180 @@ pub async fn ingest_in(
         return Ok(report);
     }
 
-    // 1. The records stored before.
-    let mut known: HashSet<(String, i64)> = HashSet::new();
-    for chunk in batch.chunks(CHUNK) {
-        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-        let rows: Vec<(String, i64)> = carrier_event::Entity::find()
-            .select_only()
-            .column(carrier_event::Column::ItemCode)
-            .column(carrier_event::Column::CarrierEventId)
-            .filter(carrier_event::Column::CarrierEventId.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        known.extend(rows);
-    }
-    let fresh: Vec<&CarrierRecord> = batch
-        .into_iter()
-        .filter(|r| {
-            let stored = known.contains(&(r.item_code.clone(), r.id));
-            if stored {
-                report.duplicates += 1;
-            }
-            !stored
-        })
-        .collect();
-    if fresh.is_empty() {
-        return Ok(report);
-    }
-
-    // 2. Their dossiers, by item code.
-    let mut dossier_of: HashMap<String, i64> = HashMap::new();
-    let codes: Vec<String> = fresh
+    // 1. Their dossiers, by item code.
+    let codes: Vec<&str> = batch
         .iter()
-        .map(|r| r.item_code.clone())
+        .map(|r| r.item_code.as_str())
         .filter(|c| !c.is_empty())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    let dossier_of = dossiers_of(txn, &codes).await?;
+
+    // 2. Store them; the database answers which rows are new. A copy stored before (or committed
+    //    meanwhile by another transaction) is skipped by the unique key and not returned.
+    let now = crate::clock::now();
+    let stored = if txn.get_database_backend() == DbBackend::Postgres {
+        store_json(txn, &batch, &dossier_of, via, now).await?
+    } else {
+        store_values(txn, &batch, &dossier_of, via, now).await?
+    };
+    let fresh: Vec<&CarrierRecord> = batch
+        .into_iter()
+        .filter(|r| {
+            let new = stored.contains(&(r.item_code.clone(), r.id));
+            if !new {
+                report.duplicates += 1;
+            }
+            new
+        })
+        .collect();
+    report.new = fresh.len() as u64;
+    if fresh.is_empty() {
+        return Ok(report);
+    }
+
+    // 3. What the new ones mean here.
+    let mut scans: Vec<(i64, MachineScan)> = Vec::new();
+    let mut finished: HashSet<&str> = HashSet::new();
+    report.lag_secs.reserve(fresh.len());
+    for r in &fresh {
+        let lag = (now - r.event_time.with_timezone(&Utc)).num_milliseconds();
+        report.lag_secs.push((lag.max(0) as f64) / 1000.0);
+        let Some(&dossier_id) = dossier_of.get(&r.item_code) else {
+            report.unknown_items += 1;
+            continue;
+        };
+        if FINAL_STATUS_CODES.contains(&r.status_code) {
+            finished.insert(r.item_code.as_str());
+        }
+        let (Some(event), Ok(item_code)) =
+            (scan_event_of(r.status_code), ItemCode::parse(&r.item_code))
+        else {
+            continue;
+        };
+        scans.push((
+            dossier_id,
+            MachineScan {
+                scan_id: format!("carrier:{}:{}", item_code.as_str(), r.id),
+                item_code,
+                event,
+                at: r.event_time.with_timezone(&Utc),
+                location: (!r.pos_id.trim().is_empty()).then(|| r.pos_id.trim().to_owned()),
+                note: (!r.status_message.trim().is_empty())
+                    .then(|| r.status_message.trim().to_owned()),
+            },
+        ));
+    }
+    let finished: Vec<String> = finished.into_iter().map(str::to_owned).collect();
+    note_finished(txn, &finished, now).await?;
+
+    // 4. Through the scans path: the same rules, timeline and audit as a handheld scan. Calls are cut
+    //    between dossiers, so each dossier's scans are applied together, in time order.
+    scans.sort_by_key(|(dossier_id, _)| *dossier_id);
+    let mut scans = scans.into_iter().peekable();
+    while scans.peek().is_some() {
+        let mut group = Vec::with_capacity(SCAN_CHUNK);
+        while let Some((dossier_id, _)) = scans.peek() {
+            let dossier_id = *dossier_id;
+            if group.len() >= SCAN_CHUNK {
+                break;
+            }
+            while let Some((_, scan)) = scans.next_if(|(d, _)| *d == dossier_id) {
+                group.push(scan);
+            }
+        }
+        let outcomes =
+            apply_machine_scans(txn, &Actor::System, EventSource::Carrier, group).await?;
+        report.applied += outcomes
+            .iter()
+            .filter(|o| matches!(o, ScanOutcome::Accepted { applied: true, .. }))
+            .count() as u64;
+    }
+    Ok(report)
+}
+
+/// The dossier of each of `codes` (item codes) that a parcel here carries.
+async fn dossiers_of(
+    txn: &impl ConnectionTrait,
+    codes: &[&str],
+) -> Result<HashMap<String, i64>, DbErr> {
+    let mut dossier_of = HashMap::with_capacity(codes.len());
+    if codes.is_empty() {
+        return Ok(dossier_of);
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // One parameter for the whole list: PostgreSQL parses and plans a statement with thousands
+        // of parameters slowly, and a JSON array costs it nothing.
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT item_code, dossier_id FROM legs \
+                 WHERE item_code IN (SELECT json_array_elements_text($1::json))",
+                [json_param(&codes)?],
+            ))
+            .await?;
+        for row in rows {
+            dossier_of.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        }
+        return Ok(dossier_of);
+    }
     for chunk in codes.chunks(CHUNK) {
         let rows: Vec<(Option<String>, i64)> = leg::Entity::find()
             .select_only()
             .column(leg::Column::ItemCode)
             .column(leg::Column::DossierId)
-            .filter(leg::Column::ItemCode.is_in(chunk.to_vec()))
+            .filter(leg::Column::ItemCode.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(txn)
             .await?;
         dossier_of.extend(rows.into_iter().filter_map(|(c, d)| c.map(|c| (c, d))));
     }
+    Ok(dossier_of)
+}
 
-    // 3. Store them; a copy committed meanwhile by another transaction is skipped by the key.
-    let now = crate::clock::now();
-    let mut inserted = 0u64;
-    let mut scans = Vec::new();
-    for chunk in fresh.chunks(CHUNK) {
-        let rows = chunk.iter().map(|r| {
-            let dossier_id = dossier_of.get(&r.item_code).copied();
-            carrier_event::ActiveModel {
-                carrier: Set(CARRIER.to_owned()),
-                carrier_event_id: Set(r.id),
-                item_code: Set(r.item_code.clone()),
-                order_number: Set(r.order_number.clone()),
-                customer_code: Set(r.customer_code.clone()),
-                event_time: Set(r.event_time),
-                pos_id: Set(r.pos_id.clone()),
-                status_code: Set(r.status_code),
-                status_message: Set(r.status_message.clone()),
-                notes: Set(r.notes.clone()),
-                scan_event: Set(scan_event_of(r.status_code)),
-                dossier_id: Set(dossier_id),
-                received_via: Set(via.as_str().to_owned()),
-                received_at: Set(now),
-                ..Default::default()
-            }
+/// `value` as one JSON text parameter.
+pub(crate) fn json_param(value: &impl Serialize) -> Result<sea_orm::Value, DbErr> {
+    serde_json::to_string(value)
+        .map(sea_orm::Value::from)
+        .map_err(|e| DbErr::Custom(format!("encoding a JSON parameter: {e}")))
+}
+
+/// What `INSERT … RETURNING item_code, carrier_event_id` answered: the rows that are new.
+fn returned(rows: Vec<sea_orm::QueryResult>) -> Result<HashSet<(String, i64)>, DbErr> {
+    rows.into_iter()
+        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+        .collect()
+}
+
+/// Stores records with multi-row `INSERT … VALUES` (SQLite: parameters cost little in process).
+async fn store_values(
+    txn: &impl ConnectionTrait,
+    batch: &[&CarrierRecord],
+    dossier_of: &HashMap<String, i64>,
+    via: ReceivedVia,
+    now: DateTime<Utc>,
+) -> Result<HashSet<(String, i64)>, DbErr> {
+    let mut stored = HashSet::with_capacity(batch.len());
+    for chunk in batch.chunks(CHUNK) {
+        let rows = chunk.iter().map(|r| carrier_event::ActiveModel {
+            carrier: Set(CARRIER.to_owned()),
+            carrier_event_id: Set(r.id),
+            item_code: Set(r.item_code.clone()),
+            order_number: Set(r.order_number.clone()),
+            customer_code: Set(r.customer_code.clone()),
+            event_time: Set(r.event_time),
+            pos_id: Set(r.pos_id.clone()),
+            status_code: Set(r.status_code),
+            status_message: Set(r.status_message.clone()),
+            notes: Set(r.notes.clone()),
+            scan_event: Set(scan_event_of(r.status_code)),
+            dossier_id: Set(dossier_of.get(&r.item_code).copied()),
+            received_via: Set(via.as_str().to_owned()),
+            received_at: Set(now),
+            ..Default::default()
         });
-        inserted += carrier_event::Entity::insert_many(rows)
+        let mut insert = carrier_event::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([
                     carrier_event::Column::ItemCode,
@@ -224,41 +390,84 @@ pub async fn ingest_in(
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(txn)
-            .await?;
+            .into_query();
+        insert.returning(Query::returning().columns([
+            carrier_event::Column::ItemCode,
+            carrier_event::Column::CarrierEventId,
+        ]));
+        stored.extend(returned(txn.query_all(&insert).await?)?);
     }
-    for r in &fresh {
-        if !dossier_of.contains_key(&r.item_code) {
-            report.unknown_items += 1;
-            continue;
-        }
-        let (Some(event), Ok(item_code)) =
-            (scan_event_of(r.status_code), ItemCode::parse(&r.item_code))
-        else {
-            continue;
-        };
-        scans.push(MachineScan {
-            scan_id: format!("carrier:{}:{}", item_code.as_str(), r.id),
-            item_code,
-            event,
-            at: r.event_time.with_timezone(&Utc),
-            location: (!r.pos_id.trim().is_empty()).then(|| r.pos_id.trim().to_owned()),
-            note: (!r.status_message.trim().is_empty()).then(|| r.status_message.trim().to_owned()),
-        });
-    }
-    report.new = inserted;
-    report.duplicates += (fresh.len() as u64).saturating_sub(inserted);
+    Ok(stored)
+}
 
-    // 4. Through the scans path: the same rules, timeline and audit as a handheld scan.
-    if !scans.is_empty() {
-        let outcomes =
-            apply_machine_scans(txn, &Actor::System, EventSource::Carrier, scans).await?;
-        report.applied = outcomes
+/// One record as [`store_json`] sends it.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    id: i64,
+    item: &'a str,
+    ord: &'a str,
+    cust: &'a str,
+    at: DateTime<FixedOffset>,
+    pos: &'a str,
+    code: i64,
+    msg: &'a str,
+    notes: &'a str,
+    scan: Option<&'static str>,
+    dossier: Option<i64>,
+}
+
+/// Records per statement of [`store_json`].
+const JSON_CHUNK: usize = 5000;
+
+/// Stores records on PostgreSQL: the rows travel as one JSON parameter that the server expands with
+/// `json_to_recordset`, a few statements per batch however large.
+async fn store_json(
+    txn: &impl ConnectionTrait,
+    batch: &[&CarrierRecord],
+    dossier_of: &HashMap<String, i64>,
+    via: ReceivedVia,
+    now: DateTime<Utc>,
+) -> Result<HashSet<(String, i64)>, DbErr> {
+    const SQL: &str = "INSERT INTO carrier_events (carrier, carrier_event_id, item_code, \
+         order_number, customer_code, event_time, pos_id, status_code, status_message, notes, \
+         scan_event, dossier_id, received_via, received_at) \
+         SELECT $2, r.id, r.item, r.ord, r.cust, r.at, r.pos, r.code, r.msg, r.notes, r.scan, \
+         r.dossier, $3, $4::timestamptz \
+         FROM json_to_recordset($1::json) AS r(id bigint, item text, ord text, cust text, \
+         at timestamptz, pos text, code bigint, msg text, notes text, scan text, dossier bigint) \
+         ON CONFLICT (item_code, carrier_event_id) DO NOTHING \
+         RETURNING item_code, carrier_event_id";
+    let mut stored = HashSet::with_capacity(batch.len());
+    for chunk in batch.chunks(JSON_CHUNK) {
+        let rows: Vec<JsonRow<'_>> = chunk
             .iter()
-            .filter(|o| matches!(o, ScanOutcome::Accepted { applied: true, .. }))
-            .count() as u64;
+            .map(|r| JsonRow {
+                id: r.id,
+                item: &r.item_code,
+                ord: &r.order_number,
+                cust: &r.customer_code,
+                at: r.event_time,
+                pos: &r.pos_id,
+                code: r.status_code,
+                msg: &r.status_message,
+                notes: &r.notes,
+                scan: scan_event_of(r.status_code).map(|e| e.as_str()),
+                dossier: dossier_of.get(&r.item_code).copied(),
+            })
+            .collect();
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            SQL,
+            [
+                json_param(&rows)?,
+                CARRIER.into(),
+                via.as_str().into(),
+                now.into(),
+            ],
+        );
+        stored.extend(returned(txn.query_all_raw(statement).await?)?);
     }
-    Ok(report)
+    Ok(stored)
 }
 
 /// Takes the feed cursor's lease for `holder` for `ttl` (or renews it), taking over an expired one.
@@ -359,6 +568,7 @@ pub async fn ingest_feed(
         return Ok(None);
     }
     txn.commit().await?;
+    record_metrics(&report, ReceivedVia::Poll);
     Ok(Some(report))
 }
 

@@ -511,6 +511,7 @@ pub async fn confirm_handover(
                 if let Some(l) = leg_update.as_mut() {
                     l.item_code = Set(Some(code.as_str().to_owned()));
                     l.status = Set(LegStatus::PickedUp);
+                    l.started_at = Set(Some(now));
                     l.due_at = Set(Some(leg_due_at(
                         &calendar,
                         leg.route_class,
@@ -526,6 +527,8 @@ pub async fn confirm_handover(
                     .filter(handover_item::Column::HandoverId.eq(record.id))
                     .filter(handover_item::Column::DossierId.eq(dossier_id))
                     .exec(&txn)
+                    .await?;
+                super::carrier_orders::enqueue_order(&txn, &d, leg.id, direction, code.as_str())
                     .await?;
                 note.push_str(&format!("; item {code}"));
             }

@@ -5,10 +5,13 @@
 //! so the caller never has to parse a message.
 
 pub mod access;
+pub mod admin;
 pub mod agency;
 pub mod carrier_ingest;
+pub mod carrier_orders;
 pub mod catalog;
 pub mod dossiers;
+pub mod feed;
 pub mod handovers;
 pub mod idempotency;
 pub mod keys;
@@ -16,6 +19,7 @@ pub mod labels;
 pub mod outbox;
 pub mod postal;
 pub mod reference;
+pub mod reports;
 pub mod scans;
 pub mod seed;
 pub mod service_keys;

@@ -34,6 +34,8 @@ pub enum DeliveryKind {
     Email,
     /// One signed POST to one agency webhook ([`WebhookPayload`]).
     Webhook,
+    /// One parcel's order at the carrier ([`super::carrier_orders::CarrierOrderPayload`]).
+    CarrierOrder,
 }
 
 impl DeliveryKind {
@@ -42,14 +44,19 @@ impl DeliveryKind {
         match self {
             DeliveryKind::Email => "email",
             DeliveryKind::Webhook => "webhook",
+            DeliveryKind::CarrierOrder => "carrier_order",
         }
     }
 
     /// Reads `outbox.kind`; `None` for a kind this version does not deliver.
     pub fn parse(s: &str) -> Option<Self> {
-        [DeliveryKind::Email, DeliveryKind::Webhook]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            DeliveryKind::Email,
+            DeliveryKind::Webhook,
+            DeliveryKind::CarrierOrder,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -209,7 +216,7 @@ fn new_delivery_id() -> String {
 }
 
 /// A new pending row.
-fn pending_row(
+pub(crate) fn pending_row(
     kind: DeliveryKind,
     dossier_id: i64,
     payload: serde_json::Value,
@@ -561,15 +568,30 @@ pub async fn claim_batch(
     limit: u64,
     lease: Duration,
 ) -> Result<Vec<outbox::Model>, DbErr> {
+    claim_batch_of(
+        store,
+        worker_id,
+        &[DeliveryKind::Email, DeliveryKind::Webhook],
+        limit,
+        lease,
+    )
+    .await
+}
+
+/// [`claim_batch`] for the given kinds of work (a worker with a carrier also claims `carrier_order`).
+pub async fn claim_batch_of(
+    store: &Store,
+    worker_id: &str,
+    kinds: &[DeliveryKind],
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<outbox::Model>, DbErr> {
     let now = crate::clock::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
     let txn = store.begin().await?;
     let mut query = outbox::Entity::find()
         .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
-        .filter(
-            outbox::Column::Kind
-                .is_in([DeliveryKind::Email.as_str(), DeliveryKind::Webhook.as_str()]),
-        )
+        .filter(outbox::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())))
         .filter(outbox::Column::NextAttemptAt.lte(now))
         .filter(
             sea_orm::Condition::any()

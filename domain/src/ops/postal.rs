@@ -461,8 +461,17 @@ pub async fn record_pickup(
     leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
     leg_update.status = Set(LegStatus::PickedUp);
     leg_update.due_at = Set(Some(due_at));
+    leg_update.started_at = Set(Some(now));
     leg_update.updated_at = Set(now);
     leg_update.update(&txn).await?;
+    super::carrier_orders::enqueue_order(
+        &txn,
+        &dossier,
+        leg.id,
+        LegDirection::Inbound,
+        item_code.as_str(),
+    )
+    .await?;
 
     let slip = pickup_slip::ActiveModel {
         dossier_id: Set(dossier.id),

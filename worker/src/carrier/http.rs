@@ -24,9 +24,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::Carrier;
 use super::config::{CarrierConfig, RetryPolicy};
 use super::error::CarrierError;
+use super::{Carrier, metric};
 use super::types::{FeedPage, OrderAnswer, OrderRequest, TrackingRecord, read_records};
 
 /// What the adapter did, for benchmarks and metrics (requests per sync, retries, token churn).
@@ -148,6 +148,12 @@ fn endpoint(base: &Url, path: &str) -> Result<Url, CarrierError> {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Counts a call that failed for good in the metrics, by call and kind.
+fn failed(call: &'static str, error: CarrierError) -> CarrierError {
+    metrics::counter!(metric::ERRORS, "call" => call, "kind" => error.kind()).increment(1);
+    error
 }
 
 /// The carrier's own words from an error body, without echoing the body (it may hold personal data).
@@ -314,6 +320,8 @@ impl HttpCarrier {
     /// Waits before a retry, and says so once in the log.
     async fn pause(&self, call: &'static str, attempt: u32, pause: Duration, reason: &str) {
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(metric::RETRIES, "call" => call, "reason" => reason.to_owned())
+            .increment(1);
         tracing::warn!(
             carrier.call = call,
             carrier.attempt = attempt,
@@ -359,13 +367,14 @@ impl HttpCarrier {
                 )
                 .form(&[("grant_type", "client_credentials")]);
             self.counters.token_fetches.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(metric::REQUESTS, "call" => "token").increment(1);
             match self.judge(attempt, self.exchange(request).await, false) {
                 Verdict::Done(body) => break body,
                 Verdict::Retry { pause, reason } => {
                     self.pause("token", attempt, pause, &reason).await;
                 }
-                Verdict::Refresh => return Err(CarrierError::Credentials { status: 401 }),
-                Verdict::Fail(error) => return Err(error),
+                Verdict::Refresh => return Err(failed("token", CarrierError::Credentials { status: 401 })),
+                Verdict::Fail(error) => return Err(failed("token", error)),
             }
         };
         let answer: TokenAnswer = serde_json::from_slice(&body)
@@ -408,6 +417,7 @@ impl HttpCarrier {
             attempt += 1;
             let token = self.token().await?;
             let request = build(&self.client).header(AUTHORIZATION, token.header.clone());
+            metrics::counter!(metric::REQUESTS, "call" => name).increment(1);
             match self.judge(attempt, self.exchange(request).await, true) {
                 Verdict::Done(body) => return Ok(body),
                 Verdict::Retry { pause, reason } => self.pause(name, attempt, pause, &reason).await,
@@ -424,8 +434,8 @@ impl HttpCarrier {
                     );
                     self.drop_token(token.generation).await;
                 }
-                Verdict::Refresh => return Err(CarrierError::Unauthorized),
-                Verdict::Fail(error) => return Err(error),
+                Verdict::Refresh => return Err(failed(name, CarrierError::Unauthorized)),
+                Verdict::Fail(error) => return Err(failed(name, error)),
             }
         }
     }
@@ -491,8 +501,12 @@ impl Carrier for HttpCarrier {
                     .body(body.clone())
             })
             .await?;
-        let raw: RawOrderAnswer = serde_json::from_slice(&answer)
-            .map_err(|e| CarrierError::Decode(format!("order answer: {e}")))?;
+        let raw: RawOrderAnswer = serde_json::from_slice(&answer).map_err(|e| {
+            failed(
+                "order.post",
+                CarrierError::Decode(format!("order answer: {e}")),
+            )
+        })?;
         let status = match raw.status {
             serde_json::Value::String(s) => s.trim().to_owned(),
             serde_json::Value::Number(n) => format!("{n:0>2}"),
@@ -500,11 +514,14 @@ impl Carrier for HttpCarrier {
         };
         let message = raw.message.unwrap_or_default();
         if status != "00" {
-            return Err(CarrierError::Refused {
-                order_number: order.order_number.clone(),
-                status,
-                message,
-            });
+            return Err(failed(
+                "order.post",
+                CarrierError::Refused {
+                    order_number: order.order_number.clone(),
+                    status,
+                    message,
+                },
+            ));
         }
         let item_code = raw
             .item_code
@@ -535,7 +552,7 @@ impl Carrier for HttpCarrier {
                 client.get(self.tracking_url.clone()).query(&query)
             })
             .await?;
-        Self::tracking_answer(&body, after_id)
+        Self::tracking_answer(&body, after_id).map_err(|e| failed("tracking.feed", e))
     }
 
     async fn order_events(&self, order_number: &str) -> Result<Vec<TrackingRecord>, CarrierError> {
@@ -548,7 +565,7 @@ impl Carrier for HttpCarrier {
                 client.get(self.tracking_url.clone()).query(&query)
             })
             .await?;
-        let page = Self::tracking_answer(&body, 0)?;
+        let page = Self::tracking_answer(&body, 0).map_err(|e| failed("tracking.order", e))?;
         if !page.malformed.is_empty() {
             tracing::warn!(
                 carrier.order_number = order_number,

@@ -14,6 +14,7 @@ mod config;
 mod error;
 pub mod feed;
 mod http;
+pub mod orders;
 mod types;
 
 use std::future::Future;
@@ -26,6 +27,16 @@ pub use types::{
     FeedPage, MalformedRecord, OrderAnswer, OrderRequest, StatusCode, TrackingRecord,
     parse_event_time, vietnam_offset,
 };
+
+/// The adapter's metrics (rendered on `GET /metrics`).
+pub mod metric {
+    /// Carrier calls that failed for good (after the adapter's retries), by `call` and error `kind`.
+    pub const ERRORS: &str = "dossier_carrier_errors_total";
+    /// Attempts that failed and were retried, by `call` and `reason` (`429`, `500`, `timeout`, …).
+    pub const RETRIES: &str = "dossier_carrier_retries_total";
+    /// HTTP requests sent to the carrier, by `call` (every attempt; token fetches included).
+    pub const REQUESTS: &str = "dossier_carrier_requests_total";
+}
 
 /// What the worker needs from a carrier (CARRIER.md). Implementations retry transient failures
 /// themselves; an error means the call is over.

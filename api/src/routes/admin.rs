@@ -1,0 +1,470 @@
+//! Administrators' writes of reference data (admin key only; API.md "Reference data"): agencies,
+//! procedures with their documents and agencies, post offices with their S10 serial range, tariffs and
+//! holidays. `POST` creates or replaces one record by its code (201 when created, 200 when replaced),
+//! `GET` of the same path lists them. Every write is audited and applies at once.
+
+use domain::ops::access::Actor;
+use domain::ops::admin::{
+    AgencyRequest, AgencyView, DocumentRequest, HolidayRequest, HolidayView, OfficeRequest,
+    OfficeView, ProcedureRequest, ProcedureView, RangeRequest, TariffRequest, TariffView, Written,
+};
+use entity::enums::Role;
+use poem::web::Data;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::ApiTags;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An agency to create or replace (by `code`).
+#[derive(Debug, Object)]
+pub struct AdminAgencyIn {
+    /// Capital letters, digits, `-`, `.`, `_`, e.g. `UBND-P-HOANKIEM`.
+    pub code: Option<String>,
+    pub name: Option<String>,
+    /// The official identifier (mã định danh), e.g. `000.00.01.H29`.
+    pub identifier: Option<String>,
+    /// 2 digits, e.g. `01`.
+    pub province_code: Option<String>,
+    /// 5 digits, e.g. `00070`.
+    pub ward_code: Option<String>,
+    pub address: Option<String>,
+    /// Where the agency is told about its dossiers.
+    pub email: Option<String>,
+}
+
+/// An agency as stored.
+#[derive(Debug, Object)]
+pub struct AdminAgencyOut {
+    pub code: String,
+    pub name: String,
+    pub identifier: Option<String>,
+    pub province_code: String,
+    pub ward_code: String,
+    pub address: String,
+    pub email: Option<String>,
+}
+
+impl From<AgencyView> for AdminAgencyOut {
+    fn from(a: AgencyView) -> Self {
+        Self {
+            code: a.code,
+            name: a.name,
+            identifier: a.identifier,
+            province_code: a.province_code,
+            ward_code: a.ward_code,
+            address: a.address,
+            email: a.email,
+        }
+    }
+}
+
+/// A document on a procedure's published list.
+#[derive(Debug, Object)]
+pub struct AdminDocumentIn {
+    pub name: Option<String>,
+    /// Whether the original must be handed in (otherwise a copy does).
+    pub original_required: Option<bool>,
+}
+
+/// A procedure to create or replace (by `code`); its documents and agencies are replaced with it.
+#[derive(Debug, Object)]
+pub struct AdminProcedureIn {
+    /// The national code, a digit, a dot and 6 digits, e.g. `1.001193`.
+    pub code: Option<String>,
+    pub name: Option<String>,
+    /// Integer VND, 0 when free.
+    pub admin_fee_vnd: Option<i64>,
+    /// Working days the agency has to rule, at least 1.
+    pub processing_days: Option<i64>,
+    /// The published document list, in order.
+    pub documents: Option<Vec<AdminDocumentIn>>,
+    /// The agencies that handle the procedure (may be empty).
+    pub agency_codes: Option<Vec<String>>,
+}
+
+/// A document on a procedure's list.
+#[derive(Debug, Object)]
+pub struct AdminDocumentOut {
+    pub name: String,
+    pub original_required: bool,
+}
+
+/// A procedure as stored.
+#[derive(Debug, Object)]
+pub struct AdminProcedureOut {
+    pub code: String,
+    pub name: String,
+    pub admin_fee_vnd: i64,
+    pub processing_days: i32,
+    pub documents: Vec<AdminDocumentOut>,
+    /// Sorted by code.
+    pub agency_codes: Vec<String>,
+}
+
+impl From<ProcedureView> for AdminProcedureOut {
+    fn from(p: ProcedureView) -> Self {
+        Self {
+            code: p.code,
+            name: p.name,
+            admin_fee_vnd: p.admin_fee_vnd,
+            processing_days: p.processing_days,
+            documents: p
+                .documents
+                .into_iter()
+                .map(|d| AdminDocumentOut {
+                    name: d.name,
+                    original_required: d.original_required,
+                })
+                .collect(),
+            agency_codes: p.agency_codes,
+        }
+    }
+}
+
+/// The S10 serials a post office allocates item codes from.
+#[derive(Debug, Object)]
+pub struct AdminRangeIn {
+    /// 2 capital letters, e.g. `EB`.
+    pub service_indicator: Option<String>,
+    /// 0 to 99999999.
+    pub first_serial: Option<i64>,
+    /// At least `first_serial`, at most 99999999.
+    pub last_serial: Option<i64>,
+}
+
+/// A post office to create or replace (by `code`).
+#[derive(Debug, Object)]
+pub struct AdminOfficeIn {
+    /// 6 digits, e.g. `100000`.
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub province_code: Option<String>,
+    pub ward_code: Option<String>,
+    pub address: Option<String>,
+    /// The range to allocate from: the same range (indicator and first serial) is resized; another
+    /// one replaces the office's current range, whose issued serials are never reused.
+    pub item_code_range: Option<AdminRangeIn>,
+}
+
+/// An S10 serial range; `next_serial` past `last_serial` means spent or closed.
+#[derive(Debug, Object)]
+pub struct AdminRangeOut {
+    pub service_indicator: String,
+    pub first_serial: i64,
+    pub last_serial: i64,
+    pub next_serial: i64,
+}
+
+/// A post office as stored, with its serial ranges (oldest first).
+#[derive(Debug, Object)]
+pub struct AdminOfficeOut {
+    pub code: String,
+    pub name: String,
+    pub province_code: String,
+    pub ward_code: String,
+    pub address: String,
+    pub item_code_ranges: Vec<AdminRangeOut>,
+}
+
+impl From<OfficeView> for AdminOfficeOut {
+    fn from(o: OfficeView) -> Self {
+        Self {
+            code: o.code,
+            name: o.name,
+            province_code: o.province_code,
+            ward_code: o.ward_code,
+            address: o.address,
+            item_code_ranges: o
+                .item_code_ranges
+                .into_iter()
+                .map(|r| AdminRangeOut {
+                    service_indicator: r.service_indicator,
+                    first_serial: r.first_serial,
+                    last_serial: r.last_serial,
+                    next_serial: r.next_serial,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The postage of one route class.
+#[derive(Debug, Object)]
+pub struct AdminTariffIn {
+    /// `local` | `intra_province` | `inter_province_major` | `inter_province`.
+    pub route_class: Option<String>,
+    /// Integer VND per leg.
+    pub postage_vnd: Option<i64>,
+}
+
+/// A tariff as stored.
+#[derive(Debug, Object)]
+pub struct AdminTariffOut {
+    pub route_class: String,
+    pub postage_vnd: i64,
+}
+
+impl From<TariffView> for AdminTariffOut {
+    fn from(t: TariffView) -> Self {
+        Self {
+            route_class: t.route_class.as_str().to_owned(),
+            postage_vnd: t.postage_vnd,
+        }
+    }
+}
+
+/// A public holiday (lunar-calendar holidays are entered for each year).
+#[derive(Debug, Object)]
+pub struct AdminHolidayIn {
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A holiday as stored.
+#[derive(Debug, Object)]
+pub struct AdminHolidayOut {
+    pub date: chrono::NaiveDate,
+    pub name: String,
+}
+
+impl From<HolidayView> for AdminHolidayOut {
+    fn from(h: HolidayView) -> Self {
+        Self {
+            date: h.date,
+            name: h.name,
+        }
+    }
+}
+
+/// The answer to a create-or-replace.
+#[derive(ApiResponse)]
+pub enum WriteResponse<T: ParseFromJSON + ToJSON + Send + Sync> {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<T>),
+    /// Replaced.
+    #[oai(status = 200)]
+    Replaced(Json<T>),
+}
+
+impl<T: ParseFromJSON + ToJSON + Send + Sync> WriteResponse<T> {
+    fn from_written<V: Into<T>>(written: Written<V>) -> Self {
+        if written.created {
+            Self::Created(Json(written.record.into()))
+        } else {
+            Self::Replaced(Json(written.record.into()))
+        }
+    }
+}
+
+/// The caller, when it holds an admin key.
+fn require_admin(caller: &Caller) -> Result<&Actor, ApiError> {
+    match &caller.0 {
+        Actor::Public => Err(ApiError::unauthorized(
+            "send an admin key: `Authorization: Bearer dk_…`",
+        )),
+        actor if actor.staff_with_role(Role::Admin).is_some() => Ok(actor),
+        _ => Err(ApiError::forbidden("this needs an admin key")),
+    }
+}
+
+pub struct AdminApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// Create or replace an agency.
+    #[oai(path = "/agencies", method = "post")]
+    async fn put_agency(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminAgencyIn>,
+    ) -> Result<WriteResponse<AdminAgencyOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let b = body.0;
+        let request = AgencyRequest {
+            code: b.code,
+            name: b.name,
+            identifier: b.identifier,
+            province_code: b.province_code,
+            ward_code: b.ward_code,
+            address: b.address,
+            email: b.email,
+        };
+        let written = domain::ops::admin::put_agency(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every agency, by code.
+    #[oai(path = "/agencies", method = "get")]
+    async fn agencies(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminAgencyOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_agencies(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create or replace a procedure with its document list and the agencies that handle it.
+    #[oai(path = "/procedures", method = "post")]
+    async fn put_procedure(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminProcedureIn>,
+    ) -> Result<WriteResponse<AdminProcedureOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let b = body.0;
+        let request = ProcedureRequest {
+            code: b.code,
+            name: b.name,
+            admin_fee_vnd: b.admin_fee_vnd,
+            processing_days: b.processing_days,
+            documents: b.documents.map(|docs| {
+                docs.into_iter()
+                    .map(|d| DocumentRequest {
+                        name: d.name,
+                        original_required: d.original_required,
+                    })
+                    .collect()
+            }),
+            agency_codes: b.agency_codes,
+        };
+        let written = domain::ops::admin::put_procedure(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every procedure with its documents and agencies, by code.
+    #[oai(path = "/procedures", method = "get")]
+    async fn procedures(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminProcedureOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_procedures(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create or replace a post office, and set the S10 serial range it allocates item codes from.
+    #[oai(path = "/offices", method = "post")]
+    async fn put_office(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminOfficeIn>,
+    ) -> Result<WriteResponse<AdminOfficeOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let b = body.0;
+        let request = OfficeRequest {
+            code: b.code,
+            name: b.name,
+            province_code: b.province_code,
+            ward_code: b.ward_code,
+            address: b.address,
+            item_code_range: b.item_code_range.map(|r| RangeRequest {
+                service_indicator: r.service_indicator,
+                first_serial: r.first_serial,
+                last_serial: r.last_serial,
+            }),
+        };
+        let written = domain::ops::admin::put_office(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every post office with its serial ranges, by code.
+    #[oai(path = "/offices", method = "get")]
+    async fn offices(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminOfficeOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_offices(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Set the postage of one route class.
+    #[oai(path = "/tariffs", method = "post")]
+    async fn put_tariff(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminTariffIn>,
+    ) -> Result<WriteResponse<AdminTariffOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let request = TariffRequest {
+            route_class: body.0.route_class,
+            postage_vnd: body.0.postage_vnd,
+        };
+        let written = domain::ops::admin::put_tariff(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every tariff, by route class.
+    #[oai(path = "/tariffs", method = "get")]
+    async fn tariffs(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminTariffOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_tariffs(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Enter (or rename) a public holiday; it counts as a non-working day from the next request on.
+    #[oai(path = "/holidays", method = "post")]
+    async fn put_holiday(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminHolidayIn>,
+    ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let request = HolidayRequest {
+            date: body.0.date,
+            name: body.0.name,
+        };
+        let written = domain::ops::admin::put_holiday(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every holiday by date; `?year=2027` for one year's.
+    #[oai(path = "/holidays", method = "get")]
+    async fn holidays(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        year: Query<Option<i32>>,
+    ) -> Result<Json<Vec<AdminHolidayOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_holidays(&state.store.read, actor, year.0).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Remove a holiday entered by mistake; answers the removed entry. Deadlines already set stay.
+    #[oai(path = "/holidays/:date", method = "delete")]
+    async fn delete_holiday(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        date: Path<String>,
+    ) -> Result<Json<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let date = domain::ops::admin::parse_holiday_date(&date.0)
+            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let removed = domain::ops::admin::delete_holiday(&state.store, actor, date).await?;
+        Ok(Json(removed.into()))
+    }
+}

@@ -1,0 +1,565 @@
+//! The citizens' pages: the request form (`/`), its confirmation, the tracking page (`/t/{code}`,
+//! masked; full with `?k=<access token>`), cancelling before pickup, and where a label's QR code lands
+//! in a browser (`/l/{token}`).
+
+use askama::Template;
+use chrono::Utc;
+use domain::ops::OpError;
+use domain::ops::access::{Actor, authenticate};
+use domain::ops::dossiers::{CreateOutcome, CreatedDossier};
+use domain::ops::idempotency::IdempotencyClaim;
+use domain::ops::labels::LabelLanding;
+use domain::ops::reference::ProcedureWithDocuments;
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Path, Query, Redirect};
+use poem::{IntoResponse, Request, Response, handler};
+use serde::Deserialize;
+
+use super::form::{Choice, Posted};
+use super::i18n::{Lang, vnd};
+use super::page::{Chrome, error_page, render, status_of};
+use super::request_form::{self, FormInputs, RequestForm};
+use super::session::{self, FlashKind, MaybeStaff, StaffSession, percent_encode, redirect_with};
+use super::view::DossierView;
+use super::{qr, served_provinces};
+use crate::state::AppState;
+
+/// The choice of agency and procedure, in the query.
+#[derive(Debug, Default, Deserialize)]
+pub struct PickQuery {
+    pub agency: Option<String>,
+    pub procedure: Option<String>,
+}
+
+/// The request page: choose the agency, then the procedure, then fill in the request.
+#[derive(Template)]
+#[template(path = "citizen/request.html")]
+pub struct RequestPage {
+    pub c: Chrome,
+    pub agencies: Vec<Choice>,
+    pub agency_name: String,
+    pub procedures: Vec<Choice>,
+    pub procedure: Option<ProcedureSummary>,
+    pub form: Option<RequestForm>,
+    pub banner: Option<String>,
+}
+
+/// The chosen procedure, as the page introduces it.
+#[derive(Debug, Clone)]
+pub struct ProcedureSummary {
+    pub code: String,
+    pub name: String,
+    pub admin_fee: String,
+    pub processing_days: i32,
+    pub documents: Vec<(String, bool)>,
+}
+
+impl ProcedureSummary {
+    fn of(p: &ProcedureWithDocuments) -> ProcedureSummary {
+        ProcedureSummary {
+            code: p.procedure.code.clone(),
+            name: p.procedure.name.clone(),
+            admin_fee: vnd(p.procedure.admin_fee_vnd),
+            processing_days: p.procedure.processing_days,
+            documents: p
+                .documents
+                .iter()
+                .map(|d| (d.name.clone(), d.original_required))
+                .collect(),
+        }
+    }
+}
+
+/// The page that confirms a registered request.
+#[derive(Template)]
+#[template(path = "citizen/confirmation.html")]
+pub struct ConfirmationPage {
+    pub c: Chrome,
+    pub code: String,
+    pub status: &'static str,
+    pub mode: &'static str,
+    pub agency_name: String,
+    pub procedure_name: String,
+    pub postage: String,
+    pub admin_fee: String,
+    pub total: String,
+    pub tracking_url: String,
+    pub access_url: String,
+    pub qr_svg: String,
+}
+
+/// The tracking page.
+#[derive(Template)]
+#[template(path = "citizen/tracking.html")]
+pub struct TrackingPage {
+    pub c: Chrome,
+    pub d: DossierView,
+    /// The access token the page was opened with, for the cancel form.
+    pub k: String,
+    /// A `?k=` that does not open this dossier.
+    pub bad_key: bool,
+    pub can_cancel: bool,
+}
+
+/// A tracking search.
+#[derive(Debug, Default, Deserialize)]
+pub struct TrackQuery {
+    pub code: Option<String>,
+    pub k: Option<String>,
+}
+
+/// The agencies, procedures and provinces the request form offers.
+struct Choices {
+    agencies: Vec<entity::agency::Model>,
+    procedures: Vec<ProcedureWithDocuments>,
+    provinces: Vec<String>,
+}
+
+async fn load_choices(state: &AppState, agency: Option<&str>) -> Result<Choices, OpError> {
+    let conn = &state.store.read;
+    let agencies = domain::ops::reference::list_agencies(conn).await?;
+    let procedures = match agency {
+        Some(code) if agencies.iter().any(|a| a.code == code) => {
+            domain::ops::reference::list_procedures(conn, Some(code)).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(Choices {
+        agencies,
+        procedures,
+        provinces: served_provinces(state).await?,
+    })
+}
+
+fn request_page(
+    c: Chrome,
+    choices: &Choices,
+    agency: &str,
+    procedure: &str,
+    posted: Option<&Posted>,
+    errors: &[domain::ops::FieldError],
+    banner: Option<String>,
+) -> RequestPage {
+    let lang = c.lang;
+    let mut agencies = vec![Choice {
+        value: String::new(),
+        label: lang
+            .t("— Chọn cơ quan —", "— Choose an agency —")
+            .to_owned(),
+        selected: agency.is_empty(),
+    }];
+    agencies.extend(Choice::list(
+        choices
+            .agencies
+            .iter()
+            .map(|a| (a.code.as_str(), a.name.clone())),
+        agency,
+    ));
+    let mut procedures = vec![Choice {
+        value: String::new(),
+        label: lang
+            .t("— Chọn thủ tục —", "— Choose a procedure —")
+            .to_owned(),
+        selected: procedure.is_empty(),
+    }];
+    procedures.extend(Choice::list(
+        choices.procedures.iter().map(|p| {
+            (
+                p.procedure.code.as_str(),
+                format!("{} · {}", p.procedure.code, p.procedure.name),
+            )
+        }),
+        procedure,
+    ));
+    let chosen = choices
+        .procedures
+        .iter()
+        .find(|p| p.procedure.code == procedure);
+    let form = chosen.map(|p| {
+        let fresh;
+        let posted = match posted {
+            Some(posted) => posted,
+            None => {
+                fresh = request_form::defaults(p, false);
+                &fresh
+            }
+        };
+        request_form::build(FormInputs {
+            lang,
+            action: "/",
+            agency_code: agency,
+            procedure: p,
+            provinces: &choices.provinces,
+            posted,
+            errors,
+            return_only: false,
+        })
+    });
+    RequestPage {
+        agency_name: choices
+            .agencies
+            .iter()
+            .find(|a| a.code == agency)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        c,
+        agencies,
+        procedures: if choices.procedures.is_empty() {
+            Vec::new()
+        } else {
+            procedures
+        },
+        procedure: chosen.map(ProcedureSummary::of),
+        form,
+        banner,
+    }
+}
+
+/// `GET /`: the request form.
+#[handler]
+pub async fn show_form(
+    req: &Request,
+    state: Data<&AppState>,
+    Query(pick): Query<PickQuery>,
+) -> Response {
+    let c = Chrome::public(&state, req);
+    let agency = pick.agency.unwrap_or_default();
+    let procedure = pick.procedure.unwrap_or_default();
+    match load_choices(&state, Some(&agency)).await {
+        Ok(choices) => render(
+            StatusCode::OK,
+            &request_page(c, &choices, &agency, &procedure, None, &[], None),
+        ),
+        Err(err) => {
+            let lang = c.lang;
+            error_page(&state, req, None, status_of(&err), lang.op_error(&err))
+        }
+    }
+}
+
+/// `POST /`: registers the request, or draws the form again with every error beside its field and
+/// nothing stored.
+#[handler]
+pub async fn submit_request(
+    req: &Request,
+    state: Data<&AppState>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let posted = Posted::new(pairs);
+    let c = Chrome::public(&state, req);
+    let lang = c.lang;
+    let agency = posted.raw("agency_code").to_owned();
+    let procedure = posted.raw("procedure_code").to_owned();
+    let choices = match load_choices(&state, Some(&agency)).await {
+        Ok(choices) => choices,
+        Err(err) => return error_page(&state, req, None, status_of(&err), lang.op_error(&err)),
+    };
+    let Some(chosen) = choices
+        .procedures
+        .iter()
+        .find(|p| p.procedure.code == procedure)
+    else {
+        let banner = lang.t(
+            "Vui lòng chọn cơ quan và thủ tục.",
+            "Please choose the agency and the procedure.",
+        );
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &request_page(c, &choices, &agency, "", None, &[], Some(banner.to_owned())),
+        );
+    };
+    if !session::visitor_csrf_ok(&state, req, posted.csrf()) {
+        let banner = lang.t(
+            "Phiên làm việc của trang đã hết hạn. Vui lòng kiểm tra và gửi lại.",
+            "This page's session has expired. Please check the form and send it again.",
+        );
+        return render(
+            StatusCode::FORBIDDEN,
+            &request_page(
+                c,
+                &choices,
+                &agency,
+                &procedure,
+                Some(&posted),
+                &[],
+                Some(banner.to_owned()),
+            ),
+        );
+    }
+    let (request, rows) = request_form::to_request(&posted, chosen, lang, false);
+    let claim = posted
+        .text("form_id")
+        .filter(|id| request_form::is_form_id(id))
+        .and_then(|id| {
+            let canonical = serde_json::to_vec(&request).ok()?;
+            Some(IdempotencyClaim::new(
+                "create_dossier",
+                "web",
+                &id,
+                &canonical,
+            ))
+        });
+    match domain::ops::dossiers::create_dossier(
+        &state.store,
+        &Actor::Public,
+        &request,
+        claim.as_ref(),
+    )
+    .await
+    {
+        Ok(CreateOutcome::Created(created) | CreateOutcome::Replayed(created)) => {
+            let agency_name = choices
+                .agencies
+                .iter()
+                .find(|a| a.code == agency)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
+            confirmation(
+                &state,
+                c,
+                created,
+                agency_name,
+                chosen.procedure.name.clone(),
+            )
+        }
+        Err(OpError::Validation(errors)) => {
+            let errors = request_form::errors_on_rows(errors, &rows);
+            let banner = lang.t(
+                "Hồ sơ chưa được gửi: vui lòng sửa các mục được đánh dấu.",
+                "The request was not sent: please correct the marked fields.",
+            );
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &request_page(
+                    c,
+                    &choices,
+                    &agency,
+                    &procedure,
+                    Some(&posted),
+                    &errors,
+                    Some(banner.to_owned()),
+                ),
+            )
+        }
+        Err(err) => {
+            let status = status_of(&err);
+            render(
+                status,
+                &request_page(
+                    c,
+                    &choices,
+                    &agency,
+                    &procedure,
+                    Some(&posted),
+                    &[],
+                    Some(lang.op_error(&err)),
+                ),
+            )
+        }
+    }
+}
+
+fn confirmation(
+    state: &AppState,
+    c: Chrome,
+    created: CreatedDossier,
+    agency_name: String,
+    procedure_name: String,
+) -> Response {
+    let lang = c.lang;
+    let tracking_url = format!("{}/t/{}", state.public_base_url, created.code);
+    let access_url = format!("{tracking_url}?k={}", created.access_token);
+    let qr_svg = qr::svg(
+        &tracking_url,
+        200,
+        lang.t(
+            "Mã QR của trang tra cứu hồ sơ",
+            "QR code of the tracking page",
+        ),
+    )
+    .unwrap_or_default();
+    let page = ConfirmationPage {
+        status: lang.status(created.status),
+        mode: lang.mode(created.service_mode),
+        code: created.code,
+        agency_name,
+        procedure_name,
+        postage: vnd(created.fees.postage_vnd),
+        admin_fee: vnd(created.fees.admin_fee_vnd),
+        total: vnd(created.fees.total_vnd),
+        tracking_url,
+        access_url,
+        qr_svg,
+        c,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /t?code=…`: the tracking search box's target.
+#[handler]
+pub async fn track_search(Query(q): Query<TrackQuery>) -> Response {
+    let code = q.code.unwrap_or_default();
+    let code = code.trim();
+    if code.is_empty() {
+        return Redirect::see_other("/").into_response();
+    }
+    Redirect::see_other(format!("/t/{}", percent_encode(code))).into_response()
+}
+
+/// `GET /t/{code}`: the tracking page. Anyone with the code sees the masked view; the citizen's
+/// access token (`?k=`) or a signed-in member of staff entitled to the dossier sees it whole.
+#[handler]
+pub async fn tracking(
+    req: &Request,
+    state: Data<&AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<TrackQuery>,
+    MaybeStaff(staff): MaybeStaff,
+) -> Response {
+    let lang = Lang::of(req);
+    let record = match domain::ops::dossiers::track(&state.store, &code).await {
+        Ok(record) => record,
+        Err(OpError::NotFound(_)) => {
+            let message = lang.t(
+                "Không có hồ sơ nào mang mã này. Vui lòng kiểm tra lại mã hồ sơ.",
+                "No dossier has this code. Please check the code.",
+            );
+            return error_page(
+                &state,
+                req,
+                staff.as_ref(),
+                StatusCode::NOT_FOUND,
+                message.to_owned(),
+            );
+        }
+        Err(err) => {
+            return error_page(
+                &state,
+                req,
+                staff.as_ref(),
+                status_of(&err),
+                lang.op_error(&err),
+            );
+        }
+    };
+    let k = q.k.unwrap_or_default();
+    let citizen = if k.is_empty() {
+        None
+    } else {
+        match authenticate(&state.store.read, &k).await {
+            Ok(Ok(actor @ Actor::Citizen { .. })) => Some(actor),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::error!(error.cause = %err, "access token lookup failed");
+                None
+            }
+        }
+    };
+    let holds_token = citizen
+        .as_ref()
+        .is_some_and(|a| a.may_access(&record.dossier) == domain::ops::access::Access::Full);
+    let staff_entitled = staff
+        .as_ref()
+        .is_some_and(|s| s.actor.may_access(&record.dossier) == domain::ops::access::Access::Full);
+    let can_cancel = holds_token
+        && domain::lifecycle::next_status(
+            record.dossier.service_mode,
+            record.dossier.status,
+            domain::lifecycle::Action::Cancel,
+        )
+        .is_ok();
+    let page = TrackingPage {
+        d: DossierView::of(lang, &record, holds_token || staff_entitled, Utc::now()),
+        c: Chrome::for_anyone(&state, req, staff.as_ref()),
+        bad_key: !k.is_empty() && !holds_token,
+        k: if holds_token { k } else { String::new() },
+        can_cancel,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /t/{code}/cancel`: the citizen withdraws the request before pickup.
+#[handler]
+pub async fn cancel(
+    req: &Request,
+    state: Data<&AppState>,
+    Path(code): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let posted = Posted::new(pairs);
+    let lang = Lang::of(req);
+    let k = posted.raw("k").to_owned();
+    let back = format!("/t/{}?k={}", percent_encode(&code), percent_encode(&k));
+    if !session::visitor_csrf_ok(&state, req, posted.csrf()) {
+        return redirect_with(
+            &state,
+            &back,
+            FlashKind::Error,
+            lang.t(
+                "Phiên làm việc của trang đã hết hạn; vui lòng thử lại.",
+                "This page's session has expired; please try again.",
+            ),
+        );
+    }
+    let actor = match authenticate(&state.store.read, &k).await {
+        Ok(Ok(actor @ Actor::Citizen { .. })) => actor,
+        Ok(_) => {
+            return error_page(
+                &state,
+                req,
+                None,
+                StatusCode::FORBIDDEN,
+                lang.t(
+                    "Đường dẫn truy cập không đúng với hồ sơ này.",
+                    "The access link does not open this dossier.",
+                )
+                .to_owned(),
+            );
+        }
+        Err(err) => {
+            let err = OpError::Db(err);
+            return error_page(&state, req, None, status_of(&err), lang.op_error(&err));
+        }
+    };
+    let reason = posted.text("reason");
+    match domain::ops::dossiers::cancel_dossier(&state.store, &actor, &code, reason.as_deref())
+        .await
+    {
+        Ok(_) => redirect_with(
+            &state,
+            &back,
+            FlashKind::Ok,
+            lang.t("Đã hủy yêu cầu.", "The request is cancelled."),
+        ),
+        Err(err) => redirect_with(&state, &back, FlashKind::Error, &lang.op_error(&err)),
+    }
+}
+
+/// Where a browser that opened a label's QR code goes: the staff page of the dossier for signed-in
+/// staff entitled to it, the public tracking page for anyone else.
+pub async fn label_landing(
+    state: &AppState,
+    req: &Request,
+    leg_id: i64,
+) -> Result<String, OpError> {
+    let staff = StaffSession::of(req).await.ok().flatten();
+    let actor = staff.map_or(Actor::Public, |s| s.actor);
+    Ok(
+        match domain::ops::labels::land(&state.store.read, &actor, leg_id).await? {
+            LabelLanding::Parcel { dossier, .. } => {
+                format!("/staff/dossiers/{}", percent_encode(&dossier.code))
+            }
+            LabelLanding::Public(record) => {
+                format!("/t/{}", percent_encode(&record.dossier.code))
+            }
+        },
+    )
+}
+
+/// Whether the request comes from a browser that wants a page rather than JSON.
+pub fn wants_html(req: &Request) -> bool {
+    req.headers()
+        .get(poem::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}

@@ -1,0 +1,129 @@
+//! Web pages for people (API.md "Web pages"): server-rendered HTML (askama templates under
+//! `api/templates/`, one style sheet and a few small scripts under `api/static/`), Vietnamese first
+//! with `?lang=en`.
+//!
+//! - Citizens: `/` the request form and its confirmation, `/t/{code}` the tracking page (masked; full
+//!   with `?k=<access token>`), cancelling before pickup, `/l/{token}` in a browser.
+//! - Post office staff: `/staff` sign-in (an office's API key makes a session cookie),
+//!   `/staff/pickups`, `/staff/scan`, `/staff/handovers`, `/staff/deliveries`, labels.
+//! - Agency clerks: `/agency` the desk (handover records to sign, the worklist, rulings and results,
+//!   results handed to the post), `/agency/return` dossiers filed in person, `/agency/report`.
+//!
+//! Pages call the same use-cases as the JSON API (`domain::ops::*`) with the actor of the session or
+//! the access token, so every rule and every permission is decided in one place; a page only draws
+//! what the domain answered. Personal data appears only for the citizen holding the token and for
+//! staff entitled to the dossier.
+
+mod agency;
+pub mod assets;
+mod citizen;
+mod form;
+pub mod i18n;
+mod page;
+mod qr;
+mod request_form;
+pub mod session;
+mod staff;
+mod view;
+
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
+
+pub use citizen::{label_landing, wants_html};
+use page::WebPage;
+
+use crate::state::AppState;
+
+/// Adds the pages to the service's routes. The request form answers at `/` itself: the API's
+/// OpenAPI service is nested at the root, and a route tree cannot hold both.
+pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
+    let home = get(citizen::show_form)
+        .post(citizen::submit_request)
+        .with(WebPage);
+    let rest = route
+        .at("/t", get(citizen::track_search).with(WebPage))
+        .at("/t/:code", get(citizen::tracking).with(WebPage))
+        .at("/t/:code/cancel", post(citizen::cancel).with(WebPage))
+        .at(
+            "/staff",
+            get(staff::sign_in_page).post(staff::sign_in).with(WebPage),
+        )
+        .at("/staff/signout", post(staff::sign_out).with(WebPage))
+        .at("/staff/pickups", get(staff::pickups).with(WebPage))
+        .at(
+            "/staff/dossiers/:code",
+            get(staff::dossier_page).with(WebPage),
+        )
+        .at(
+            "/staff/dossiers/:code/:action",
+            post(staff::dossier_action).with(WebPage),
+        )
+        .at(
+            "/staff/scan",
+            get(staff::scan_page).post(staff::scan).with(WebPage),
+        )
+        .at(
+            "/staff/handovers",
+            get(staff::handovers)
+                .post(staff::create_handover)
+                .with(WebPage),
+        )
+        .at(
+            "/staff/handovers/:id",
+            get(staff::handover_page).with(WebPage),
+        )
+        .at(
+            "/staff/handovers/:id/confirm",
+            post(staff::confirm_handover).with(WebPage),
+        )
+        .at("/staff/deliveries", get(staff::deliveries).with(WebPage))
+        .at("/staff/labels/sheet", get(staff::label_sheet).with(WebPage))
+        .at("/staff/labels/:code", get(staff::label).with(WebPage))
+        .at("/agency", get(agency::desk).with(WebPage))
+        .at(
+            "/agency/dossiers/:code/:action",
+            post(agency::dossier_action).with(WebPage),
+        )
+        .at(
+            "/agency/handovers",
+            post(agency::create_handover).with(WebPage),
+        )
+        .at(
+            "/agency/return",
+            get(agency::return_page)
+                .post(agency::create_return)
+                .with(WebPage),
+        )
+        .at("/agency/report", get(agency::report).with(WebPage))
+        .at("/static/*path", get(assets::serve));
+    Home { home, rest }
+}
+
+/// `/` to the request form, everything else to the route tree.
+struct Home<H, R> {
+    home: H,
+    rest: R,
+}
+
+impl<H: Endpoint, R: Endpoint> Endpoint for Home<H, R> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if req.uri().path() == "/" {
+            self.home.call(req).await.map(IntoResponse::into_response)
+        } else {
+            self.rest.call(req).await.map(IntoResponse::into_response)
+        }
+    }
+}
+
+/// The provinces some post office serves, by code: where the post can collect and deliver.
+async fn served_provinces(state: &AppState) -> Result<Vec<String>, domain::ops::OpError> {
+    let mut provinces: Vec<String> = domain::ops::reference::list_offices(&state.store.read)
+        .await?
+        .into_iter()
+        .map(|o| o.province_code)
+        .collect();
+    provinces.sort();
+    provinces.dedup();
+    Ok(provinces)
+}

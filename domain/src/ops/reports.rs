@@ -1,0 +1,869 @@
+//! The summary report of Circular 17 Art. 13 (every quarter, half-year and year): volumes by status and
+//! by procedure, the on-time rate of each leg and of each agency, median transit times, failed delivery
+//! attempts, returns to the agency, and what is overdue now.
+//!
+//! **Which dossiers a period covers**: those *created* (the pickup request, or the desk's `return`
+//! dossier) on a local date (Asia/Ho_Chi_Minh) from `from` to `to`, both inclusive — the half-open
+//! instant range `[from 00:00+07:00, to + 1 day 00:00+07:00)`. Every figure is about that cohort, as
+//! it stands when the report is made: a dossier created in the period and delivered after it counts
+//! with its delivery.
+//!
+//! Everything is computed by the database (`GROUP BY` and aggregates built with sea-query, the same on
+//! SQLite and PostgreSQL): a handful of small result sets, never the dossiers themselves. The one
+//! figure SQL does not share is the median: `percentile_cont` on PostgreSQL; on SQLite, the middle
+//! row(s) of an ordered fetch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
+use entity::enums::{DossierStatus, LegDirection, LegStatus, Role};
+use entity::{agency, dossier, leg, procedure};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, IntoCondition, Order, Query, SelectStatement,
+};
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, QueryFilter, QueryResult, Statement, TransactionTrait,
+};
+
+use super::access::Actor;
+use crate::sla::VN_UTC_OFFSET_SECONDS;
+
+/// The earliest and latest years a report period may name.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9998;
+
+/// Why a report could not be made. Nothing is read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A query parameter is missing, malformed or contradicts another (HTTP 400 `bad_request`).
+    #[error("{0}")]
+    BadQuery(String),
+    /// The caller may not see this report (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The local dates a report covers, both inclusive, and the preset that named them, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportPeriod {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// `2026-Q4`, `2026-H2` or `2026`, when the period was asked for by preset.
+    pub preset: Option<String>,
+}
+
+impl ReportPeriod {
+    /// Reads the query: either `from` and `to` (`YYYY-MM-DD`, `from` ≤ `to`) or `period` (a preset).
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        period: Option<&str>,
+    ) -> Result<Self, ReportError> {
+        let bad = |m: &str| ReportError::BadQuery(m.to_owned());
+        match (from, to, period) {
+            (None, None, Some(p)) => Self::preset(p),
+            (_, _, Some(_)) => Err(bad("give either `period` or `from` and `to`, not both")),
+            (Some(from), Some(to), None) => {
+                let from = parse_date("from", from)?;
+                let to = parse_date("to", to)?;
+                if from > to {
+                    return Err(bad("`from` is after `to`"));
+                }
+                Ok(Self {
+                    from,
+                    to,
+                    preset: None,
+                })
+            }
+            (Some(_), None, None) | (None, Some(_), None) => {
+                Err(bad("`from` and `to` go together: give both dates"))
+            }
+            (None, None, None) => Err(bad(
+                "say which period: `from` and `to` (YYYY-MM-DD), or `period` (2026-Q4, 2026-H2, 2026)",
+            )),
+        }
+    }
+
+    /// A quarter (`2026-Q4`), a half-year (`2026-H2`) or a year (`2026`); `q` and `h` in either case.
+    pub fn preset(text: &str) -> Result<Self, ReportError> {
+        let bad = || {
+            ReportError::BadQuery(format!(
+                "`period` must be a quarter (2026-Q4), a half-year (2026-H2) or a year (2026), \
+                 from {} to {}; got `{}`",
+                YEARS.start(),
+                YEARS.end(),
+                text.chars().take(40).collect::<String>()
+            ))
+        };
+        let (year, part) = match text.split_once('-') {
+            Some((year, part)) => (year, Some(part)),
+            None => (text, None),
+        };
+        if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        if !YEARS.contains(&year) {
+            return Err(bad());
+        }
+        let (first_month, months) = match part.map(str::to_ascii_uppercase).as_deref() {
+            None => (1, 12),
+            Some("H1") => (1, 6),
+            Some("H2") => (7, 6),
+            Some("Q1") => (1, 3),
+            Some("Q2") => (4, 3),
+            Some("Q3") => (7, 3),
+            Some("Q4") => (10, 3),
+            Some(_) => return Err(bad()),
+        };
+        let from = NaiveDate::from_ymd_opt(year, first_month, 1).ok_or_else(bad)?;
+        let to = from
+            .checked_add_months(chrono::Months::new(months))
+            .and_then(|d| d.pred_opt())
+            .ok_or_else(bad)?;
+        let preset = match part {
+            None => format!("{year}"),
+            Some(p) => format!("{year}-{}", p.to_ascii_uppercase()),
+        };
+        Ok(Self {
+            from,
+            to,
+            preset: Some(preset),
+        })
+    }
+
+    /// The instants the period spans: from local midnight of `from` to local midnight after `to`,
+    /// the end excluded.
+    pub fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = local_midnight(self.from);
+        let end = local_midnight(self.to + Days::new(1));
+        (start, end)
+    }
+}
+
+impl fmt::Display for ReportPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.from, self.to)
+    }
+}
+
+fn parse_date(name: &str, text: &str) -> Result<NaiveDate, ReportError> {
+    let date = (text.len() == 10)
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .filter(|d| YEARS.contains(&d.year()));
+    date.ok_or_else(|| {
+        ReportError::BadQuery(format!(
+            "`{name}` must be a date YYYY-MM-DD between {} and {}",
+            YEARS.start(),
+            YEARS.end()
+        ))
+    })
+}
+
+/// 00:00 local time on `d`, as UTC.
+fn local_midnight(d: NaiveDate) -> DateTime<Utc> {
+    (d.and_time(NaiveTime::MIN) - TimeDelta::seconds(i64::from(VN_UTC_OFFSET_SECONDS))).and_utc()
+}
+
+/// Whose dossiers a report counts: every agency's (administrators) or one agency's.
+///
+/// An agency key reports on its own agency only, whether or not it names it; naming another is
+/// refused. Post offices and citizens get no reports.
+pub async fn report_scope(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    agency: Option<&str>,
+) -> Result<Option<String>, ReportError> {
+    let agency = agency.map(str::trim).filter(|a| !a.is_empty());
+    if let Some(key) = actor.staff_with_role(Role::Agency) {
+        let own = key.agency_code.as_deref().ok_or_else(|| {
+            ReportError::Forbidden("this agency key is bound to no agency".into())
+        })?;
+        return match agency {
+            Some(asked) if asked != own => Err(ReportError::Forbidden(
+                "an agency key reports on its own agency only".into(),
+            )),
+            _ => Ok(Some(own.to_owned())),
+        };
+    }
+    if actor.staff_with_role(Role::Admin).is_none() {
+        return Err(ReportError::Forbidden(
+            "reports are for administrators, and for agencies on their own dossiers".into(),
+        ));
+    }
+    let Some(code) = agency else {
+        return Ok(None);
+    };
+    let known = agency::Entity::find()
+        .filter(agency::Column::Code.eq(code))
+        .one(conn)
+        .await?
+        .is_some();
+    if !known {
+        return Err(ReportError::BadQuery(format!(
+            "`agency`: there is no agency with code `{}`",
+            code.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(Some(code.to_owned()))
+}
+
+/// How many dossiers of the period are in one status now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCount {
+    pub status: DossierStatus,
+    pub dossiers: i64,
+}
+
+/// How many dossiers of the period are for one procedure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcedureCount {
+    pub procedure_code: String,
+    pub procedure_name: String,
+    pub dossiers: i64,
+}
+
+/// Delivered legs against their due time (Circular 17 Art. 7): on time when delivered within the
+/// last second of the due date, late otherwise. Legs not delivered yet are in neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OnTime {
+    pub delivered: i64,
+    pub on_time: i64,
+    pub late: i64,
+}
+
+impl OnTime {
+    /// `on_time / (on_time + late)`, to four decimals; `None` when nothing was delivered.
+    pub fn rate(&self) -> Option<f64> {
+        let judged = self.on_time + self.late;
+        (judged > 0).then(|| round_to(self.on_time as f64 / judged as f64, 4))
+    }
+
+    fn add(&mut self, other: &OnTime) {
+        self.delivered += other.delivered;
+        self.on_time += other.on_time;
+        self.late += other.late;
+    }
+}
+
+/// The figures of one leg direction: inbound (to the agency) or outbound (the result, home).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegFigures {
+    pub direction: LegDirection,
+    /// Legs of the period's dossiers in this direction, whatever their state.
+    pub legs: i64,
+    /// Legs that left: picked up (inbound) or handed to the post (outbound).
+    pub started: i64,
+    pub on_time: OnTime,
+    /// The median time from the leg's start to its delivery, in days of 24 hours, to two decimals.
+    pub median_transit_days: Option<f64>,
+    /// Failed delivery attempts (notices left), summed.
+    pub failed_attempts: i64,
+    /// Legs with at least one failed attempt.
+    pub legs_with_failed_attempts: i64,
+    /// Results that went back to the agency after the failed notices (Circular 17 Art. 5.2h).
+    pub returned_to_agency: i64,
+    /// Legs on their way now, past their due time.
+    pub overdue: i64,
+}
+
+/// The figures of one agency's dossiers in the period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencyFigures {
+    pub agency_code: String,
+    pub agency_name: String,
+    pub dossiers: i64,
+    pub inbound: OnTime,
+    pub outbound: OnTime,
+    pub failed_attempts: i64,
+    pub returned_to_agency: i64,
+    /// Legs of the agency's dossiers on their way now, past their due time.
+    pub overdue_legs: i64,
+    /// Dossiers at the agency's desk now, past the agency's result deadline.
+    pub overdue_results: i64,
+}
+
+impl AgencyFigures {
+    /// Both directions together.
+    pub fn on_time(&self) -> OnTime {
+        let mut all = self.inbound;
+        all.add(&self.outbound);
+        all
+    }
+}
+
+/// What is late now among the period's dossiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverdueFigures {
+    /// Parcels to the agency past their due time, not yet handed over.
+    pub inbound_legs: i64,
+    /// Results on their way home past their due time, not yet delivered or returned.
+    pub outbound_legs: i64,
+    /// Dossiers at the agency's desk past the agency's result deadline.
+    pub agency_results: i64,
+}
+
+/// The summary report of a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryReport {
+    pub period: ReportPeriod,
+    /// The one agency reported on, or `None` for all.
+    pub agency_code: Option<String>,
+    /// The instant the figures describe ("overdue now" is as of this time).
+    pub generated_at: DateTime<Utc>,
+    pub dossiers: i64,
+    /// Every status, in lifecycle order, zeros included.
+    pub by_status: Vec<StatusCount>,
+    /// The procedures with dossiers in the period, by code.
+    pub by_procedure: Vec<ProcedureCount>,
+    /// Inbound, then outbound.
+    pub legs: Vec<LegFigures>,
+    /// The agencies with dossiers in the period, by code (the one agency asked for, even with none).
+    pub agencies: Vec<AgencyFigures>,
+    pub overdue: OverdueFigures,
+}
+
+/// Dossier statuses in which the agency's result deadline runs (as in the dossier view's `overdue`).
+const AT_THE_DESK: [DossierStatus; 4] = [
+    DossierStatus::ReceivedByAgency,
+    DossierStatus::Processing,
+    DossierStatus::SupplementRequested,
+    DossierStatus::AwaitingResult,
+];
+
+/// Leg statuses in which a parcel is no longer on its way.
+const ARRIVED: [LegStatus; 4] = [
+    LegStatus::Delivered,
+    LegStatus::HandedOver,
+    LegStatus::Returned,
+    LegStatus::Cancelled,
+];
+
+/// Makes the summary report of `period` over every agency (`agency` = `None`) or one, as of `now`.
+///
+/// Its statements run in one read-only transaction, so every table of the report describes the same
+/// moment. On PostgreSQL that transaction is `REPEATABLE READ` and gives the aggregates room to work
+/// (`work_mem`) and skips JIT compilation, which costs these one-pass scans more than it saves.
+#[tracing::instrument(skip_all, fields(report.from = %period.from, report.to = %period.to, agency.code = agency.unwrap_or("*")))]
+pub async fn summary_report(
+    db: &DatabaseConnection,
+    period: &ReportPeriod,
+    agency: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SummaryReport, DbErr> {
+    let txn = if db.get_database_backend() == DbBackend::Postgres {
+        let txn = db
+            .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+            .await?;
+        txn.execute_unprepared(REPORT_SESSION_POSTGRES).await?;
+        txn
+    } else {
+        db.begin().await?
+    };
+    let report = summary_in(&txn, period, agency, now).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// The PostgreSQL settings of the report's transaction.
+pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+
+async fn summary_in(
+    conn: &impl ConnectionTrait,
+    period: &ReportPeriod,
+    agency: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SummaryReport, DbErr> {
+    let (start, end) = period.bounds();
+    let cohort = Cohort { start, end, agency };
+    let backend = conn.get_database_backend();
+
+    // 1. Dossiers by agency, procedure and status, with the agency deadlines passed.
+    let rows = conn.query_all(&dossier_counts(&cohort, now)).await?;
+    let mut by_status: BTreeMap<DossierStatus, i64> = BTreeMap::new();
+    let mut by_procedure: BTreeMap<String, i64> = BTreeMap::new();
+    let mut agencies: BTreeMap<String, AgencyFigures> = BTreeMap::new();
+    if let Some(code) = agency {
+        agencies.insert(code.to_owned(), AgencyFigures::empty(code));
+    }
+    let mut total = 0;
+    for row in rows {
+        let agency_code: String = row.try_get("", "agency_code")?;
+        let procedure_code: String = row.try_get("", "procedure_code")?;
+        let status: DossierStatus = row.try_get("", "status")?;
+        let n: i64 = row.try_get("", "dossiers")?;
+        let overdue: i64 = row.try_get("", "overdue_results")?;
+        total += n;
+        *by_status.entry(status).or_default() += n;
+        *by_procedure.entry(procedure_code).or_default() += n;
+        let figures = agencies
+            .entry(agency_code.clone())
+            .or_insert_with(|| AgencyFigures::empty(&agency_code));
+        figures.dossiers += n;
+        figures.overdue_results += overdue;
+    }
+
+    // 2. Legs by agency and direction.
+    let rows = conn.query_all(&leg_counts(&cohort, now, backend)).await?;
+    let mut legs: BTreeMap<LegDirection, LegFigures> = LegDirection::ALL
+        .iter()
+        .map(|&d| (d, LegFigures::empty(d)))
+        .collect();
+    let mut timed: HashMap<LegDirection, i64> = HashMap::new();
+    for row in rows {
+        let agency_code: String = row.try_get("", "agency_code")?;
+        let direction: LegDirection = row.try_get("", "direction")?;
+        let on_time = OnTime {
+            delivered: row.try_get("", "delivered")?,
+            on_time: row.try_get("", "on_time")?,
+            late: row.try_get("", "late")?,
+        };
+        let failed: i64 = row.try_get("", "failed_attempts")?;
+        let returned: i64 = row.try_get("", "returned")?;
+        let overdue: i64 = row.try_get("", "overdue")?;
+        *timed.entry(direction).or_default() += row.try_get::<i64>("", "timed")?;
+        let figures = legs
+            .entry(direction)
+            .or_insert_with(|| LegFigures::empty(direction));
+        figures.legs += row.try_get::<i64>("", "legs")?;
+        figures.started += row.try_get::<i64>("", "started")?;
+        figures.on_time.add(&on_time);
+        figures.failed_attempts += failed;
+        figures.legs_with_failed_attempts += row.try_get::<i64>("", "with_failed")?;
+        figures.returned_to_agency += returned;
+        figures.overdue += overdue;
+        let agency = agencies
+            .entry(agency_code.clone())
+            .or_insert_with(|| AgencyFigures::empty(&agency_code));
+        match direction {
+            LegDirection::Inbound => agency.inbound.add(&on_time),
+            LegDirection::Outbound => agency.outbound.add(&on_time),
+        }
+        agency.failed_attempts += failed;
+        agency.returned_to_agency += returned;
+        agency.overdue_legs += overdue;
+    }
+
+    // 3. Median transit time per direction.
+    if backend == DbBackend::Postgres {
+        if let Some(row) = conn.query_one(&median_days_postgres(&cohort)).await? {
+            for (direction, figures) in &mut legs {
+                let days: Option<f64> = row.try_get("", direction.as_str())?;
+                figures.median_transit_days = days.map(|d| round_to(d, 2));
+            }
+        }
+    } else {
+        for (direction, figures) in &mut legs {
+            let n = timed.get(direction).copied().unwrap_or(0);
+            figures.median_transit_days =
+                median_days_ordered_fetch(conn, &cohort, *direction, n).await?;
+        }
+    }
+
+    // 4. Names.
+    let procedure_names: HashMap<String, String> = if by_procedure.is_empty() {
+        HashMap::new()
+    } else {
+        procedure::Entity::find()
+            .filter(procedure::Column::Code.is_in(by_procedure.keys().cloned()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|p| (p.code, p.name))
+            .collect()
+    };
+    let agency_names: HashMap<String, String> = if agencies.is_empty() {
+        HashMap::new()
+    } else {
+        agency::Entity::find()
+            .filter(agency::Column::Code.is_in(agencies.keys().cloned()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.code, a.name))
+            .collect()
+    };
+
+    let overdue = OverdueFigures {
+        inbound_legs: legs.get(&LegDirection::Inbound).map_or(0, |l| l.overdue),
+        outbound_legs: legs.get(&LegDirection::Outbound).map_or(0, |l| l.overdue),
+        agency_results: agencies.values().map(|a| a.overdue_results).sum(),
+    };
+    Ok(SummaryReport {
+        period: period.clone(),
+        agency_code: agency.map(str::to_owned),
+        generated_at: now,
+        dossiers: total,
+        by_status: DossierStatus::ALL
+            .iter()
+            .map(|&status| StatusCount {
+                status,
+                dossiers: by_status.get(&status).copied().unwrap_or(0),
+            })
+            .collect(),
+        by_procedure: by_procedure
+            .into_iter()
+            .map(|(code, dossiers)| ProcedureCount {
+                procedure_name: procedure_names.get(&code).cloned().unwrap_or_default(),
+                procedure_code: code,
+                dossiers,
+            })
+            .collect(),
+        legs: legs.into_values().collect(),
+        agencies: agencies
+            .into_values()
+            .map(|mut a| {
+                a.agency_name = agency_names
+                    .get(&a.agency_code)
+                    .cloned()
+                    .unwrap_or_default();
+                a
+            })
+            .collect(),
+        overdue,
+    })
+}
+
+impl LegFigures {
+    fn empty(direction: LegDirection) -> Self {
+        Self {
+            direction,
+            legs: 0,
+            started: 0,
+            on_time: OnTime::default(),
+            median_transit_days: None,
+            failed_attempts: 0,
+            legs_with_failed_attempts: 0,
+            returned_to_agency: 0,
+            overdue: 0,
+        }
+    }
+}
+
+impl AgencyFigures {
+    fn empty(code: &str) -> Self {
+        Self {
+            agency_code: code.to_owned(),
+            agency_name: String::new(),
+            dossiers: 0,
+            inbound: OnTime::default(),
+            outbound: OnTime::default(),
+            failed_attempts: 0,
+            returned_to_agency: 0,
+            overdue_legs: 0,
+            overdue_results: 0,
+        }
+    }
+}
+
+/// The dossiers a report counts.
+struct Cohort<'a> {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    agency: Option<&'a str>,
+}
+
+impl Cohort<'_> {
+    /// Restricts `query` (which reads `dossiers`) to the cohort.
+    fn restrict(&self, query: &mut SelectStatement) {
+        let created = Expr::col((dossier::Entity, dossier::Column::CreatedAt));
+        query
+            .and_where(created.clone().gte(self.start))
+            .and_where(created.lt(self.end));
+        if let Some(code) = self.agency {
+            query.and_where(Expr::col((dossier::Entity, dossier::Column::AgencyCode)).eq(code));
+        }
+    }
+}
+
+/// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`: how many rows of the group meet `cond`.
+fn count_if(cond: impl IntoCondition) -> Expr {
+    Func::sum(Expr::case(cond, 1).finally(0)).into()
+}
+
+fn dossier_counts(cohort: &Cohort<'_>, now: DateTime<Utc>) -> SelectStatement {
+    let col = |c: dossier::Column| Expr::col((dossier::Entity, c));
+    let mut query = Query::select();
+    query
+        .from(dossier::Entity)
+        .expr_as(col(dossier::Column::AgencyCode), Alias::new("agency_code"))
+        .expr_as(
+            col(dossier::Column::ProcedureCode),
+            Alias::new("procedure_code"),
+        )
+        .expr_as(col(dossier::Column::Status), Alias::new("status"))
+        .expr_as(Func::count(Expr::cust("*")), Alias::new("dossiers"))
+        .expr_as(
+            count_if(
+                col(dossier::Column::Status)
+                    .is_in(AT_THE_DESK.map(|s| s.as_str()))
+                    .and(col(dossier::Column::ResultDueAt).lt(now)),
+            ),
+            Alias::new("overdue_results"),
+        )
+        .group_by_col((dossier::Entity, dossier::Column::AgencyCode))
+        .group_by_col((dossier::Entity, dossier::Column::ProcedureCode))
+        .group_by_col((dossier::Entity, dossier::Column::Status));
+    cohort.restrict(&mut query);
+    query
+}
+
+/// `legs` joined to the cohort's dossiers.
+fn legs_of_cohort(cohort: &Cohort<'_>) -> SelectStatement {
+    let mut query = Query::select();
+    query.from(leg::Entity).inner_join(
+        dossier::Entity,
+        Expr::col((dossier::Entity, dossier::Column::Id))
+            .equals((leg::Entity, leg::Column::DossierId)),
+    );
+    cohort.restrict(&mut query);
+    query
+}
+
+fn leg_counts(cohort: &Cohort<'_>, now: DateTime<Utc>, backend: DbBackend) -> SelectStatement {
+    let col = |c: leg::Column| Expr::col((leg::Entity, c));
+    let delivered = col(leg::Column::DeliveredAt).is_not_null();
+    let judged = delivered.clone().and(col(leg::Column::DueAt).is_not_null());
+    // On time when delivered within the due time's second (due times are 23:59:59 local, so the
+    // fraction of a second after them is still the due date, as `sla::is_on_time` says).
+    let within = Expr::cust(match backend {
+        DbBackend::Postgres => r#"date_trunc('second', "legs"."delivered_at") <= "legs"."due_at""#,
+        _ => r#"substr("legs"."delivered_at", 1, 19) <= substr("legs"."due_at", 1, 19)"#,
+    });
+    let mut query = legs_of_cohort(cohort);
+    query
+        .expr_as(
+            Expr::col((dossier::Entity, dossier::Column::AgencyCode)),
+            Alias::new("agency_code"),
+        )
+        .expr_as(col(leg::Column::Direction), Alias::new("direction"))
+        .expr_as(Func::count(Expr::cust("*")), Alias::new("legs"))
+        .expr_as(
+            count_if(col(leg::Column::StartedAt).is_not_null()),
+            Alias::new("started"),
+        )
+        .expr_as(count_if(delivered.clone()), Alias::new("delivered"))
+        .expr_as(
+            count_if(judged.clone().and(within.clone())),
+            Alias::new("on_time"),
+        )
+        .expr_as(count_if(judged.and(within.not())), Alias::new("late"))
+        .expr_as(
+            count_if(delivered.and(col(leg::Column::StartedAt).is_not_null())),
+            Alias::new("timed"),
+        )
+        .expr_as(
+            Func::sum(col(leg::Column::FailedAttempts)),
+            Alias::new("failed_attempts"),
+        )
+        .expr_as(
+            count_if(col(leg::Column::FailedAttempts).gt(0)),
+            Alias::new("with_failed"),
+        )
+        .expr_as(
+            count_if(col(leg::Column::Status).eq(LegStatus::Returned.as_str())),
+            Alias::new("returned"),
+        )
+        .expr_as(
+            count_if(
+                col(leg::Column::Status)
+                    .is_not_in(ARRIVED.map(|s| s.as_str()))
+                    .and(col(leg::Column::DueAt).lt(now)),
+            ),
+            Alias::new("overdue"),
+        )
+        .group_by_col((dossier::Entity, dossier::Column::AgencyCode))
+        .group_by_col((leg::Entity, leg::Column::Direction));
+    query
+}
+
+/// The cohort's legs that have both a start and a delivery.
+fn timed_legs(cohort: &Cohort<'_>) -> SelectStatement {
+    let mut query = legs_of_cohort(cohort);
+    query
+        .and_where(Expr::col((leg::Entity, leg::Column::DeliveredAt)).is_not_null())
+        .and_where(Expr::col((leg::Entity, leg::Column::StartedAt)).is_not_null());
+    query
+}
+
+/// PostgreSQL: the median transit time of each direction in days, by `percentile_cont`, in one pass.
+/// One `FILTER`ed aggregate per direction rather than `GROUP BY direction`, which would sort every
+/// row by direction before each aggregate sorts its own.
+fn median_days_postgres(cohort: &Cohort<'_>) -> SelectStatement {
+    let mut query = timed_legs(cohort);
+    for direction in LegDirection::ALL {
+        query.expr_as(
+            Expr::cust(format!(
+                r#"CAST(EXTRACT(EPOCH FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY "legs"."delivered_at" - "legs"."started_at") FILTER (WHERE "legs"."direction" = '{}')) AS double precision) / 86400.0"#,
+                direction.as_str()
+            )),
+            Alias::new(direction.as_str()),
+        );
+    }
+    query
+}
+
+/// SQLite: the median transit time of `direction`'s `timed` legs in days: the middle row, or the mean
+/// of the two middle rows, of the ordered transit times.
+async fn median_days_ordered_fetch(
+    conn: &impl ConnectionTrait,
+    cohort: &Cohort<'_>,
+    direction: LegDirection,
+    timed: i64,
+) -> Result<Option<f64>, DbErr> {
+    if timed <= 0 {
+        return Ok(None);
+    }
+    let days = Alias::new("days");
+    let mut query = timed_legs(cohort);
+    query
+        .and_where(Expr::col((leg::Entity, leg::Column::Direction)).eq(direction.as_str()))
+        .expr_as(
+            Expr::cust(r#"julianday("legs"."delivered_at") - julianday("legs"."started_at")"#),
+            days.clone(),
+        )
+        .order_by(days, Order::Asc)
+        .limit(if timed % 2 == 0 { 2 } else { 1 })
+        .offset(u64::try_from((timed - 1) / 2).unwrap_or(0));
+    let rows: Vec<QueryResult> = conn.query_all(&query).await?;
+    let middle: Vec<f64> = rows
+        .iter()
+        .map(|r| r.try_get::<f64>("", "days"))
+        .collect::<Result<_, _>>()?;
+    Ok((!middle.is_empty()).then(|| round_to(middle.iter().sum::<f64>() / middle.len() as f64, 2)))
+}
+
+/// The report's aggregate statements as `backend` would run them, named, so that benchmarks can show
+/// their plans (`EXPLAIN ANALYZE`). The median on SQLite is a per-direction fetch and is not listed.
+pub fn report_statements(
+    backend: DbBackend,
+    period: &ReportPeriod,
+    agency: Option<&str>,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, Statement)> {
+    let (start, end) = period.bounds();
+    let cohort = Cohort { start, end, agency };
+    let mut out = vec![
+        ("dossiers by agency, procedure, status", backend.build(&dossier_counts(&cohort, now))),
+        ("legs by agency, direction", backend.build(&leg_counts(&cohort, now, backend))),
+    ];
+    if backend == DbBackend::Postgres {
+        out.push(("median transit days", backend.build(&median_days_postgres(&cohort))));
+    }
+    out
+}
+
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn presets_name_quarters_halves_and_years() {
+        let cases = [
+            ("2026-Q1", "2026-01-01", "2026-03-31"),
+            ("2026-Q2", "2026-04-01", "2026-06-30"),
+            ("2026-q3", "2026-07-01", "2026-09-30"),
+            ("2026-Q4", "2026-10-01", "2026-12-31"),
+            ("2026-H1", "2026-01-01", "2026-06-30"),
+            ("2026-h2", "2026-07-01", "2026-12-31"),
+            ("2026", "2026-01-01", "2026-12-31"),
+            ("2028-Q1", "2028-01-01", "2028-03-31"),
+        ];
+        for (text, from, to) in cases {
+            let p = ReportPeriod::preset(text).unwrap();
+            assert_eq!((p.from, p.to), (d(from), d(to)), "{text}");
+            assert_eq!(
+                p.preset.as_deref(),
+                Some(text.to_ascii_uppercase().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_presets_are_refused() {
+        for text in [
+            "",
+            "26",
+            "2026-Q5",
+            "2026-Q0",
+            "2026-H3",
+            "2026-",
+            "2026-Q4-",
+            "Q4-2026",
+            "１２３４",
+            "0999",
+            "9999",
+            "+202",
+            "2026-M1",
+        ] {
+            assert!(
+                matches!(ReportPeriod::preset(text), Err(ReportError::BadQuery(_))),
+                "{text:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_period_is_dates_or_a_preset_never_both_nor_half() {
+        let ok = ReportPeriod::parse(Some("2026-10-05"), Some("2026-10-05"), None).unwrap();
+        assert_eq!(
+            (ok.from, ok.to, ok.preset),
+            (d("2026-10-05"), d("2026-10-05"), None)
+        );
+        for (from, to, period) in [
+            (Some("2026-10-05"), Some("2026-10-04"), None),
+            (Some("2026-10-05"), None, None),
+            (None, Some("2026-10-05"), None),
+            (None, None, None),
+            (Some("2026-10-01"), Some("2026-12-31"), Some("2026-Q4")),
+            (None, Some("2026-12-31"), Some("2026-Q4")),
+            (Some("2026-13-01"), Some("2026-12-31"), None),
+            (Some("2026-1-1"), Some("2026-12-31"), None),
+            (Some("2026-02-30"), Some("2026-12-31"), None),
+            (Some("01/10/2026"), Some("2026-12-31"), None),
+        ] {
+            assert!(
+                matches!(
+                    ReportPeriod::parse(from, to, period),
+                    Err(ReportError::BadQuery(_))
+                ),
+                "{from:?} {to:?} {period:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_period_spans_whole_local_days() {
+        let p = ReportPeriod::preset("2026-Q4").unwrap();
+        let (start, end) = p.bounds();
+        assert_eq!(start.to_rfc3339(), "2026-09-30T17:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-12-31T17:00:00+00:00");
+    }
+
+    #[test]
+    fn the_on_time_rate_ignores_legs_not_delivered() {
+        let none = OnTime::default();
+        assert_eq!(none.rate(), None);
+        let some = OnTime {
+            delivered: 3,
+            on_time: 2,
+            late: 1,
+        };
+        assert_eq!(some.rate(), Some(0.6667));
+    }
+}
