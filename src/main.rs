@@ -382,6 +382,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         println!("First administrator key (shown once; keep it safe):\n  {key}");
     }
     println!("Dossier service listening on {base}");
+    println!("  Citizens:      {base}/  (pickup request form; tracking at {base}/t/CODE)");
+    println!(
+        "  Staff:         {base}/staff  (sign in with a postal or agency key: dossier keys create …)"
+    );
     println!("  API docs:      {base}/docs");
     println!("  OpenAPI:       {base}/openapi.json");
     println!("  Health:        {base}/health/ready");

@@ -36,6 +36,8 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: String,
+    /// PostgreSQL pool size (default 32: commits wait on the disk, and more of them in flight share
+    /// each flush). SQLite uses one writer and at most four readers whatever this says.
     pub max_connections: u32,
 }
 
@@ -122,7 +124,7 @@ impl Settings {
             .set_default("server.run_worker", true)?
             .set_default("server.json_logs", false)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
-            .set_default("database.max_connections", 16)?
+            .set_default("database.max_connections", 32)?
             .set_default("carrier.poll_interval_secs", 30)?
             .set_default(
                 "smtp.from",

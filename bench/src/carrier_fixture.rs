@@ -197,7 +197,9 @@ async fn insert_dossiers(store: &Store, parcels: &[(String, String)]) -> anyhow:
                 return_line: Set(Some("12 Tràng Tiền".into())),
                 return_ward_code: Set(Some("00070".into())),
                 return_province_code: Set(Some("01".into())),
-                documents: Set(serde_json::json!([{"name": "Tờ khai", "original": true, "copies": 1}])),
+                documents: Set(
+                    serde_json::json!([{"name": "Tờ khai", "original": true, "copies": 1}]),
+                ),
                 with_appointment: Set(false),
                 fee_exemption: Set(FeeExemption::None),
                 route_class: Set(RouteClass::IntraProvince),

@@ -110,7 +110,7 @@ async fn run(args: &Args, db: Db) -> anyhow::Result<()> {
     println!(
         "  {new} carrier events for {} parcels in {:.2} s: {:.0} events/s overall, {:.0} events/s storing \
          ({:.2} s storing, {:.2} s reading the feed)",
-        args.parcels,
+        fixture.parcels.len(),
         elapsed.as_secs_f64(),
         per_sec(elapsed),
         per_sec(storing),

@@ -372,11 +372,12 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-/// The statements `POST /api/v1/dossiers` commits, as one raw transaction per request.
+/// The statements `POST /api/v1/dossiers` commits, as one raw transaction per request. (JSON keeps a
+/// space after each colon: pgbench reads `:name` as one of its variables.)
 const INSERT_SCRIPT_PG: &str = r#"
 BEGIN;
 INSERT INTO dossiers (code, status, service_mode, procedure_code, agency_code, office_code, applicant_full_name, applicant_phone, applicant_email, applicant_id_number, pickup_line, pickup_ward_code, pickup_province_code, return_line, return_ward_code, return_province_code, documents, with_appointment, fee_exemption, route_class, postage_vnd, admin_fee_vnd, total_vnd, access_token_hash, language, created_at, updated_at)
-VALUES (substr(md5(random()::text), 1, 11), 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', '0912345678', 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{"name":"Tờ khai đăng ký","original":true,"copies":1}]', false, 'none', 'local', 52000, 8000, 60000, md5(random()::text) || md5(random()::text), 'vi', now(), now()) RETURNING id \gset
+VALUES (substr(md5(random()::text), 1, 11), 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', '0912345678', 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{"name": "Tờ khai đăng ký", "original": true, "copies": 1}]', false, 'none', 'local', 52000, 8000, 60000, md5(random()::text) || md5(random()::text), 'vi', now(), now()) RETURNING id \gset
 INSERT INTO legs (dossier_id, direction, route_class, status, failed_attempts, created_at, updated_at) VALUES (:id, 'inbound', 'local', 'planned', 0, now(), now()), (:id, 'outbound', 'local', 'planned', 0, now(), now());
 INSERT INTO dossier_events (dossier_id, at, kind, source, actor, to_status, recorded_at) VALUES (:id, now(), 'requested', 'api', 'public', 'pickup_requested', now());
 COMMIT;

@@ -433,12 +433,19 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0);
         db.close().await?;
         if n != args.dossiers {
-            println!("{} holds {n} dossiers, not {}: refilling", args.database, args.dossiers);
+            println!(
+                "{} holds {n} dossiers, not {}: refilling",
+                args.database, args.dossiers
+            );
             fresh = true;
         }
     }
     if fresh {
-        exec(&admin, &format!("DROP DATABASE IF EXISTS \"{}\"", args.database)).await?;
+        exec(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS \"{}\"", args.database),
+        )
+        .await?;
         exec(&admin, &format!("CREATE DATABASE \"{}\"", args.database)).await?;
     }
     admin.close().await?;

@@ -166,7 +166,10 @@ async fn orders_are_idempotent_on_order_number_and_keep_or_allocate_valid_labels
     // One phone is enough (an agency's desk may have none on file); none at all is refused.
     let mut one_phone = order_json("X-3b-O");
     one_phone["senderTel"] = json!("");
-    assert_eq!(post_order(&client, &s, &tok, &one_phone).await["status"], "00");
+    assert_eq!(
+        post_order(&client, &s, &tok, &one_phone).await["status"],
+        "00"
+    );
     let mut no_phone = order_json("X-3c-O");
     no_phone["senderTel"] = Value::Null;
     no_phone["receiverTel"] = json!(" ");
@@ -650,7 +653,11 @@ fn scripts_read_from_both_json_shapes() {
 #[tokio::test]
 async fn records_missing_from_the_feed_are_found_by_reading_their_order() {
     let s = start().await;
-    s.bulk_orders(2, "M-", Some(&Script::every(Duration::from_secs(60), &[6, 7])));
+    s.bulk_orders(
+        2,
+        "M-",
+        Some(&Script::every(Duration::from_secs(60), &[6, 7])),
+    );
     s.inject(Fault::MissingFromFeed { records: 2 });
     s.advance(Duration::from_secs(3600));
     let client = reqwest::Client::new();
@@ -707,7 +714,11 @@ async fn pace_moves_parcels_faster_with_real_event_times() {
         s.advance(Duration::from_secs(3 * 3600));
     }
     let delivered = |s: &SandboxHandle| s.records().iter().filter(|r| r.status_code == 14).count();
-    assert_eq!(delivered(&paced), 20, "three hours at pace 60 are days of a parcel's path");
+    assert_eq!(
+        delivered(&paced),
+        20,
+        "three hours at pace 60 are days of a parcel's path"
+    );
     assert_eq!(delivered(&normal), 0);
     let start = DateTime::from_timestamp(1_795_000_000, 0).expect("time");
     assert!(

@@ -127,12 +127,10 @@ fn count_commits(options: &mut ConnectOptions, generation: Arc<WriteGeneration>)
         pool.after_connect(move |conn, _meta| {
             let generation = on_connect.clone();
             Box::pin(async move {
-                conn.lock_handle()
-                    .await?
-                    .set_commit_hook(move || {
-                        generation.advance();
-                        true
-                    });
+                conn.lock_handle().await?.set_commit_hook(move || {
+                    generation.advance();
+                    true
+                });
                 Ok(())
             })
         })

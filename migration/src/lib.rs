@@ -35,9 +35,9 @@ mod m20261123_000701_add_dossiers_result_overdue_raised_at;
 mod m20261123_000702_create_legs_overdue_pending_index;
 mod m20261123_000703_create_dossiers_result_overdue_pending_index;
 mod m20261123_000704_create_dossiers_agency_id_index;
+mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
-mod m20261123_000705_create_legs_status_due_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;

@@ -397,7 +397,11 @@ async fn a_worker_killed_at_any_instant_and_restarted_loses_nothing_and_stores_n
     sync_until_idle(&app, &carrier, &sync_settings("restarted")).await;
     let (records, scannable) = expected(&sandbox, &items);
     assert_eq!(records, 3 * 4);
-    assert_eq!(carrier_event_count(&app).await, records, "every event, once");
+    assert_eq!(
+        carrier_event_count(&app).await,
+        records,
+        "every event, once"
+    );
     assert_eq!(carrier_timeline_count(&app).await, scannable);
     for code in &codes {
         assert_eq!(
@@ -443,7 +447,10 @@ async fn a_worker_told_to_stop_while_reading_the_feed_gives_its_lease_back_at_on
     // The worker holds the lease and waits for a slow page.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while sandbox.stats().tracking_feed == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the worker never read the feed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never read the feed"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let cursor = entity::carrier_cursor::Entity::find_by_id(carrier_ingest::CARRIER.to_owned())

@@ -109,7 +109,7 @@ fn eager_quiet(holder: &str) -> QuietSettings {
 
 #[tokio::test]
 async fn a_parcels_order_is_placed_when_it_is_picked_up_and_the_dossier_moves_as_the_carrier_reports()
-{
+ {
     let app = TestApp::spawn().await;
     let keys = Keys::new(&app).await;
     let sandbox = sandbox().await;
@@ -314,7 +314,11 @@ async fn a_carrier_that_is_down_delays_the_order_not_the_pickup_and_the_order_is
     });
     sandbox.reset_stats();
     place_orders(&app, &orders).await;
-    assert_eq!(sandbox.stats().order_post, 2, "sent again after the lost answer");
+    assert_eq!(
+        sandbox.stats().order_post,
+        2,
+        "sent again after the lost answer"
+    );
     assert_eq!(sandbox.world_stats().orders, 1, "one order at the carrier");
     let placed = sandbox.order(&format!("{code}-I")).expect("placed");
     assert_eq!(placed.item_code.as_deref(), Some(item.as_str()));
@@ -380,7 +384,10 @@ async fn events_the_feed_never_served_are_found_by_reading_quiet_orders_one_by_o
     let items: Vec<String> = dossiers.iter().map(|(_, item)| item.clone()).collect();
     let (records, scannable) = expected(&sandbox, &items);
     assert_eq!(records, 15);
-    assert!(carrier_event_count(&app).await < records, "the feed lost some");
+    assert!(
+        carrier_event_count(&app).await < records,
+        "the feed lost some"
+    );
     let behind = {
         let mut n = 0;
         for (code, _) in &dossiers {
@@ -405,7 +412,11 @@ async fn events_the_feed_never_served_are_found_by_reading_quiet_orders_one_by_o
         stats.max_in_flight
     );
     assert_eq!(carrier_event_count(&app).await, records, "nothing lost");
-    assert_eq!(carrier_timeline_count(&app).await, scannable, "nothing twice");
+    assert_eq!(
+        carrier_timeline_count(&app).await,
+        scannable,
+        "nothing twice"
+    );
     for (code, _) in &dossiers {
         assert_eq!(
             dossier(&app, code, &keys.postal).await["status"],
@@ -506,7 +517,13 @@ async fn the_metrics_page_shows_ingest_carrier_errors_and_the_outbox_moving() {
     ] {
         assert!(after.contains(line), "{line} missing from:\n{after}");
     }
-    assert!(grew(&after, "dossier_carrier_events_ingested_total", &[r#"via="poll""#]) >= 5.0);
+    assert!(
+        grew(
+            &after,
+            "dossier_carrier_events_ingested_total",
+            &[r#"via="poll""#]
+        ) >= 5.0
+    );
     assert!(grew(&after, "dossier_carrier_events_duplicate_total", &[]) >= 1.0);
     assert!(grew(&after, "dossier_carrier_events_unknown_item_total", &[]) >= 2.0);
     assert!(
@@ -516,7 +533,13 @@ async fn the_metrics_page_shows_ingest_carrier_errors_and_the_outbox_moving() {
             &[r#"kind="server""#, r#"call="tracking.feed""#]
         ) >= 1.0
     );
-    assert!(grew(&after, "dossier_carrier_retries_total", &[r#"reason="500""#]) >= 3.0);
+    assert!(
+        grew(
+            &after,
+            "dossier_carrier_retries_total",
+            &[r#"reason="500""#]
+        ) >= 3.0
+    );
     assert!(
         grew(
             &after,

@@ -241,3 +241,66 @@ async fn an_agency_desk_registers_a_return_only_dossier_that_waits_for_its_resul
     assert_eq!(res.status(), 422);
     assert_eq!(error_of(res).await.1, ["service_mode"]);
 }
+
+async fn tracked_status(app: &TestApp, code: &str) -> String {
+    let res = app.track(code).await;
+    assert_eq!(res.status(), 200);
+    let view: Value = res.json().await.expect("json");
+    view["status"].as_str().expect("status").to_owned()
+}
+
+#[tokio::test]
+async fn tracking_shows_each_change_at_once_even_after_repeated_reads() {
+    let app = TestApp::spawn().await;
+    let created = app.create_valid_dossier().await;
+    let code = created["code"].as_str().expect("code");
+    let token = created["access_token"].as_str().expect("token");
+    for _ in 0..5 {
+        assert_eq!(tracked_status(&app, code).await, "pickup_requested");
+    }
+    let res = app.cancel(code, Some(token)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        tracked_status(&app, code).await,
+        "cancelled",
+        "the view read before the cancellation must not be served after it"
+    );
+}
+
+#[tokio::test]
+async fn tracking_shows_a_change_written_by_another_process_within_a_second() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    let created = app.create_valid_dossier().await;
+    let code = created["code"].as_str().expect("code");
+    assert_eq!(tracked_status(&app, code).await, "pickup_requested");
+    // Another process (say a separate worker) writes through a connection of its own.
+    let other = sea_orm::Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect");
+    other
+        .execute_raw(Statement::from_sql_and_values(
+            other.get_database_backend(),
+            match other.get_database_backend() {
+                sea_orm::DbBackend::Postgres => {
+                    "UPDATE dossiers SET status = 'pickup_scheduled' WHERE code = $1"
+                }
+                _ => "UPDATE dossiers SET status = 'pickup_scheduled' WHERE code = ?",
+            },
+            [code.into()],
+        ))
+        .await
+        .expect("update");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    loop {
+        let status = tracked_status(&app, code).await;
+        if status == "pickup_scheduled" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status} after 1.5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

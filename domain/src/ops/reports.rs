@@ -23,8 +23,8 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, IntoCondition, Order, Query, SelectStatement,
 };
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IsolationLevel, QueryFilter, QueryResult, Statement, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryResult, Statement, TransactionTrait,
 };
 
 use super::access::Actor;
@@ -345,9 +345,11 @@ const ARRIVED: [LegStatus; 4] = [
 
 /// Makes the summary report of `period` over every agency (`agency` = `None`) or one, as of `now`.
 ///
-/// Its statements run in one read-only transaction, so every table of the report describes the same
-/// moment. On PostgreSQL that transaction is `REPEATABLE READ` and gives the aggregates room to work
-/// (`work_mem`) and skips JIT compilation, which costs these one-pass scans more than it saves.
+/// Every table of the report describes the same moment. On SQLite its statements run in one read
+/// transaction. On PostgreSQL the counts and the medians run at the same time on two connections,
+/// in two `REPEATABLE READ` read-only transactions sharing one snapshot (`pg_export_snapshot`, as
+/// `pg_dump --jobs` does), with room for the aggregates (`work_mem`) and no JIT compilation, which
+/// costs these one-pass scans more than it saves.
 #[tracing::instrument(skip_all, fields(report.from = %period.from, report.to = %period.to, agency.code = agency.unwrap_or("*")))]
 pub async fn summary_report(
     db: &DatabaseConnection,
@@ -355,35 +357,88 @@ pub async fn summary_report(
     agency: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<SummaryReport, DbErr> {
-    let txn = if db.get_database_backend() == DbBackend::Postgres {
-        let txn = db
-            .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
-            .await?;
-        txn.execute_unprepared(REPORT_SESSION_POSTGRES).await?;
-        txn
-    } else {
-        db.begin().await?
-    };
-    let report = summary_in(&txn, period, agency, now).await?;
-    txn.commit().await?;
-    Ok(report)
-}
-
-/// The PostgreSQL settings of the report's transaction.
-pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
-
-async fn summary_in(
-    conn: &impl ConnectionTrait,
-    period: &ReportPeriod,
-    agency: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<SummaryReport, DbErr> {
     let (start, end) = period.bounds();
     let cohort = Cohort { start, end, agency };
+    if db.get_database_backend() == DbBackend::Postgres {
+        let main = begin_report_postgres(db, None).await?;
+        let snapshot = main
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_export_snapshot() AS snapshot",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("pg_export_snapshot returned no row".into()))?
+            .try_get::<String>("", "snapshot")?;
+        let side = begin_report_postgres(db, Some(&snapshot)).await?;
+        let median_query = median_days_postgres(&cohort);
+        let ((mut report, _), medians) = futures_util::try_join!(
+            counts(&main, &cohort, period, now),
+            side.query_one(&median_query),
+        )?;
+        main.commit().await?;
+        side.commit().await?;
+        if let Some(row) = medians {
+            for figures in &mut report.legs {
+                let days: Option<f64> = row.try_get("", figures.direction.as_str())?;
+                figures.median_transit_days = days.map(|d| round_to(d, 2));
+            }
+        }
+        Ok(report)
+    } else {
+        let txn = db.begin().await?;
+        let (mut report, timed) = counts(&txn, &cohort, period, now).await?;
+        for figures in &mut report.legs {
+            let n = timed.get(&figures.direction).copied().unwrap_or(0);
+            figures.median_transit_days =
+                median_days_ordered_fetch(&txn, &cohort, figures.direction, n).await?;
+        }
+        txn.commit().await?;
+        Ok(report)
+    }
+}
+
+/// The PostgreSQL settings of the report's transactions.
+pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+
+/// Starts one of the report's read-only transactions on PostgreSQL, on the exported `snapshot` if
+/// given.
+async fn begin_report_postgres(
+    db: &DatabaseConnection,
+    snapshot: Option<&str>,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?;
+    if let Some(snapshot) = snapshot {
+        // A snapshot id is hexadecimal digits and dashes (`00000003-0000001B-1`); nothing else is
+        // ever put into this statement, which takes no parameters.
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(DbErr::Custom(format!(
+                "unexpected snapshot id `{snapshot}`"
+            )));
+        }
+        txn.execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            .await?;
+    }
+    txn.execute_unprepared(REPORT_SESSION_POSTGRES).await?;
+    Ok(txn)
+}
+
+/// Every figure but the medians, and how many legs of each direction have a transit time.
+async fn counts(
+    conn: &impl ConnectionTrait,
+    cohort: &Cohort<'_>,
+    period: &ReportPeriod,
+    now: DateTime<Utc>,
+) -> Result<(SummaryReport, HashMap<LegDirection, i64>), DbErr> {
+    let agency = cohort.agency;
     let backend = conn.get_database_backend();
 
     // 1. Dossiers by agency, procedure and status, with the agency deadlines passed.
-    let rows = conn.query_all(&dossier_counts(&cohort, now)).await?;
+    let rows = conn.query_all(&dossier_counts(cohort, now)).await?;
     let mut by_status: BTreeMap<DossierStatus, i64> = BTreeMap::new();
     let mut by_procedure: BTreeMap<String, i64> = BTreeMap::new();
     let mut agencies: BTreeMap<String, AgencyFigures> = BTreeMap::new();
@@ -408,7 +463,7 @@ async fn summary_in(
     }
 
     // 2. Legs by agency and direction.
-    let rows = conn.query_all(&leg_counts(&cohort, now, backend)).await?;
+    let rows = conn.query_all(&leg_counts(cohort, now, backend)).await?;
     let mut legs: BTreeMap<LegDirection, LegFigures> = LegDirection::ALL
         .iter()
         .map(|&d| (d, LegFigures::empty(d)))
@@ -448,23 +503,7 @@ async fn summary_in(
         agency.overdue_legs += overdue;
     }
 
-    // 3. Median transit time per direction.
-    if backend == DbBackend::Postgres {
-        if let Some(row) = conn.query_one(&median_days_postgres(&cohort)).await? {
-            for (direction, figures) in &mut legs {
-                let days: Option<f64> = row.try_get("", direction.as_str())?;
-                figures.median_transit_days = days.map(|d| round_to(d, 2));
-            }
-        }
-    } else {
-        for (direction, figures) in &mut legs {
-            let n = timed.get(direction).copied().unwrap_or(0);
-            figures.median_transit_days =
-                median_days_ordered_fetch(conn, &cohort, *direction, n).await?;
-        }
-    }
-
-    // 4. Names.
+    // 3. Names.
     let procedure_names: HashMap<String, String> = if by_procedure.is_empty() {
         HashMap::new()
     } else {
@@ -493,7 +532,7 @@ async fn summary_in(
         outbound_legs: legs.get(&LegDirection::Outbound).map_or(0, |l| l.overdue),
         agency_results: agencies.values().map(|a| a.overdue_results).sum(),
     };
-    Ok(SummaryReport {
+    let report = SummaryReport {
         period: period.clone(),
         agency_code: agency.map(str::to_owned),
         generated_at: now,
@@ -525,7 +564,8 @@ async fn summary_in(
             })
             .collect(),
         overdue,
-    })
+    };
+    Ok((report, timed))
 }
 
 impl LegFigures {
@@ -748,11 +788,20 @@ pub fn report_statements(
     let (start, end) = period.bounds();
     let cohort = Cohort { start, end, agency };
     let mut out = vec![
-        ("dossiers by agency, procedure, status", backend.build(&dossier_counts(&cohort, now))),
-        ("legs by agency, direction", backend.build(&leg_counts(&cohort, now, backend))),
+        (
+            "dossiers by agency, procedure, status",
+            backend.build(&dossier_counts(&cohort, now)),
+        ),
+        (
+            "legs by agency, direction",
+            backend.build(&leg_counts(&cohort, now, backend)),
+        ),
     ];
     if backend == DbBackend::Postgres {
-        out.push(("median transit days", backend.build(&median_days_postgres(&cohort))));
+        out.push((
+            "median transit days",
+            backend.build(&median_days_postgres(&cohort)),
+        ));
     }
     out
 }

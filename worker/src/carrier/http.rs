@@ -26,8 +26,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::config::{CarrierConfig, RetryPolicy};
 use super::error::CarrierError;
-use super::{Carrier, metric};
 use super::types::{FeedPage, OrderAnswer, OrderRequest, TrackingRecord, read_records};
+use super::{Carrier, metric};
 
 /// What the adapter did, for benchmarks and metrics (requests per sync, retries, token churn).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -373,7 +373,9 @@ impl HttpCarrier {
                 Verdict::Retry { pause, reason } => {
                     self.pause("token", attempt, pause, &reason).await;
                 }
-                Verdict::Refresh => return Err(failed("token", CarrierError::Credentials { status: 401 })),
+                Verdict::Refresh => {
+                    return Err(failed("token", CarrierError::Credentials { status: 401 }));
+                }
                 Verdict::Fail(error) => return Err(failed("token", error)),
             }
         };
