@@ -348,7 +348,7 @@ async fn explain(db: &DatabaseConnection, period: &ReportPeriod) -> anyhow::Resu
     // In a transaction with the report's own settings, as the report runs.
     let txn = db.begin().await?;
     txn.execute_unprepared(REPORT_SESSION_POSTGRES).await?;
-    for (name, stmt) in report_statements(DbBackend::Postgres, period, None, bench_now()?) {
+    for (name, stmt) in report_statements(&txn, period, None, bench_now()?).await? {
         let sql = format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}", stmt.sql);
         let rows = txn
             .query_all_raw(Statement::from_sql_and_values(

@@ -1,7 +1,7 @@
 //! The misbehaviour of a real carrier (CARRIER.md, "What the real world does"), on request: failures of
 //! the next N calls (429 with `Retry-After`, 5xx, connection resets, slow answers) and faults of the data
 //! (duplicate records, out-of-order times, records of unknown items, revoked tokens, records that turn up
-//! below the cursor).
+//! below the cursor, records the feed never serves but per-order reads do).
 
 use std::collections::VecDeque;
 use std::time::Duration;

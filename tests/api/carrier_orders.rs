@@ -557,3 +557,44 @@ async fn the_metrics_page_shows_ingest_carrier_errors_and_the_outbox_moving() {
     assert!(grew(&after, "dossier_carrier_ingest_lag_seconds_count", &[]) >= 5.0);
     assert!(!after.contains("Nguyễn") && !after.contains("0912345678"));
 }
+
+#[tokio::test]
+async fn two_workers_reading_quiet_orders_at_once_read_each_order_once() {
+    if tests::test_database_url().is_none() {
+        // One worker on SQLite (ARCHITECTURE.md); the claims are exercised on PostgreSQL.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = Arc::new(adapter(&sandbox));
+    let mail = tempfile::tempdir().expect("temp dir");
+    let orders = orders_worker(&carrier, mail.path());
+    let mut items = Vec::new();
+    for _ in 0..6 {
+        items.push(picked_up(&app, &keys.postal).await);
+    }
+    place_orders(&app, &orders).await;
+    for (code, _) in &items {
+        script(&sandbox, &format!("{code}-I"), &[6, 7, 10]);
+    }
+    sandbox.inject(Fault::MissingFromFeed { records: 18 });
+    sandbox.advance(4 * HOUR);
+    sandbox.reset_stats();
+    let small = |holder: &str| QuietSettings {
+        batch: 3,
+        ..eager_quiet(holder)
+    };
+    let (a, b) = (small("a"), small("b"));
+    for _ in 0..4 {
+        tokio::join!(
+            quiet::step(&app.store, carrier.as_ref(), &a),
+            quiet::step(&app.store, carrier.as_ref(), &b)
+        );
+    }
+    assert_eq!(sandbox.stats().tracking_order, 6, "each order read once");
+    let codes: Vec<String> = items.iter().map(|(_, item)| item.clone()).collect();
+    let (records, scannable) = expected(&sandbox, &codes);
+    assert_eq!(carrier_event_count(&app).await, records);
+    assert_eq!(carrier_timeline_count(&app).await, scannable);
+}

@@ -516,6 +516,19 @@ async fn a_period_counts_dossiers_created_on_its_local_dates_both_ends_included(
     assert_eq!(count("period=2026").await, 12);
     assert_eq!(count("period=2025").await, 0);
 
+    // The second half-year adds D10, which has no parcel under way: the same medians as Q3.
+    let h2 = json_of(summary(&app, "period=2026-H2", Some(&admin)).await, 200).await;
+    assert_eq!(h2["legs"][0]["median_transit_days"], 2.0);
+    assert_eq!(h2["legs"][1]["median_transit_days"], 2.75);
+    // D1 alone: in 1.0 day, out 2.0 days.
+    let d1 = json_of(
+        summary(&app, "from=2026-07-01&to=2026-07-01", Some(&admin)).await,
+        200,
+    )
+    .await;
+    assert_eq!(d1["legs"][0]["median_transit_days"], 1.0);
+    assert_eq!(d1["legs"][1]["median_transit_days"], 2.0);
+
     let empty = figures(json_of(summary(&app, "period=2025", Some(&admin)).await, 200).await);
     assert_eq!(empty["by_procedure"], json!([]));
     assert_eq!(empty["agencies"], json!([]));

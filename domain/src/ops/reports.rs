@@ -346,10 +346,10 @@ const ARRIVED: [LegStatus; 4] = [
 /// Makes the summary report of `period` over every agency (`agency` = `None`) or one, as of `now`.
 ///
 /// Every table of the report describes the same moment. On SQLite its statements run in one read
-/// transaction. On PostgreSQL the counts and the medians run at the same time on two connections,
-/// in two `REPEATABLE READ` read-only transactions sharing one snapshot (`pg_export_snapshot`, as
-/// `pg_dump --jobs` does), with room for the aggregates (`work_mem`) and no JIT compilation, which
-/// costs these one-pass scans more than it saves.
+/// transaction. On PostgreSQL the leg figures and the medians run at the same time on two
+/// connections, in two `REPEATABLE READ` read-only transactions sharing one snapshot
+/// (`pg_export_snapshot`, as `pg_dump --jobs` does), with room for the aggregates (`work_mem`) and
+/// no JIT compilation, which costs these one-pass scans more than it saves.
 #[tracing::instrument(skip_all, fields(report.from = %period.from, report.to = %period.to, agency.code = agency.unwrap_or("*")))]
 pub async fn summary_report(
     db: &DatabaseConnection,
@@ -358,7 +358,13 @@ pub async fn summary_report(
     now: DateTime<Utc>,
 ) -> Result<SummaryReport, DbErr> {
     let (start, end) = period.bounds();
-    let cohort = Cohort { start, end, agency };
+    let mut cohort = Cohort {
+        start,
+        end,
+        agency,
+        ids: None,
+        ids_exact: false,
+    };
     if db.get_database_backend() == DbBackend::Postgres {
         let main = begin_report_postgres(db, None).await?;
         let snapshot = main
@@ -370,28 +376,49 @@ pub async fn summary_report(
             .ok_or_else(|| DbErr::Custom("pg_export_snapshot returned no row".into()))?
             .try_get::<String>("", "snapshot")?;
         let side = begin_report_postgres(db, Some(&snapshot)).await?;
-        let median_query = median_days_postgres(&cohort);
-        let ((mut report, _), medians) = futures_util::try_join!(
-            counts(&main, &cohort, period, now),
-            side.query_one(&median_query),
-        )?;
-        main.commit().await?;
-        side.commit().await?;
-        if let Some(row) = medians {
-            for figures in &mut report.legs {
-                let days: Option<f64> = row.try_get("", figures.direction.as_str())?;
-                figures.median_transit_days = days.map(|d| round_to(d, 2));
+        let dossiers = tally_dossiers(&main, &cohort, now).await?;
+        narrow_to_ids(&main, &mut cohort, &dossiers).await?;
+        let (legs, medians) = if dossiers.ids.is_some() {
+            let median_query = median_days_postgres(&cohort);
+            let (legs, medians) = futures_util::try_join!(
+                tally_legs(&main, &cohort, now),
+                side.query_one(&median_query),
+            )?;
+            let mut days = HashMap::new();
+            if let Some(row) = medians {
+                for &direction in LegDirection::ALL {
+                    let d: Option<f64> = row.try_get("", direction.as_str())?;
+                    days.insert(direction, d.map(|d| round_to(d, 2)));
+                }
             }
-        }
+            (legs, days)
+        } else {
+            (Vec::new(), HashMap::new())
+        };
+        side.commit().await?;
+        let report = assemble(&main, period, &cohort, now, dossiers, legs, medians).await?;
+        main.commit().await?;
         Ok(report)
     } else {
         let txn = db.begin().await?;
-        let (mut report, timed) = counts(&txn, &cohort, period, now).await?;
-        for figures in &mut report.legs {
-            let n = timed.get(&figures.direction).copied().unwrap_or(0);
-            figures.median_transit_days =
-                median_days_ordered_fetch(&txn, &cohort, figures.direction, n).await?;
+        let dossiers = tally_dossiers(&txn, &cohort, now).await?;
+        narrow_to_ids(&txn, &mut cohort, &dossiers).await?;
+        let legs = if dossiers.ids.is_some() {
+            tally_legs(&txn, &cohort, now).await?
+        } else {
+            Vec::new()
+        };
+        let mut medians = HashMap::new();
+        for &direction in LegDirection::ALL {
+            let timed = legs
+                .iter()
+                .filter(|l| l.direction == direction)
+                .map(|l| l.timed)
+                .sum();
+            let days = median_days_ordered_fetch(&txn, &cohort, direction, timed).await?;
+            medians.insert(direction, days);
         }
+        let report = assemble(&txn, period, &cohort, now, dossiers, legs, medians).await?;
         txn.commit().await?;
         Ok(report)
     }
@@ -427,83 +454,173 @@ async fn begin_report_postgres(
     Ok(txn)
 }
 
-/// Every figure but the medians, and how many legs of each direction have a transit time.
-async fn counts(
+/// The period's dossiers counted by agency, procedure and status.
+struct DossierTally {
+    total: i64,
+    by_status: BTreeMap<DossierStatus, i64>,
+    by_procedure: BTreeMap<String, i64>,
+    agencies: BTreeMap<String, AgencyFigures>,
+    /// The smallest and largest id among them, if any.
+    ids: Option<(i64, i64)>,
+}
+
+async fn tally_dossiers(
     conn: &impl ConnectionTrait,
     cohort: &Cohort<'_>,
-    period: &ReportPeriod,
     now: DateTime<Utc>,
-) -> Result<(SummaryReport, HashMap<LegDirection, i64>), DbErr> {
-    let agency = cohort.agency;
-    let backend = conn.get_database_backend();
-
-    // 1. Dossiers by agency, procedure and status, with the agency deadlines passed.
-    let rows = conn.query_all(&dossier_counts(cohort, now)).await?;
-    let mut by_status: BTreeMap<DossierStatus, i64> = BTreeMap::new();
-    let mut by_procedure: BTreeMap<String, i64> = BTreeMap::new();
-    let mut agencies: BTreeMap<String, AgencyFigures> = BTreeMap::new();
-    if let Some(code) = agency {
-        agencies.insert(code.to_owned(), AgencyFigures::empty(code));
+) -> Result<DossierTally, DbErr> {
+    let mut tally = DossierTally {
+        total: 0,
+        by_status: BTreeMap::new(),
+        by_procedure: BTreeMap::new(),
+        agencies: BTreeMap::new(),
+        ids: None,
+    };
+    if let Some(code) = cohort.agency {
+        tally
+            .agencies
+            .insert(code.to_owned(), AgencyFigures::empty(code));
     }
-    let mut total = 0;
-    for row in rows {
+    for row in conn.query_all(&dossier_counts(cohort, now)).await? {
         let agency_code: String = row.try_get("", "agency_code")?;
         let procedure_code: String = row.try_get("", "procedure_code")?;
         let status: DossierStatus = row.try_get("", "status")?;
         let n: i64 = row.try_get("", "dossiers")?;
         let overdue: i64 = row.try_get("", "overdue_results")?;
-        total += n;
-        *by_status.entry(status).or_default() += n;
-        *by_procedure.entry(procedure_code).or_default() += n;
-        let figures = agencies
+        let first: i64 = row.try_get("", "first_id")?;
+        let last: i64 = row.try_get("", "last_id")?;
+        tally.total += n;
+        *tally.by_status.entry(status).or_default() += n;
+        *tally.by_procedure.entry(procedure_code).or_default() += n;
+        let figures = tally
+            .agencies
             .entry(agency_code.clone())
             .or_insert_with(|| AgencyFigures::empty(&agency_code));
         figures.dossiers += n;
         figures.overdue_results += overdue;
+        tally.ids = Some(match tally.ids {
+            None => (first, last),
+            Some((lo, hi)) => (Ord::min(lo, first), Ord::max(hi, last)),
+        });
     }
+    Ok(tally)
+}
 
-    // 2. Legs by agency and direction.
-    let rows = conn.query_all(&leg_counts(cohort, now, backend)).await?;
+/// Bounds `cohort`'s legs to the id range of its dossiers, and finds out whether that range holds any
+/// other dossier (only asked for a report of every agency: one agency's dossiers always share their
+/// range with others').
+async fn narrow_to_ids(
+    conn: &impl ConnectionTrait,
+    cohort: &mut Cohort<'_>,
+    dossiers: &DossierTally,
+) -> Result<(), DbErr> {
+    cohort.ids = dossiers.ids;
+    cohort.ids_exact = false;
+    if let (Some((first, last)), None) = (dossiers.ids, cohort.agency) {
+        let query = Query::select()
+            .expr_as(Func::count(Expr::cust("*")), Alias::new("n"))
+            .from(dossier::Entity)
+            .and_where(Expr::col((dossier::Entity, dossier::Column::Id)).between(first, last))
+            .to_owned();
+        let in_range: i64 = match conn.query_one(&query).await? {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        cohort.ids_exact = in_range == dossiers.total;
+    }
+    Ok(())
+}
+
+/// One row of the leg figures: one agency's legs in one direction.
+struct LegRow {
+    agency_code: String,
+    direction: LegDirection,
+    legs: i64,
+    started: i64,
+    on_time: OnTime,
+    timed: i64,
+    failed_attempts: i64,
+    with_failed: i64,
+    returned: i64,
+    overdue: i64,
+}
+
+async fn tally_legs(
+    conn: &impl ConnectionTrait,
+    cohort: &Cohort<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<LegRow>, DbErr> {
+    let query = leg_counts(cohort, now, conn.get_database_backend());
+    let rows = conn.query_all(&query).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(LegRow {
+                agency_code: row.try_get("", "agency_code")?,
+                direction: row.try_get("", "direction")?,
+                legs: row.try_get("", "legs")?,
+                started: row.try_get("", "started")?,
+                on_time: OnTime {
+                    delivered: row.try_get("", "delivered")?,
+                    on_time: row.try_get("", "on_time")?,
+                    late: row.try_get("", "late")?,
+                },
+                timed: row.try_get("", "timed")?,
+                failed_attempts: row.try_get("", "failed_attempts")?,
+                with_failed: row.try_get("", "with_failed")?,
+                returned: row.try_get("", "returned")?,
+                overdue: row.try_get("", "overdue")?,
+            })
+        })
+        .collect()
+}
+
+/// Puts the tallies together, with the procedures' and agencies' names.
+async fn assemble(
+    conn: &impl ConnectionTrait,
+    period: &ReportPeriod,
+    cohort: &Cohort<'_>,
+    now: DateTime<Utc>,
+    dossiers: DossierTally,
+    leg_rows: Vec<LegRow>,
+    medians: HashMap<LegDirection, Option<f64>>,
+) -> Result<SummaryReport, DbErr> {
+    let DossierTally {
+        total,
+        by_status,
+        by_procedure,
+        mut agencies,
+        ids: _,
+    } = dossiers;
     let mut legs: BTreeMap<LegDirection, LegFigures> = LegDirection::ALL
         .iter()
         .map(|&d| (d, LegFigures::empty(d)))
         .collect();
-    let mut timed: HashMap<LegDirection, i64> = HashMap::new();
-    for row in rows {
-        let agency_code: String = row.try_get("", "agency_code")?;
-        let direction: LegDirection = row.try_get("", "direction")?;
-        let on_time = OnTime {
-            delivered: row.try_get("", "delivered")?,
-            on_time: row.try_get("", "on_time")?,
-            late: row.try_get("", "late")?,
-        };
-        let failed: i64 = row.try_get("", "failed_attempts")?;
-        let returned: i64 = row.try_get("", "returned")?;
-        let overdue: i64 = row.try_get("", "overdue")?;
-        *timed.entry(direction).or_default() += row.try_get::<i64>("", "timed")?;
+    for row in leg_rows {
         let figures = legs
-            .entry(direction)
-            .or_insert_with(|| LegFigures::empty(direction));
-        figures.legs += row.try_get::<i64>("", "legs")?;
-        figures.started += row.try_get::<i64>("", "started")?;
-        figures.on_time.add(&on_time);
-        figures.failed_attempts += failed;
-        figures.legs_with_failed_attempts += row.try_get::<i64>("", "with_failed")?;
-        figures.returned_to_agency += returned;
-        figures.overdue += overdue;
+            .entry(row.direction)
+            .or_insert_with(|| LegFigures::empty(row.direction));
+        figures.legs += row.legs;
+        figures.started += row.started;
+        figures.on_time.add(&row.on_time);
+        figures.failed_attempts += row.failed_attempts;
+        figures.legs_with_failed_attempts += row.with_failed;
+        figures.returned_to_agency += row.returned;
+        figures.overdue += row.overdue;
         let agency = agencies
-            .entry(agency_code.clone())
-            .or_insert_with(|| AgencyFigures::empty(&agency_code));
-        match direction {
-            LegDirection::Inbound => agency.inbound.add(&on_time),
-            LegDirection::Outbound => agency.outbound.add(&on_time),
+            .entry(row.agency_code.clone())
+            .or_insert_with(|| AgencyFigures::empty(&row.agency_code));
+        match row.direction {
+            LegDirection::Inbound => agency.inbound.add(&row.on_time),
+            LegDirection::Outbound => agency.outbound.add(&row.on_time),
         }
-        agency.failed_attempts += failed;
-        agency.returned_to_agency += returned;
-        agency.overdue_legs += overdue;
+        agency.failed_attempts += row.failed_attempts;
+        agency.returned_to_agency += row.returned;
+        agency.overdue_legs += row.overdue;
+    }
+    for (direction, figures) in &mut legs {
+        figures.median_transit_days = medians.get(direction).copied().flatten();
     }
 
-    // 3. Names.
     let procedure_names: HashMap<String, String> = if by_procedure.is_empty() {
         HashMap::new()
     } else {
@@ -532,9 +649,9 @@ async fn counts(
         outbound_legs: legs.get(&LegDirection::Outbound).map_or(0, |l| l.overdue),
         agency_results: agencies.values().map(|a| a.overdue_results).sum(),
     };
-    let report = SummaryReport {
+    Ok(SummaryReport {
         period: period.clone(),
-        agency_code: agency.map(str::to_owned),
+        agency_code: cohort.agency.map(str::to_owned),
         generated_at: now,
         dossiers: total,
         by_status: DossierStatus::ALL
@@ -564,8 +681,7 @@ async fn counts(
             })
             .collect(),
         overdue,
-    };
-    Ok((report, timed))
+    })
 }
 
 impl LegFigures {
@@ -605,6 +721,15 @@ struct Cohort<'a> {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     agency: Option<&'a str>,
+    /// The smallest and largest id among them, once counted. Legs are read within these dossier ids
+    /// only: a bound the join implies anyway, stated so that the database reads the legs of that id
+    /// range (by the `legs (dossier_id, direction)` index) rather than every leg ever carried. Ids
+    /// grow with time, so a period's dossiers span a narrow range.
+    ids: Option<(i64, i64)>,
+    /// Whether the id range holds the cohort's dossiers and no other: then the legs within it are
+    /// exactly the cohort's, and a figure that needs nothing of the dossier (the medians of every
+    /// agency) reads them without the join.
+    ids_exact: bool,
 }
 
 impl Cohort<'_> {
@@ -637,6 +762,8 @@ fn dossier_counts(cohort: &Cohort<'_>, now: DateTime<Utc>) -> SelectStatement {
         )
         .expr_as(col(dossier::Column::Status), Alias::new("status"))
         .expr_as(Func::count(Expr::cust("*")), Alias::new("dossiers"))
+        .expr_as(Func::min(col(dossier::Column::Id)), Alias::new("first_id"))
+        .expr_as(Func::max(col(dossier::Column::Id)), Alias::new("last_id"))
         .expr_as(
             count_if(
                 col(dossier::Column::Status)
@@ -661,6 +788,9 @@ fn legs_of_cohort(cohort: &Cohort<'_>) -> SelectStatement {
             .equals((leg::Entity, leg::Column::DossierId)),
     );
     cohort.restrict(&mut query);
+    if let Some((first, last)) = cohort.ids {
+        query.and_where(Expr::col((leg::Entity, leg::Column::DossierId)).between(first, last));
+    }
     query
 }
 
@@ -723,7 +853,16 @@ fn leg_counts(cohort: &Cohort<'_>, now: DateTime<Utc>, backend: DbBackend) -> Se
 
 /// The cohort's legs that have both a start and a delivery.
 fn timed_legs(cohort: &Cohort<'_>) -> SelectStatement {
-    let mut query = legs_of_cohort(cohort);
+    let mut query = match cohort.ids {
+        Some((first, last)) if cohort.ids_exact => {
+            let mut query = Query::select();
+            query
+                .from(leg::Entity)
+                .and_where(Expr::col((leg::Entity, leg::Column::DossierId)).between(first, last));
+            query
+        }
+        _ => legs_of_cohort(cohort),
+    };
     query
         .and_where(Expr::col((leg::Entity, leg::Column::DeliveredAt)).is_not_null())
         .and_where(Expr::col((leg::Entity, leg::Column::StartedAt)).is_not_null());
@@ -777,33 +916,41 @@ async fn median_days_ordered_fetch(
     Ok((!middle.is_empty()).then(|| round_to(middle.iter().sum::<f64>() / middle.len() as f64, 2)))
 }
 
-/// The report's aggregate statements as `backend` would run them, named, so that benchmarks can show
-/// their plans (`EXPLAIN ANALYZE`). The median on SQLite is a per-direction fetch and is not listed.
-pub fn report_statements(
-    backend: DbBackend,
+/// The report's aggregate statements as they would run on `conn` (the dossiers are counted first, for
+/// the id range of the legs'), named, so that benchmarks can show their plans (`EXPLAIN ANALYZE`).
+/// The median on SQLite is a per-direction fetch and is not listed.
+pub async fn report_statements(
+    conn: &impl ConnectionTrait,
     period: &ReportPeriod,
     agency: Option<&str>,
     now: DateTime<Utc>,
-) -> Vec<(&'static str, Statement)> {
+) -> Result<Vec<(&'static str, Statement)>, DbErr> {
+    let backend = conn.get_database_backend();
     let (start, end) = period.bounds();
-    let cohort = Cohort { start, end, agency };
-    let mut out = vec![
-        (
-            "dossiers by agency, procedure, status",
-            backend.build(&dossier_counts(&cohort, now)),
-        ),
-        (
-            "legs by agency, direction",
-            backend.build(&leg_counts(&cohort, now, backend)),
-        ),
-    ];
+    let mut cohort = Cohort {
+        start,
+        end,
+        agency,
+        ids: None,
+        ids_exact: false,
+    };
+    let mut out = vec![(
+        "dossiers by agency, procedure, status",
+        backend.build(&dossier_counts(&cohort, now)),
+    )];
+    let tally = tally_dossiers(conn, &cohort, now).await?;
+    narrow_to_ids(conn, &mut cohort, &tally).await?;
+    out.push((
+        "legs by agency, direction",
+        backend.build(&leg_counts(&cohort, now, backend)),
+    ));
     if backend == DbBackend::Postgres {
         out.push((
             "median transit days",
             backend.build(&median_days_postgres(&cohort)),
         ));
     }
-    out
+    Ok(out)
 }
 
 fn round_to(x: f64, decimals: i32) -> f64 {
