@@ -334,3 +334,76 @@ async fn results_travel_back_on_a_record_signed_by_the_dossiers_office() {
             .contains(&outbound)
     );
 }
+
+/// The record's PDF as `bearer` gets it: the response, not yet read.
+async fn handover_pdf(app: &TestApp, id: i64, bearer: Option<&str>) -> reqwest::Response {
+    get(app, &format!("/api/v1/handovers/{id}/pdf"), bearer).await
+}
+
+/// The text of a PDF answered 200 as `application/pdf`.
+async fn pdf_text(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    let pdf = res.bytes().await.expect("body");
+    assert!(pdf.starts_with(b"%PDF"));
+    pdf_extract::extract_text_from_mem(&pdf).expect("the PDF's text extracts")
+}
+
+#[tokio::test]
+async fn the_printed_record_names_its_dossiers_and_parties_for_either_side_only() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (first, first_item) = picked_up(&app, &keys.postal).await;
+    let (second, _) = picked_up(&app, &keys.postal).await;
+    let record = draft(&app, &keys.postal, "to_agency", &[&first, &second]).await;
+    let id = record["id"].as_i64().expect("id");
+    let number = record["number"].as_str().expect("number");
+
+    let text = pdf_text(handover_pdf(&app, id, Some(&keys.postal)).await).await;
+    for expected in [
+        "BIÊN BẢN GIAO NHẬN HỒ SƠ",
+        "Ủy ban nhân dân phường Hoàn Kiếm",
+        AGENCY,
+        number,
+        first.as_str(),
+        second.as_str(),
+        first_item.as_str(),
+        "chưa ký",
+        "Đại diện bưu chính",
+        "Đại diện cơ quan",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+
+    confirm(&app, &keys.agency, id).await;
+    let text = pdf_text(handover_pdf(&app, id, Some(&keys.agency)).await).await;
+    assert!(text.contains("BIÊN BẢN GIAO NHẬN"), "{text}");
+    assert!(!text.contains("chưa ký"), "{text}");
+    assert!(text.contains("+07:00"), "{text}");
+
+    // The same doors as the record itself.
+    let other_office = app.key(Role::Postal, Some(OTHER_OFFICE), None).await;
+    let other_agency = app.key(Role::Agency, None, Some(OTHER_AGENCY)).await;
+    for key in [&other_office, &other_agency] {
+        expect_error(
+            handover_pdf(&app, id, Some(key)).await,
+            403,
+            "forbidden",
+            &[],
+        )
+        .await;
+    }
+    expect_error(handover_pdf(&app, id, None).await, 401, "unauthorized", &[]).await;
+    expect_error(
+        handover_pdf(&app, 999_999, Some(&keys.postal)).await,
+        404,
+        "not_found",
+        &[],
+    )
+    .await;
+}

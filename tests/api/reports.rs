@@ -904,3 +904,27 @@ async fn legs_carried_through_the_api_start_at_pickup_and_at_the_handover_to_the
         }
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_says_which_dossiers_a_period_covers_and_offers_csv() {
+    let app = TestApp::spawn().await;
+    let spec = json_of(get(&app, "/openapi.json", None).await, 200).await;
+    let op = &spec["paths"]["/api/v1/reports/summary"]["get"];
+    let description = op["description"].as_str().expect("a description");
+    assert!(
+        description.contains("created") && description.contains("both inclusive"),
+        "{description}"
+    );
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["from", "to", "period", "agency"]);
+    let content = op["responses"]["200"]["content"]
+        .as_object()
+        .expect("content");
+    assert!(content.keys().any(|k| k.starts_with("application/json")));
+    assert!(content.contains_key("text/csv; charset=utf-8"));
+}

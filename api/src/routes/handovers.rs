@@ -2,15 +2,24 @@
 //! hands dossiers over, signed by the side that receives them. Signing a record to the agency is the
 //! legal filing time of its dossiers; signing one to the post gives each result its outbound item code.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, FixedOffset};
 use domain::ops::access::Actor;
 use domain::ops::handovers::{HandoverRequest, HandoverView};
+use entity::dossier;
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Path,
+    payload::{Binary, Json},
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::labels::handover_pdf::{self, HandoverPdfData, HandoverPdfItem};
 use crate::state::AppState;
 
 /// A record to draft.
@@ -87,6 +96,17 @@ enum CreateHandoverResponse {
     Created(Json<HandoverOut>),
 }
 
+#[derive(ApiResponse)]
+enum HandoverPdfResponse {
+    /// The printable record: A4 pages, text embedded, with the QR code of its staff page.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
 fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
     if caller.0 == Actor::Public {
         return Err(ApiError::unauthorized(
@@ -133,6 +153,39 @@ impl HandoverApi {
         Ok(Json(handover_out(view)))
     }
 
+    /// The printable record (Biên bản giao nhận): number, direction, agency, post office, when it was
+    /// drafted and signed ("chưa ký" while pending), the numbered dossiers, the count, the two
+    /// signature boxes and a QR code opening the record's staff page. For either side of it.
+    #[oai(path = "/handovers/:id/pdf", method = "get")]
+    #[tracing::instrument(skip_all, fields(handover.id = id.0))]
+    async fn pdf(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<i64>,
+    ) -> Result<HandoverPdfResponse, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let conn = &state.store.read;
+        let view = domain::ops::handovers::view_handover(conn, actor, id.0).await?;
+        let data = handover_pdf_data(&state, view).await?;
+        let filename = format!(
+            "bien-ban-{}.pdf",
+            data.number
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<String>()
+        );
+        let pdf = tokio::task::spawn_blocking(move || handover_pdf::render_handover_pdf(&data))
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(HandoverPdfResponse::Ok(
+            Binary(pdf),
+            format!("inline; filename=\"{filename}\""),
+            "no-store".to_owned(),
+        ))
+    }
+
     /// The receiving side signs: the agency for `to_agency` (every dossier `received_by_agency`,
     /// `filed_at` set, result due date computed), the post office for `to_post` (every dossier
     /// `result_with_post`, outbound item code allocated).
@@ -147,4 +200,56 @@ impl HandoverApi {
         let view = domain::ops::handovers::confirm_handover(&state.store, actor, id.0).await?;
         Ok(Json(handover_out(view)))
     }
+}
+
+/// What the printed record shows: the view, with the agency's and office's names and each dossier's
+/// procedure code looked up.
+async fn handover_pdf_data(
+    state: &AppState,
+    view: HandoverView,
+) -> Result<HandoverPdfData, ApiError> {
+    let conn = &state.store.read;
+    let r = view.record;
+    let catalog = state.store.catalog.get(conn).await?;
+    let agency_name = catalog
+        .agency(&r.agency_code)
+        .map_or_else(|| r.agency_code.clone(), |a| a.name.clone());
+    let office_name = domain::ops::reference::list_offices(conn)
+        .await?
+        .into_iter()
+        .find(|o| o.code == r.office_code)
+        .map_or_else(|| r.office_code.clone(), |o| o.name);
+    let codes: Vec<String> = view.lines.iter().map(|l| l.dossier_code.clone()).collect();
+    let procedures: HashMap<String, String> = dossier::Entity::find()
+        .select_only()
+        .column(dossier::Column::Code)
+        .column(dossier::Column::ProcedureCode)
+        .filter(dossier::Column::Code.is_in(codes))
+        .into_tuple::<(String, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(HandoverPdfData {
+        qr_url: format!("{}/staff/handovers/{}", state.public_base_url, r.id),
+        number: r.number,
+        direction: r.direction,
+        agency_name,
+        agency_code: r.agency_code,
+        office_name,
+        office_code: r.office_code,
+        created_at: local_time(r.created_at),
+        created_by: r.created_by,
+        confirmed_at: r.confirmed_at.map(local_time),
+        confirmed_by: r.confirmed_by,
+        items: view
+            .lines
+            .into_iter()
+            .map(|l| HandoverPdfItem {
+                procedure_code: procedures.get(&l.dossier_code).cloned().unwrap_or_default(),
+                dossier_code: l.dossier_code,
+                item_code: l.item_code,
+            })
+            .collect(),
+    })
 }

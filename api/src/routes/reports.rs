@@ -429,7 +429,7 @@ fn wants_csv(accept: Option<&str>) -> bool {
 /// The report, in the format asked for.
 #[derive(ResponseContent)]
 pub enum SummaryBody {
-    Json(Json<SummaryOut>),
+    Json(Json<Box<SummaryOut>>),
     #[oai(content_type = "text/csv; charset=utf-8")]
     Csv(PlainText<String>),
 }
@@ -502,7 +502,7 @@ impl ReportApi {
         let body = if wants_csv(accept) {
             SummaryBody::Csv(PlainText(summary_csv(&out)))
         } else {
-            SummaryBody::Json(Json(out))
+            SummaryBody::Json(Json(Box::new(out)))
         };
         Ok(SummaryResponse::Ok(body, "Accept".to_owned()))
     }
