@@ -70,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000205_create_delivery_attempts::Migration),
             Box::new(m20261123_000300_create_webhooks::Migration),
             Box::new(m20261123_000400_create_carrier_events::Migration),
+            Box::new(m20261123_000401_create_carrier_orders::Migration),
             Box::new(m20261123_000500_create_admin_audit::Migration),
             Box::new(m20261123_000600_add_txid_to_dossier_events::Migration),
             Box::new(m20261123_000700_add_legs_overdue_raised_at::Migration),
@@ -77,10 +78,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000702_create_legs_overdue_pending_index::Migration),
             Box::new(m20261123_000703_create_dossiers_result_overdue_pending_index::Migration),
             Box::new(m20261123_000704_create_dossiers_agency_id_index::Migration),
-            Box::new(m20261123_000401_create_carrier_orders::Migration),
+            Box::new(m20261123_000705_create_legs_status_due_index::Migration),
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
-            Box::new(m20261123_000705_create_legs_status_due_index::Migration),
         ]
     }
 }
