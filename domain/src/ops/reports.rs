@@ -348,8 +348,9 @@ const ARRIVED: [LegStatus; 4] = [
 /// Every table of the report describes the same moment. On SQLite its statements run in one read
 /// transaction. On PostgreSQL the leg figures and the medians run at the same time on two
 /// connections, in two `REPEATABLE READ` read-only transactions sharing one snapshot
-/// (`pg_export_snapshot`, as `pg_dump --jobs` does), with room for the aggregates (`work_mem`) and
-/// no JIT compilation, which costs these one-pass scans more than it saves.
+/// (`pg_export_snapshot`, as `pg_dump --jobs` does), with room for the aggregates (`work_mem`), no
+/// JIT compilation (which costs these one-pass scans more than it saves), and plans made for each
+/// period ([`REPORT_SESSION_POSTGRES`]).
 #[tracing::instrument(skip_all, fields(report.from = %period.from, report.to = %period.to, agency.code = agency.unwrap_or("*")))]
 pub async fn summary_report(
     db: &DatabaseConnection,
@@ -424,8 +425,11 @@ pub async fn summary_report(
     }
 }
 
-/// The PostgreSQL settings of the report's transactions.
-pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+/// The PostgreSQL settings of the report's transactions. The statements are prepared once per
+/// connection; how much of a table a period covers is in their parameters, so each execution is
+/// planned for its own values (`force_custom_plan`) instead of a generic plan that fits no period.
+pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
+     SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Starts one of the report's read-only transactions on PostgreSQL, on the exported `snapshot` if
 /// given.
