@@ -28,7 +28,7 @@ use worker::StepOutcome;
 use worker::mail::MailSettings;
 use worker::outbox::{OutboxDeps, OutboxSettings, step};
 
-use super::postal::{AGENCY, Keys, confirm, draft, picked_up};
+use super::postal::{AGENCY, Keys, confirm, draft, picked_up, to_result_with_post};
 
 const FROM: &str = "Dịch vụ hồ sơ qua bưu chính <no-reply@dossier.test>";
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -963,5 +963,125 @@ async fn workers_claiming_at_the_same_time_never_take_the_same_row() {
             .await
             .expect("claim")
             .is_empty()
+    );
+}
+
+/// The subjects of the e-mails `sink` received for `to`, in order.
+fn subjects_to(sink: &SmtpSink, to: &str) -> Vec<String> {
+    sink.messages()
+        .iter()
+        .filter(|m| m.rcpt_to == [to])
+        .map(|m| parse(m).subject().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_result_delivered_as_the_carrier_reports_it_is_told_to_the_citizen_and_the_agency() {
+    const SECRET: &str = "hoankiem-webhook-secret-2026";
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let deps = deps(&sink);
+    let (code, _) = picked_up(&app, &keys.postal).await;
+    let outbound = to_result_with_post(&app, &keys, &code).await;
+    deliver_all(&app, &deps).await;
+    let before = subjects_to(&sink, "an@example.vn").len();
+
+    let admin = app.key(Role::Admin, None, None).await;
+    let (url, seen) = webhook_receiver(SECRET, 0).await;
+    let res = register(
+        &app,
+        Some(&admin),
+        &json!({"url": url, "secret": SECRET, "agency_code": AGENCY}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+
+    // The carrier takes the result out for delivery, then delivers it, an hour apart.
+    let sandbox = super::carrier::sandbox().await;
+    let order = carrier_sandbox::OrderRequest {
+        customer_code: Some(sandbox.config().customer_code.clone()),
+        order_number: Some(format!("{code}-O")),
+        sender_name: Some("UBND".into()),
+        sender_address: Some("2 Lý Thái Tổ".into()),
+        sender_province: Some("01".into()),
+        sender_tel: Some("0240000000".into()),
+        receiver_name: Some("Công dân".into()),
+        receiver_address: Some("1 Tràng Tiền".into()),
+        receiver_province: Some("01".into()),
+        receiver_tel: Some("0900000000".into()),
+        item_code: Some(outbound.clone()),
+        ..Default::default()
+    };
+    let script = carrier_sandbox::Script::every(Duration::from_secs(3600), &[6, 12, 14]);
+    assert_eq!(sandbox.create_order(&order, Some(&script)).status, "00");
+    sandbox.advance(Duration::from_secs(3 * 3600));
+    let carrier = super::carrier::adapter(&sandbox);
+    super::carrier::sync_until_idle(&app, &carrier, &super::carrier::sync_settings("w1")).await;
+    assert_eq!(
+        super::postal::dossier(&app, &code, &keys.postal).await["status"],
+        "delivered"
+    );
+    deliver_all(&app, &deps).await;
+
+    // The outbox sends concurrently: compare without order.
+    let mut subjects = subjects_to(&sink, "an@example.vn").split_off(before);
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            format!("Hồ sơ {code}: bưu tá đang giao kết quả"),
+            format!("Hồ sơ {code}: đã giao kết quả"),
+        ]
+    );
+    let seen = seen.lock().expect("lock").clone();
+    let mut kinds: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| {
+            assert!(s.signature_ok);
+            (
+                s.body["event"]["kind"].as_str().unwrap_or_default(),
+                s.body["event"]["source"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [("delivered", "carrier"), ("out_for_delivery", "carrier")]
+    );
+
+    // Read again from the carrier: nothing new, nothing told twice.
+    super::carrier::sync_until_idle(&app, &carrier, &super::carrier::sync_settings("w1")).await;
+    deliver_all(&app, &deps).await;
+    assert_eq!(subjects_to(&sink, "an@example.vn").len(), before + 2);
+}
+
+#[tokio::test]
+async fn a_postmans_scan_of_the_delivery_is_told_to_the_citizen() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let deps = deps(&sink);
+    let (code, _) = picked_up(&app, &keys.postal).await;
+    let outbound = to_result_with_post(&app, &keys, &code).await;
+    deliver_all(&app, &deps).await;
+    let before = subjects_to(&sink, "an@example.vn").len();
+
+    let scan = json!({"scans": [{
+        "scan_id": super::postal::scan_id(),
+        "item_code": outbound,
+        "event": "out_for_delivery",
+        "at": super::postal::vn_time(chrono::TimeDelta::seconds(-1)),
+    }]});
+    let res = super::postal::post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scan).await;
+    assert_eq!(res.status(), 200);
+    // The same upload again (an offline scanner resending): a duplicate, told once.
+    let res = super::postal::post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scan).await;
+    assert_eq!(res.status(), 200);
+    deliver_all(&app, &deps).await;
+    assert_eq!(
+        subjects_to(&sink, "an@example.vn")[before..],
+        [format!("Hồ sơ {code}: bưu tá đang giao kết quả")]
     );
 }

@@ -6,9 +6,9 @@
 //!   `INSERT … ON CONFLICT DO NOTHING` in batches, so replays and duplicates change nothing;
 //! - records of items nobody here knows are kept with no dossier, for staff to reconcile;
 //! - what a status code does is [`crate::carrier_codes`]'s table; codes that stand for a scan event go
-//!   through [`super::scans::apply_machine_scans`] with source `carrier` and the deterministic scan id
-//!   `carrier:{item}:{event id}`, so the timeline and audit are those of a handheld scan and a dossier
-//!   never moves backwards (late events only join the timeline);
+//!   through [`super::scans::apply_machine_scans`] with source `carrier`, so the timeline, the audit and
+//!   the notifications are those of a handheld scan and a dossier never moves backwards (late events
+//!   only join the timeline); the stored carrier record is the scan's record, kept once;
 //! - a batch is one transaction; the feed's cursor ([`ingest_feed`]) advances in that same
 //!   transaction, and only while the caller still holds the cursor's lease.
 //!
@@ -33,6 +33,7 @@ use sha2::Sha256;
 
 use super::OpError;
 use super::access::Actor;
+use super::bulk::json_param;
 use super::carrier_orders::{FINAL_STATUS_CODES, note_finished};
 use super::scans::{MachineScan, ScanOutcome, apply_machine_scans};
 use crate::carrier_codes::scan_event_of;
@@ -263,7 +264,6 @@ pub async fn ingest_in(
         scans.push((
             dossier_id,
             MachineScan {
-                scan_id: format!("carrier:{}:{}", item_code.as_str(), r.id),
                 item_code,
                 event,
                 at: r.event_time.with_timezone(&Utc),
@@ -338,13 +338,6 @@ async fn dossiers_of(
         dossier_of.extend(rows.into_iter().filter_map(|(c, d)| c.map(|c| (c, d))));
     }
     Ok(dossier_of)
-}
-
-/// `value` as one JSON text parameter.
-pub(crate) fn json_param(value: &impl Serialize) -> Result<sea_orm::Value, DbErr> {
-    serde_json::to_string(value)
-        .map(sea_orm::Value::from)
-        .map_err(|e| DbErr::Custom(format!("encoding a JSON parameter: {e}")))
 }
 
 /// What `INSERT … RETURNING item_code, carrier_event_id` answered: the rows that are new.

@@ -272,7 +272,7 @@ pub(crate) async fn note_finished(
             DbBackend::Postgres,
             "UPDATE carrier_orders SET final_at = $2::timestamptz \
              WHERE item_code IN (SELECT json_array_elements_text($1::json)) AND final_at IS NULL",
-            [super::carrier_ingest::json_param(&finished)?, now.into()],
+            [super::bulk::json_param(&finished)?, now.into()],
         ))
         .await?;
         return Ok(());

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod admin;
 pub mod agency;
+mod bulk;
 pub mod carrier_ingest;
 pub mod carrier_orders;
 pub mod catalog;

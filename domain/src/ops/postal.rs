@@ -93,10 +93,11 @@ pub(crate) async fn lock_dossiers_by_id(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let backend = conn.get_database_backend();
     let mut query = dossier::Entity::find()
-        .filter(dossier::Column::Id.is_in(ids.iter().copied()))
+        .filter(super::bulk::id_in(backend, dossier::Column::Id, ids)?)
         .order_by_asc(dossier::Column::Id);
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+    if backend == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
     Ok(query.all(conn).await?)

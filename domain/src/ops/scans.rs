@@ -31,7 +31,9 @@ use sea_orm::{
 };
 
 use super::access::Actor;
+use super::bulk::{EventRow, id_in, insert_events, text_in};
 use super::dossiers::MAX_NOTE;
+use super::outbox::enqueue_for_events;
 use super::postal::{check_at, lock_dossiers_by_id, notice_error, postal_key, return_event};
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError};
@@ -95,7 +97,9 @@ enum Target {
 #[derive(Debug, Clone)]
 struct CheckedScan {
     index: usize,
-    scan_id: String,
+    /// The scanner's id, stored in `scans`; `None` for a machine's scan, whose own record (the carrier's
+    /// event in `carrier_events`) already keeps it once.
+    scan_id: Option<String>,
     target: Target,
     event: ScanEvent,
     at: DateTime<Utc>,
@@ -204,7 +208,7 @@ fn check_scan(
     match (scan_id, target, event, at) {
         (Some(scan_id), Some(target), Some(event), Some(at)) => Ok(CheckedScan {
             index,
-            scan_id,
+            scan_id: Some(scan_id),
             target,
             event,
             at,
@@ -282,7 +286,7 @@ pub async fn record_scans(
     let mut seen = HashSet::new();
     for (index, request) in requests.iter().enumerate() {
         match check_scan(index, request, now, label_key) {
-            Ok(scan) if !seen.insert(scan.scan_id.clone()) => {
+            Ok(scan) if !seen.insert(scan.scan_id.clone().unwrap_or_default()) => {
                 outcomes[index] = Some(ScanOutcome::Duplicate);
             }
             Ok(scan) => checked.push(scan),
@@ -300,11 +304,11 @@ pub async fn record_scans(
         .collect())
 }
 
-/// A scan reported by a machine (the carrier's feed or push), already checked by its caller; its
-/// `scan_id` is deterministic (e.g. `carrier:{item}:{event id}`) so every copy of it is one scan.
+/// A scan reported by a machine (the carrier's feed or push), already checked by its caller, who keeps
+/// its own record of it once (the carrier's event, stored once per item code and event id): it is not
+/// stored again in `scans`, and each one given is new.
 #[derive(Debug, Clone)]
 pub struct MachineScan {
-    pub scan_id: String,
     pub item_code: ItemCode,
     pub event: ScanEvent,
     pub at: DateTime<Utc>,
@@ -313,7 +317,7 @@ pub struct MachineScan {
 }
 
 /// Applies machine-reported scans inside the caller's transaction, through exactly the rules of
-/// [`record_scans`] (same table, same lifecycle, same timeline rows), written with `source`.
+/// [`record_scans`] (same lifecycle, same timeline rows and outbox), written with `source`.
 /// Answers come in the order of `scans`.
 pub async fn apply_machine_scans(
     txn: &impl ConnectionTrait,
@@ -323,16 +327,11 @@ pub async fn apply_machine_scans(
 ) -> Result<Vec<ScanOutcome>, OpError> {
     let now = crate::clock::now();
     let mut outcomes: Vec<Option<ScanOutcome>> = scans.iter().map(|_| None).collect();
-    let mut seen = HashSet::new();
     let mut checked = Vec::with_capacity(scans.len());
     for (index, scan) in scans.into_iter().enumerate() {
-        if !seen.insert(scan.scan_id.clone()) {
-            outcomes[index] = Some(ScanOutcome::Duplicate);
-            continue;
-        }
         checked.push(CheckedScan {
             index,
-            scan_id: scan.scan_id,
+            scan_id: None,
             target: Target::Item(scan.item_code),
             event: scan.event,
             at: scan.at,
@@ -372,12 +371,13 @@ async fn apply_scans(
             Target::Item(_) => None,
         })
         .collect();
+    let backend = txn.get_database_backend();
     let mut condition = Condition::any();
     if !codes.is_empty() {
-        condition = condition.add(leg::Column::ItemCode.is_in(codes));
+        condition = condition.add(text_in(backend, leg::Column::ItemCode, codes)?);
     }
     if !leg_ids.is_empty() {
-        condition = condition.add(leg::Column::Id.is_in(leg_ids));
+        condition = condition.add(id_in(backend, leg::Column::Id, &leg_ids)?);
     }
     let legs = leg::Entity::find().filter(condition).all(txn).await?;
     let leg_by_code: HashMap<String, i64> = legs
@@ -454,17 +454,25 @@ async fn apply_scans(
     // 3. Scans stored before. The dossier locks above make a concurrent batch with the same scans wait
     //    for this one (or this one for it), so the answer is exact; the insert below still ignores a
     //    conflicting scan id rather than failing the batch.
-    let known: HashSet<String> = scan::Entity::find()
-        .select_only()
-        .column(scan::Column::ScanId)
-        .filter(scan::Column::ScanId.is_in(pending.iter().map(|(s, _)| s.scan_id.clone())))
-        .into_tuple::<String>()
-        .all(txn)
-        .await?
-        .into_iter()
+    let scan_ids: Vec<String> = pending
+        .iter()
+        .filter_map(|(s, _)| s.scan_id.clone())
         .collect();
+    let known: HashSet<String> = if scan_ids.is_empty() {
+        HashSet::new()
+    } else {
+        scan::Entity::find()
+            .select_only()
+            .column(scan::Column::ScanId)
+            .filter(text_in(backend, scan::Column::ScanId, scan_ids)?)
+            .into_tuple::<String>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect()
+    };
     pending.retain(|(scan, _)| {
-        if known.contains(&scan.scan_id) {
+        if scan.scan_id.as_ref().is_some_and(|id| known.contains(id)) {
             outcomes[scan.index] = Some(ScanOutcome::Duplicate);
             false
         } else {
@@ -481,7 +489,7 @@ async fn apply_scans(
         .select_only()
         .column(dossier_event::Column::DossierId)
         .column_as(dossier_event::Column::At.max(), "last_at")
-        .filter(dossier_event::Column::DossierId.is_in(touched))
+        .filter(id_in(backend, dossier_event::Column::DossierId, &touched)?)
         .group_by(dossier_event::Column::DossierId)
         .into_tuple()
         .all(txn)
@@ -628,22 +636,29 @@ async fn apply_scans(
         }
         dossier.last_at = Some(dossier.last_at.map_or(scan.at, |l| l.max(scan.at)));
         for event in events {
-            event_rows.push(event_row(dossier.model.id, actor, &audit_name, event, now));
+            event_rows.push(EventRow {
+                dossier_id: dossier.model.id,
+                actor: audit_name.clone(),
+                api_key_id: actor.key_id(),
+                event,
+            });
         }
-        scan_rows.push(scan::ActiveModel {
-            scan_id: Set(scan.scan_id),
-            leg_id: Set(leg_id),
-            dossier_id: Set(dossier.model.id),
-            event: Set(scan.event),
-            at: Set(scan.at),
-            location: Set(scan.location),
-            note: Set(scan.note),
-            applied: Set(applied),
-            actor: Set(audit_name.clone()),
-            api_key_id: Set(actor.key_id()),
-            recorded_at: Set(now),
-            ..Default::default()
-        });
+        if let Some(scan_id) = scan.scan_id {
+            scan_rows.push(scan::ActiveModel {
+                scan_id: Set(scan_id),
+                leg_id: Set(leg_id),
+                dossier_id: Set(dossier.model.id),
+                event: Set(scan.event),
+                at: Set(scan.at),
+                location: Set(scan.location),
+                note: Set(scan.note),
+                applied: Set(applied),
+                actor: Set(audit_name.clone()),
+                api_key_id: Set(actor.key_id()),
+                recorded_at: Set(now),
+                ..Default::default()
+            });
+        }
         outcomes[scan.index] = Some(ScanOutcome::Accepted {
             dossier_code: dossier.model.code.clone(),
             status: dossier.status,
@@ -658,11 +673,7 @@ async fn apply_scans(
             .exec_without_returning(txn)
             .await?;
     }
-    for chunk in chunks(event_rows) {
-        dossier_event::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
-    }
+    let events = insert_events(txn, event_rows, now).await?;
     for chunk in chunks(attempt_rows) {
         delivery_attempt::Entity::insert_many(chunk)
             .exec_without_returning(txn)
@@ -676,7 +687,7 @@ async fn apply_scans(
         dossier::Entity::update_many()
             .col_expr(dossier::Column::Status, Expr::value(status.as_str()))
             .col_expr(dossier::Column::UpdatedAt, Expr::value(now))
-            .filter(dossier::Column::Id.is_in(ids))
+            .filter(id_in(backend, dossier::Column::Id, &ids)?)
             .exec(txn)
             .await?;
     }
@@ -698,8 +709,13 @@ async fn apply_scans(
                 .col_expr(leg::Column::FailedAttempts, Expr::value(notices))
                 .col_expr(leg::Column::LastFailedAt, Expr::value(at));
         }
-        update.filter(leg::Column::Id.is_in(ids)).exec(txn).await?;
+        update
+            .filter(id_in(backend, leg::Column::Id, &ids)?)
+            .exec(txn)
+            .await?;
     }
+    // 7. What the events tell the citizen and the agency, once the dossiers show the change.
+    enqueue_for_events(txn, &events).await?;
     Ok(())
 }
 
@@ -716,31 +732,6 @@ fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
         out.push(rows.by_ref().take(INSERT_CHUNK).collect());
     }
     out
-}
-
-/// A timeline row, as [`super::append_event`] would write it.
-fn event_row(
-    dossier_id: i64,
-    actor: &Actor,
-    audit_name: &str,
-    event: NewEvent,
-    now: DateTime<Utc>,
-) -> dossier_event::ActiveModel {
-    dossier_event::ActiveModel {
-        dossier_id: Set(dossier_id),
-        at: Set(event.at),
-        kind: Set(event.kind),
-        source: Set(event.source),
-        actor: Set(audit_name.to_owned()),
-        api_key_id: Set(actor.key_id()),
-        from_status: Set(event.from_status),
-        to_status: Set(event.to_status),
-        leg: Set(event.leg),
-        location: Set(event.location),
-        note: Set(event.note),
-        recorded_at: Set(now),
-        ..Default::default()
-    }
 }
 
 /// A delivery attempt reported by a scan (no identity document: the scanner does not carry one).
