@@ -592,3 +592,59 @@ async fn failed_delivery_scans_count_notices_like_the_delivery_endpoint() {
     assert_eq!(super::postal::leg(&d, "outbound")["failed_attempts"], 1);
     assert_eq!(scan_count(&app).await, 1);
 }
+
+#[tokio::test]
+async fn tracking_by_dossier_code_or_item_code_shows_every_leg_and_the_whole_timeline_in_order() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, item) = picked_up(&app, &keys.postal).await;
+    let scans = json!({"scans": [
+        {"scan_id": scan_id(), "item_code": item, "event": "departed", "at": vn_time(TimeDelta::seconds(1))},
+        {"scan_id": scan_id(), "item_code": item, "event": "arrived", "at": vn_time(TimeDelta::seconds(2))},
+    ]});
+    let res = post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scans).await;
+    assert_eq!(res.status(), 200);
+
+    let full = dossier(&app, &code, &keys.postal).await;
+    let by_code: Value = app.track(&code).await.json().await.expect("json");
+    let by_item: Value = app.track(&item).await.json().await.expect("json");
+    assert_eq!(by_code, by_item);
+    let timeline = |v: &Value| -> Vec<(String, String, String)> {
+        v["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap_or_default().to_owned(),
+                    e["at"].as_str().unwrap_or_default().to_owned(),
+                    e["status"].to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(timeline(&by_code), timeline(&full));
+    assert_eq!(
+        timeline(&by_code)
+            .iter()
+            .map(|(k, ..)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["requested", "picked_up", "departed", "arrived"]
+    );
+    let legs = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["legs"]
+            .as_array()
+            .expect("legs")
+            .iter()
+            .map(|l| {
+                (
+                    l["direction"].clone(),
+                    l["status"].clone(),
+                    l["item_code"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(legs(&by_code), legs(&full));
+    assert_eq!(by_code["legs"][0]["item_code"], item.as_str());
+}
