@@ -26,12 +26,12 @@ use entity::enums::{
 use entity::{delivery_attempt, dossier, dossier_event, leg, scan};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, Statement,
 };
 
 use super::access::Actor;
-use super::bulk::{EventRow, id_in, insert_events, text_in};
+use super::bulk::{EventRow, id_in, insert_events, json_param, text_in};
 use super::dossiers::MAX_NOTE;
 use super::outbox::enqueue_for_events;
 use super::postal::{check_at, lock_dossiers_by_id, notice_error, postal_key, return_event};
@@ -485,16 +485,7 @@ async fn apply_scans(
 
     // 4. The time of each dossier's last event: a scan before it is late and moves nothing.
     let touched: Vec<i64> = dossiers.keys().copied().collect();
-    let last: Vec<(i64, Option<DateTime<Utc>>)> = dossier_event::Entity::find()
-        .select_only()
-        .column(dossier_event::Column::DossierId)
-        .column_as(dossier_event::Column::At.max(), "last_at")
-        .filter(id_in(backend, dossier_event::Column::DossierId, &touched)?)
-        .group_by(dossier_event::Column::DossierId)
-        .into_tuple()
-        .all(txn)
-        .await?;
-    for (id, at) in last {
+    for (id, at) in last_event_times(txn, &touched).await? {
         if let Some(d) = dossiers.get_mut(&id) {
             d.last_at = at;
         }
@@ -717,6 +708,38 @@ async fn apply_scans(
     // 7. What the events tell the citizen and the agency, once the dossiers show the change.
     enqueue_for_events(txn, &events).await?;
     Ok(())
+}
+
+/// The time of the last timeline event of each of `dossier_ids`.
+async fn last_event_times(
+    txn: &impl ConnectionTrait,
+    dossier_ids: &[i64],
+) -> Result<Vec<(i64, Option<DateTime<Utc>>)>, OpError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // One index probe per dossier (`dossier_events_dossier_at`, read backwards): a grouped
+        // aggregate over an id list would read every event of every dossier in it.
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT i.id, (SELECT max(e.at) FROM dossier_events e WHERE e.dossier_id = i.id) \
+                 FROM (SELECT value::bigint AS id FROM json_array_elements_text($1::json) AS value) i",
+                [json_param(&dossier_ids)?],
+            ))
+            .await?;
+        return Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<_, DbErr>>()?);
+    }
+    Ok(dossier_event::Entity::find()
+        .select_only()
+        .column(dossier_event::Column::DossierId)
+        .column_as(dossier_event::Column::At.max(), "last_at")
+        .filter(dossier_event::Column::DossierId.is_in(dossier_ids.iter().copied()))
+        .group_by(dossier_event::Column::DossierId)
+        .into_tuple()
+        .all(txn)
+        .await?)
 }
 
 /// The dossier a known leg belongs to (0, which no dossier has, for an unknown leg).
