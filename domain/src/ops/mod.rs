@@ -83,7 +83,18 @@ pub async fn append_event(
     actor: &access::Actor,
     event: NewEvent,
 ) -> Result<entity::dossier_event::Model, DbErr> {
-    let recorded = entity::dossier_event::ActiveModel {
+    let recorded = event_row(dossier_id, actor, event).insert(conn).await?;
+    outbox::enqueue_for_event(conn, &recorded).await?;
+    Ok(recorded)
+}
+
+/// The timeline row [`append_event`] writes.
+fn event_row(
+    dossier_id: i64,
+    actor: &access::Actor,
+    event: NewEvent,
+) -> entity::dossier_event::ActiveModel {
+    entity::dossier_event::ActiveModel {
         dossier_id: Set(dossier_id),
         at: Set(event.at),
         kind: Set(event.kind),
@@ -98,8 +109,4 @@ pub async fn append_event(
         recorded_at: Set(crate::clock::now()),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    outbox::enqueue_for_event(conn, &recorded).await?;
-    Ok(recorded)
 }

@@ -253,6 +253,13 @@ pub async fn enqueue_for_event(
     enqueue_for_events(conn, std::slice::from_ref(event)).await
 }
 
+/// Whether an event causes outbox rows, for a writer that already knows whether the dossier's agency
+/// has an active webhook (read in the statement that wrote the event) and may then skip
+/// [`enqueue_for_event`]'s own look-up. The rule of [`enqueue_for_events`].
+pub fn causes_deliveries(event: &dossier_event::Model, agency_has_webhook: bool) -> bool {
+    agency_has_webhook || citizen_notice_kind(event.kind, event.leg)
+}
+
 /// Rows per bulk statement, well under both databases' limits on bound parameters.
 const CHUNK: usize = 500;
 
@@ -298,7 +305,7 @@ pub async fn enqueue_for_events(
     hooks.dedup();
     let notifying: Vec<&dossier_event::Model> = events
         .iter()
-        .filter(|e| citizen_notice_kind(e.kind, e.leg))
+        .filter(|e| causes_deliveries(e, false))
         .collect();
     if hooks.is_empty() && notifying.is_empty() {
         return Ok(());
