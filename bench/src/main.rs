@@ -8,7 +8,7 @@
 //! ratios and the server's peak resident memory (VmHWM).
 //!
 //! ```sh
-//! cargo build --release --bins
+//! cargo build --release --workspace --bins
 //! target/release/dossier-bench --db sqlite
 //! target/release/dossier-bench --db postgres --pg-url postgres://postgres@127.0.0.1:5432/postgres
 //! ```
@@ -235,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
     let server_bin = exe.with_file_name("dossier");
     if !server_bin.exists() {
         bail!(
-            "{} not found: run `cargo build --release --bins` first",
+            "{} not found: run `cargo build --release --workspace --bins` first",
             server_bin.display()
         );
     }
