@@ -1,8 +1,8 @@
 //! The public tracking view, kept in memory between reads on SQLite.
 //!
 //! Tracking is the busiest read: citizens and their families reload it, and every label's QR code
-//! lands on it. On SQLite each query hops to a driver thread and back, so three queries per view cost
-//! more than the rest of the request. The masked view (no personal data) is therefore kept here,
+//! lands on it. On SQLite each query hops to a driver thread and back, so even the one statement that
+//! reads a view costs more than the rest of the request. The masked view (no personal data) is kept here,
 //! tagged with the store's [`WriteGeneration`] noted before it was read: any commit of this process
 //! makes every entry stale at once, so a citizen never sees an answer older than their own last
 //! action. Writers in other processes (a separate `dossier worker` on the same SQLite file) are not
