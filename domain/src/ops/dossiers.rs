@@ -289,30 +289,65 @@ async fn insert_new_dossier(
     actor: &Actor,
     first: NewEvent,
 ) -> Result<(), sea_orm::DbErr> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // One statement instead of three: on the busiest write, most of the cost of a statement is its
-        // trip to the server and back.
-        let (event, agency_has_webhook) =
-            insert_new_dossier_in_one_statement(txn, dossier, legs, actor, first).await?;
-        if super::outbox::causes_deliveries(&event, agency_has_webhook) {
-            super::outbox::enqueue_for_event(txn, &event).await?;
+    // On the busiest write most of the cost of a statement is its trip to the server (or to SQLite's
+    // driver thread) and back: PostgreSQL writes everything in one statement, SQLite in three, and both
+    // read whether the agency has a webhook in the statement that writes the event.
+    let (event, agency_has_webhook) = if txn.get_database_backend() == DbBackend::Postgres {
+        insert_new_dossier_in_one_statement(txn, dossier, legs, actor, first).await?
+    } else {
+        let agency_code = active_value(&dossier.agency_code);
+        let dossier_id = dossier::Entity::insert(dossier)
+            .exec(txn)
+            .await?
+            .last_insert_id;
+        let legs: Vec<leg::ActiveModel> = legs
+            .into_iter()
+            .map(|mut l| {
+                l.dossier_id = Set(dossier_id);
+                l
+            })
+            .collect();
+        if !legs.is_empty() {
+            leg::Entity::insert_many(legs).exec(txn).await?;
         }
-        return Ok(());
+        let mut insert =
+            dossier_event::Entity::insert(super::event_row(dossier_id, actor, first)).into_query();
+        insert.returning(Query::returning().exprs([
+            Expr::col(Asterisk),
+            Expr::exists(active_webhooks(agency_code)),
+        ]));
+        let row = txn
+            .query_one_raw(txn.get_database_backend().build(&insert))
+            .await?
+            .ok_or(sea_orm::DbErr::RecordNotInserted)?;
+        let flag = <dossier_event::Entity as EntityTrait>::Column::iter().count();
+        (
+            dossier_event::Model::from_query_result(&row, "")?,
+            row.try_get_by_index(flag)?,
+        )
+    };
+    if super::outbox::causes_deliveries(&event, agency_has_webhook) {
+        super::outbox::enqueue_for_event(txn, &event).await?;
     }
-    let dossier_id = dossier::Entity::insert(dossier)
-        .exec(txn)
-        .await?
-        .last_insert_id;
-    let legs: Vec<leg::ActiveModel> = legs
-        .into_iter()
-        .map(|mut l| {
-            l.dossier_id = Set(dossier_id);
-            l
-        })
-        .collect();
-    leg::Entity::insert_many(legs).exec(txn).await?;
-    append_event(txn, dossier_id, actor, first).await?;
     Ok(())
+}
+
+/// The value of a set field (empty when not set).
+fn active_value(value: &sea_orm::ActiveValue<String>) -> String {
+    match value {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
+        sea_orm::ActiveValue::NotSet => String::new(),
+    }
+}
+
+/// `SELECT 1` of the active webhooks of an agency, for `EXISTS`.
+fn active_webhooks(agency_code: String) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(webhook::Entity)
+        .and_where(webhook::Column::Active.eq(true))
+        .and_where(webhook::Column::AgencyCode.eq(agency_code))
+        .to_owned()
 }
 
 /// [`insert_new_dossier`]'s rows as one PostgreSQL statement of data-modifying CTEs; the legs and the
@@ -325,23 +360,22 @@ async fn insert_new_dossier_in_one_statement(
     actor: &Actor,
     first: NewEvent,
 ) -> Result<(dossier_event::Model, bool), sea_orm::DbErr> {
-    let agency_code = match &dossier.agency_code {
-        sea_orm::ActiveValue::Set(code) | sea_orm::ActiveValue::Unchanged(code) => code.clone(),
-        sea_orm::ActiveValue::NotSet => String::new(),
-    };
+    let agency_code = active_value(&dossier.agency_code);
     let mut new_dossier = dossier::Entity::insert(dossier).into_query();
     new_dossier.returning_col(dossier::Column::Id);
     let dossier_id = Expr::cust("(SELECT id FROM new_dossier)");
-    let new_legs = insert_under(&legs, leg::Column::DossierId, &dossier_id)?;
     let event = super::event_row(0, actor, first);
     let mut new_event = insert_under(&[event], dossier_event::Column::DossierId, &dossier_id)?;
     new_event.returning_all();
+    let mut parts = vec![("new_dossier", new_dossier), ("new_event", new_event)];
+    if !legs.is_empty() {
+        parts.push((
+            "new_legs",
+            insert_under(&legs, leg::Column::DossierId, &dossier_id)?,
+        ));
+    }
     let mut with = WithClause::new();
-    for (name, query) in [
-        ("new_dossier", new_dossier),
-        ("new_legs", new_legs),
-        ("new_event", new_event),
-    ] {
+    for (name, query) in parts {
         with.cte(
             CommonTableExpression::new()
                 .query(query)
@@ -349,12 +383,7 @@ async fn insert_new_dossier_in_one_statement(
                 .to_owned(),
         );
     }
-    let hooks = Query::select()
-        .expr(Expr::val(1))
-        .from(webhook::Entity)
-        .and_where(webhook::Column::Active.eq(true))
-        .and_where(webhook::Column::AgencyCode.eq(agency_code))
-        .to_owned();
+    let hooks = active_webhooks(agency_code);
     let statement = with.query(
         Query::select()
             .column(Asterisk)
