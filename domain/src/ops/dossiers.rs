@@ -314,16 +314,18 @@ async fn insert_new_dossier(
             dossier_event::Entity::insert(super::event_row(dossier_id, actor, first)).into_query();
         insert.returning(Query::returning().exprs([
             Expr::col(Asterisk),
-            Expr::exists(active_webhooks(agency_code)),
+            Expr::cust_with_expr(
+                "$1 AS agency_has_webhook",
+                Expr::exists(active_webhooks(agency_code)),
+            ),
         ]));
         let row = txn
             .query_one_raw(txn.get_database_backend().build(&insert))
             .await?
             .ok_or(sea_orm::DbErr::RecordNotInserted)?;
-        let flag = <dossier_event::Entity as EntityTrait>::Column::iter().count();
         (
             dossier_event::Model::from_query_result(&row, "")?,
-            row.try_get_by_index(flag)?,
+            row.try_get("", "agency_has_webhook")?,
         )
     };
     if super::outbox::causes_deliveries(&event, agency_has_webhook) {
