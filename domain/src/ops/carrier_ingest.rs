@@ -33,7 +33,7 @@ use sha2::Sha256;
 
 use super::OpError;
 use super::access::Actor;
-use super::bulk::json_param;
+use super::bulk::{json_param, text_in};
 use super::carrier_orders::{FINAL_STATUS_CODES, note_finished};
 use super::scans::{MachineScan, ScanOutcome, apply_machine_scans};
 use crate::carrier_codes::scan_event_of;
@@ -310,28 +310,23 @@ async fn dossiers_of(
     if codes.is_empty() {
         return Ok(dossier_of);
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // One parameter for the whole list: PostgreSQL parses and plans a statement with thousands
-        // of parameters slowly, and a JSON array costs it nothing.
-        let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT item_code, dossier_id FROM legs \
-                 WHERE item_code IN (SELECT json_array_elements_text($1::json))",
-                [json_param(&codes)?],
-            ))
-            .await?;
-        for row in rows {
-            dossier_of.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        }
-        return Ok(dossier_of);
-    }
-    for chunk in codes.chunks(CHUNK) {
+    let backend = txn.get_database_backend();
+    // PostgreSQL takes the whole list as one parameter (`bulk::text_in`); SQLite binds in chunks.
+    let chunk_size = if backend == DbBackend::Postgres {
+        codes.len()
+    } else {
+        CHUNK
+    };
+    for chunk in codes.chunks(chunk_size) {
         let rows: Vec<(Option<String>, i64)> = leg::Entity::find()
             .select_only()
             .column(leg::Column::ItemCode)
             .column(leg::Column::DossierId)
-            .filter(leg::Column::ItemCode.is_in(chunk.iter().copied()))
+            .filter(text_in(
+                backend,
+                leg::Column::ItemCode,
+                chunk.iter().map(|c| (*c).to_owned()).collect(),
+            )?)
             .into_tuple()
             .all(txn)
             .await?;
