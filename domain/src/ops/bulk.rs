@@ -14,6 +14,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::NewEvent;
+use super::access::Actor;
 
 /// `value` as one JSON text parameter.
 pub(crate) fn json_param(value: &impl Serialize) -> Result<sea_orm::Value, DbErr> {
@@ -54,11 +55,9 @@ pub(crate) fn id_in(
     Ok(column.is_in(values.iter().copied()))
 }
 
-/// A timeline row to write: [`NewEvent`] on a dossier, by an actor.
+/// A timeline row to write: [`NewEvent`] on a dossier.
 pub(crate) struct EventRow {
     pub dossier_id: i64,
-    pub actor: String,
-    pub api_key_id: Option<i64>,
     pub event: NewEvent,
 }
 
@@ -71,36 +70,23 @@ const PG_CHUNK: usize = 5000;
 /// for [`super::outbox::enqueue_for_events`].
 pub(crate) async fn insert_events(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     rows: Vec<EventRow>,
     recorded_at: DateTime<Utc>,
 ) -> Result<Vec<dossier_event::Model>, DbErr> {
     let mut stored = Vec::with_capacity(rows.len());
     if conn.get_database_backend() == DbBackend::Postgres {
         for chunk in rows.chunks(PG_CHUNK) {
-            stored.extend(insert_events_pg(conn, chunk, recorded_at).await?);
+            stored.extend(insert_events_pg(conn, actor, chunk, recorded_at).await?);
         }
         return Ok(stored);
     }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk = rows.by_ref().take(SQLITE_CHUNK).map(|r| {
-            use sea_orm::ActiveValue::Set;
-            dossier_event::ActiveModel {
-                dossier_id: Set(r.dossier_id),
-                at: Set(r.event.at),
-                kind: Set(r.event.kind),
-                source: Set(r.event.source),
-                actor: Set(r.actor),
-                api_key_id: Set(r.api_key_id),
-                from_status: Set(r.event.from_status),
-                to_status: Set(r.event.to_status),
-                leg: Set(r.event.leg),
-                location: Set(r.event.location),
-                note: Set(r.event.note),
-                recorded_at: Set(recorded_at),
-                ..Default::default()
-            }
-        });
+        let chunk = rows
+            .by_ref()
+            .take(SQLITE_CHUNK)
+            .map(|r| super::event_row(r.dossier_id, actor, r.event, recorded_at));
         stored.extend(
             dossier_event::Entity::insert_many(chunk.collect::<Vec<_>>())
                 .exec_with_returning(conn)
@@ -128,6 +114,7 @@ struct JsonEvent<'a> {
 
 async fn insert_events_pg(
     conn: &impl ConnectionTrait,
+    actor: &Actor,
     rows: &[EventRow],
     recorded_at: DateTime<Utc>,
 ) -> Result<Vec<dossier_event::Model>, DbErr> {
@@ -142,6 +129,7 @@ async fn insert_events_pg(
          actor, api_key_id, from_status, to_status, leg, location, note, n) \
          ORDER BY r.n \
          RETURNING *";
+    let actor_name = actor.audit_name();
     let json: Vec<JsonEvent<'_>> = rows
         .iter()
         .map(|r| JsonEvent {
@@ -149,8 +137,8 @@ async fn insert_events_pg(
             at: r.event.at,
             kind: r.event.kind.as_str(),
             source: r.event.source.as_str(),
-            actor: &r.actor,
-            api_key_id: r.api_key_id,
+            actor: &actor_name,
+            api_key_id: actor.key_id(),
             from_status: r.event.from_status.map(|s| s.as_str()),
             to_status: r.event.to_status.map(|s| s.as_str()),
             leg: r.event.leg.map(|l| l.as_str()),

@@ -310,8 +310,13 @@ async fn insert_new_dossier(
         if !legs.is_empty() {
             leg::Entity::insert_many(legs).exec(txn).await?;
         }
-        let mut insert =
-            dossier_event::Entity::insert(super::event_row(dossier_id, actor, first)).into_query();
+        let mut insert = dossier_event::Entity::insert(super::event_row(
+            dossier_id,
+            actor,
+            first,
+            crate::clock::now(),
+        ))
+        .into_query();
         insert.returning(Query::returning().exprs([
             Expr::col(Asterisk),
             Expr::cust_with_expr(
@@ -366,7 +371,7 @@ async fn insert_new_dossier_in_one_statement(
     let mut new_dossier = dossier::Entity::insert(dossier).into_query();
     new_dossier.returning_col(dossier::Column::Id);
     let dossier_id = Expr::cust("(SELECT id FROM new_dossier)");
-    let event = super::event_row(0, actor, first);
+    let event = super::event_row(0, actor, first, crate::clock::now());
     let mut new_event = insert_under(&[event], dossier_event::Column::DossierId, &dossier_id)?;
     new_event.returning_all();
     let mut parts = vec![("new_dossier", new_dossier), ("new_event", new_event)];

@@ -83,7 +83,9 @@ pub async fn append_event(
     actor: &access::Actor,
     event: NewEvent,
 ) -> Result<entity::dossier_event::Model, DbErr> {
-    let recorded = event_row(dossier_id, actor, event).insert(conn).await?;
+    let recorded = event_row(dossier_id, actor, event, crate::clock::now())
+        .insert(conn)
+        .await?;
     outbox::enqueue_for_event(conn, &recorded).await?;
     Ok(recorded)
 }
@@ -93,6 +95,7 @@ fn event_row(
     dossier_id: i64,
     actor: &access::Actor,
     event: NewEvent,
+    recorded_at: chrono::DateTime<chrono::Utc>,
 ) -> entity::dossier_event::ActiveModel {
     entity::dossier_event::ActiveModel {
         dossier_id: Set(dossier_id),
@@ -106,7 +109,7 @@ fn event_row(
         leg: Set(event.leg),
         location: Set(event.location),
         note: Set(event.note),
-        recorded_at: Set(crate::clock::now()),
+        recorded_at: Set(recorded_at),
         ..Default::default()
     }
 }

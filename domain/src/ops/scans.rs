@@ -629,8 +629,6 @@ async fn apply_scans(
         for event in events {
             event_rows.push(EventRow {
                 dossier_id: dossier.model.id,
-                actor: audit_name.clone(),
-                api_key_id: actor.key_id(),
                 event,
             });
         }
@@ -664,7 +662,7 @@ async fn apply_scans(
             .exec_without_returning(txn)
             .await?;
     }
-    let events = insert_events(txn, event_rows, now).await?;
+    let events = insert_events(txn, actor, event_rows, now).await?;
     for chunk in chunks(attempt_rows) {
         delivery_attempt::Entity::insert_many(chunk)
             .exec_without_returning(txn)
