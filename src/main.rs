@@ -301,9 +301,33 @@ async fn main() -> anyhow::Result<()> {
             let worker_settings = worker_settings(&settings, settings.public_base_url(port));
             check_worker_settings(&worker_settings)?;
             let store = connect_migrated(&settings).await?;
+            let probes = match settings
+                .worker
+                .metrics_bind
+                .as_deref()
+                .filter(|b| !b.trim().is_empty())
+            {
+                Some(bind) => Some(api::probes::Probes::bind(bind, store.clone()).await?),
+                None => None,
+            };
             let (_tx, rx) = shutdown_signal();
+            let probes = probes.map(|probes| {
+                if let Some(port) = probes.port() {
+                    tracing::info!(
+                        probes.port = port,
+                        "worker probes listening: /metrics, /health/live, /health/ready"
+                    );
+                }
+                let mut stop = rx.clone();
+                tokio::spawn(probes.run_until(async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                }))
+            });
             let stop = rx.clone();
             run_worker_with_grace(worker::run(store, worker_settings, rx), stop).await;
+            if let Some(probes) = probes {
+                probes.abort();
+            }
             Ok(())
         }
         Command::Migrate { db } => {

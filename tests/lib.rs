@@ -95,6 +95,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             mail_dir: None,
         },
         outbox: Default::default(),
+        worker: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod labels;
 pub mod limits;
 pub mod optional_json;
+pub mod probes;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -20,6 +20,18 @@ pub struct Settings {
     /// Delivery of e-mails and webhooks from the outbox.
     #[serde(default)]
     pub outbox: OutboxSettings,
+    /// A stand-alone `dossier worker` process.
+    #[serde(default)]
+    pub worker: WorkerProcessSettings,
+}
+
+/// A stand-alone `dossier worker` process (`dossier serve` shows its in-process worker's metrics on
+/// its own `/metrics`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WorkerProcessSettings {
+    /// Where the worker serves `GET /metrics`, `/health/live` and `/health/ready`
+    /// (`DOSSIER__WORKER__METRICS_BIND`, e.g. `127.0.0.1:9108`); unset, it serves nothing.
+    pub metrics_bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

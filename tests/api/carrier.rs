@@ -485,3 +485,105 @@ async fn a_worker_told_to_stop_while_reading_the_feed_gives_its_lease_back_at_on
         "in_transit"
     );
 }
+
+#[tokio::test]
+async fn a_stand_alone_worker_serves_its_metrics_and_health_probes() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let (code, _item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10]).await;
+    sandbox.advance(Duration::from_secs(5 * 3600));
+
+    // What `dossier worker` does with `worker.metrics_bind` set.
+    let probes = api::probes::Probes::bind("127.0.0.1:0", app.store.clone())
+        .await
+        .expect("bind the probes");
+    let base = format!("http://127.0.0.1:{}", probes.port().expect("port"));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut probes_stop = stopped.clone();
+    let probes = tokio::spawn(probes.run_until(async move {
+        let _ = probes_stop.wait_for(|s| *s).await;
+    }));
+    let mail = tempfile::tempdir().expect("temp dir");
+    let mut sync = worker::CarrierSync::new(carrier_config(&sandbox), Duration::from_secs(1));
+    sync.sync = sync_settings("stand-alone");
+    let settings = worker::WorkerSettings {
+        outbox: worker::outbox::OutboxSettings {
+            mail: worker::mail::MailSettings {
+                dir: mail.path().to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        carrier: Some(sync),
+        ..Default::default()
+    };
+    let running = tokio::spawn(worker::run(app.store.clone(), settings, stopped));
+
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let moved = dossier(&app, &code, &keys.postal).await["status"] == "in_transit";
+        let res = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/plain")
+        );
+        let text = res.text().await.expect("body");
+        let ingested = text.lines().any(|l| {
+            l.starts_with("dossier_carrier_events_ingested_total{via=\"poll\"}")
+                && l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+        });
+        if moved && ingested && text.contains("dossier_carrier_sync_cycles_total") {
+            assert!(
+                !text.contains(&code),
+                "metrics carry kinds and counts, not dossiers"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker's metrics never showed its sync:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for path in ["/health/live", "/health/ready"] {
+        let res = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("probe");
+        assert_eq!(res.status(), 200, "{path}");
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["status"], "ok", "{path}");
+    }
+    let res = client
+        .get(format!("{base}/api/v1/track/{code}"))
+        .send()
+        .await
+        .expect("other path");
+    assert_eq!(res.status(), 404, "the probes serve nothing else");
+    let body: Value = res.json().await.expect("envelope");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    stop.send(true).expect("signal");
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the worker stops")
+        .expect("cleanly");
+    tokio::time::timeout(Duration::from_secs(10), probes)
+        .await
+        .expect("the probes stop")
+        .expect("cleanly")
+        .expect("served");
+}

@@ -1,5 +1,7 @@
 //! Liveness and readiness probes.
 
+use domain::store::Store;
+use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
@@ -7,7 +9,7 @@ use super::ApiTags;
 use crate::state::AppState;
 
 /// A probe's answer.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 pub struct HealthOut {
     pub status: String,
 }
@@ -37,16 +39,30 @@ impl HealthApi {
     /// The process can serve: its database answers.
     #[oai(path = "/ready", method = "get")]
     async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
-        match state.store.read.ping().await {
-            Ok(()) => ReadyResponse::Ready(Json(HealthOut {
+        match readiness(&state.store).await {
+            (StatusCode::OK, out) => ReadyResponse::Ready(Json(out)),
+            (_, out) => ReadyResponse::NotReady(Json(out)),
+        }
+    }
+}
+
+/// Whether the process can serve: 200 when its database answers, 503 when it does not.
+pub async fn readiness(store: &Store) -> (StatusCode, HealthOut) {
+    match store.read.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            HealthOut {
                 status: "ok".into(),
-            })),
-            Err(err) => {
-                tracing::warn!(error.cause = %err, "readiness check failed");
-                ReadyResponse::NotReady(Json(HealthOut {
+            },
+        ),
+        Err(err) => {
+            tracing::warn!(error.cause = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                HealthOut {
                     status: "database unavailable".into(),
-                }))
-            }
+                },
+            )
         }
     }
 }

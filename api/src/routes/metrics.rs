@@ -63,6 +63,18 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// The metrics in the Prometheus text format, histogram samples folded in first (empty when no
+/// recorder could be installed).
+pub fn render() -> String {
+    match install() {
+        Some(handle) => {
+            handle.run_upkeep();
+            handle.render()
+        }
+        None => String::new(),
+    }
+}
+
 pub struct MetricsApi;
 
 #[OpenApi(tag = "ApiTags::Operations")]
@@ -72,12 +84,6 @@ impl MetricsApi {
     /// between a carrier event's time and its storing.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        match install() {
-            Some(handle) => {
-                handle.run_upkeep();
-                PlainText(handle.render())
-            }
-            None => PlainText(String::new()),
-        }
+        PlainText(render())
     }
 }
