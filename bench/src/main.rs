@@ -50,6 +50,9 @@ struct Args {
     /// Dossiers the tracking phase reads from.
     #[arg(long, default_value_t = 2000)]
     track_pool: usize,
+    /// The server's database pool (`database.max_connections`); empty for the server's default.
+    #[arg(long)]
+    db_pool: Option<u32>,
 }
 
 /// Latencies and count of one phase.
@@ -263,7 +266,11 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let port = free_port()?;
-    let mut server = tokio::process::Command::new(&server_bin)
+    let mut server = tokio::process::Command::new(&server_bin);
+    if let Some(pool) = args.db_pool {
+        server.env("DOSSIER__DATABASE__MAX_CONNECTIONS", pool.to_string());
+    }
+    let mut server = server
         .args([
             "serve",
             "--no-worker",
@@ -273,7 +280,6 @@ async fn main() -> anyhow::Result<()> {
             &db_url,
         ])
         .env("RUST_LOG", "warn")
-        .env("DOSSIER__DATABASE__MAX_CONNECTIONS", "32")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
