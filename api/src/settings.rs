@@ -48,8 +48,9 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: String,
-    /// PostgreSQL pool size (default 32: commits wait on the disk, and more of them in flight share
-    /// each flush). SQLite uses one writer and at most four readers whatever this says.
+    /// PostgreSQL pool size per process (default 16: enough in flight for commits to share each flush,
+    /// few enough that the database's backends do not crowd its CPUs and stretch every answer's tail).
+    /// SQLite uses one writer and at most four readers whatever this says.
     pub max_connections: u32,
 }
 
@@ -136,7 +137,7 @@ impl Settings {
             .set_default("server.run_worker", true)?
             .set_default("server.json_logs", false)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
-            .set_default("database.max_connections", 32)?
+            .set_default("database.max_connections", 16)?
             .set_default("carrier.poll_interval_secs", 30)?
             .set_default(
                 "smtp.from",
