@@ -3,13 +3,15 @@
 //! on the database lock, while readers run in parallel under WAL.
 //!
 //! On SQLite the store also counts the commits of its writer ([`Store::write_generation`]), so that
-//! in-process caches of read answers know when what they hold may have changed.
+//! in-process caches of read answers know when what they hold may have changed, and writes the
+//! citizens' new dossiers in batches (`ops::dossiers`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::ops::catalog::CatalogCache;
+use crate::ops::dossiers::NewDossierQueue;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -28,6 +30,9 @@ pub struct Store {
     /// On SQLite, a counter this process's writer moves on every commit; `None` on PostgreSQL, where
     /// other processes write as much as this one and no in-process count can tell what changed.
     pub write_generation: Option<Arc<WriteGeneration>>,
+    /// On SQLite, the writer of new dossiers, which commits those that arrive together in one
+    /// transaction; `None` on PostgreSQL.
+    pub(crate) new_dossiers: Option<NewDossierQueue>,
 }
 
 /// How many times the SQLite writer of this process has committed (or may have).
@@ -64,11 +69,13 @@ impl Store {
             let mut write_options = sqlite_options(url, 1);
             count_commits(&mut write_options, generation.clone());
             let write = Database::connect(write_options).await?;
+            let new_dossiers = Some(NewDossierQueue::start(write.clone())?);
             Ok(Self {
                 read,
                 write,
                 catalog: Arc::default(),
                 write_generation: Some(generation),
+                new_dossiers,
             })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
@@ -83,6 +90,7 @@ impl Store {
                 write: pool,
                 catalog: Arc::default(),
                 write_generation: None,
+                new_dossiers: None,
             })
         }
     }

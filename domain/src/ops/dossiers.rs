@@ -11,9 +11,9 @@ use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, Expr, InsertStatement, Query, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,8 @@ use crate::fees::{Fees, compute_fees};
 use crate::lifecycle::{Action, initial_status, next_status};
 use crate::route::{Place, route_class};
 use crate::s10::{ItemCode, looks_like_item_code};
-use crate::store::Store;
+use crate::store::{Store, begin_write};
+use tokio::sync::{mpsc, oneshot};
 
 /// Longest accepted name, address line and document name, in characters.
 pub const MAX_NAME: usize = 100;
@@ -165,67 +166,107 @@ pub async fn create_dossier(
         .or(checked.outbound_class)
         .unwrap_or(RouteClass::Local);
 
+    let dossier = dossier::ActiveModel {
+        code: sea_orm::ActiveValue::NotSet,
+        status: Set(status),
+        service_mode: Set(checked.mode),
+        procedure_code: Set(checked.procedure.code.clone()),
+        agency_code: Set(checked.agency.code.clone()),
+        office_code: Set(checked.office_code.clone()),
+        applicant_full_name: Set(checked.full_name.clone()),
+        applicant_phone: Set(checked.phone.clone()),
+        applicant_email: Set(checked.email.clone()),
+        applicant_id_number: Set(checked.id_number.clone()),
+        pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
+        pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
+        pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
+        return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
+        return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
+        return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
+        documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
+        with_appointment: Set(checked.with_appointment),
+        fee_exemption: Set(checked.exemption),
+        route_class: Set(route),
+        postage_vnd: Set(checked.fees.postage_vnd),
+        admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
+        total_vnd: Set(checked.fees.total_vnd),
+        access_token_hash: Set(hash_secret(&access_token)),
+        filed_at: Set(filed_at),
+        result_due_at: Set(result_due_at),
+        national_dossier_no: Set(None),
+        outcome: Set(None),
+        language: Set(checked.language.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut legs = Vec::with_capacity(2);
+    if let Some(class) = checked.inbound_class {
+        legs.push(new_leg(LegDirection::Inbound, class, now));
+    }
+    if let Some(class) = checked.outbound_class {
+        legs.push(new_leg(LegDirection::Outbound, class, now));
+    }
+    let kind = if checked.mode == ServiceMode::Return {
+        EventKind::RegisteredAtDesk
+    } else {
+        EventKind::Requested
+    };
+    let first = NewEvent {
+        at: now,
+        kind,
+        source: EventSource::Api,
+        from_status: None,
+        to_status: Some(status),
+        leg: None,
+        location: None,
+        note: None,
+    };
+    let created = CreatedDossier {
+        code: String::new(),
+        status,
+        service_mode: checked.mode,
+        access_token,
+        route_class: route,
+        fees: checked.fees,
+        created_at: now,
+    };
+    let rows = NewDossierRows {
+        dossier,
+        legs,
+        first,
+        created,
+    };
+    match &store.new_dossiers {
+        Some(queue) => queue.write(rows, actor.clone(), claim.cloned()).await,
+        None => write_new_dossier(&store.write, &rows, actor, claim).await,
+    }
+}
+
+/// What [`create_dossier`] writes, all but the dossier's code.
+struct NewDossierRows {
+    dossier: dossier::ActiveModel,
+    legs: Vec<leg::ActiveModel>,
+    first: NewEvent,
+    created: CreatedDossier,
+}
+
+/// Writes a new dossier under a fresh code with its legs, first event and idempotency record, in one
+/// transaction.
+async fn write_new_dossier(
+    write: &DatabaseConnection,
+    rows: &NewDossierRows,
+    actor: &Actor,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<CreateOutcome, OpError> {
     // A fresh random code collides with an existing one about never; retry a few times if it does.
     for _ in 0..5 {
         let code = new_dossier_code();
-        let txn = store.begin().await?;
-        let inserted = dossier::ActiveModel {
-            code: Set(code.clone()),
-            status: Set(status),
-            service_mode: Set(checked.mode),
-            procedure_code: Set(checked.procedure.code.clone()),
-            agency_code: Set(checked.agency.code.clone()),
-            office_code: Set(checked.office_code.clone()),
-            applicant_full_name: Set(checked.full_name.clone()),
-            applicant_phone: Set(checked.phone.clone()),
-            applicant_email: Set(checked.email.clone()),
-            applicant_id_number: Set(checked.id_number.clone()),
-            pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
-            pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
-            pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
-            return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
-            return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
-            return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
-            documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
-            with_appointment: Set(checked.with_appointment),
-            fee_exemption: Set(checked.exemption),
-            route_class: Set(route),
-            postage_vnd: Set(checked.fees.postage_vnd),
-            admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
-            total_vnd: Set(checked.fees.total_vnd),
-            access_token_hash: Set(hash_secret(&access_token)),
-            filed_at: Set(filed_at),
-            result_due_at: Set(result_due_at),
-            national_dossier_no: Set(None),
-            outcome: Set(None),
-            language: Set(checked.language.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        let mut legs = Vec::with_capacity(2);
-        if let Some(class) = checked.inbound_class {
-            legs.push(new_leg(LegDirection::Inbound, class, now));
-        }
-        if let Some(class) = checked.outbound_class {
-            legs.push(new_leg(LegDirection::Outbound, class, now));
-        }
-        let kind = if checked.mode == ServiceMode::Return {
-            EventKind::RegisteredAtDesk
-        } else {
-            EventKind::Requested
-        };
-        let first = NewEvent {
-            at: now,
-            kind,
-            source: EventSource::Api,
-            from_status: None,
-            to_status: Some(status),
-            leg: None,
-            location: None,
-            note: None,
-        };
-        match insert_new_dossier(&txn, inserted, legs, actor, first).await {
+        let txn = begin_write(write).await?;
+        let mut inserted = rows.dossier.clone();
+        inserted.code = Set(code.clone());
+        match insert_new_dossier(&txn, inserted, rows.legs.clone(), actor, rows.first.clone()).await
+        {
             Ok(()) => {}
             Err(err) if is_unique_violation(&err) => {
                 txn.rollback().await?;
@@ -235,12 +276,7 @@ pub async fn create_dossier(
         }
         let created = CreatedDossier {
             code,
-            status,
-            service_mode: checked.mode,
-            access_token: access_token.clone(),
-            route_class: route,
-            fees: checked.fees,
-            created_at: now,
+            ..rows.created.clone()
         };
         if let Some(claim) = claim {
             let body = serde_json::to_string(&created).unwrap_or_default();
@@ -248,7 +284,7 @@ pub async fn create_dossier(
                 txn.rollback().await?;
                 if is_unique_violation(&err) {
                     // A concurrent request with the same key won the race: answer as it did.
-                    return match idempotency::find(&store.write, claim).await? {
+                    return match idempotency::find(write, claim).await? {
                         Some(replay) => replay_outcome(replay),
                         None => Err(OpError::Conflict("the idempotency key is in use".into())),
                     };
@@ -257,12 +293,154 @@ pub async fn create_dossier(
             }
         }
         txn.commit().await?;
-        tracing::info!(dossier.code = %created.code, dossier.status = %status, "dossier registered");
+        tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
         return Ok(CreateOutcome::Created(created));
     }
     Err(OpError::Conflict(
         "could not allocate a dossier code; try again".into(),
     ))
+}
+
+/// A new dossier waiting for the SQLite writer, and where its answer goes.
+struct QueuedDossier {
+    rows: NewDossierRows,
+    actor: Actor,
+    claim: Option<IdempotencyClaim>,
+    answer: oneshot::Sender<Result<CreateOutcome, OpError>>,
+}
+
+/// The writer of new dossiers on SQLite.
+///
+/// SQLite has one writer, and each statement of a transaction is a trip to its driver thread and back,
+/// so a transaction per request keeps the writer mostly waiting on those trips while requests queue
+/// behind it. Here the requests that arrive while a transaction runs are written together in the next
+/// one, on a thread of its own: each answer still comes after its dossier is committed, and a batch
+/// that meets a taken code or idempotency key (or any error) is rolled back and written one by one, so
+/// each request ends exactly as it would alone.
+#[derive(Debug, Clone)]
+pub(crate) struct NewDossierQueue {
+    jobs: mpsc::UnboundedSender<QueuedDossier>,
+}
+
+/// Most new dossiers committed in one transaction.
+const BATCH: usize = 64;
+
+impl NewDossierQueue {
+    /// Starts the writer's thread on `write`; it ends when the last store clone is dropped.
+    pub(crate) fn start(write: DatabaseConnection) -> Result<Self, sea_orm::DbErr> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| sea_orm::DbErr::Custom(format!("the writer of new dossiers: {e}")))?;
+        std::thread::Builder::new()
+            .name("new-dossiers".into())
+            .spawn(move || runtime.block_on(write_queued(write, queue)))
+            .map_err(|e| sea_orm::DbErr::Custom(format!("the writer of new dossiers: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues a dossier and waits until it is committed (or refused).
+    async fn write(
+        &self,
+        rows: NewDossierRows,
+        actor: Actor,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<CreateOutcome, OpError> {
+        let stopped = || {
+            OpError::Db(sea_orm::DbErr::Custom(
+                "the writer of new dossiers has stopped".into(),
+            ))
+        };
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(QueuedDossier {
+                rows,
+                actor,
+                claim,
+                answer,
+            })
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer's loop: whatever has arrived, up to [`BATCH`] dossiers, in one transaction.
+async fn write_queued(
+    write: DatabaseConnection,
+    mut queue: mpsc::UnboundedReceiver<QueuedDossier>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        write_batch(&write, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn write_batch(write: &DatabaseConnection, batch: Vec<QueuedDossier>) {
+    if batch.len() > 1 {
+        match insert_batch(write, &batch).await {
+            Ok(created) => {
+                for (job, created) in batch.into_iter().zip(created) {
+                    tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
+                    let _ = job.answer.send(Ok(CreateOutcome::Created(created)));
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::info!(error.cause = %err, batch.len = batch.len(), "a batch of new dossiers is written one by one");
+            }
+        }
+    }
+    for job in batch {
+        let outcome = write_new_dossier(write, &job.rows, &job.actor, job.claim.as_ref()).await;
+        let _ = job.answer.send(outcome);
+    }
+}
+
+/// Every dossier of `batch` under a fresh code, in one transaction, or none of them.
+async fn insert_batch(
+    write: &DatabaseConnection,
+    batch: &[QueuedDossier],
+) -> Result<Vec<CreatedDossier>, sea_orm::DbErr> {
+    let txn = begin_write(write).await?;
+    let mut created = Vec::with_capacity(batch.len());
+    for job in batch {
+        match insert_one_of_batch(&txn, job).await {
+            Ok(answer) => created.push(answer),
+            Err(err) => {
+                txn.rollback().await?;
+                return Err(err);
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn insert_one_of_batch(
+    txn: &DatabaseTransaction,
+    job: &QueuedDossier,
+) -> Result<CreatedDossier, sea_orm::DbErr> {
+    let code = new_dossier_code();
+    let mut inserted = job.rows.dossier.clone();
+    inserted.code = Set(code.clone());
+    insert_new_dossier(
+        txn,
+        inserted,
+        job.rows.legs.clone(),
+        &job.actor,
+        job.rows.first.clone(),
+    )
+    .await?;
+    let answer = CreatedDossier {
+        code,
+        ..job.rows.created.clone()
+    };
+    if let Some(claim) = &job.claim {
+        let body = serde_json::to_string(&answer).unwrap_or_default();
+        idempotency::store(txn, claim, 201, body).await?;
+    }
+    Ok(answer)
 }
 
 fn replay_outcome(replay: Replay) -> Result<CreateOutcome, OpError> {
