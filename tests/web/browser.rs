@@ -182,9 +182,19 @@ impl Browser {
             .is_empty()
     }
 
-    /// The text of an element.
+    /// The text of an element. A page's script may replace the element between finding it and
+    /// reading it; it is then found again.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+        let deadline = tokio::time::Instant::now() + PAGE_WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    panic!("the text of `{css}`: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// The current value of an input.
