@@ -48,6 +48,10 @@ struct Args {
     pages_per_cycle: u32,
 }
 
+/// The service's allocator (the `dossier` binary's), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

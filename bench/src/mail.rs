@@ -64,6 +64,10 @@ fn payload(i: usize) -> EmailPayload {
     }
 }
 
+/// The service's allocator (the `dossier` binary's), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

@@ -404,6 +404,10 @@ fn load() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The service's allocator (the `dossier` binary's), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

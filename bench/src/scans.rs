@@ -151,6 +151,10 @@ fn scans_of(items: &[String], event: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The service's allocator (the `dossier` binary's), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
