@@ -38,6 +38,7 @@ mod m20261123_000704_create_dossiers_agency_id_index;
 mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
+mod m20261123_000900_drop_carrier_events_dossier_links;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000705_create_legs_status_due_index::Migration),
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
+            Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
         ]
     }
 }
