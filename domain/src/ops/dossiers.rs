@@ -260,11 +260,30 @@ async fn write_new_dossier(
     claim: Option<&IdempotencyClaim>,
 ) -> Result<CreateOutcome, OpError> {
     // A fresh random code collides with an existing one about never; retry a few times if it does.
+    let alone = claim.is_none()
+        && write.get_database_backend() == DbBackend::Postgres
+        && !super::outbox::citizen_notice_kind(rows.first.kind, rows.first.leg);
     for _ in 0..5 {
         let code = new_dossier_code();
-        let txn = begin_write(write).await?;
         let mut inserted = rows.dossier.clone();
         inserted.code = Set(code.clone());
+        if alone {
+            match insert_new_dossier_alone(write, &inserted, &rows.legs, actor, rows.first.clone())
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(dossier.code = %code, dossier.status = %rows.created.status, "dossier registered");
+                    return Ok(CreateOutcome::Created(CreatedDossier {
+                        code,
+                        ..rows.created.clone()
+                    }));
+                }
+                Ok(false) => {}
+                Err(err) if is_unique_violation(&err) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let txn = begin_write(write).await?;
         match insert_new_dossier(&txn, inserted, rows.legs.clone(), actor, rows.first.clone()).await
         {
             Ok(()) => {}
@@ -535,6 +554,69 @@ fn active_webhooks(agency_code: String) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// On PostgreSQL, a new dossier whose first event e-mails nobody is written by one statement with no
+/// transaction around it (one statement is atomic on its own, and this spares the `BEGIN` and `COMMIT`
+/// trips): the dossier is inserted only if its agency has no active webhook, and its legs and first
+/// event from the dossier's row. `false` when the agency has one: nothing was written, and the caller
+/// writes the dossier in a transaction with the outbox rows it causes.
+async fn insert_new_dossier_alone(
+    write: &DatabaseConnection,
+    dossier: &dossier::ActiveModel,
+    legs: &[leg::ActiveModel],
+    actor: &Actor,
+    first: NewEvent,
+) -> Result<bool, sea_orm::DbErr> {
+    let hooks = active_webhooks(active_value(&dossier.agency_code));
+    let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
+    let mut unless_hooked = Query::select();
+    unless_hooked
+        .exprs(rows.pop().unwrap_or_default())
+        .and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(hooks)));
+    let mut new_dossier = Query::insert();
+    new_dossier
+        .into_table(dossier::Entity)
+        .columns(columns)
+        .select_from(unless_hooked)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
+    new_dossier.returning_col(dossier::Column::Id);
+    let source = Alias::new("new_dossier");
+    let dossier_id = Expr::col((source.clone(), dossier::Column::Id));
+    let event = super::event_row(0, actor, first, crate::clock::now());
+    let mut new_event = insert_from(
+        &[event],
+        dossier_event::Column::DossierId,
+        &dossier_id,
+        &source,
+    )?;
+    new_event.returning_col(dossier_event::Column::Id);
+    let mut parts = vec![("new_dossier", new_dossier), ("new_event", new_event)];
+    if !legs.is_empty() {
+        parts.push((
+            "new_legs",
+            insert_from(legs, leg::Column::DossierId, &dossier_id, &source)?,
+        ));
+    }
+    let mut with = WithClause::new();
+    for (name, query) in parts {
+        with.cte(
+            CommonTableExpression::new()
+                .query(query)
+                .table_name(Alias::new(name))
+                .to_owned(),
+        );
+    }
+    let statement = with.query(
+        Query::select()
+            .column(Asterisk)
+            .from(Alias::new("new_event"))
+            .to_owned(),
+    );
+    Ok(write
+        .query_one_raw(DbBackend::Postgres.build(&statement))
+        .await?
+        .is_some())
+}
+
 /// [`insert_new_dossier`]'s rows as one PostgreSQL statement of data-modifying CTEs; the legs and the
 /// event take the dossier's id from the first one. Answers the stored event, and whether the dossier's
 /// agency has an active webhook (read by the same statement, so no later look-up is needed).
@@ -593,31 +675,83 @@ fn insert_under<A: ActiveModelTrait>(
     parent: <A::Entity as EntityTrait>::Column,
     parent_id: &Expr,
 ) -> Result<InsertStatement, sea_orm::DbErr> {
-    let is_parent = |c: &<A::Entity as EntityTrait>::Column| c.as_str() == parent.as_str();
-    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|c| is_parent(c) || rows.first().is_some_and(|r| r.get(*c).is_set()))
-        .collect();
+    let (columns, rows) = row_values(rows, Some((parent, parent_id)))?;
     let mut insert = Query::insert();
     insert
         .into_table(A::Entity::default().table_ref())
-        .columns(columns.iter().copied());
-    for row in rows {
-        let mut values = Vec::with_capacity(columns.len());
-        for c in &columns {
-            if is_parent(c) {
-                values.push(parent_id.clone());
-            } else {
-                let value = row.get(*c).into_value().ok_or_else(|| {
-                    sea_orm::DbErr::Custom(format!("no value for {} in a row", c.as_str()))
-                })?;
-                values.push(Expr::value(value));
-            }
-        }
+        .columns(columns);
+    for values in rows {
         insert
             .values(values)
             .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
     }
     Ok(insert)
+}
+
+/// `INSERT … SELECT` of `rows` (the columns set in the first), one `SELECT … FROM source` each, whose
+/// `parent` column is the expression `parent_id`: nothing is inserted when `source` has no row.
+fn insert_from<A: ActiveModelTrait>(
+    rows: &[A],
+    parent: <A::Entity as EntityTrait>::Column,
+    parent_id: &Expr,
+    source: &Alias,
+) -> Result<InsertStatement, sea_orm::DbErr> {
+    let (columns, rows) = row_values(rows, Some((parent, parent_id)))?;
+    let mut selects = rows.into_iter().map(|values| {
+        Query::select()
+            .exprs(values)
+            .from(source.clone())
+            .to_owned()
+    });
+    let mut select = selects
+        .next()
+        .ok_or_else(|| sea_orm::DbErr::Custom("an insert of no rows".into()))?;
+    for other in selects {
+        select.union(sea_orm::sea_query::UnionType::All, other);
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(A::Entity::default().table_ref())
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
+    Ok(insert)
+}
+
+/// The columns of an insert, and its rows' values for them.
+type RowValues<C> = (Vec<C>, Vec<Vec<Expr>>);
+
+/// The columns set in the first of `rows` (and `parent`'s), and each row's values for them, `parent`'s
+/// being the expression given with it.
+fn row_values<A: ActiveModelTrait>(
+    rows: &[A],
+    parent: Option<(<A::Entity as EntityTrait>::Column, &Expr)>,
+) -> Result<RowValues<<A::Entity as EntityTrait>::Column>, sea_orm::DbErr> {
+    let parent_of = |c: &<A::Entity as EntityTrait>::Column| {
+        parent
+            .as_ref()
+            .filter(|(p, _)| p.as_str() == c.as_str())
+            .map(|(_, id)| *id)
+    };
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| parent_of(c).is_some() || rows.first().is_some_and(|r| r.get(*c).is_set()))
+        .collect();
+    let mut values = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut row_values = Vec::with_capacity(columns.len());
+        for c in &columns {
+            if let Some(parent_id) = parent_of(c) {
+                row_values.push(parent_id.clone());
+            } else {
+                let value = row.get(*c).into_value().ok_or_else(|| {
+                    sea_orm::DbErr::Custom(format!("no value for {} in a row", c.as_str()))
+                })?;
+                row_values.push(Expr::value(value));
+            }
+        }
+        values.push(row_values);
+    }
+    Ok((columns, values))
 }
 
 fn new_leg(direction: LegDirection, class: RouteClass, now: DateTime<Utc>) -> leg::ActiveModel {

@@ -196,7 +196,7 @@ impl RetryPolicy {
 }
 
 /// The event kinds that e-mail the citizen, for parcels coming home (not the inbound one).
-fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) -> bool {
+pub(crate) fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) -> bool {
     match kind {
         EventKind::ReceivedByAgency | EventKind::SupplementRequested | EventKind::ResultReady => {
             true
