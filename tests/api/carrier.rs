@@ -62,6 +62,24 @@ pub(super) fn sync_settings(holder: &str) -> SyncSettings {
     }
 }
 
+/// A whole worker's settings: the carrier `sync`, and e-mails written as files under `mail_dir`.
+fn worker_settings(
+    sync: worker::CarrierSync,
+    mail_dir: &std::path::Path,
+) -> worker::WorkerSettings {
+    worker::WorkerSettings {
+        outbox: worker::outbox::OutboxSettings {
+            mail: worker::mail::MailSettings {
+                dir: mail_dir.to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        carrier: Some(sync),
+        ..Default::default()
+    }
+}
+
 /// Runs sync steps until one finds nothing new (failed steps are retried, at most `limit` steps).
 pub(super) async fn sync_until_idle(app: &TestApp, carrier: &HttpCarrier, settings: &SyncSettings) {
     for _ in 0..60 {
@@ -430,17 +448,7 @@ async fn a_worker_told_to_stop_while_reading_the_feed_gives_its_lease_back_at_on
         lease: Duration::from_secs(600),
         ..sync_settings("stopping")
     };
-    let settings = worker::WorkerSettings {
-        outbox: worker::outbox::OutboxSettings {
-            mail: worker::mail::MailSettings {
-                dir: mail.path().to_owned(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        carrier: Some(sync),
-        ..Default::default()
-    };
+    let settings = worker_settings(sync, mail.path());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker::run(app.store.clone(), settings, stopped));
 
@@ -507,17 +515,7 @@ async fn a_stand_alone_worker_serves_its_metrics_and_health_probes() {
     let mail = tempfile::tempdir().expect("temp dir");
     let mut sync = worker::CarrierSync::new(carrier_config(&sandbox), Duration::from_secs(1));
     sync.sync = sync_settings("stand-alone");
-    let settings = worker::WorkerSettings {
-        outbox: worker::outbox::OutboxSettings {
-            mail: worker::mail::MailSettings {
-                dir: mail.path().to_owned(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        carrier: Some(sync),
-        ..Default::default()
-    };
+    let settings = worker_settings(sync, mail.path());
     let running = tokio::spawn(worker::run(app.store.clone(), settings, stopped));
 
     let client = reqwest::Client::new();

@@ -596,15 +596,7 @@ async fn insert_new_dossier_alone(
             insert_from(legs, leg::Column::DossierId, &dossier_id, &source)?,
         ));
     }
-    let mut with = WithClause::new();
-    for (name, query) in parts {
-        with.cte(
-            CommonTableExpression::new()
-                .query(query)
-                .table_name(Alias::new(name))
-                .to_owned(),
-        );
-    }
+    let with = with_inserts(parts);
     let statement = with.query(
         Query::select()
             .column(Asterisk)
@@ -641,15 +633,7 @@ async fn insert_new_dossier_in_one_statement(
             insert_under(&legs, leg::Column::DossierId, &dossier_id)?,
         ));
     }
-    let mut with = WithClause::new();
-    for (name, query) in parts {
-        with.cte(
-            CommonTableExpression::new()
-                .query(query)
-                .table_name(Alias::new(name))
-                .to_owned(),
-        );
-    }
+    let with = with_inserts(parts);
     let hooks = active_webhooks(agency_code);
     let statement = with.query(
         Query::select()
@@ -666,6 +650,20 @@ async fn insert_new_dossier_in_one_statement(
         dossier_event::Model::from_query_result(&row, "")?,
         row.try_get("", "agency_has_webhook")?,
     ))
+}
+
+/// A `WITH` clause of data-modifying CTEs, one per named insert.
+fn with_inserts(parts: Vec<(&str, InsertStatement)>) -> WithClause {
+    let mut with = WithClause::new();
+    for (name, query) in parts {
+        with.cte(
+            CommonTableExpression::new()
+                .query(query)
+                .table_name(Alias::new(name))
+                .to_owned(),
+        );
+    }
+    with
 }
 
 /// `INSERT` of `rows` (the columns set in the first) whose `parent` column is the expression
