@@ -22,6 +22,8 @@ pub struct TestApp {
     /// The database URL the app uses.
     pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// On PostgreSQL, the server and the name of the database made for this app, dropped with it.
+    pg_database: Option<(String, String)>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -32,10 +34,14 @@ pub fn test_database_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-/// Makes a fresh database and returns its URL.
-async fn fresh_database(dir: &tempfile::TempDir) -> String {
+/// Makes a fresh database and returns its URL (and on PostgreSQL the server's URL and the database's
+/// name, to drop it afterwards).
+async fn fresh_database(dir: &tempfile::TempDir) -> (String, Option<(String, String)>) {
     match test_database_url() {
-        None => format!("sqlite://{}/dossier.db?mode=rwc", dir.path().display()),
+        None => (
+            format!("sqlite://{}/dossier.db?mode=rwc", dir.path().display()),
+            None,
+        ),
         Some(server_url) => {
             let name = format!("dossier_test_{}", uuid::Uuid::new_v4().simple());
             let admin = sea_orm::Database::connect(server_url.as_str())
@@ -61,8 +67,34 @@ async fn fresh_database(dir: &tempfile::TempDir) -> String {
                 }
                 _ => base,
             };
-            format!("{base}/{name}{query}")
+            (format!("{base}/{name}{query}"), Some((server_url, name)))
         }
+    }
+}
+
+/// Drops a test database on `server_url`, closing the connections still open to it. Runs on a thread
+/// of its own, as it is called from `Drop` inside the test's runtime.
+fn drop_database(server_url: String, name: String) {
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let admin = sea_orm::Database::connect(server_url.as_str()).await.ok()?;
+            let result = admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                ))
+                .await;
+            admin.close().await.ok();
+            result.ok()
+        })
+    })
+    .join();
+    if !matches!(dropped, Ok(Some(_))) {
+        eprintln!("note: the test database could not be dropped; `.ci/run` drops leftovers");
     }
 }
 
@@ -108,7 +140,7 @@ impl TestApp {
     /// Starts the application like [`TestApp::spawn`], with settings changed by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = fresh_database(&dir).await;
+        let (database_url, pg_database) = fresh_database(&dir).await;
         let mut settings = test_settings(&database_url);
         adjust(&mut settings);
         let app = api::Application::build(&settings)
@@ -129,6 +161,7 @@ impl TestApp {
             store,
             database_url,
             stop: Some(tx),
+            pg_database,
             _dir: Arc::new(dir),
         }
     }
@@ -234,6 +267,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some((server_url, name)) = self.pg_database.take() {
+            drop_database(server_url, name);
         }
     }
 }
