@@ -366,10 +366,10 @@ impl NewDossierQueue {
         actor: Actor,
         claim: Option<IdempotencyClaim>,
     ) -> Result<CreateOutcome, OpError> {
-        let stopped = || {
-            OpError::Db(sea_orm::DbErr::Custom(
-                "the writer of new dossiers has stopped".into(),
-            ))
+        let failed = |what: &str| {
+            OpError::Db(sea_orm::DbErr::Custom(format!(
+                "the writer of new dossiers {what}"
+            )))
         };
         let (answer, answered) = oneshot::channel();
         self.jobs
@@ -379,19 +379,27 @@ impl NewDossierQueue {
                 claim,
                 answer,
             })
-            .map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+            .map_err(|_| failed("has stopped"))?;
+        answered
+            .await
+            .map_err(|_| failed("failed before it answered"))?
     }
 }
 
-/// The writer's loop: whatever has arrived, up to [`BATCH`] dossiers, in one transaction.
+/// The writer's loop: whatever has arrived, up to [`BATCH`] dossiers, in one transaction. Each batch
+/// runs as a task of its own, so a batch that panicked answers its requests with an error (their
+/// answer channels close) and the loop goes on.
 async fn write_queued(
     write: DatabaseConnection,
     mut queue: mpsc::UnboundedReceiver<QueuedDossier>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
-        write_batch(&write, std::mem::take(&mut batch)).await;
+        let write = write.clone();
+        let batch = std::mem::take(&mut batch);
+        if let Err(error) = tokio::spawn(async move { write_batch(&write, batch).await }).await {
+            tracing::error!(error.cause = %error, "a batch of new dossiers failed");
+        }
     }
 }
 
