@@ -2,19 +2,15 @@
 //! hands dossiers over, signed by the side that receives them. Signing a record to the agency is the
 //! legal filing time of its dossiers; signing one to the post gives each result its outbound item code.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, FixedOffset};
 use domain::ops::access::Actor;
 use domain::ops::handovers::{HandoverRequest, HandoverView};
-use entity::dossier;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Path,
     payload::{Binary, Json},
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
@@ -220,16 +216,7 @@ async fn handover_pdf_data(
         .find(|o| o.code == r.office_code)
         .map_or_else(|| r.office_code.clone(), |o| o.name);
     let codes: Vec<String> = view.lines.iter().map(|l| l.dossier_code.clone()).collect();
-    let procedures: HashMap<String, String> = dossier::Entity::find()
-        .select_only()
-        .column(dossier::Column::Code)
-        .column(dossier::Column::ProcedureCode)
-        .filter(dossier::Column::Code.is_in(codes))
-        .into_tuple::<(String, String)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let procedures = domain::ops::handovers::procedure_codes(conn, codes).await?;
     Ok(HandoverPdfData {
         qr_url: format!("{}/staff/handovers/{}", state.public_base_url, r.id),
         number: r.number,

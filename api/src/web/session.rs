@@ -20,7 +20,6 @@ use hmac::{Hmac, Mac};
 use poem::http::{HeaderValue, header};
 use poem::web::Redirect;
 use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
@@ -154,28 +153,17 @@ impl StaffSession {
         else {
             return Ok(None);
         };
-        let key = entity::api_key::Entity::find_by_id(key_id)
-            .filter(entity::api_key::Column::RevokedAt.is_null())
-            .one(&state.store.read)
+        let key = domain::ops::access::active_staff_key(&state.store.read, key_id)
             .await
             .map_err(|err| {
                 tracing::error!(error.cause = %err, "session key lookup failed");
                 poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
             })?;
-        Ok(key.map(|key| {
-            let staff = StaffKey {
-                key_id: key.id,
-                name: key.name,
-                role: key.role,
-                office_code: key.office_code,
-                agency_code: key.agency_code,
-            };
-            StaffSession {
-                actor: Actor::Staff(staff.clone()),
-                key: staff,
-                csrf: csrf_token(state, &nonce),
-                nonce,
-            }
+        Ok(key.map(|staff| StaffSession {
+            actor: Actor::Staff(staff.clone()),
+            key: staff,
+            csrf: csrf_token(state, &nonce),
+            nonce,
         }))
     }
 }

@@ -17,11 +17,10 @@ use domain::ops::scans::{ScanOutcome, ScanRequest};
 use entity::enums::{
     DossierStatus, HandoverDirection, HandoverStatus, LegDirection, Role, ScanEvent,
 };
-use entity::{dossier, handover_item, handover_record};
+use entity::{dossier, handover_record};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Form, Path, Query, Redirect};
 use poem::{IntoResponse, Request, Response, handler};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -291,28 +290,6 @@ fn card(lang: Lang, d: &dossier::Model, when: String, back: &str) -> DossierCard
     }
 }
 
-/// Which parcels of these dossiers have an item code, by dossier id.
-async fn legs_with_codes(
-    state: &AppState,
-    ids: &[i64],
-) -> Result<BTreeMap<i64, Vec<(LegDirection, bool)>>, OpError> {
-    let mut out: BTreeMap<i64, Vec<(LegDirection, bool)>> = BTreeMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    for leg in entity::leg::Entity::find()
-        .filter(entity::leg::Column::DossierId.is_in(ids.iter().copied()))
-        .order_by_asc(entity::leg::Column::Id)
-        .all(&state.store.read)
-        .await?
-    {
-        out.entry(leg.dossier_id)
-            .or_default()
-            .push((leg.direction, leg.item_code.is_some()));
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Pickups
 
@@ -371,7 +348,7 @@ pub async fn pickups(req: &Request, state: Data<&AppState>, staff: StaffSession)
             }
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.dossier.id).collect();
-        let legs = legs_with_codes(&state, &ids).await?;
+        let legs = domain::ops::postal::legs_with_codes(&state.store.read, &ids).await?;
         let picked_up = picked
             .iter()
             .map(|p| {
@@ -783,47 +760,17 @@ fn handover_row(lang: Lang, r: &handover_record::Model) -> HandoverRow {
     }
 }
 
-/// The latest records the session's office or agency is party to (a plain query of the pages: the
-/// domain offers single records only).
+/// The latest records the session's office or agency is party to.
 pub async fn recent_handovers(
     state: &AppState,
     staff: &StaffSession,
 ) -> Result<Vec<handover_record::Model>, OpError> {
-    let mut query = handover_record::Entity::find()
-        .order_by_desc(handover_record::Column::Id)
-        .limit(100);
-    query = match staff.key.role {
-        Role::Postal => query.filter(
-            handover_record::Column::OfficeCode.eq(staff
-                .key
-                .office_code
-                .clone()
-                .unwrap_or_default()),
-        ),
-        Role::Agency => query.filter(
-            handover_record::Column::AgencyCode.eq(staff
-                .key
-                .agency_code
-                .clone()
-                .unwrap_or_default()),
-        ),
-        Role::Admin => query,
-    };
-    Ok(query.all(&state.store.read).await?)
+    domain::ops::handovers::recent_records(&state.store.read, &staff.key).await
 }
 
 /// The ids of dossiers already on an open (unsigned) record.
 pub async fn on_open_records(state: &AppState, ids: &[i64]) -> Result<HashSet<i64>, OpError> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    Ok(handover_item::Entity::find()
-        .filter(handover_item::Column::OpenDossierId.is_in(ids.iter().copied()))
-        .all(&state.store.read)
-        .await?
-        .into_iter()
-        .map(|i| i.dossier_id)
-        .collect())
+    domain::ops::handovers::on_open_records(&state.store.read, ids).await
 }
 
 /// `GET /staff/handovers`: dossiers to hand to each agency, records waiting for the office's
@@ -864,7 +811,7 @@ pub async fn handovers(req: &Request, state: Data<&AppState>, staff: StaffSessio
                 .dossiers
                 .push((d.code.clone(), String::new(), lang.status(d.status)));
         }
-        let legs = legs_inbound_codes(&state, &ids).await?;
+        let legs = domain::ops::postal::inbound_item_codes(&state.store.read, &ids).await?;
         for group in groups.values_mut() {
             for (code, item, _) in &mut group.dossiers {
                 if let Some(found) = ready.iter().find(|d| &d.code == code)
@@ -900,24 +847,6 @@ pub async fn handovers(req: &Request, state: Data<&AppState>, staff: StaffSessio
             lang.op_error(&err),
         ),
     }
-}
-
-/// The inbound item code of each dossier, by dossier id.
-async fn legs_inbound_codes(
-    state: &AppState,
-    ids: &[i64],
-) -> Result<BTreeMap<i64, String>, OpError> {
-    if ids.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    Ok(entity::leg::Entity::find()
-        .filter(entity::leg::Column::DossierId.is_in(ids.iter().copied()))
-        .filter(entity::leg::Column::Direction.eq(LegDirection::Inbound))
-        .all(&state.store.read)
-        .await?
-        .into_iter()
-        .filter_map(|l| l.item_code.map(|c| (l.dossier_id, c)))
-        .collect())
 }
 
 /// The codes ticked on a handover form (`dossier.{code}` checkboxes).
@@ -1148,7 +1077,7 @@ pub async fn deliveries(req: &Request, state: Data<&AppState>, staff: StaffSessi
             );
         }
         let ids: Vec<i64> = dossiers.iter().map(|d| d.id).collect();
-        let legs = legs_with_codes(&state, &ids).await?;
+        let legs = domain::ops::postal::legs_with_codes(&state.store.read, &ids).await?;
         let cards = dossiers
             .iter()
             .map(|d| {

@@ -92,6 +92,30 @@ pub enum AuthError {
     Unknown,
 }
 
+impl From<entity::api_key::Model> for StaffKey {
+    fn from(key: entity::api_key::Model) -> Self {
+        Self {
+            key_id: key.id,
+            name: key.name,
+            role: key.role,
+            office_code: key.office_code,
+            agency_code: key.agency_code,
+        }
+    }
+}
+
+/// The staff key `key_id`, unless it was revoked (the key behind a signed-in page session).
+pub async fn active_staff_key(
+    conn: &impl ConnectionTrait,
+    key_id: i64,
+) -> Result<Option<StaffKey>, sea_orm::DbErr> {
+    Ok(entity::api_key::Entity::find_by_id(key_id)
+        .filter(entity::api_key::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?
+        .map(StaffKey::from))
+}
+
 /// Resolves a bearer credential (`dk_…` API key or `dt_…` citizen token) to an actor.
 pub async fn authenticate(
     conn: &impl ConnectionTrait,
@@ -105,15 +129,7 @@ pub async fn authenticate(
             .one(conn)
             .await?;
         Ok(key
-            .map(|key| {
-                Actor::Staff(StaffKey {
-                    key_id: key.id,
-                    name: key.name,
-                    role: key.role,
-                    office_code: key.office_code,
-                    agency_code: key.agency_code,
-                })
-            })
+            .map(|key| Actor::Staff(StaffKey::from(key)))
             .ok_or(AuthError::Unknown))
     } else if bearer.starts_with(ACCESS_TOKEN_PREFIX) {
         let dossier_id: Option<i64> = entity::dossier::Entity::find()

@@ -580,3 +580,58 @@ pub async fn confirm_handover(
     tracing::info!(handover.number = %view.record.number, "handover signed");
     Ok(view)
 }
+
+/// The latest handover records (at most 100, newest first) a staff key's office or agency is party to;
+/// every record for an administrator.
+pub async fn recent_records(
+    conn: &impl ConnectionTrait,
+    key: &StaffKey,
+) -> Result<Vec<handover_record::Model>, OpError> {
+    let query = handover_record::Entity::find()
+        .order_by_desc(handover_record::Column::Id)
+        .limit(100);
+    let query = match key.role {
+        Role::Postal => query.filter(
+            handover_record::Column::OfficeCode.eq(key.office_code.clone().unwrap_or_default()),
+        ),
+        Role::Agency => query.filter(
+            handover_record::Column::AgencyCode.eq(key.agency_code.clone().unwrap_or_default()),
+        ),
+        Role::Admin => query,
+    };
+    Ok(query.all(conn).await?)
+}
+
+/// Which of the dossiers `ids` are already on an open (unsigned) record.
+pub async fn on_open_records(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashSet<i64>, OpError> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(handover_item::Entity::find()
+        .filter(handover_item::Column::OpenDossierId.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|i| i.dossier_id)
+        .collect())
+}
+
+/// The procedure code of each of the dossiers `codes`, by dossier code (for a record's printout).
+pub async fn procedure_codes(
+    conn: &impl ConnectionTrait,
+    codes: Vec<String>,
+) -> Result<HashMap<String, String>, OpError> {
+    Ok(dossier::Entity::find()
+        .select_only()
+        .column(dossier::Column::Code)
+        .column(dossier::Column::ProcedureCode)
+        .filter(dossier::Column::Code.is_in(codes))
+        .into_tuple::<(String, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}

@@ -6,6 +6,8 @@
 //! Every change locks the dossier row, asks [`crate::lifecycle::next_status`], and writes its timeline
 //! event in the same transaction.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Days, NaiveDate, SubsecRound, TimeDelta, Utc};
 use entity::enums::{
     DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegStatus, PickupWindow,
@@ -783,4 +785,44 @@ pub(crate) fn notice_error(refusal: NoticeRefusal) -> OpError {
         refusal @ NoticeRefusal::TooSoon { .. } => OpError::TransitionRefused(refusal.to_string()),
         refusal @ NoticeRefusal::BeforePrevious { .. } => OpError::field("at", refusal.to_string()),
     }
+}
+
+/// Which parcels of the dossiers `ids` have an item code, by dossier id, in the parcels' order.
+pub async fn legs_with_codes(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<BTreeMap<i64, Vec<(LegDirection, bool)>>, OpError> {
+    let mut out: BTreeMap<i64, Vec<(LegDirection, bool)>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for leg in leg::Entity::find()
+        .filter(leg::Column::DossierId.is_in(ids.iter().copied()))
+        .order_by_asc(leg::Column::Id)
+        .all(conn)
+        .await?
+    {
+        out.entry(leg.dossier_id)
+            .or_default()
+            .push((leg.direction, leg.item_code.is_some()));
+    }
+    Ok(out)
+}
+
+/// The inbound parcel's item code of each of the dossiers `ids` that has one, by dossier id.
+pub async fn inbound_item_codes(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<BTreeMap<i64, String>, OpError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    Ok(leg::Entity::find()
+        .filter(leg::Column::DossierId.is_in(ids.iter().copied()))
+        .filter(leg::Column::Direction.eq(LegDirection::Inbound))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.item_code.map(|c| (l.dossier_id, c)))
+        .collect())
 }
