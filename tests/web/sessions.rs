@@ -165,10 +165,9 @@ async fn signing_in_makes_a_strict_http_only_cookie_that_holds_no_key_and_dies_w
     assert!(line.contains("SameSite=Strict"), "{line}");
     assert!(!line.contains("Secure"), "plain http: {line}");
     let cookie = jar.get("dossier_session").expect("session");
-    assert!(
-        !cookie.contains(&key) && !cookie.contains("dk_"),
-        "{cookie}"
-    );
+    // The key's secret part is nowhere in the cookie (the cookie's random parts may well hold the
+    // letters `dk_` by chance).
+    assert!(!cookie.contains(key.trim_start_matches("dk_")), "{cookie}");
     let res = get(&app, &mut jar, "/staff/pickups").await;
     assert_eq!(res.status(), StatusCode::OK);
 
