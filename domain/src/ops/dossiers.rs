@@ -564,9 +564,9 @@ fn active_webhooks(agency_code: String) -> sea_orm::sea_query::SelectStatement {
 
 /// On PostgreSQL, a new dossier whose first event e-mails nobody is written by one statement with no
 /// transaction around it (one statement is atomic on its own, and this spares the `BEGIN` and `COMMIT`
-/// trips): the dossier is inserted only if its agency has no active webhook, and its legs and first
-/// event from the dossier's row. `false` when the agency has one: nothing was written, and the caller
-/// writes the dossier in a transaction with the outbox rows it causes.
+/// trips): the dossier is inserted only if its agency has no active webhook. `false` when the agency
+/// has one: nothing was written, and the caller writes the dossier in a transaction with the outbox
+/// rows it causes.
 async fn insert_new_dossier_alone(
     write: &DatabaseConnection,
     dossier: &dossier::ActiveModel,
@@ -574,17 +574,56 @@ async fn insert_new_dossier_alone(
     actor: &Actor,
     first: NewEvent,
 ) -> Result<bool, sea_orm::DbErr> {
+    let statement = new_dossier_statement(dossier, legs, actor, first, true)?;
+    Ok(write.query_one_raw(statement).await?.is_some())
+}
+
+/// [`insert_new_dossier`]'s rows as one PostgreSQL statement ([`new_dossier_statement`]). Answers the
+/// stored event, and whether the dossier's agency has an active webhook (read by the same statement, so
+/// no later look-up is needed).
+async fn insert_new_dossier_in_one_statement(
+    txn: &DatabaseTransaction,
+    dossier: dossier::ActiveModel,
+    legs: Vec<leg::ActiveModel>,
+    actor: &Actor,
+    first: NewEvent,
+) -> Result<(dossier_event::Model, bool), sea_orm::DbErr> {
+    let statement = new_dossier_statement(&dossier, &legs, actor, first, false)?;
+    let row = txn
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
+    Ok((
+        dossier_event::Model::from_query_result(&row, "")?,
+        row.try_get("", "agency_has_webhook")?,
+    ))
+}
+
+/// A new dossier, its legs and its first event as one PostgreSQL statement of data-modifying CTEs: the
+/// legs and the event are inserted from the dossier's row (so none when it is not inserted), and the
+/// statement answers the stored event with whether the agency has an active webhook. With
+/// `unless_hooked`, the dossier is inserted only if it has none.
+fn new_dossier_statement(
+    dossier: &dossier::ActiveModel,
+    legs: &[leg::ActiveModel],
+    actor: &Actor,
+    first: NewEvent,
+    unless_hooked: bool,
+) -> Result<Statement, sea_orm::DbErr> {
     let hooks = active_webhooks(active_value(&dossier.agency_code));
     let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
-    let mut unless_hooked = Query::select();
-    unless_hooked
-        .exprs(rows.pop().unwrap_or_default())
-        .and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(hooks)));
+    let mut values = Query::select();
+    values.exprs(rows.pop().unwrap_or_default());
+    if unless_hooked {
+        values.and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(
+            hooks.clone(),
+        )));
+    }
     let mut new_dossier = Query::insert();
     new_dossier
         .into_table(dossier::Entity)
         .columns(columns)
-        .select_from(unless_hooked)
+        .select_from(values)
         .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
     new_dossier.returning_col(dossier::Column::Id);
     let source = Alias::new("new_dossier");
@@ -596,7 +635,7 @@ async fn insert_new_dossier_alone(
         &dossier_id,
         &source,
     )?;
-    new_event.returning_col(dossier_event::Column::Id);
+    new_event.returning_all();
     let mut parts = vec![("new_dossier", new_dossier), ("new_event", new_event)];
     if !legs.is_empty() {
         parts.push((
@@ -604,60 +643,14 @@ async fn insert_new_dossier_alone(
             insert_from(legs, leg::Column::DossierId, &dossier_id, &source)?,
         ));
     }
-    let with = with_inserts(parts);
-    let statement = with.query(
-        Query::select()
-            .column(Asterisk)
-            .from(Alias::new("new_event"))
-            .to_owned(),
-    );
-    Ok(write
-        .query_one_raw(DbBackend::Postgres.build(&statement))
-        .await?
-        .is_some())
-}
-
-/// [`insert_new_dossier`]'s rows as one PostgreSQL statement of data-modifying CTEs; the legs and the
-/// event take the dossier's id from the first one. Answers the stored event, and whether the dossier's
-/// agency has an active webhook (read by the same statement, so no later look-up is needed).
-async fn insert_new_dossier_in_one_statement(
-    txn: &DatabaseTransaction,
-    dossier: dossier::ActiveModel,
-    legs: Vec<leg::ActiveModel>,
-    actor: &Actor,
-    first: NewEvent,
-) -> Result<(dossier_event::Model, bool), sea_orm::DbErr> {
-    let agency_code = active_value(&dossier.agency_code);
-    let mut new_dossier = dossier::Entity::insert(dossier).into_query();
-    new_dossier.returning_col(dossier::Column::Id);
-    let dossier_id = Expr::cust("(SELECT id FROM new_dossier)");
-    let event = super::event_row(0, actor, first, crate::clock::now());
-    let mut new_event = insert_under(&[event], dossier_event::Column::DossierId, &dossier_id)?;
-    new_event.returning_all();
-    let mut parts = vec![("new_dossier", new_dossier), ("new_event", new_event)];
-    if !legs.is_empty() {
-        parts.push((
-            "new_legs",
-            insert_under(&legs, leg::Column::DossierId, &dossier_id)?,
-        ));
-    }
-    let with = with_inserts(parts);
-    let hooks = active_webhooks(agency_code);
-    let statement = with.query(
+    let statement = with_inserts(parts).query(
         Query::select()
             .column(Asterisk)
             .expr_as(Expr::exists(hooks), Alias::new("agency_has_webhook"))
             .from(Alias::new("new_event"))
             .to_owned(),
     );
-    let row = txn
-        .query_one_raw(txn.get_database_backend().build(&statement))
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
-    Ok((
-        dossier_event::Model::from_query_result(&row, "")?,
-        row.try_get("", "agency_has_webhook")?,
-    ))
+    Ok(DbBackend::Postgres.build(&statement))
 }
 
 /// A `WITH` clause of data-modifying CTEs, one per named insert.
@@ -672,26 +665,6 @@ fn with_inserts(parts: Vec<(&str, InsertStatement)>) -> WithClause {
         );
     }
     with
-}
-
-/// `INSERT` of `rows` (the columns set in the first) whose `parent` column is the expression
-/// `parent_id` rather than a value.
-fn insert_under<A: ActiveModelTrait>(
-    rows: &[A],
-    parent: <A::Entity as EntityTrait>::Column,
-    parent_id: &Expr,
-) -> Result<InsertStatement, sea_orm::DbErr> {
-    let (columns, rows) = row_values(rows, Some((parent, parent_id)))?;
-    let mut insert = Query::insert();
-    insert
-        .into_table(A::Entity::default().table_ref())
-        .columns(columns);
-    for values in rows {
-        insert
-            .values(values)
-            .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
-    }
-    Ok(insert)
 }
 
 /// `INSERT … SELECT` of `rows` (the columns set in the first), one `SELECT … FROM source` each, whose
