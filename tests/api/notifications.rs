@@ -55,6 +55,7 @@ fn deps_with(smtp_url: Option<String>, dir: std::path::PathBuf, max_attempts: i3
         lease: Duration::from_secs(60),
         webhook_timeout: Duration::from_secs(5),
         poll_interval: Duration::from_millis(10),
+        ..OutboxSettings::default()
     })
     .expect("set up the outbox worker")
 }

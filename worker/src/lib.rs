@@ -87,13 +87,18 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Runs every loop until `shutdown` turns true. On shutdown, a carrier read in hand is dropped and its
-/// lease released (another worker reads the same records again); a batch already read is stored; the
-/// outbox batch in hand is finished (each delivery is bounded by its timeouts).
-pub async fn run(store: Store, settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) {
+/// Runs every duty of the worker as a loop of its own until `shutdown` turns true: carrier feed sync,
+/// quiet parcels, one outbox lane per kind of delivery (e-mail, webhooks, carrier orders), the
+/// deadline sweep and housekeeping. The loops share nothing but the store, so one slow or stuck
+/// dependency (an SMTP server that does not answer, a carrier that is slow) never stops the others.
+///
+/// On shutdown, a carrier read in hand is dropped and its lease released (another worker reads the
+/// same records again); a batch already read is stored; an outbox lane starts no further row, lets
+/// the attempts in flight finish for a short drain, and gives back the rest at once.
+pub async fn run(store: Store, settings: WorkerSettings, shutdown: watch::Receiver<bool>) {
     let carrier = settings.carrier.as_ref().and_then(|c| {
         match carrier::HttpCarrier::new(c.config.clone()) {
-            Ok(adapter) => Some((Arc::new(adapter), c)),
+            Ok(adapter) => Some((Arc::new(adapter), c.clone())),
             Err(err) => {
                 tracing::error!(error.cause = %err, "the carrier adapter is not set up; the feed will not be read");
                 None
@@ -101,10 +106,10 @@ pub async fn run(store: Store, settings: WorkerSettings, mut shutdown: watch::Re
         }
     });
     let deliveries = match outbox::OutboxDeps::new(&settings.outbox) {
-        Ok(deps) => Some(match &carrier {
+        Ok(deps) => Some(Arc::new(match &carrier {
             Some((adapter, _)) => deps.with_carrier(adapter.clone()),
             None => deps,
-        }),
+        })),
         Err(err) => {
             tracing::error!(error.cause = %err, "outgoing mail and webhooks are not set up; nothing will be sent");
             None
@@ -115,79 +120,135 @@ pub async fn run(store: Store, settings: WorkerSettings, mut shutdown: watch::Re
     } else {
         tracing::info!("worker started");
     }
-    let mut housekeeping_due = tokio::time::Instant::now();
-    let mut deadlines_due = tokio::time::Instant::now();
-    let mut carrier_due = tokio::time::Instant::now();
-    let mut quiet_due = tokio::time::Instant::now();
-    loop {
-        let mut outcome = StepOutcome::Idle;
-        if let Some((adapter, c)) = &carrier {
-            if tokio::time::Instant::now() >= carrier_due {
-                let synced =
-                    sync::step_or_stop(&store, adapter.as_ref(), &c.sync, stopped(&shutdown)).await;
-                carrier_due = match synced {
-                    StepOutcome::Worked => tokio::time::Instant::now(),
-                    StepOutcome::Idle | StepOutcome::Failed => {
-                        tokio::time::Instant::now() + c.poll_interval
-                    }
-                };
-            }
-            if tokio::time::Instant::now() >= quiet_due && !*shutdown.borrow() {
-                let read =
-                    quiet::step_or_stop(&store, adapter.as_ref(), &c.quiet, stopped(&shutdown))
-                        .await;
-                quiet_due = match read {
-                    StepOutcome::Worked => tokio::time::Instant::now(),
-                    StepOutcome::Idle | StepOutcome::Failed => {
-                        tokio::time::Instant::now() + c.quiet_interval
-                    }
-                };
-            }
-        }
-        if tokio::time::Instant::now() >= housekeeping_due {
-            outcome = housekeeping::step(&store).await;
-            housekeeping_due = tokio::time::Instant::now() + settings.idle_interval;
-        }
-        if tokio::time::Instant::now() >= deadlines_due {
-            deadlines_due = match deadlines::step(&store).await {
-                StepOutcome::Worked => tokio::time::Instant::now(),
-                StepOutcome::Idle | StepOutcome::Failed => {
-                    tokio::time::Instant::now() + settings.idle_interval
+    let mut loops = tokio::task::JoinSet::new();
+    if let Some((adapter, c)) = carrier {
+        let (store_, adapter_, c_, stop) =
+            (store.clone(), adapter.clone(), c.clone(), shutdown.clone());
+        loops.spawn(duty(
+            "carrier_feed",
+            shutdown.clone(),
+            c.poll_interval,
+            move || {
+                let (store, adapter, c, stop) =
+                    (store_.clone(), adapter_.clone(), c_.clone(), stop.clone());
+                async move {
+                    sync::step_or_stop(&store, adapter.as_ref(), &c.sync, stopped(&stop)).await
                 }
-            };
+            },
+        ));
+        let (store_, stop) = (store.clone(), shutdown.clone());
+        loops.spawn(duty(
+            "quiet_parcels",
+            shutdown.clone(),
+            c.quiet_interval,
+            move || {
+                let (store, adapter, c, stop) =
+                    (store_.clone(), adapter.clone(), c.clone(), stop.clone());
+                async move {
+                    quiet::step_or_stop(&store, adapter.as_ref(), &c.quiet, stopped(&stop)).await
+                }
+            },
+        ));
+    }
+    if let Some(deps) = deliveries {
+        for kinds in deps.lanes() {
+            let (store_, deps_, stop) = (store.clone(), deps.clone(), shutdown.clone());
+            let name = kinds.first().map_or("outbox", |k| k.as_str());
+            loops.spawn(duty(
+                name,
+                shutdown.clone(),
+                settings.outbox.poll_interval,
+                move || {
+                    let (store, deps, stop) = (store_.clone(), deps_.clone(), stop.clone());
+                    async move { outbox::step_lane(&store, &deps, kinds, stopped(&stop)).await }
+                },
+            ));
         }
-        if let Some(deps) = &deliveries
-            && !*shutdown.borrow()
-        {
-            outcome = outbox::step(&store, deps).await;
+    }
+    let store_ = store.clone();
+    loops.spawn(duty(
+        "deadlines",
+        shutdown.clone(),
+        settings.idle_interval,
+        move || {
+            let store = store_.clone();
+            async move { deadlines::step(&store).await }
+        },
+    ));
+    let store_ = store.clone();
+    loops.spawn(duty(
+        "housekeeping",
+        shutdown.clone(),
+        settings.idle_interval,
+        move || {
+            let store = store_.clone();
+            async move {
+                housekeeping::step(&store).await;
+                // Housekeeping runs once per interval, whatever it found.
+                StepOutcome::Idle
+            }
+        },
+    ));
+    while loops.join_next().await.is_some() {}
+    tracing::info!("worker stopped");
+}
+
+/// The worker's loop metrics.
+pub mod metric {
+    /// Unix time of the last step each duty finished, by `duty`: a duty whose value stops moving is
+    /// stuck.
+    pub const LAST_STEP: &str = "dossier_worker_last_step_timestamp_seconds";
+}
+
+/// Runs one duty until `shutdown`: a step, then at once again when it worked, or after `interval`
+/// when it was idle or failed. A panic in a step is logged and counts as a failed step; the loop
+/// goes on.
+async fn duty<F, Fut>(
+    name: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+    interval: Duration,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StepOutcome>,
+{
+    use futures_util::FutureExt;
+    loop {
+        if *shutdown.borrow() {
+            break;
         }
-        let now = tokio::time::Instant::now();
+        let outcome = match std::panic::AssertUnwindSafe(step()).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!(worker.duty = name, "a step panicked; the loop goes on");
+                StepOutcome::Failed
+            }
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!(metric::LAST_STEP, "duty" => name).set(now);
         let pause = match outcome {
             StepOutcome::Worked => Duration::ZERO,
-            StepOutcome::Idle | StepOutcome::Failed => {
-                let mut pause = settings
-                    .idle_interval
-                    .min(settings.outbox.poll_interval)
-                    .min(housekeeping_due.saturating_duration_since(now))
-                    .min(deadlines_due.saturating_duration_since(now));
-                if carrier.is_some() {
-                    pause = pause
-                        .min(carrier_due.saturating_duration_since(now))
-                        .min(quiet_due.saturating_duration_since(now));
-                }
-                pause
-            }
+            StepOutcome::Idle | StepOutcome::Failed => interval,
         };
         if *shutdown.borrow() {
             break;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.changed() => {}
-        }
-        if *shutdown.borrow() {
-            break;
+        if !pause.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        // Nobody can stop this worker any more: just keep the pace.
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            }
+        } else {
+            // Let the other duties and tasks run between two busy steps.
+            tokio::task::yield_now().await;
         }
     }
-    tracing::info!("worker stopped");
+    tracing::debug!(worker.duty = name, "duty stopped");
 }

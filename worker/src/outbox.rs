@@ -1,13 +1,23 @@
-//! The outbox loop: claim a batch of due e-mails and webhook deliveries, deliver them concurrently
-//! (bounded), and record each outcome — done, retry later with backoff, or failed for good and kept
-//! for the administrators. One call of [`step`] is one batch, so tests drive it step by step.
+//! The outbox lanes: claim a batch of due rows of one kind (e-mails, webhook deliveries, carrier
+//! orders), deliver them concurrently (bounded), and record each outcome — done, retry later with
+//! backoff, or failed for good and kept for the administrators. One call of [`step_lane`] is one
+//! batch, so tests drive it step by step; the worker runs one loop per lane, so a slow SMTP server
+//! never holds back webhooks or carrier orders.
 //!
-//! Delivery is at least once: a worker killed after sending and before recording sends that message
-//! again once its lease runs out; the Message-ID and the delivery id stay the same, so receivers can
-//! drop the repeat.
+//! Every attempt has an overall deadline ([`OutboxSettings::attempt_timeout`], on top of each
+//! transport's own): an attempt that misses it is a failed attempt with its error recorded, retried
+//! later. While a batch works, its lease is renewed every third of a lease, so a slow batch is never
+//! claimed (and sent) by a second worker. When the worker stops, no new row of the batch is started,
+//! the attempts in flight get [`OutboxSettings::shutdown_drain`] to finish, and the rest are
+//! abandoned and given back at once — not left to the lease.
+//!
+//! Delivery is at least once: a worker killed after the receiver accepted a message and before it
+//! recorded that sends it again once its lease runs out; the Message-ID and the delivery id stay the
+//! same, so receivers can drop the repeat.
 
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::ops::carrier_orders::CarrierOrderPayload;
@@ -40,6 +50,12 @@ pub struct OutboxSettings {
     pub webhook_timeout: Duration,
     /// Pause between steps when there is nothing to do.
     pub poll_interval: Duration,
+    /// The most one attempt of any kind may take, all included; the transports' own deadlines
+    /// (the mail's, the webhook's) are shorter and usually end it first.
+    pub attempt_timeout: Duration,
+    /// When the worker stops, how long the attempts in flight may still take before they are
+    /// abandoned and their rows given back.
+    pub shutdown_drain: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -53,6 +69,8 @@ impl Default for OutboxSettings {
             lease: Duration::from_secs(300),
             webhook_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(60),
+            shutdown_drain: Duration::from_secs(5),
         }
     }
 }
@@ -89,6 +107,17 @@ impl OutboxDeps {
         self
     }
 
+    /// The lanes this worker runs, one loop each: e-mail and webhooks, and carrier orders when it
+    /// has a carrier.
+    pub fn lanes(&self) -> Vec<&'static [DeliveryKind]> {
+        let mut lanes: Vec<&'static [DeliveryKind]> =
+            vec![&[DeliveryKind::Email], &[DeliveryKind::Webhook]];
+        if self.carrier.is_some() {
+            lanes.push(&[DeliveryKind::CarrierOrder]);
+        }
+        lanes
+    }
+
     /// The kinds of rows this worker delivers.
     fn kinds(&self) -> &'static [DeliveryKind] {
         if self.carrier.is_some() {
@@ -121,18 +150,34 @@ enum RowOutcome {
     GaveUp,
     /// Recording the outcome failed; the lease will free the row.
     StoreFailed,
+    /// Not attempted, or abandoned mid-attempt, because the worker is stopping: given back.
+    Abandoned,
 }
 
-/// Claims one batch and delivers it. `Worked` when rows were claimed (call again at once), `Idle`
-/// when nothing was due, `Failed` when the store could not be reached.
-#[tracing::instrument(name = "outbox", skip_all)]
+/// Claims one batch of every kind this worker delivers and delivers it (tests drive the outbox with
+/// this). `Worked` when rows were claimed (call again at once), `Idle` when nothing was due, `Failed`
+/// when the store could not be reached.
 pub async fn step(store: &Store, deps: &OutboxDeps) -> StepOutcome {
+    step_lane(store, deps, deps.kinds(), std::future::pending()).await
+}
+
+/// Claims one batch of `kinds` and delivers it, renewing the batch's lease while it works. When
+/// `stop` completes (the worker is stopping), no further row is started, the attempts in flight get
+/// [`OutboxSettings::shutdown_drain`], and every row not done is given back at once.
+#[tracing::instrument(name = "outbox", skip_all, fields(outbox.lane = kinds.first().map_or("", |k| k.as_str())))]
+pub async fn step_lane(
+    store: &Store,
+    deps: &OutboxDeps,
+    kinds: &[DeliveryKind],
+    stop: impl std::future::Future<Output = ()>,
+) -> StepOutcome {
+    let lease = deps.settings.lease;
     let claimed = match queue::claim_batch_of(
         store,
         &deps.worker_id,
-        deps.kinds(),
+        kinds,
         deps.settings.batch_size.max(1),
-        deps.settings.lease,
+        lease,
     )
     .await
     {
@@ -145,16 +190,54 @@ pub async fn step(store: &Store, deps: &OutboxDeps) -> StepOutcome {
     if claimed.is_empty() {
         return StepOutcome::Idle;
     }
-    let outcomes: Vec<RowOutcome> = stream::iter(claimed)
-        .map(|row| deliver_row(store, deps, row))
+    let in_hand: Mutex<BTreeSet<i64>> = Mutex::new(claimed.iter().map(|r| r.id).collect());
+    let stop = stop.shared();
+    let drain = deps.settings.shutdown_drain;
+    let abandon = {
+        let stop = stop.clone();
+        async move {
+            stop.await;
+            tokio::time::sleep(drain).await;
+        }
+    }
+    .shared();
+    let deliveries = stream::iter(claimed)
+        .take_until(stop.clone())
+        .map(|row| deliver_row(store, deps, row, &in_hand, abandon.clone()))
         .buffer_unordered(deps.settings.concurrency.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<RowOutcome>>();
+    let renewing = async {
+        let every = (lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let ids: Vec<i64> = held(&in_hand);
+            if let Err(err) = queue::renew_leases(store, &deps.worker_id, &ids, lease).await {
+                tracing::warn!(error.cause = %err, "renewing the outbox lease failed");
+            }
+        }
+    };
+    let outcomes = tokio::select! {
+        outcomes = deliveries => outcomes,
+        never = renewing => never,
+    };
+    let left = held(&in_hand);
+    if !left.is_empty() {
+        match queue::release(store, &deps.worker_id, kinds, Some(&left)).await {
+            Ok(n) => tracing::info!(
+                outbox.released = n,
+                "stopping: rows not done were given back"
+            ),
+            Err(err) => {
+                tracing::error!(error.cause = %err, "giving back outbox rows failed; their lease will free them");
+            }
+        }
+    }
     let count = |o: RowOutcome| outcomes.iter().filter(|x| **x == o).count();
     tracing::debug!(
         outbox.done = count(RowOutcome::Done),
         outbox.retry = count(RowOutcome::Retry),
         outbox.failed = count(RowOutcome::GaveUp),
+        outbox.abandoned = left.len(),
         "outbox batch delivered"
     );
     if count(RowOutcome::StoreFailed) > 0 {
@@ -164,17 +247,39 @@ pub async fn step(store: &Store, deps: &OutboxDeps) -> StepOutcome {
     }
 }
 
+/// The ids still in hand.
+fn held(in_hand: &Mutex<BTreeSet<i64>>) -> Vec<i64> {
+    in_hand
+        .lock()
+        .map(|ids| ids.iter().copied().collect())
+        .unwrap_or_default()
+}
+
 /// The result of one attempt, before it is recorded.
 enum Attempt {
     Sent,
     Failed { error: String, permanent: bool },
 }
 
-/// Delivers one claimed row and records the outcome. A panic while delivering counts as a failed
-/// attempt, so one bad row cannot stop the loop.
-async fn deliver_row(store: &Store, deps: &OutboxDeps, row: outbox::Model) -> RowOutcome {
+/// Delivers one claimed row and records the outcome, unless `abandon` completes first (the worker is
+/// stopping): then the attempt is dropped mid-way (its connection closed) and the row stays in hand,
+/// to be given back. A panic while delivering counts as a failed attempt, so one bad row cannot
+/// stop the loop.
+async fn deliver_row(
+    store: &Store,
+    deps: &OutboxDeps,
+    row: outbox::Model,
+    in_hand: &Mutex<BTreeSet<i64>>,
+    abandon: impl std::future::Future<Output = ()>,
+) -> RowOutcome {
     let kind = DeliveryKind::parse(&row.kind).map_or("unknown", DeliveryKind::as_str);
-    let outcome = deliver_row_once(store, deps, row).await;
+    let id = row.id;
+    let outcome = deliver_row_once(store, deps, row, abandon).await;
+    if outcome != RowOutcome::Abandoned
+        && let Ok(mut ids) = in_hand.lock()
+    {
+        ids.remove(&id);
+    }
     match outcome {
         RowOutcome::Done => metrics::counter!(metric::SENT, "kind" => kind).increment(1),
         RowOutcome::Retry => {
@@ -183,7 +288,7 @@ async fn deliver_row(store: &Store, deps: &OutboxDeps, row: outbox::Model) -> Ro
         RowOutcome::GaveUp => {
             metrics::counter!(metric::FAILED, "kind" => kind, "outcome" => "gave_up").increment(1);
         }
-        RowOutcome::StoreFailed => {}
+        RowOutcome::StoreFailed | RowOutcome::Abandoned => {}
     }
     outcome
 }
@@ -196,16 +301,30 @@ pub mod metric {
     pub const FAILED: &str = "dossier_outbox_failed_total";
 }
 
-async fn deliver_row_once(store: &Store, deps: &OutboxDeps, row: outbox::Model) -> RowOutcome {
-    let attempt = match AssertUnwindSafe(attempt(store, deps, &row))
-        .catch_unwind()
-        .await
-    {
-        Ok(attempt) => attempt,
-        Err(_) => Attempt::Failed {
-            error: "the delivery panicked; see the worker's log".to_owned(),
-            permanent: false,
+async fn deliver_row_once(
+    store: &Store,
+    deps: &OutboxDeps,
+    row: outbox::Model,
+    abandon: impl std::future::Future<Output = ()>,
+) -> RowOutcome {
+    let deadline = deps.settings.attempt_timeout;
+    let attempting = tokio::time::timeout(
+        deadline,
+        AssertUnwindSafe(attempt(store, deps, &row)).catch_unwind(),
+    );
+    let attempt = tokio::select! {
+        attempted = attempting => match attempted {
+            Ok(Ok(attempt)) => attempt,
+            Ok(Err(_)) => Attempt::Failed {
+                error: "the delivery panicked; see the worker's log".to_owned(),
+                permanent: false,
+            },
+            Err(_) => Attempt::Failed {
+                error: format!("the attempt did not finish within {} s", deadline.as_secs_f32()),
+                permanent: false,
+            },
         },
+        () = abandon => return RowOutcome::Abandoned,
     };
     match attempt {
         Attempt::Sent => match queue::complete(store, row.id).await {

@@ -657,6 +657,60 @@ pub async fn complete(store: &Store, id: i64) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Extends the lease of the rows `worker_id` still holds among `ids` to `lease` from now, so a batch
+/// that works longer than one lease is never claimed by another worker meanwhile. Returns how many
+/// rows were still held.
+pub async fn renew_leases(
+    store: &Store,
+    worker_id: &str,
+    ids: &[i64],
+    lease: Duration,
+) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let until = crate::clock::now()
+        + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::LockedUntil, Expr::value(until))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::LockedBy.eq(worker_id))
+        .exec(&store.write)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Gives back, unattempted, the rows of `kinds` that `worker_id` holds (all of them when `ids` is
+/// `None`): a stopping worker frees its claim at once instead of leaving it to the lease. Their
+/// attempts are not counted. Returns how many rows were given back.
+pub async fn release(
+    store: &Store,
+    worker_id: &str,
+    kinds: &[DeliveryKind],
+    ids: Option<&[i64]>,
+) -> Result<u64, DbErr> {
+    let mut update = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::LockedBy.eq(worker_id))
+        .filter(outbox::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+    if let Some(ids) = ids {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        update = update.filter(outbox::Column::Id.is_in(ids.iter().copied()));
+    }
+    Ok(update.exec(&store.write).await?.rows_affected)
+}
+
 /// What became of a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOutcome {

@@ -1,10 +1,19 @@
-//! Outgoing e-mail: lettre over SMTP with a pool of connections, or — with no SMTP configured, the
-//! embedded default — each message written as an `.eml` file for a person or a test to open.
+//! Outgoing e-mail: lettre over SMTP through a bounded pool of connections, or — with no SMTP
+//! configured, the embedded default — each message written as an `.eml` file for a person or a test
+//! to open.
 //!
 //! The SMTP URL follows lettre's scheme (`smtp://host:port` plain, `smtp://…?tls=required` STARTTLS,
-//! `smtps://host:port` TLS from the first byte, `user:password@` for credentials); `smtp+starttls://`
-//! is accepted as a spelling of `smtp://…?tls=required`. Errors are reported without the server's
-//! words, which may quote the recipient's address.
+//! `smtp://…?tls=opportunistic`, `smtps://host:port` TLS from the first byte, `user:password@` for
+//! credentials, a path for the EHLO name); `smtp+starttls://` is accepted as a spelling of
+//! `smtp://…?tls=required`. Errors are reported without the server's words, which may quote the
+//! recipient's address.
+//!
+//! Every send has one overall deadline ([`MailSettings::timeout`]) that covers the wait for a pooled
+//! connection, connecting, the greeting, EHLO, STARTTLS, AUTH and the whole conversation. lettre's
+//! own timeout bounds only the TCP connect: a server that accepts a connection and then says nothing
+//! would otherwise hold the send for ever. A connection is given back to the pool only after a
+//! conversation that ended cleanly; one that failed, timed out or was abandoned mid-way (a worker
+//! stopping) is closed, so a half-finished `DATA` can never be continued by the next message.
 
 pub mod templates;
 
@@ -12,10 +21,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use domain::ops::outbox::EmailPayload;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{Address, Message};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where and how mail goes out.
@@ -27,9 +39,11 @@ pub struct MailSettings {
     pub from: String,
     /// Where `.eml` files go when no SMTP server is configured.
     pub dir: PathBuf,
-    /// The most SMTP connections kept open at once.
+    /// The most SMTP connections open at once; more sends than this wait for one (inside their
+    /// deadline).
     pub pool_size: u32,
-    /// How long one SMTP command may take.
+    /// The overall deadline of one send: waiting for a connection, connecting and the whole
+    /// conversation together. A send that misses it is a failed attempt, retried later.
     pub timeout: Duration,
 }
 
@@ -48,7 +62,7 @@ impl Default for MailSettings {
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Worth another try later (server down, busy, or a 4xx answer).
+    /// Worth another try later (server down, busy, slow, or a 4xx answer).
     #[error("{0}")]
     Transient(String),
     /// Refused for good (a 5xx answer, an address that cannot be written): retrying cannot help.
@@ -57,7 +71,7 @@ pub enum SendError {
 }
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     Files(PathBuf),
 }
 
@@ -67,6 +81,8 @@ pub struct Mailer {
     from: Mailbox,
     /// The right-hand side of Message-IDs: the sender's domain.
     id_domain: String,
+    /// The overall deadline of one send.
+    timeout: Duration,
 }
 
 /// lettre's URL for a configured one, mapping `smtp+starttls://` to `smtp://…?tls=required`.
@@ -79,9 +95,221 @@ fn lettre_url(url: &str) -> String {
     }
 }
 
+/// How the connection is secured.
+#[derive(Clone)]
+enum Security {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS when the server offers it, plain otherwise.
+    Opportunistic(TlsParameters),
+    /// STARTTLS, or no connection.
+    Required(TlsParameters),
+    /// TLS from the first byte (`smtps://`).
+    Wrapper(TlsParameters),
+}
+
+/// Where the SMTP server is and how to speak to it, read from the URL once.
+#[derive(Clone)]
+struct SmtpServer {
+    host: String,
+    port: u16,
+    security: Security,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    /// How long the TCP connect may take (the send's deadline bounds everything else).
+    connect_timeout: Duration,
+}
+
+impl SmtpServer {
+    /// Reads an SMTP URL as lettre does. The error never repeats the URL (it may hold a password).
+    fn parse(url: &str, connect_timeout: Duration) -> anyhow::Result<Self> {
+        let invalid = || {
+            anyhow::anyhow!(
+                "the SMTP URL is not valid; use smtp://host:port, smtp://host:port?tls=required, \
+                 smtp+starttls://host:port or smtps://host:port"
+            )
+        };
+        let url = url::Url::parse(&lettre_url(url.trim())).map_err(|_| invalid())?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(invalid)?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let params = || TlsParameters::new(host.clone()).map_err(|_| invalid());
+        let (port, security) = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) => (25, Security::None),
+            ("smtp", Some("required")) => (587, Security::Required(params()?)),
+            ("smtp", Some("opportunistic")) => (587, Security::Opportunistic(params()?)),
+            ("smtps", _) => (465, Security::Wrapper(params()?)),
+            _ => return Err(invalid()),
+        };
+        let hello = match url.path().trim_matches('/') {
+            "" => ClientId::default(),
+            name => ClientId::Domain(name.to_owned()),
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| invalid())
+        };
+        let credentials = match url.password() {
+            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
+            None => None,
+        };
+        Ok(Self {
+            port: url.port().unwrap_or(port),
+            host,
+            security,
+            hello,
+            credentials,
+            connect_timeout,
+        })
+    }
+
+    /// Opens one connection: TCP (and TLS), greeting, EHLO, STARTTLS and AUTH as configured.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let wrapper = match &self.security {
+            Security::Wrapper(params) => Some(params.clone()),
+            _ => None,
+        };
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.connect_timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )
+        .await?;
+        match &self.security {
+            Security::Required(params) => conn.starttls(params.clone(), &self.hello).await?,
+            Security::Opportunistic(params) if conn.can_starttls() => {
+                conn.starttls(params.clone(), &self.hello).await?;
+            }
+            _ => {}
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Opens and checks pooled SMTP connections.
+struct SmtpConnector {
+    server: SmtpServer,
+}
+
+/// A pooled connection idle longer than this is checked with `NOOP` before it is used again (the
+/// server may have closed it meanwhile).
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// A pooled connection idle longer than this is closed rather than reused.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
+impl managed::Manager for SmtpConnector {
+    type Type = AsyncSmtpConnection;
+    type Error = lettre::transport::smtp::Error;
+
+    async fn create(&self) -> Result<AsyncSmtpConnection, Self::Error> {
+        self.server.connect().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<Self::Error> {
+        let idle = metrics.last_used();
+        if conn.has_broken() || idle > MAX_IDLE {
+            return Err(RecycleError::message("closed"));
+        }
+        if idle > CHECK_AFTER_IDLE && !conn.test_connected().await {
+            return Err(RecycleError::message("closed by the server"));
+        }
+        Ok(())
+    }
+}
+
+/// At most `pool_size` SMTP connections, reused while they work.
+struct SmtpPool {
+    pool: managed::Pool<SmtpConnector>,
+}
+
+/// A connection out of the pool for one send. It goes back to the pool only when [`Self::keep`]
+/// was called; dropped otherwise (an error, a deadline, a cancelled send), it is closed.
+struct Borrowed {
+    conn: Option<Object<SmtpConnector>>,
+    keep: bool,
+}
+
+impl Borrowed {
+    fn conn(&mut self) -> Option<&mut AsyncSmtpConnection> {
+        self.conn.as_deref_mut()
+    }
+
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        if !self.keep
+            && let Some(conn) = self.conn.take()
+        {
+            // Out of the pool for good: the socket closes when it drops.
+            drop(Object::take(conn));
+        }
+    }
+}
+
+impl SmtpPool {
+    fn new(server: SmtpServer, size: u32) -> anyhow::Result<Self> {
+        let size = usize::try_from(size.max(1)).unwrap_or(1);
+        let pool = managed::Pool::builder(SmtpConnector { server })
+            .max_size(size)
+            .build()
+            .context("Failed to set up the SMTP connection pool")?;
+        Ok(Self { pool })
+    }
+
+    /// Sends one message on a pooled connection. No deadline here: the caller's covers it all.
+    async fn send(&self, message: &Message) -> Result<(), SendError> {
+        let conn = self.pool.get().await.map_err(|err| match err {
+            managed::PoolError::Backend(err) => smtp_error(err),
+            _ => SendError::Transient("no SMTP connection could be had".into()),
+        })?;
+        let mut borrowed = Borrowed {
+            conn: Some(conn),
+            keep: false,
+        };
+        let Some(conn) = borrowed.conn() else {
+            return Err(SendError::Transient(
+                "no SMTP connection could be had".into(),
+            ));
+        };
+        let bytes = message.formatted();
+        match conn.send(message.envelope(), &bytes).await {
+            Ok(_) => {
+                borrowed.keep();
+                Ok(())
+            }
+            Err(err) => Err(smtp_error(err)),
+        }
+    }
+}
+
 impl Mailer {
     /// Sets up the transport. Nothing is connected yet: the pool opens connections when mail is sent.
-    /// Call it inside a Tokio runtime (the pool keeps a task that closes idle connections).
     pub fn new(settings: &MailSettings) -> anyhow::Result<Self> {
         let from: Mailbox = settings.from.parse().with_context(|| {
             format!(
@@ -90,26 +318,11 @@ impl Mailer {
             )
         })?;
         let id_domain = from.email.domain().to_owned();
+        let timeout = settings.timeout.max(Duration::from_millis(100));
         let transport = match &settings.smtp_url {
             Some(url) => {
-                let url = lettre_url(url.expose_secret().trim());
-                // The URL may hold a password: the error names neither.
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|_| {
-                    anyhow::anyhow!(
-                        "the SMTP URL is not valid; use smtp://host:port, smtp://host:port?tls=required, \
-                         smtp+starttls://host:port or smtps://host:port"
-                    )
-                })?;
-                Transport::Smtp(
-                    builder
-                        .timeout(Some(settings.timeout))
-                        .pool_config(
-                            PoolConfig::new()
-                                .max_size(settings.pool_size.max(1))
-                                .idle_timeout(Duration::from_secs(60)),
-                        )
-                        .build(),
-                )
+                let server = SmtpServer::parse(url.expose_secret(), timeout)?;
+                Transport::Smtp(SmtpPool::new(server, settings.pool_size)?)
             }
             None => Transport::Files(settings.dir.clone()),
         };
@@ -117,6 +330,7 @@ impl Mailer {
             transport,
             from,
             id_domain,
+            timeout,
         })
     }
 
@@ -155,14 +369,28 @@ impl Mailer {
             .map_err(|_| SendError::Permanent("the message could not be built".into()))
     }
 
-    /// Sends one message: over SMTP, or into `<dir>/<message key>.eml` (written whole, then renamed, so
-    /// a reader never sees half a file, and a repeat overwrites the same file).
+    /// Sends one message within the overall deadline: over SMTP, or into `<dir>/<message key>.eml`
+    /// (written whole, then renamed, so a reader never sees half a file, and a repeat overwrites the
+    /// same file). Dropping the returned future abandons the send and closes its connection.
     pub async fn send(&self, key: &str, message: Message) -> Result<(), SendError> {
-        match &self.transport {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(smtp_error),
-            Transport::Files(dir) => write_eml(dir, key, &message.formatted())
-                .await
-                .map_err(|e| SendError::Transient(format!("writing the .eml file failed: {e}"))),
+        let sending =
+            async {
+                match &self.transport {
+                    Transport::Smtp(pool) => pool.send(&message).await,
+                    Transport::Files(dir) => write_eml(dir, key, &message.formatted())
+                        .await
+                        .map_err(|e| {
+                            SendError::Transient(format!("writing the .eml file failed: {e}"))
+                        }),
+                }
+            };
+        match tokio::time::timeout(self.timeout, sending).await {
+            Ok(sent) => sent,
+            Err(_) => Err(SendError::Transient(format!(
+                "the send did not finish within {} s (waiting for a connection, connecting and \
+                 the conversation together)",
+                self.timeout.as_secs_f32()
+            ))),
         }
     }
 }
