@@ -123,6 +123,7 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
                     .clone()
                     .map_or(defaults.outbox.mail.dir.clone(), Into::into),
                 pool_size: o.smtp_pool_size,
+                timeout: secs(o.smtp_timeout_secs.max(1)),
                 ..defaults.outbox.mail.clone()
             },
             public_base_url,
@@ -135,6 +136,8 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
             concurrency: o.concurrency,
             lease: secs(o.lease_secs.max(1)),
             webhook_timeout: secs(o.webhook_timeout_secs.max(1)),
+            attempt_timeout: secs(o.attempt_timeout_secs.max(1)),
+            shutdown_drain: secs(o.shutdown_drain_secs),
             ..defaults.outbox.clone()
         },
         carrier: carrier_sync(settings),

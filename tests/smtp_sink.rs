@@ -1,9 +1,13 @@
 //! A tiny SMTP server for tests and benchmarks: it speaks enough of RFC 5321 for a real client
 //! (EHLO/HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT), keeps every message it accepts with its
 //! envelope, and can be stopped (the port refuses connections, open sessions are cut) and started
-//! again on the same port — the "mail server is down" case.
+//! again on the same port — the "mail server is down" case. It can also hold its answer to each
+//! message's final `.` until released ([`SmtpSink::hold_replies`]): a message whose client goes away
+//! while held is never accepted, as RFC 5321 wants; and it can go mute ([`SmtpSink::mute`]): new
+//! connections are accepted but never greeted — the "server that says nothing" case.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,11 +26,34 @@ pub struct ReceivedMail {
     pub data: Vec<u8>,
 }
 
-#[derive(Default)]
 struct Shared {
     messages: Mutex<Vec<ReceivedMail>>,
     /// The accept loop and the open sessions, to cut when stopping.
     tasks: Mutex<Vec<AbortHandle>>,
+    /// While true, the answer to a message's final `.` waits.
+    hold: tokio::sync::watch::Sender<bool>,
+    /// Messages whose answer is waiting now.
+    held: AtomicUsize,
+    /// Messages whose client went away while their answer was held: never accepted.
+    dropped_while_held: AtomicUsize,
+    /// While true, new connections are accepted and never greeted.
+    mute: AtomicBool,
+    /// Connections accepted so far.
+    connections: AtomicUsize,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            messages: Mutex::default(),
+            tasks: Mutex::default(),
+            hold: tokio::sync::watch::Sender::new(false),
+            held: AtomicUsize::new(0),
+            dropped_while_held: AtomicUsize::new(0),
+            mute: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// A running (or stopped) sink.
@@ -110,6 +137,31 @@ impl SmtpSink {
         self.listen(self.addr).await.map(|_| ())
     }
 
+    /// Holds (or, with `false`, releases) the answers to messages' final `.`.
+    pub fn hold_replies(&self, hold: bool) {
+        self.shared.hold.send_replace(hold);
+    }
+
+    /// How many messages wait for their answer now.
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
+    /// How many messages were abandoned by their client while their answer was held.
+    pub fn dropped_while_held(&self) -> usize {
+        self.shared.dropped_while_held.load(Ordering::SeqCst)
+    }
+
+    /// Makes new connections silent (accepted, never greeted) or, with `false`, normal again.
+    pub fn mute(&self, mute: bool) {
+        self.shared.mute.store(mute, Ordering::SeqCst);
+    }
+
+    /// How many connections were accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
     /// Every message received so far, in order of arrival.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         self.shared
@@ -160,8 +212,17 @@ fn path_of(arg: &str) -> String {
 }
 
 async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    shared.connections.fetch_add(1, Ordering::SeqCst);
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    if shared.mute.load(Ordering::SeqCst) {
+        // Say nothing; read until the client gives up.
+        let mut sink = Vec::new();
+        while reader.read_until(b'\n', &mut sink).await? > 0 {
+            sink.clear();
+        }
+        return Ok(());
+    }
     write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
     let mut mail_from = String::new();
     let mut rcpt_to = Vec::new();
@@ -207,6 +268,19 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     }
                     let content = line.strip_prefix(b".").unwrap_or(&line);
                     data.extend_from_slice(content);
+                }
+                if *shared.hold.borrow() {
+                    shared.held.fetch_add(1, Ordering::SeqCst);
+                    let mut released = shared.hold.subscribe();
+                    let client_left = tokio::select! {
+                        _ = released.wait_for(|hold| !*hold) => false,
+                        read = reader.fill_buf() => read.map_or(true, |buf| buf.is_empty()),
+                    };
+                    shared.held.fetch_sub(1, Ordering::SeqCst);
+                    if client_left {
+                        shared.dropped_while_held.fetch_add(1, Ordering::SeqCst);
+                        return Ok(());
+                    }
                 }
                 if let Ok(mut messages) = shared.messages.lock() {
                     messages.push(ReceivedMail {

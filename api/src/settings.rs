@@ -96,6 +96,14 @@ pub struct OutboxSettings {
     pub webhook_timeout_secs: u64,
     /// SMTP connections kept open at once.
     pub smtp_pool_size: u32,
+    /// The overall deadline of one e-mail: the wait for a pooled connection, connecting and the
+    /// whole SMTP conversation together.
+    pub smtp_timeout_secs: u64,
+    /// The most any one delivery attempt may take, all included.
+    pub attempt_timeout_secs: u64,
+    /// When the worker stops, how long deliveries in flight may still take before their rows are
+    /// given back.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for OutboxSettings {
@@ -109,6 +117,9 @@ impl Default for OutboxSettings {
             lease_secs: 300,
             webhook_timeout_secs: 10,
             smtp_pool_size: 10,
+            smtp_timeout_secs: 30,
+            attempt_timeout_secs: 60,
+            shutdown_drain_secs: 5,
         }
     }
 }
