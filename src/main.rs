@@ -124,7 +124,6 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
                     .map_or(defaults.outbox.mail.dir.clone(), Into::into),
                 pool_size: o.smtp_pool_size,
                 timeout: secs(o.smtp_timeout_secs.max(1)),
-                ..defaults.outbox.mail.clone()
             },
             public_base_url,
             retry: domain::ops::outbox::RetryPolicy {

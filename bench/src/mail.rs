@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use domain::ops::outbox::{DeliveryKind, EmailPayload, Notice, Recipient, RetryPolicy};
+use domain::ops::outbox::RetryPolicy;
 use entity::enums::OutboxStatus;
 use entity::outbox;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use secrecy::SecretString;
 use tests::smtp_sink::SmtpSink;
 use worker::StepOutcome;
@@ -44,26 +44,6 @@ struct Args {
     batch: u64,
 }
 
-/// A receipt notice as the outbox holds it.
-fn payload(i: usize) -> EmailPayload {
-    let now = chrono::Utc::now();
-    EmailPayload {
-        message_key: format!("bench-{i}"),
-        recipient: Recipient::Citizen,
-        to: format!("cong.dan.{i}@example.vn"),
-        to_name: Some("Nguyễn Thị Bích Ngọc".to_owned()),
-        language: if i % 10 == 0 { "en" } else { "vi" }.to_owned(),
-        dossier_code: format!("BENCH-{i:05}"),
-        agency_name: Some("Ủy ban nhân dân phường Hoàn Kiếm".to_owned()),
-        procedure_name: Some("Cấp bản sao trích lục hộ tịch".to_owned()),
-        at: now,
-        notice: Notice::ReceivedByAgency {
-            filed_at: Some(now),
-            result_due_at: Some(now + chrono::Duration::days(5)),
-        },
-    }
-}
-
 /// The service's allocator (the `dossier` binary's), so the figures are the service's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -82,33 +62,9 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let queued_at = Instant::now();
-    let now = chrono::Utc::now();
-    let rows: Vec<outbox::ActiveModel> = (0..args.count)
-        .map(|i| {
-            Ok(outbox::ActiveModel {
-                kind: Set(DeliveryKind::Email.as_str().to_owned()),
-                dossier_id: Set(None),
-                payload: Set(serde_json::to_value(payload(i))?),
-                status: Set(OutboxStatus::Pending),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                locked_until: Set(None),
-                locked_by: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                done_at: Set(None),
-                ..Default::default()
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(500).collect();
-        outbox::Entity::insert_many(chunk)
-            .exec_without_returning(&app.store.write)
-            .await
-            .context("Failed to queue the e-mails")?;
-    }
+    tests::outbox_fixture::queue_emails(&app.store, "bench", args.count)
+        .await
+        .context("Failed to queue the e-mails")?;
     println!(
         "queued {} e-mails on {backend} in {:.2} s",
         args.count,
@@ -158,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let messages = sink.messages();
     let ids: HashSet<String> = messages
         .iter()
-        .filter_map(|m| mail_id(&m.data).map(str::to_owned))
+        .filter_map(|m| tests::outbox_fixture::message_key(&m.data))
         .collect();
     let failed = outbox::Entity::find()
         .filter(outbox::Column::Status.eq(OutboxStatus::Failed))
@@ -182,15 +138,4 @@ async fn main() -> anyhow::Result<()> {
         bail!("slower than the 30 s target");
     }
     Ok(())
-}
-
-/// The Message-ID header's value in a raw message.
-fn mail_id(data: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(data).ok()?;
-    text.split("\r\n")
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            l.strip_prefix("Message-ID: ")
-                .or_else(|| l.strip_prefix("Message-Id: "))
-        })
 }
