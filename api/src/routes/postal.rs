@@ -247,6 +247,7 @@ fn error_body(err: OpError) -> ErrorBody {
         | ApiError::PayloadTooLarge(body)
         | ApiError::UnsupportedMediaType(body)
         | ApiError::ValidationFailed(body)
+        | ApiError::RateLimited(body, _)
         | ApiError::Internal(body) => body.0.error,
     }
 }

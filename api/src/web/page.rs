@@ -154,6 +154,7 @@ pub fn error_page(
     let title = match status {
         StatusCode::NOT_FOUND => c.lang.t("Không tìm thấy", "Not found"),
         StatusCode::FORBIDDEN => c.lang.t("Không có quyền", "Not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => c.lang.t("Quá nhiều yêu cầu", "Too many requests"),
         s if s.is_server_error() => c.lang.t("Có lỗi xảy ra", "Something went wrong"),
         _ => c.lang.t("Không thực hiện được", "Not done"),
     }

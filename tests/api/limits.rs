@@ -1,0 +1,261 @@
+//! The public-internet limits of API.md: rate limits per client and per key, open pickup requests per
+//! phone, connection timeouts, the pickups worklist's pages, report limits, CSV cells, the metrics
+//! token, the sign-in redirect, and the carrier push's size.
+
+use entity::enums::Role;
+use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tests::{TestApp, error_of, valid_request};
+
+const OFFICE: &str = "100000";
+
+/// Checks a 429 answer: `Retry-After` in whole seconds (at least one) and, for the API, the envelope
+/// with `rate_limited`. Returns the seconds.
+async fn assert_rate_limited(res: Response) -> u64 {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry = res
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("a Retry-After header in whole seconds");
+    assert!(retry >= 1, "Retry-After is {retry}");
+    let (code, _) = error_of(res).await;
+    assert_eq!(code, "rate_limited");
+    retry
+}
+
+/// Checks a 429 page: HTML that says so, with `Retry-After`.
+async fn assert_rate_limited_page(res: Response) {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "a Retry-After header in whole seconds"
+    );
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = res.text().await.expect("page");
+    assert!(
+        html.contains("Quá nhiều yêu cầu") || html.contains("Too many requests"),
+        "the page says what happened: {html}"
+    );
+}
+
+/// A valid pickup request from the applicant with `phone`.
+fn request_with_phone(phone: &str) -> Value {
+    let mut body = valid_request();
+    body["applicant"]["phone"] = json!(phone);
+    body
+}
+
+#[tokio::test]
+async fn public_pickup_requests_over_the_per_client_limit_are_refused_and_store_nothing() {
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 3).await;
+    for i in 0..3 {
+        let res = app
+            .post_dossier(&request_with_phone(&format!("091234560{i}")))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let res = app.post_dossier(&request_with_phone("0912345699")).await;
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, 3);
+    // Staff keys are not public writes: an agency's `return` dossier still goes in.
+    let key = app.key(Role::Admin, None, None).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/agencies"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn public_tracking_over_the_per_client_limit_is_refused() {
+    let app = TestApp::spawn_with(|s| s.limits.public_reads_per_minute = 4).await;
+    let code = app.create_valid_dossier().await["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    for _ in 0..4 {
+        assert_eq!(app.track(&code).await.status(), 200);
+    }
+    assert_rate_limited(app.track(&code).await).await;
+    // The tracking page is a public read too, answered with a page.
+    let res = app
+        .client
+        .get(app.url(&format!("/t/{code}")))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    // Other routes are not public reads.
+    let res = app
+        .client
+        .get(app.url("/api/v1/agencies"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn requests_over_the_per_key_limit_are_refused_and_other_keys_go_on() {
+    let app = TestApp::spawn_with(|s| s.limits.key_requests_per_minute = 3).await;
+    let busy = app.key(Role::Postal, Some(OFFICE), None).await;
+    let other = app.key(Role::Postal, Some(OFFICE), None).await;
+    let pickups = |key: String| {
+        app.client
+            .get(app.url("/api/v1/pickups?status=pickup_requested"))
+            .bearer_auth(key)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(pickups(busy.clone()).await.expect("request").status(), 200);
+    }
+    assert_rate_limited(pickups(busy.clone()).await.expect("request")).await;
+    assert_eq!(pickups(other.clone()).await.expect("request").status(), 200);
+    // A staff-made dossier is limited by its key, and a refused one is not stored.
+    let agency = app.key(Role::Agency, None, Some("UBND-P-HOANKIEM")).await;
+    let mut body = valid_request();
+    body["service_mode"] = json!("return");
+    for _ in 0..3 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .bearer_auth(&agency)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    }
+    let before = app.dossier_count().await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&agency)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, before);
+}
+
+#[tokio::test]
+async fn the_forwarded_client_counts_only_behind_a_trusted_proxy() {
+    // Not trusted: a made-up X-Forwarded-For does not buy a fresh allowance.
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
+    for i in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&request_with_phone(&format!("091234561{i}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&request_with_phone("0912345619"))
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, 2);
+    drop(app);
+
+    // Trusted: each forwarded client has its own allowance, by the last hop.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.public_writes_per_minute = 2;
+        s.server.trusted_proxies = "10.9.9.9, 127.0.0.1".into();
+    })
+    .await;
+    let post_from = |hops: &'static str, phone: &'static str| {
+        app.client
+            .post(app.url("/api/v1/dossiers"))
+            .header("x-forwarded-for", hops)
+            .json(&request_with_phone(phone))
+            .send()
+    };
+    assert_eq!(
+        post_from("198.51.100.7, 203.0.113.1", "0912345620")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_eq!(
+        post_from("203.0.113.1", "0912345621")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_rate_limited(
+        post_from("198.51.100.8, 203.0.113.1", "0912345622")
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        post_from("203.0.113.2", "0912345623")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_eq!(app.dossier_count().await, 3);
+}
+
+#[tokio::test]
+async fn staff_sign_in_attempts_and_the_request_form_over_the_limit_get_a_page() {
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/staff"))
+            .form(&[("csrf", "x"), ("key", "dk_wrong")])
+            .send()
+            .await
+            .expect("request");
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let res = app
+        .client
+        .post(app.url("/staff"))
+        .form(&[("csrf", "x"), ("key", "dk_wrong")])
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    // The request form shares the client's allowance of public writes.
+    let res = app
+        .client
+        .post(app.url("/"))
+        .header(ACCEPT, "text/html")
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    assert_eq!(app.dossier_count().await, 0);
+}
