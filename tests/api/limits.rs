@@ -3,7 +3,7 @@
 //! token, the sign-in redirect, and the carrier push's size.
 
 use entity::enums::Role;
-use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tests::{TestApp, error_of, valid_request};
@@ -258,4 +258,121 @@ async fn staff_sign_in_attempts_and_the_request_form_over_the_limit_get_a_page()
         .expect("request");
     assert_rate_limited_page(res).await;
     assert_eq!(app.dossier_count().await, 0);
+}
+
+/// Opens the sign-in page with `query` and returns the visitor's cookies and the form token.
+async fn sign_in_form(app: &TestApp, query: &str) -> (String, String, String) {
+    let res = app
+        .client
+        .get(app.url(&format!("/staff{query}")))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let cookies = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = res.text().await.expect("page");
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        html.find(&marker).map_or(String::new(), |at| {
+            let start = at + marker.len();
+            let end = html[start..].find('"').expect("end of the value") + start;
+            html[start..end].to_owned()
+        })
+    };
+    (cookies, field("csrf"), field("next"))
+}
+
+/// Signs in with `key` and `next` as posted, and returns where the answer leads.
+async fn location_after_sign_in(app: &TestApp, key: &str, next: &str) -> String {
+    let (cookies, csrf, _) = sign_in_form(app, "").await;
+    let res = app
+        .client
+        .post(app.url("/staff"))
+        .header(COOKIE, cookies)
+        .form(&[("csrf", csrf.as_str()), ("key", key), ("next", next)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "next {next:?}");
+    res.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    assert_eq!(
+        location_after_sign_in(&app, &key, "/staff/scan").await,
+        "/staff/scan"
+    );
+    for next in [
+        "//example.org",
+        "///example.org",
+        "/\\example.org",
+        "\\\\example.org",
+        "\\/example.org",
+        "/\t/example.org",
+        "\t//example.org",
+        "/\r\n/example.org",
+        "/\n/example.org",
+        "/\u{1}/example.org",
+        "/\u{7f}/example.org",
+        "/\u{85}/example.org",
+        "https://example.org",
+        "example.org",
+        "%2F%2Fexample.org",
+        "/%2F/example.org",
+        "/%2f/example.org",
+        "/%5Cexample.org",
+        "/%5cexample.org",
+        "/%09/example.org",
+        "/%0D%0A/example.org",
+        "/%00/example.org",
+        "%252F%252Fexample.org",
+        "/%252F/example.org",
+        "/%255Cexample.org",
+        "/%2509/example.org",
+        "/%25252F/example.org",
+    ] {
+        assert_eq!(
+            location_after_sign_in(&app, &key, next).await,
+            "/staff",
+            "next {next:?}"
+        );
+    }
+    // The same through the sign-in page's own link: the form does not carry the foreign path on.
+    for query in ["?next=%2F%09%2Fexample.org", "?next=%2F%2Fexample.org", "?next=%2F%255Cexample.org"] {
+        let (cookies, csrf, next) = sign_in_form(&app, query).await;
+        let res = app
+            .client
+            .post(app.url("/staff"))
+            .header(COOKIE, cookies)
+            .form(&[("csrf", csrf.as_str()), ("key", key.as_str()), ("next", next.as_str())])
+            .send()
+            .await
+            .expect("request");
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .expect("a Location")
+            .to_owned();
+        assert!(
+            location.starts_with('/')
+                && !location.starts_with("//")
+                && !location.contains(['\\', '\t', '%']),
+            "{query} led to {location:?}"
+        );
+    }
 }
