@@ -149,6 +149,10 @@ impl From<OpError> for ApiError {
             OpError::TransitionRefused(message) => Self::invalid_transition(message),
             OpError::Conflict(message) => Self::conflict(message),
             OpError::Forbidden(message) => Self::forbidden(message),
+            OpError::TooMany {
+                message,
+                retry_after_secs,
+            } => Self::too_many(message, retry_after_secs),
             OpError::Db(db) => Self::from(db),
         }
     }

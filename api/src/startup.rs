@@ -145,9 +145,10 @@ impl Application {
                 format!("Failed to create the data directory {}", dir.display())
             })?;
         }
-        let store = Store::connect(&settings.database.url, settings.database.max_connections)
+        let mut store = Store::connect(&settings.database.url, settings.database.max_connections)
             .await
             .context("Failed to connect to the database")?;
+        store.open_requests_per_phone = settings.limits.open_requests_per_phone;
         migrate(&store.write).await?;
         let mut seeded = false;
         let mut first_admin_key = None;
@@ -194,7 +195,6 @@ impl Application {
                 .map(|k| Arc::new(SecretSlice::from(k))),
             guards: Arc::new(crate::state::Guards {
                 rate_limits: Arc::new(RateLimits::new(&settings.limits, &settings.server)?),
-                open_requests_per_phone: settings.limits.open_requests_per_phone,
             }),
         };
         Ok(Self {

@@ -27,6 +27,4 @@ pub struct AppState {
 pub struct Guards {
     /// Requests per client and per API key.
     pub rate_limits: Arc<crate::rate_limit::RateLimits>,
-    /// Open pickup requests per applicant phone.
-    pub open_requests_per_phone: u32,
 }

@@ -376,3 +376,87 @@ async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_phone_has_at_most_five_open_pickup_requests_whatever_its_spelling() {
+    let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
+    let mut codes = Vec::new();
+    for phone in ["0912345678", "+84912345678", "0912 345 678", "84912345678", "0912.345.678"] {
+        let res = app.post_dossier(&request_with_phone(phone)).await;
+        assert_eq!(res.status(), 201, "{phone}");
+        let body: Value = res.json().await.expect("json");
+        codes.push((
+            body["code"].as_str().expect("code").to_owned(),
+            body["access_token"].as_str().expect("token").to_owned(),
+        ));
+    }
+    for phone in ["0912345678", "+84 912 345 678"] {
+        let res = app.post_dossier(&request_with_phone(phone)).await;
+        let retry = assert_rate_limited(res).await;
+        assert!(retry >= 60, "Retry-After {retry}");
+    }
+    assert_eq!(app.dossier_count().await, 5);
+    // Another phone is not held back.
+    assert_eq!(
+        app.post_dossier(&request_with_phone("0987654321"))
+            .await
+            .status(),
+        201
+    );
+    // A staff-made return dossier is not a pickup request and is not counted.
+    let agency = app.key(Role::Agency, None, Some("UBND-P-HOANKIEM")).await;
+    let mut body = request_with_phone("0912345678");
+    body["service_mode"] = json!("return");
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&agency)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 201);
+    // Once one is cancelled, the phone may ask again.
+    let (code, token) = &codes[0];
+    assert_eq!(app.cancel(code, Some(token)).await.status(), 200);
+    assert_eq!(
+        app.post_dossier(&request_with_phone("0912345678"))
+            .await
+            .status(),
+        201
+    );
+    assert_rate_limited(app.post_dossier(&request_with_phone("0912345678")).await).await;
+    assert_eq!(app.dossier_count().await, 8);
+}
+
+#[tokio::test]
+async fn ten_concurrent_requests_for_one_phone_make_exactly_five_dossiers() {
+    let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
+    // Some with an Idempotency-Key, so both ways of writing a dossier meet.
+    let requests = (0..10).map(|i| {
+        let mut req = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .json(&request_with_phone(if i % 2 == 0 { "0912345678" } else { "+84912345678" }));
+        if i % 3 == 0 {
+            req = req.header("Idempotency-Key", format!("concurrent-{i}"));
+        }
+        req.send()
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut created = 0;
+    let mut refused = 0;
+    for res in answers {
+        let res = res.expect("request");
+        match res.status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_rate_limited(res).await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", res.text().await),
+        }
+    }
+    assert_eq!((created, refused), (5, 5));
+    assert_eq!(app.dossier_count().await, 5);
+}

@@ -172,6 +172,7 @@ pub fn status_of(err: &domain::ops::OpError) -> StatusCode {
             StatusCode::CONFLICT
         }
         OpError::Forbidden(_) => StatusCode::FORBIDDEN,
+        OpError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         OpError::Db(err) => {
             tracing::error!(error.cause = %err, "a page's use-case failed");
             StatusCode::INTERNAL_SERVER_ERROR
