@@ -460,3 +460,67 @@ async fn ten_concurrent_requests_for_one_phone_make_exactly_five_dossiers() {
     assert_eq!((created, refused), (5, 5));
     assert_eq!(app.dossier_count().await, 5);
 }
+
+/// Renames a reference record (`agencies` or `procedures`) by code, as an administrator would.
+async fn rename(app: &TestApp, admin: &str, kind: &str, code: &str, name: &str) {
+    let list: Vec<Value> = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/{kind}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let mut record = list
+        .into_iter()
+        .find(|r| r["code"] == code)
+        .expect("the record");
+    record["name"] = json!(name);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/{kind}")))
+        .bearer_auth(admin)
+        .json(&record)
+        .send()
+        .await
+        .expect("request");
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+}
+
+#[tokio::test]
+async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    rename(&app, &admin, "agencies", "UBND-P-HOANKIEM", "=HYPERLINK(\"http://example.org\")").await;
+    rename(&app, &admin, "procedures", "1.001612", "-2+3").await;
+    app.create_valid_dossier().await;
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Days::new(30);
+    let to = today + chrono::Days::new(1);
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/reports/summary?from={from}&to={to}")))
+        .bearer_auth(&admin)
+        .header(ACCEPT, "text/csv")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("\"'=HYPERLINK(\"\"http://example.org\"\")\""),
+        "the agency's name is neutralised: {body}"
+    );
+    assert!(body.contains(",'-2+3,"), "the procedure's name is neutralised: {body}");
+    for line in body.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches(['"', '\u{feff}']);
+            assert!(
+                !cell.starts_with(['=', '+', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {line}"
+            );
+        }
+    }
+}
