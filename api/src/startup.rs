@@ -195,6 +195,11 @@ impl Application {
                 .map(|k| Arc::new(SecretSlice::from(k))),
             guards: Arc::new(crate::state::Guards {
                 rate_limits: Arc::new(RateLimits::new(&settings.limits, &settings.server)?),
+                metrics_token: settings
+                    .metrics
+                    .token
+                    .clone()
+                    .filter(|t| !t.expose_secret().is_empty()),
             }),
         };
         Ok(Self {

@@ -27,4 +27,6 @@ pub struct AppState {
 pub struct Guards {
     /// Requests per client and per API key.
     pub rate_limits: Arc<crate::rate_limit::RateLimits>,
+    /// The bearer token `GET /metrics` requires, when set (`metrics.token`).
+    pub metrics_token: Option<secrecy::SecretString>,
 }

@@ -524,3 +524,48 @@ async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
         }
     }
 }
+
+/// `GET {base}/metrics` with an optional bearer token.
+async fn scrape(client: &reqwest::Client, base: &str, token: Option<&str>) -> Response {
+    let mut req = client.get(format!("{base}/metrics"));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.expect("scrape")
+}
+
+#[tokio::test]
+async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_worker() {
+    const TOKEN: &str = "scrape-me-7c1f0a9e";
+    let app = TestApp::spawn_with(|s| s.metrics.token = Some(TOKEN.to_owned().into())).await;
+    let probes = api::probes::Probes::bind("127.0.0.1:0", app.store.clone())
+        .await
+        .expect("bind the probes")
+        .with_metrics_token(Some(TOKEN.to_owned().into()));
+    let worker_base = format!("http://127.0.0.1:{}", probes.port().expect("port"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let probes = tokio::spawn(probes.run_until(async move {
+        let _ = stopped.await;
+    }));
+    for base in [app.base_url.as_str(), worker_base.as_str()] {
+        for wrong in [None, Some("scrape-me"), Some("scrape-me-7c1f0a9e-and-more"), Some("")] {
+            let res = scrape(&app.client, base, wrong).await;
+            assert_eq!(res.status(), 401, "{base} with {wrong:?}");
+            assert_eq!(error_of(res).await.0, "unauthorized");
+        }
+        let res = scrape(&app.client, base, Some(TOKEN)).await;
+        assert_eq!(res.status(), 200, "{base}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/plain")
+        );
+    }
+    let _ = stop.send(());
+    let _ = probes.await;
+
+    // Without a token the metrics stay open, as before.
+    let open = TestApp::spawn().await;
+    assert_eq!(scrape(&open.client, &open.base_url, None).await.status(), 200);
+}
