@@ -569,3 +569,135 @@ async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_wor
     let open = TestApp::spawn().await;
     assert_eq!(scrape(&open.client, &open.base_url, None).await.status(), 200);
 }
+
+/// The `rel="next"` target of a `Link` header, if any.
+fn next_link(res: &Response) -> Option<String> {
+    let link = res.headers().get("link")?.to_str().ok()?;
+    let (target, rel) = link.split_once(';')?;
+    assert_eq!(rel.trim(), "rel=\"next\"");
+    Some(
+        target
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned(),
+    )
+}
+
+/// Makes `n` pickup requests, each with its own phone, and returns their codes in order.
+async fn make_requests(app: &TestApp, n: usize) -> Vec<String> {
+    let mut codes = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20) {
+        let answers = futures_util::future::join_all(chunk.iter().map(|i| {
+            app.client
+                .post(app.url("/api/v1/dossiers"))
+                .json(&request_with_phone(&format!("09{:08}", i)))
+                .send()
+        }))
+        .await;
+        for res in answers {
+            let res = res.expect("request");
+            assert_eq!(res.status(), 201);
+            let body: Value = res.json().await.expect("json");
+            codes.push(body["code"].as_str().expect("code").to_owned());
+        }
+    }
+    codes
+}
+
+/// Follows the worklist's pages from `first` and returns the codes of each page.
+async fn walk_pickups(app: &TestApp, key: &str, first: String) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let res = app
+            .client
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+        next = next_link(&res);
+        if let Some(next) = &next {
+            assert!(next.contains("limit="), "the next page keeps the limit: {next}");
+            if url.contains("status=") {
+                assert!(next.contains("status="), "the next page keeps the status: {next}");
+            }
+        }
+        let items: Vec<Value> = res.json().await.expect("json");
+        pages.push(
+            items
+                .iter()
+                .map(|i| i["code"].as_str().expect("code").to_owned())
+                .collect(),
+        );
+        assert!(pages.len() < 100, "the pages never end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn the_pickup_worklist_comes_in_pages_that_reach_every_request() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    let codes = make_requests(&app, 103).await;
+    let mut all: Vec<String> = Vec::new();
+
+    // The default page is 100 requests, then the rest.
+    let pages = walk_pickups(&app, &key, app.url("/api/v1/pickups")).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 3]);
+    for page in &pages {
+        all.extend(page.iter().cloned());
+    }
+    let mut sorted = all.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 103, "no request twice, none missing");
+    let mut expected = codes.clone();
+    expected.sort();
+    assert_eq!(sorted, expected);
+
+    // Smaller pages, with a status, oldest first and the same requests in the same order.
+    let pages = walk_pickups(
+        &app,
+        &key,
+        app.url("/api/v1/pickups?status=pickup_requested&limit=7"),
+    )
+    .await;
+    assert_eq!(pages.len(), 15);
+    assert!(pages[..14].iter().all(|p| p.len() == 7));
+    assert_eq!(pages[14].len(), 5);
+    assert_eq!(pages.concat(), all);
+
+    // One page of the largest size holds them all.
+    let first_page = walk_pickups(&app, &key, app.url("/api/v1/pickups?limit=500")).await;
+    assert_eq!(first_page, vec![all.clone()]);
+}
+
+#[tokio::test]
+async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    for query in ["limit=0", "limit=501", "limit=-1", "limit=ten", "after=nonsense", "after=1_x"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/pickups?{query}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(error_of(res).await.0, "bad_request", "{query}");
+    }
+    for query in ["limit=1", "limit=500"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/pickups?{query}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{query}");
+    }
+}

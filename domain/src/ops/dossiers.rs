@@ -258,13 +258,6 @@ struct NewDossierRows {
     phone_limit: Option<u32>,
 }
 
-/// Statuses of a pickup request the post has not collected yet.
-pub const OPEN_PICKUP_STATUSES: [DossierStatus; 3] = [
-    DossierStatus::PickupRequested,
-    DossierStatus::PickupScheduled,
-    DossierStatus::PickupFailed,
-];
-
 /// The refusal of a pickup request over the phone's limit.
 fn too_many_open_requests(limit: u32) -> OpError {
     OpError::TooMany {
@@ -563,7 +556,7 @@ async fn insert_new_dossier(
         if let Some(limit) = phone_limit {
             let open = dossier::Entity::find()
                 .filter(dossier::Column::ApplicantPhone.eq(active_value(&dossier.applicant_phone)))
-                .filter(dossier::Column::Status.is_in(OPEN_PICKUP_STATUSES))
+                .filter(dossier::Column::Status.is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()))
                 .count(txn)
                 .await?;
             if open >= u64::from(limit) {
