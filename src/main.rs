@@ -312,7 +312,11 @@ async fn main() -> anyhow::Result<()> {
                 .as_deref()
                 .filter(|b| !b.trim().is_empty())
             {
-                Some(bind) => Some(api::probes::Probes::bind(bind, store.clone()).await?),
+                Some(bind) => Some(
+                    api::probes::Probes::bind(bind, store.clone())
+                        .await?
+                        .with_metrics_token(settings.metrics.token.clone()),
+                ),
                 None => None,
             };
             let (_tx, rx) = shutdown_signal();

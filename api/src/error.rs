@@ -67,6 +67,12 @@ pub enum ApiError {
     /// Well-formed but invalid values; `details` names each field.
     #[oai(status = 422)]
     ValidationFailed(Json<ErrorEnvelope>),
+    /// Too many requests; `Retry-After` says when to try again.
+    #[oai(status = 429)]
+    RateLimited(
+        Json<ErrorEnvelope>,
+        #[oai(header = "Retry-After")] u64,
+    ),
     /// A bug; the body carries no internals.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
@@ -119,6 +125,10 @@ impl ApiError {
             details,
         ))
     }
+    /// 429 `rate_limited`, to try again after `retry_after_secs`.
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::RateLimited(envelope("rate_limited", message, vec![]), retry_after_secs)
+    }
     /// A failure that is our fault: logged here with its cause, answered without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error.cause = %cause, "request failed");
@@ -139,6 +149,10 @@ impl From<OpError> for ApiError {
             OpError::TransitionRefused(message) => Self::invalid_transition(message),
             OpError::Conflict(message) => Self::conflict(message),
             OpError::Forbidden(message) => Self::forbidden(message),
+            OpError::TooMany {
+                message,
+                retry_after_secs,
+            } => Self::too_many(message, retry_after_secs),
             OpError::Db(db) => Self::from(db),
         }
     }

@@ -8,6 +8,7 @@ pub mod labels;
 pub mod limits;
 pub mod optional_json;
 pub mod probes;
+pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 pub mod startup;

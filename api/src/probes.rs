@@ -7,7 +7,8 @@ use anyhow::Context;
 use domain::store::Store;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::{Data, Json};
-use poem::{EndpointExt, IntoResponse, Response, Route, Server, get, handler};
+use poem::{EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::routes::health::HealthOut;
 
@@ -15,6 +16,7 @@ use crate::routes::health::HealthOut;
 pub struct Probes {
     acceptor: TcpAcceptor,
     store: Store,
+    metrics_token: Option<SecretString>,
 }
 
 impl Probes {
@@ -25,7 +27,17 @@ impl Probes {
             .into_acceptor()
             .await
             .with_context(|| format!("Failed to listen for the worker's probes on {addr}"))?;
-        Ok(Self { acceptor, store })
+        Ok(Self {
+            acceptor,
+            store,
+            metrics_token: None,
+        })
+    }
+
+    /// Requires `Authorization: Bearer <token>` on `/metrics` (`metrics.token`), when set.
+    pub fn with_metrics_token(mut self, token: Option<SecretString>) -> Self {
+        self.metrics_token = token.filter(|t| !t.expose_secret().is_empty());
+        self
     }
 
     /// The port the probes listen on.
@@ -46,15 +58,26 @@ impl Probes {
             .at("/health/live", get(live))
             .at("/health/ready", get(ready))
             .catch_all_error(crate::error::render_poem_error)
-            .data(self.store);
+            .data(self.store)
+            .data(MetricsToken(self.metrics_token));
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(5)))
             .await
     }
 }
 
+/// The token `/metrics` requires, if any.
+#[derive(Clone)]
+struct MetricsToken(Option<SecretString>);
+
 #[handler]
-fn metrics() -> Response {
+fn metrics(request: &Request, token: Data<&MetricsToken>) -> Response {
+    if !crate::routes::metrics::may_read(request, token.0.0.as_ref()) {
+        return crate::error::ApiError::unauthorized(
+            "the metrics need `Authorization: Bearer <metrics token>`",
+        )
+        .into_response();
+    }
     let body = crate::routes::metrics::render();
     body.with_content_type("text/plain; charset=utf-8")
         .into_response()

@@ -23,6 +23,46 @@ pub struct Settings {
     /// A stand-alone `dossier worker` process.
     #[serde(default)]
     pub worker: WorkerProcessSettings,
+    /// Rate limits of the public internet (`DOSSIER__LIMITS__…`).
+    #[serde(default)]
+    pub limits: LimitSettings,
+    /// `GET /metrics`.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// Rate limits (API.md "Public-internet limits").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Per client: `POST /api/v1/dossiers` without a staff key, the web request form, staff sign-in
+    /// attempts.
+    pub public_writes_per_minute: u32,
+    /// Per client: `/api/v1/track/*`, `/t/*`, `/l/*`.
+    pub public_reads_per_minute: u32,
+    /// Per API key, every request.
+    pub key_requests_per_minute: u32,
+    /// Open pickup requests (`pickup_requested`, `pickup_scheduled`, `pickup_failed`) per applicant
+    /// phone.
+    pub open_requests_per_phone: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            public_writes_per_minute: 30,
+            public_reads_per_minute: 600,
+            key_requests_per_minute: 6000,
+            open_requests_per_phone: 5,
+        }
+    }
+}
+
+/// `GET /metrics` (on `dossier serve` and on a stand-alone worker's metrics endpoint).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` requires `Authorization: Bearer <token>` (`DOSSIER__METRICS__TOKEN`).
+    pub token: Option<SecretString>,
 }
 
 /// A stand-alone `dossier worker` process (`dossier serve` shows its in-process worker's metrics on
@@ -43,6 +83,16 @@ pub struct ServerSettings {
     pub run_worker: bool,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
+    /// Proxies whose last `X-Forwarded-For` hop names the client (comma-separated addresses).
+    #[serde(default)]
+    pub trusted_proxies: String,
+    /// A connection whose request headers are not complete within this many seconds is closed.
+    #[serde(default = "default_header_timeout_secs")]
+    pub header_timeout_secs: u64,
+}
+
+fn default_header_timeout_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
+use crate::rate_limit::{RateLimit, RateLimits};
 use crate::routes::admin::AdminApi;
 use crate::routes::carrier::CarrierApi;
 use crate::routes::events::EventFeedApi;
@@ -144,9 +145,10 @@ impl Application {
                 format!("Failed to create the data directory {}", dir.display())
             })?;
         }
-        let store = Store::connect(&settings.database.url, settings.database.max_connections)
+        let mut store = Store::connect(&settings.database.url, settings.database.max_connections)
             .await
             .context("Failed to connect to the database")?;
+        store.open_requests_per_phone = settings.limits.open_requests_per_phone;
         migrate(&store.write).await?;
         let mut seeded = false;
         let mut first_admin_key = None;
@@ -191,6 +193,14 @@ impl Application {
                 .map(|s| s.expose_secret().as_bytes().to_vec())
                 .filter(|k| !k.is_empty())
                 .map(|k| Arc::new(SecretSlice::from(k))),
+            guards: Arc::new(crate::state::Guards {
+                rate_limits: Arc::new(RateLimits::new(&settings.limits, &settings.server)?),
+                metrics_token: settings
+                    .metrics
+                    .token
+                    .clone()
+                    .filter(|t| !t.expose_secret().is_empty()),
+            }),
         };
         Ok(Self {
             port,
@@ -221,6 +231,15 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        let limits = self.state.guards.rate_limits.clone();
+        let forget_idle = tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::rate_limit::FORGET_IDLE_EVERY);
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        });
+        let _stop_forgetting = AbortOnDrop(forget_idle);
         let app = routes(self.state);
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(10)))
@@ -236,17 +255,28 @@ impl Application {
     }
 }
 
+/// Ends a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The whole route tree with its middleware.
 pub fn routes(state: AppState) -> impl poem::Endpoint {
     let api = openapi_service().server(state.public_base_url.to_string());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let rate_limit = RateLimit(state.guards.rate_limits.clone());
     let api_routes = Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs);
     crate::web::mount(api_routes)
         .with(BodyLimit { max: MAX_JSON_BODY })
+        .with(rate_limit)
         .catch_all_error(render_poem_error)
         .with(AccessLog)
         .data(state)

@@ -19,4 +19,14 @@ pub struct AppState {
     pub carrier_push_key: Option<Arc<SecretSlice<u8>>>,
     /// Public tracking views kept between reads (SQLite only).
     pub track_cache: crate::track_cache::TrackCache,
+    /// The public-internet limits of this process.
+    pub guards: Arc<crate::state::Guards>,
+}
+
+/// The public-internet limits a process keeps (API.md "Public-internet limits").
+pub struct Guards {
+    /// Requests per client and per API key.
+    pub rate_limits: Arc<crate::rate_limit::RateLimits>,
+    /// The bearer token `GET /metrics` requires, when set (`metrics.token`).
+    pub metrics_token: Option<secrecy::SecretString>,
 }

@@ -33,7 +33,13 @@ pub struct Store {
     /// On SQLite, the writer of new dossiers, which commits those that arrive together in one
     /// transaction; `None` on PostgreSQL.
     pub(crate) new_dossiers: Option<NewDossierQueue>,
+    /// Most open pickup requests (`pickup_requested`, `pickup_scheduled`, `pickup_failed`) one
+    /// applicant phone may have; a new one over it is refused.
+    pub open_requests_per_phone: u32,
 }
+
+/// The default of [`Store::open_requests_per_phone`].
+pub const DEFAULT_OPEN_REQUESTS_PER_PHONE: u32 = 5;
 
 /// How many times the SQLite writer of this process has committed (or may have).
 ///
@@ -76,6 +82,7 @@ impl Store {
                 catalog: Arc::default(),
                 write_generation: Some(generation),
                 new_dossiers,
+                open_requests_per_phone: DEFAULT_OPEN_REQUESTS_PER_PHONE,
             })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
@@ -91,6 +98,7 @@ impl Store {
                 catalog: Arc::default(),
                 write_generation: None,
                 new_dossiers: None,
+                open_requests_per_phone: DEFAULT_OPEN_REQUESTS_PER_PHONE,
             })
         }
     }

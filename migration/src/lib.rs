@@ -39,6 +39,8 @@ mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
 mod m20261123_000900_drop_carrier_events_dossier_links;
+mod m20261205_100001_create_dossiers_open_by_phone_index;
+mod m20261205_100002_create_open_pickup_requests_function;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -83,6 +85,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
             Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
+            Box::new(m20261205_100001_create_dossiers_open_by_phone_index::Migration),
+            Box::new(m20261205_100002_create_open_pickup_requests_function::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod feed;
 mod handovers;
 mod idempotency;
 mod labels;
+mod limits;
 mod notifications;
 mod operations;
 mod postal;

@@ -11,9 +11,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::web::Data;
 use poem_openapi::{OpenApi, payload::PlainText};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
 use super::ApiTags;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Bucket bounds of duration histograms, in seconds: from near real time to a day late.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -75,6 +80,21 @@ pub fn render() -> String {
     }
 }
 
+/// Whether `request` may read the metrics: always without a token, else only with
+/// `Authorization: Bearer <token>` (compared in constant time).
+pub fn may_read(request: &poem::Request, token: Option<&SecretString>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let given = request
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
+}
+
 pub struct MetricsApi;
 
 #[OpenApi(tag = "ApiTags::Operations")]
@@ -82,8 +102,19 @@ impl MetricsApi {
     /// The process's counters and histograms in the Prometheus text format: carrier events ingested,
     /// duplicates, unknown items, carrier errors by kind, outbox deliveries sent and failed, and the lag
     /// between a carrier event's time and its storing.
+    ///
+    /// With `metrics.token` set (`DOSSIER__METRICS__TOKEN`), only for `Authorization: Bearer <token>`.
     #[oai(path = "/metrics", method = "get")]
-    async fn metrics(&self) -> PlainText<String> {
-        PlainText(render())
+    async fn metrics(
+        &self,
+        state: Data<&AppState>,
+        request: &poem::Request,
+    ) -> Result<PlainText<String>, ApiError> {
+        if !may_read(request, state.guards.metrics_token.as_ref()) {
+            return Err(ApiError::unauthorized(
+                "the metrics need `Authorization: Bearer <metrics token>`",
+            ));
+        }
+        Ok(PlainText(render()))
     }
 }

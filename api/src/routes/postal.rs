@@ -7,6 +7,7 @@ use domain::ops::OpError;
 use domain::ops::access::Actor;
 use domain::ops::dossiers::SlipDocument;
 use domain::ops::postal::{
+    PickupCursor,
     DeliveryRequest, PickupItem, PickupRequest, RecipientRequest, ScheduleRequest,
 };
 use domain::ops::scans::{MAX_BATCH, ScanOutcome, ScanRequest};
@@ -247,6 +248,7 @@ fn error_body(err: OpError) -> ErrorBody {
         | ApiError::PayloadTooLarge(body)
         | ApiError::UnsupportedMediaType(body)
         | ApiError::ValidationFailed(body)
+        | ApiError::RateLimited(body, _)
         | ApiError::Internal(body) => body.0.error,
     }
 }
@@ -290,11 +292,27 @@ async fn dossier_answer(
     Ok(Json(dossier_out(record, Utc::now())))
 }
 
+/// Requests per page of the pickup worklist when `limit` is not given.
+const DEFAULT_PICKUPS_PAGE: u64 = 100;
+
+#[derive(ApiResponse)]
+enum PickupsResponse {
+    /// A page of the worklist; `Link` names the next one when there is more.
+    #[oai(status = 200)]
+    Ok(
+        Json<Vec<PickupOut>>,
+        #[oai(header = "Link")] Option<String>,
+    ),
+}
+
 pub struct PostalApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Postal")]
 impl PostalApi {
-    /// The office's pickup worklist, oldest request first (at most 500). Without `status`: the
+    /// The office's pickup worklist, oldest request first, `limit` requests a page (default 100, at
+    /// most 500; anything else is 400 `bad_request`). When there are more, the `Link` header names the
+    /// next page (`<…/api/v1/pickups?…&after=CURSOR>; rel="next"`, with the same `status` and
+    /// `limit`); following it to the end reaches every request of the office. Without `status`: the
     /// pickups still to be made (`pickup_requested`, `pickup_scheduled`, `pickup_failed`).
     #[oai(path = "/pickups", method = "get")]
     async fn pickups(
@@ -302,8 +320,31 @@ impl PostalApi {
         state: Data<&AppState>,
         caller: Caller,
         status: Query<Option<String>>,
-    ) -> Result<Json<Vec<PickupOut>>, ApiError> {
+        /// Requests per page, 1 to 500 (default 100).
+        limit: Query<Option<String>>,
+        /// The cursor of the `Link` header's next page.
+        after: Query<Option<String>>,
+    ) -> Result<PickupsResponse, ApiError> {
         let actor = require_credentials(&caller)?;
+        let limit = match limit.0.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_PICKUPS_PAGE,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=domain::ops::postal::MAX_WORKLIST).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`limit` must be a whole number from 1 to {}",
+                        domain::ops::postal::MAX_WORKLIST
+                    ))
+                })?,
+        };
+        let after = match after.0.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(PickupCursor::decode(text).ok_or_else(|| {
+                ApiError::bad_request("`after` must be the cursor of a `Link` header's next page")
+            })?),
+        };
         let status = match status.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(s.parse::<DossierStatus>().map_err(|_| {
@@ -317,8 +358,28 @@ impl PostalApi {
                 ))
             })?),
         };
-        let items = domain::ops::postal::list_pickups(&state.store.read, actor, status).await?;
-        Ok(Json(items.into_iter().map(pickup_out).collect()))
+        let page = domain::ops::postal::list_pickups_page(
+            &state.store.read,
+            actor,
+            status,
+            after,
+            limit,
+        )
+        .await?;
+        let link = page.next.map(|next| {
+            let status = status
+                .map(|s| format!("status={}&", s.as_str()))
+                .unwrap_or_default();
+            format!(
+                "<{}/api/v1/pickups?{status}limit={limit}&after={}>; rel=\"next\"",
+                state.public_base_url,
+                next.encode()
+            )
+        });
+        Ok(PickupsResponse::Ok(
+            Json(page.items.into_iter().map(pickup_out).collect()),
+            link,
+        ))
     }
 
     /// Book the pickup for a date (today or later) and a half-day.

@@ -236,6 +236,22 @@ fn csv_field(value: &str) -> String {
     }
 }
 
+/// A text cell of a CSV the service writes, safe to open in a spreadsheet: one that begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return would be read as a formula, so it gets a leading `'`.
+/// Numbers the service itself writes are not text and are left alone (a negative number stays a
+/// number, and none of them can be a formula).
+pub fn csv_text(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+fn opt_text(value: Option<&String>) -> String {
+    value.map(|v| csv_text(v)).unwrap_or_default()
+}
+
 fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -257,8 +273,8 @@ fn summary_csv(s: &SummaryOut) -> String {
             rows: vec![vec![
                 s.period.from.to_string(),
                 s.period.to.to_string(),
-                opt(s.period.preset.as_ref()),
-                opt(s.agency_code.as_ref()),
+                opt_text(s.period.preset.as_ref()),
+                opt_text(s.agency_code.as_ref()),
                 s.generated_at.to_rfc3339(),
                 s.dossiers.to_string(),
             ]],
@@ -269,7 +285,7 @@ fn summary_csv(s: &SummaryOut) -> String {
             rows: s
                 .by_status
                 .iter()
-                .map(|r| vec![r.status.clone(), r.dossiers.to_string()])
+                .map(|r| vec![csv_text(&r.status), r.dossiers.to_string()])
                 .collect(),
         },
         CsvSection {
@@ -280,8 +296,8 @@ fn summary_csv(s: &SummaryOut) -> String {
                 .iter()
                 .map(|r| {
                     vec![
-                        r.procedure_code.clone(),
-                        r.procedure_name.clone(),
+                        csv_text(&r.procedure_code),
+                        csv_text(&r.procedure_name),
                         r.dossiers.to_string(),
                     ]
                 })
@@ -308,7 +324,7 @@ fn summary_csv(s: &SummaryOut) -> String {
                 .iter()
                 .map(|l| {
                     vec![
-                        l.direction.clone(),
+                        csv_text(&l.direction),
                         l.legs.to_string(),
                         l.started.to_string(),
                         l.delivered.to_string(),
@@ -349,8 +365,8 @@ fn summary_csv(s: &SummaryOut) -> String {
                 .iter()
                 .map(|a| {
                     vec![
-                        a.agency_code.clone(),
-                        a.agency_name.clone(),
+                        csv_text(&a.agency_code),
+                        csv_text(&a.agency_name),
                         a.dossiers.to_string(),
                         a.inbound_delivered.to_string(),
                         a.inbound_on_time.to_string(),
@@ -530,5 +546,14 @@ mod tests {
         assert_eq!(csv_field("Đăng ký khai sinh"), "Đăng ký khai sinh");
         assert_eq!(csv_field("a, b"), "\"a, b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn text_cells_that_a_spreadsheet_would_run_are_prefixed() {
+        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_text(cell), format!("'{cell}"));
+        }
+        assert_eq!(csv_text("Đăng ký"), "Đăng ký");
+        assert_eq!(csv_text("a=b"), "a=b");
     }
 }

@@ -342,6 +342,20 @@ impl Lang {
                 Lang::Vi => format!("Không có quyền: {message}"),
                 Lang::En => format!("Not allowed: {message}"),
             },
+            OpError::TooMany {
+                retry_after_secs, ..
+            } => match self {
+                Lang::Vi => format!(
+                    "Số điện thoại này đã có quá nhiều yêu cầu đang chờ bưu điện đến nhận. \
+                     Vui lòng thử lại sau {} phút, hoặc hủy một yêu cầu cũ.",
+                    retry_after_secs.div_ceil(60)
+                ),
+                Lang::En => format!(
+                    "This phone number has too many requests waiting for the post to collect them. \
+                     Please try again in {} minutes, or cancel an earlier request.",
+                    retry_after_secs.div_ceil(60)
+                ),
+            },
             OpError::Db(_) => self
                 .t(
                     "Có lỗi ở phía hệ thống; lỗi đã được ghi lại. Vui lòng thử lại sau.",

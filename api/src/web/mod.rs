@@ -98,6 +98,31 @@ pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
     Home { home, rest }
 }
 
+/// The page of a request refused by a rate limit (the caller sets `Retry-After`).
+pub fn too_many_requests_page(req: &Request, retry_after_secs: u64) -> Response {
+    let lang = i18n::Lang::of(req);
+    let message = match lang {
+        i18n::Lang::Vi => format!(
+            "Bạn đã gửi quá nhiều yêu cầu trong thời gian ngắn. Xin thử lại sau {retry_after_secs} giây."
+        ),
+        i18n::Lang::En => format!(
+            "You have sent too many requests in a short time. Please try again in {retry_after_secs} seconds."
+        ),
+    };
+    match req.data::<AppState>() {
+        Some(state) => page::error_page(
+            state,
+            req,
+            None,
+            poem::http::StatusCode::TOO_MANY_REQUESTS,
+            message,
+        ),
+        None => poem::web::Html(message)
+            .with_status(poem::http::StatusCode::TOO_MANY_REQUESTS)
+            .into_response(),
+    }
+}
+
 /// `/` to the request form, everything else to the route tree.
 struct Home<H, R> {
     home: H,

@@ -154,6 +154,7 @@ pub fn error_page(
     let title = match status {
         StatusCode::NOT_FOUND => c.lang.t("Không tìm thấy", "Not found"),
         StatusCode::FORBIDDEN => c.lang.t("Không có quyền", "Not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => c.lang.t("Quá nhiều yêu cầu", "Too many requests"),
         s if s.is_server_error() => c.lang.t("Có lỗi xảy ra", "Something went wrong"),
         _ => c.lang.t("Không thực hiện được", "Not done"),
     }
@@ -171,6 +172,7 @@ pub fn status_of(err: &domain::ops::OpError) -> StatusCode {
             StatusCode::CONFLICT
         }
         OpError::Forbidden(_) => StatusCode::FORBIDDEN,
+        OpError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         OpError::Db(err) => {
             tracing::error!(error.cause = %err, "a page's use-case failed");
             StatusCode::INTERNAL_SERVER_ERROR

@@ -288,11 +288,36 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
-/// A local path to go back to after signing in: only paths of this site, never another host.
+/// A local path to go back to after signing in: only paths of this site, never another host. The path
+/// must be printable ASCII and, as given and after each of up to four rounds of percent-decoding
+/// (for double-encoded forms), begin with one `/` not followed by `/` or `\`, and hold no `\` and no
+/// control character (browsers drop tabs and line breaks, and read `\` as `/`).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let next = next?.trim();
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
-        .then(|| next.to_owned())
+    const ROUNDS: usize = 4;
+    let next = next?;
+    if next.is_empty() || !next.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let local = |path: &str| {
+        path.starts_with('/')
+            && !path[1..].starts_with(['/', '\\'])
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control)
+    };
+    let mut form = next.to_owned();
+    for _ in 0..ROUNDS {
+        if !local(&form) {
+            return None;
+        }
+        let decoded = percent_encoding::percent_decode_str(&form)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == form {
+            return Some(next.to_owned());
+        }
+        form = decoded;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -310,6 +335,17 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), None);
         assert_eq!(safe_next(Some("https://evil.example/")), None);
         assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("/\t/evil.example")), None);
+        assert_eq!(safe_next(Some("/%09/evil.example")), None);
+        assert_eq!(safe_next(Some("/%2F%2Fevil.example")), None);
+        assert_eq!(safe_next(Some("%2F%2Fevil.example")), None);
+        assert_eq!(safe_next(Some("/%252F/evil.example")), None);
+        assert_eq!(safe_next(Some("/%5Cevil.example")), None);
+        assert_eq!(safe_next(Some("/%250D%250A/evil.example")), None);
+        assert_eq!(
+            safe_next(Some("/staff/scan%3Fevent%3Ddeparted")).as_deref(),
+            Some("/staff/scan%3Fevent%3Ddeparted")
+        );
         assert_eq!(safe_next(None), None);
     }
 

@@ -145,7 +145,14 @@ pub async fn sign_in(
     };
     let (cookie, _nonce) = session::issue(&state, staff.key_id);
     tracing::info!(api_key.id = staff.key_id, role = %staff.role, "staff signed in on the web");
-    let location = next.unwrap_or_else(|| home_of(staff.role).to_owned());
+    // A `next` that is not a path of this site leads to the sign-in page, which sends the person on
+    // to their own first page.
+    let asked = posted.text("next").is_some();
+    let location = match next {
+        Some(next) => next,
+        None if asked => "/staff".to_owned(),
+        None => home_of(staff.role).to_owned(),
+    };
     let mut response = Redirect::see_other(location).into_response();
     append_cookie(
         &mut response,

@@ -13,7 +13,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -231,11 +231,15 @@ pub async fn create_dossier(
         fees: checked.fees,
         created_at: now,
     };
+    // Staff's return-only dossiers start at the agency; only pickup requests are counted.
+    let phone_limit =
+        (status == DossierStatus::PickupRequested).then_some(store.open_requests_per_phone);
     let rows = NewDossierRows {
         dossier,
         legs,
         first,
         created,
+        phone_limit,
     };
     match &store.new_dossiers {
         Some(queue) => queue.write(rows, actor.clone(), claim.cloned()).await,
@@ -249,6 +253,20 @@ struct NewDossierRows {
     legs: Vec<leg::ActiveModel>,
     first: NewEvent,
     created: CreatedDossier,
+    /// Most open pickup requests of the applicant's phone, this one included; `None` for dossiers
+    /// that are not pickup requests.
+    phone_limit: Option<u32>,
+}
+
+/// The refusal of a pickup request over the phone's limit.
+fn too_many_open_requests(limit: u32) -> OpError {
+    OpError::TooMany {
+        message: format!(
+            "this phone number already has {limit} pickup requests the post has not collected yet; \
+             a new one can be made once one of them is picked up or cancelled"
+        ),
+        retry_after_secs: 3600,
+    }
 }
 
 /// Writes a new dossier under a fresh code with its legs, first event and idempotency record, in one
@@ -268,8 +286,15 @@ async fn write_new_dossier(
         let mut inserted = rows.dossier.clone();
         inserted.code = Set(code.clone());
         if alone {
-            match insert_new_dossier_alone(write, &inserted, &rows.legs, actor, rows.first.clone())
-                .await
+            match insert_new_dossier_alone(
+                write,
+                &inserted,
+                &rows.legs,
+                actor,
+                rows.first.clone(),
+                rows.phone_limit,
+            )
+            .await
             {
                 Ok(true) => {
                     tracing::info!(dossier.code = %code, dossier.status = %rows.created.status, "dossier registered");
@@ -284,9 +309,21 @@ async fn write_new_dossier(
             }
         }
         let txn = begin_write(write).await?;
-        match insert_new_dossier(&txn, inserted, rows.legs.clone(), actor, rows.first.clone()).await
+        match insert_new_dossier(
+            &txn,
+            inserted,
+            rows.legs.clone(),
+            actor,
+            rows.first.clone(),
+            rows.phone_limit,
+        )
+        .await
         {
-            Ok(()) => {}
+            Ok(true) => {}
+            Ok(false) => {
+                txn.rollback().await?;
+                return Err(too_many_open_requests(rows.phone_limit.unwrap_or_default()));
+            }
             Err(err) if is_unique_violation(&err) => {
                 txn.rollback().await?;
                 continue;
@@ -451,14 +488,21 @@ async fn insert_one_of_batch(
     let code = new_dossier_code();
     let mut inserted = job.rows.dossier.clone();
     inserted.code = Set(code.clone());
-    insert_new_dossier(
+    let written = insert_new_dossier(
         txn,
         inserted,
         job.rows.legs.clone(),
         &job.actor,
         job.rows.first.clone(),
+        job.rows.phone_limit,
     )
     .await?;
+    if !written {
+        // Over the phone's limit: the batch is written one by one, and this one refused.
+        return Err(sea_orm::DbErr::Custom(
+            "a pickup request over its phone's limit".into(),
+        ));
+    }
     let answer = CreatedDossier {
         code,
         ..job.rows.created.clone()
@@ -486,20 +530,39 @@ fn replay_outcome(replay: Replay) -> Result<CreateOutcome, OpError> {
 }
 
 /// Writes a new dossier, its legs (`dossier_id` not set) and its first timeline event with the
-/// outbox rows it causes, inside `txn`. A unique violation means the dossier's code is taken.
+/// outbox rows it causes, inside `txn`. A unique violation means the dossier's code is taken. With a
+/// `phone_limit`, the applicant phone's open pickup requests are counted first, in the same
+/// transaction (on PostgreSQL under a lock on the phone, see [`new_dossier_statement`]; SQLite has
+/// one writer): `false` when they are at the limit already, and nothing was written.
 async fn insert_new_dossier(
     txn: &DatabaseTransaction,
     dossier: dossier::ActiveModel,
     legs: Vec<leg::ActiveModel>,
     actor: &Actor,
     first: NewEvent,
-) -> Result<(), sea_orm::DbErr> {
+    phone_limit: Option<u32>,
+) -> Result<bool, sea_orm::DbErr> {
     // On the busiest write most of the cost of a statement is its trip to the server (or to SQLite's
     // driver thread) and back: PostgreSQL writes everything in one statement, SQLite in three, and both
     // read whether the agency has a webhook in the statement that writes the event.
     let (event, agency_has_webhook) = if txn.get_database_backend() == DbBackend::Postgres {
-        insert_new_dossier_in_one_statement(txn, dossier, legs, actor, first).await?
+        match insert_new_dossier_in_one_statement(txn, dossier, legs, actor, first, phone_limit)
+            .await?
+        {
+            Some(written) => written,
+            None => return Ok(false),
+        }
     } else {
+        if let Some(limit) = phone_limit {
+            let open = dossier::Entity::find()
+                .filter(dossier::Column::ApplicantPhone.eq(active_value(&dossier.applicant_phone)))
+                .filter(dossier::Column::Status.is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()))
+                .count(txn)
+                .await?;
+            if open >= u64::from(limit) {
+                return Ok(false);
+            }
+        }
         let agency_code = active_value(&dossier.agency_code);
         let dossier_id = dossier::Entity::insert(dossier)
             .exec(txn)
@@ -541,7 +604,7 @@ async fn insert_new_dossier(
     if super::outbox::causes_deliveries(&event, agency_has_webhook) {
         super::outbox::enqueue_for_event(txn, &event).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The value of a set field (empty when not set).
@@ -573,42 +636,51 @@ async fn insert_new_dossier_alone(
     legs: &[leg::ActiveModel],
     actor: &Actor,
     first: NewEvent,
+    phone_limit: Option<u32>,
 ) -> Result<bool, sea_orm::DbErr> {
-    let statement = new_dossier_statement(dossier, legs, actor, first, true)?;
+    let statement = new_dossier_statement(dossier, legs, actor, first, true, phone_limit)?;
     Ok(write.query_one_raw(statement).await?.is_some())
 }
 
 /// [`insert_new_dossier`]'s rows as one PostgreSQL statement ([`new_dossier_statement`]). Answers the
 /// stored event, and whether the dossier's agency has an active webhook (read by the same statement, so
-/// no later look-up is needed).
+/// no later look-up is needed); `None` when the phone's limit refused the dossier.
 async fn insert_new_dossier_in_one_statement(
     txn: &DatabaseTransaction,
     dossier: dossier::ActiveModel,
     legs: Vec<leg::ActiveModel>,
     actor: &Actor,
     first: NewEvent,
-) -> Result<(dossier_event::Model, bool), sea_orm::DbErr> {
-    let statement = new_dossier_statement(&dossier, &legs, actor, first, false)?;
-    let row = txn
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
-    Ok((
+    phone_limit: Option<u32>,
+) -> Result<Option<(dossier_event::Model, bool)>, sea_orm::DbErr> {
+    let statement = new_dossier_statement(&dossier, &legs, actor, first, false, phone_limit)?;
+    let Some(row) = txn.query_one_raw(statement).await? else {
+        return if phone_limit.is_some() {
+            Ok(None)
+        } else {
+            Err(sea_orm::DbErr::RecordNotInserted)
+        };
+    };
+    Ok(Some((
         dossier_event::Model::from_query_result(&row, "")?,
         row.try_get("", "agency_has_webhook")?,
-    ))
+    )))
 }
 
 /// A new dossier, its legs and its first event as one PostgreSQL statement of data-modifying CTEs: the
 /// legs and the event are inserted from the dossier's row (so none when it is not inserted), and the
 /// statement answers the stored event with whether the agency has an active webhook. With
-/// `unless_hooked`, the dossier is inserted only if it has none.
+/// `unless_hooked`, the dossier is inserted only if it has none. With `phone_limit`, only if its
+/// applicant phone has fewer open pickup requests: `open_pickup_requests_locked` (a migration's
+/// function) locks the phone until the statement's transaction ends and counts what was committed
+/// by then, so concurrent requests for one phone are counted one after the other.
 fn new_dossier_statement(
     dossier: &dossier::ActiveModel,
     legs: &[leg::ActiveModel],
     actor: &Actor,
     first: NewEvent,
     unless_hooked: bool,
+    phone_limit: Option<u32>,
 ) -> Result<Statement, sea_orm::DbErr> {
     let hooks = active_webhooks(active_value(&dossier.agency_code));
     let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
@@ -618,6 +690,15 @@ fn new_dossier_statement(
         values.and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(
             hooks.clone(),
         )));
+    }
+    if let Some(limit) = phone_limit {
+        values.and_where(Expr::cust_with_values(
+            "open_pickup_requests_locked($1) < $2",
+            [
+                sea_orm::Value::from(active_value(&dossier.applicant_phone)),
+                sea_orm::Value::from(i64::from(limit)),
+            ],
+        ));
     }
     let mut new_dossier = Query::insert();
     new_dossier

@@ -51,6 +51,13 @@ pub enum OpError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Too many of something at once (e.g. open pickup requests for one phone): answered as
+    /// `rate_limited`, to try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }

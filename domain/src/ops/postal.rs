@@ -16,8 +16,8 @@ use entity::enums::{
 use entity::{delivery_attempt, dossier, item_code_range, leg, pickup_appointment, pickup_slip};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::access::{Access, Actor, StaffKey};
@@ -237,19 +237,90 @@ pub async fn list_pickups(
     actor: &Actor,
     status: Option<DossierStatus>,
 ) -> Result<Vec<PickupItem>, OpError> {
+    Ok(list_pickups_page(conn, actor, status, None, MAX_WORKLIST)
+        .await?
+        .items)
+}
+
+/// Where a page of the pickup worklist ends: the last request's creation time and id (requests are
+/// listed by both, so a page always goes on right after the previous one, whatever changed since).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PickupCursor {
+    created_at: DateTime<Utc>,
+    id: i64,
+}
+
+impl PickupCursor {
+    /// The cursor as text, for a link.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.created_at.timestamp_nanos_opt().unwrap_or_default(),
+            self.id
+        )
+    }
+
+    /// A cursor given back by a client; `None` when it is not one.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (nanos, id) = text.split_once('_')?;
+        Some(Self {
+            created_at: DateTime::from_timestamp_nanos(nanos.parse().ok()?),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// A page of the pickup worklist, and the cursor of the next one when there is more.
+#[derive(Debug, Clone)]
+pub struct PickupPage {
+    pub items: Vec<PickupItem>,
+    pub next: Option<PickupCursor>,
+}
+
+/// The office's pickup worklist, oldest first, `limit` requests (1 to [`MAX_WORKLIST`]) after
+/// `after`. Every request of the office is on some page.
+pub async fn list_pickups_page(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    status: Option<DossierStatus>,
+    after: Option<PickupCursor>,
+    limit: u64,
+) -> Result<PickupPage, OpError> {
     let key = postal_key(actor)?;
+    let limit = limit.clamp(1, MAX_WORKLIST);
     let statuses: Vec<DossierStatus> = match status {
         Some(s) => vec![s],
         None => OPEN_PICKUP_STATUSES.to_vec(),
     };
-    let dossiers = dossier::Entity::find()
+    let mut query = dossier::Entity::find()
         .filter(dossier::Column::OfficeCode.eq(key.office_code.clone()))
-        .filter(dossier::Column::Status.is_in(statuses))
+        .filter(dossier::Column::Status.is_in(statuses));
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(dossier::Column::CreatedAt.gt(after.created_at))
+                .add(
+                    Condition::all()
+                        .add(dossier::Column::CreatedAt.eq(after.created_at))
+                        .add(dossier::Column::Id.gt(after.id)),
+                ),
+        );
+    }
+    let mut dossiers = query
         .order_by_asc(dossier::Column::CreatedAt)
         .order_by_asc(dossier::Column::Id)
-        .limit(MAX_WORKLIST)
+        .limit(limit + 1)
         .all(conn)
         .await?;
+    let next = if dossiers.len() as u64 > limit {
+        dossiers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        dossiers.last().map(|d| PickupCursor {
+            created_at: d.created_at,
+            id: d.id,
+        })
+    } else {
+        None
+    };
     let mut appointments: std::collections::HashMap<i64, pickup_appointment::Model> =
         if dossiers.is_empty() {
             Default::default()
@@ -262,13 +333,14 @@ pub async fn list_pickups(
                 .map(|a| (a.dossier_id, a))
                 .collect()
         };
-    Ok(dossiers
+    let items = dossiers
         .into_iter()
         .map(|dossier| PickupItem {
             appointment: appointments.remove(&dossier.id),
             dossier,
         })
-        .collect())
+        .collect();
+    Ok(PickupPage { items, next })
 }
 
 /// A pickup booking as it arrived.

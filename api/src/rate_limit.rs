@@ -1,0 +1,226 @@
+//! Rate limits of the public internet (API.md "Public-internet limits"), kept by `governor`'s keyed
+//! GCRA limiters:
+//!
+//! - public writes per client: `POST /api/v1/dossiers` without a staff key, the web request form's
+//!   `POST /`, staff sign-in attempts (`POST /staff`);
+//! - public reads per client: `/api/v1/track/*`, `/t/*`, `/l/*`;
+//! - every request made with an API key (`Bearer dk_…`), per key.
+//!
+//! The client is the socket's peer address, or the last `X-Forwarded-For` hop when the peer is a
+//! trusted proxy (`server.trusted_proxies`). The check runs before the body is read and before any
+//! handler, so a refused request stores nothing. A request costs one keyed check (a lock-free map
+//! lookup on a `Copy` key); keys are hashed, never kept, and idle limiter entries are dropped every
+//! minute by [`RateLimits::forget_idle`].
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+use crate::settings::{LimitSettings, ServerSettings};
+
+/// How often idle limiter entries are forgotten.
+pub const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+
+/// The limiters of one process.
+pub struct RateLimits {
+    writes: DefaultKeyedRateLimiter<IpAddr>,
+    reads: DefaultKeyedRateLimiter<IpAddr>,
+    keys: DefaultKeyedRateLimiter<u64>,
+    /// Hashes API keys into the `keys` limiter's keys, so no secret is held in memory.
+    key_hasher: std::hash::RandomState,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+/// Parses `server.trusted_proxies` (comma-separated addresses).
+pub fn parse_trusted_proxies(list: &str) -> anyhow::Result<Vec<IpAddr>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "server.trusted_proxies (DOSSIER__SERVER__TRUSTED_PROXIES) holds `{s}`, \
+                     which is not an IP address"
+                )
+            })
+        })
+        .collect()
+}
+
+impl RateLimits {
+    pub fn new(limits: &LimitSettings, server: &ServerSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            writes: RateLimiter::keyed(per_minute(limits.public_writes_per_minute)),
+            reads: RateLimiter::keyed(per_minute(limits.public_reads_per_minute)),
+            keys: RateLimiter::keyed(per_minute(limits.key_requests_per_minute)),
+            key_hasher: std::hash::RandomState::new(),
+            trusted_proxies: parse_trusted_proxies(&server.trusted_proxies)?,
+        })
+    }
+
+    /// Drops the entries of clients and keys that are back to a fresh state, so the limiters' memory
+    /// follows the clients of the last minute, not of all time.
+    pub fn forget_idle(&self) {
+        for limiter in [&self.writes, &self.reads] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        self.keys.retain_recent();
+        self.keys.shrink_to_fit();
+    }
+
+    /// The client of `req`: the peer, or the last `X-Forwarded-For` hop when the peer is a trusted
+    /// proxy.
+    pub fn client_of(&self, req: &Request) -> Option<IpAddr> {
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip())?;
+        if self.trusted_proxies.is_empty() || !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.rsplit(','))
+            .map(str::trim)
+            .find(|hop| !hop.is_empty());
+        Some(
+            forwarded
+                .and_then(|hop| hop.parse::<IpAddr>().ok())
+                .unwrap_or(peer),
+        )
+    }
+
+    /// Whether `req` may go on; `Err` holds how long the client must wait.
+    fn check(&self, req: &Request) -> Result<(), Duration> {
+        let path = req.uri().path();
+        let key = api_key_of(req);
+        let is_write = req.method() == Method::POST
+            && (path == "/"
+                || path == "/staff"
+                || (path == "/api/v1/dossiers" && key.is_none()));
+        let is_read = !is_write
+            && (path.starts_with("/api/v1/track/")
+                || path.starts_with("/t/")
+                || path == "/t"
+                || path.starts_with("/l/"));
+        let limiter = if is_write {
+            Some(&self.writes)
+        } else if is_read {
+            Some(&self.reads)
+        } else {
+            None
+        };
+        if let Some(limiter) = limiter
+            && let Some(client) = self.client_of(req)
+            && let Err(not_until) = limiter.check_key(&client)
+        {
+            return Err(not_until.wait_time_from(limiter.clock().now()));
+        }
+        if let Some(key) = key {
+            let hashed = self.key_hasher.hash_one(key);
+            if let Err(not_until) = self.keys.check_key(&hashed) {
+                return Err(not_until.wait_time_from(self.keys.clock().now()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The API key (`Bearer dk_…`) of a request, if any.
+fn api_key_of(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    token.starts_with("dk_").then_some(token)
+}
+
+/// Whole seconds to wait, at least one.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// Whether the refused request came from a web page (answered with a page, not JSON).
+fn is_page(req: &Request) -> bool {
+    let path = req.uri().path();
+    path == "/"
+        || path == "/t"
+        || path.starts_with("/t/")
+        || path == "/staff"
+        || path.starts_with("/staff/")
+        || (path.starts_with("/l/") && crate::web::wants_html(req))
+}
+
+/// The 429 answer: the error envelope (or a page for browsers) with `Retry-After`.
+pub fn too_many_requests(req: &Request, retry_after: u64, message: &str) -> Response {
+    let mut response = if is_page(req) {
+        crate::web::too_many_requests_page(req, retry_after)
+    } else {
+        crate::error::ApiError::too_many(message, retry_after).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response.set_status(StatusCode::TOO_MANY_REQUESTS);
+    response
+}
+
+/// The middleware that applies [`RateLimits`].
+pub struct RateLimit(pub Arc<RateLimits>);
+
+impl<E: Endpoint> Middleware<E> for RateLimit {
+    type Output = RateLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RateLimitEndpoint {
+            inner,
+            limits: self.0.clone(),
+        }
+    }
+}
+
+pub struct RateLimitEndpoint<E> {
+    inner: E,
+    limits: Arc<RateLimits>,
+}
+
+impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        if let Err(wait) = self.limits.check(&req) {
+            return Ok(too_many_requests(
+                &req,
+                retry_after_secs(wait),
+                "too many requests from this client; try again after the time in Retry-After",
+            ));
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+    }
+}

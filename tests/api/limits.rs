@@ -1,0 +1,703 @@
+//! The public-internet limits of API.md: rate limits per client and per key, open pickup requests per
+//! phone, connection timeouts, the pickups worklist's pages, report limits, CSV cells, the metrics
+//! token, the sign-in redirect, and the carrier push's size.
+
+use entity::enums::Role;
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tests::{TestApp, error_of, valid_request};
+
+const OFFICE: &str = "100000";
+
+/// Checks a 429 answer: `Retry-After` in whole seconds (at least one) and, for the API, the envelope
+/// with `rate_limited`. Returns the seconds.
+async fn assert_rate_limited(res: Response) -> u64 {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry = res
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("a Retry-After header in whole seconds");
+    assert!(retry >= 1, "Retry-After is {retry}");
+    let (code, _) = error_of(res).await;
+    assert_eq!(code, "rate_limited");
+    retry
+}
+
+/// Checks a 429 page: HTML that says so, with `Retry-After`.
+async fn assert_rate_limited_page(res: Response) {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "a Retry-After header in whole seconds"
+    );
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = res.text().await.expect("page");
+    assert!(
+        html.contains("Quá nhiều yêu cầu") || html.contains("Too many requests"),
+        "the page says what happened: {html}"
+    );
+}
+
+/// A valid pickup request from the applicant with `phone`.
+fn request_with_phone(phone: &str) -> Value {
+    let mut body = valid_request();
+    body["applicant"]["phone"] = json!(phone);
+    body
+}
+
+#[tokio::test]
+async fn public_pickup_requests_over_the_per_client_limit_are_refused_and_store_nothing() {
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 3).await;
+    for i in 0..3 {
+        let res = app
+            .post_dossier(&request_with_phone(&format!("091234560{i}")))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let res = app.post_dossier(&request_with_phone("0912345699")).await;
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, 3);
+    // Staff keys are not public writes: an agency's `return` dossier still goes in.
+    let key = app.key(Role::Admin, None, None).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/agencies"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn public_tracking_over_the_per_client_limit_is_refused() {
+    let app = TestApp::spawn_with(|s| s.limits.public_reads_per_minute = 4).await;
+    let code = app.create_valid_dossier().await["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    for _ in 0..4 {
+        assert_eq!(app.track(&code).await.status(), 200);
+    }
+    assert_rate_limited(app.track(&code).await).await;
+    // The tracking page is a public read too, answered with a page.
+    let res = app
+        .client
+        .get(app.url(&format!("/t/{code}")))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    // Other routes are not public reads.
+    let res = app
+        .client
+        .get(app.url("/api/v1/agencies"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn requests_over_the_per_key_limit_are_refused_and_other_keys_go_on() {
+    let app = TestApp::spawn_with(|s| s.limits.key_requests_per_minute = 3).await;
+    let busy = app.key(Role::Postal, Some(OFFICE), None).await;
+    let other = app.key(Role::Postal, Some(OFFICE), None).await;
+    let pickups = |key: String| {
+        app.client
+            .get(app.url("/api/v1/pickups?status=pickup_requested"))
+            .bearer_auth(key)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(pickups(busy.clone()).await.expect("request").status(), 200);
+    }
+    assert_rate_limited(pickups(busy.clone()).await.expect("request")).await;
+    assert_eq!(pickups(other.clone()).await.expect("request").status(), 200);
+    // A staff-made dossier is limited by its key, and a refused one is not stored.
+    let agency = app.key(Role::Agency, None, Some("UBND-P-HOANKIEM")).await;
+    let mut body = valid_request();
+    body["service_mode"] = json!("return");
+    for _ in 0..3 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .bearer_auth(&agency)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    }
+    let before = app.dossier_count().await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&agency)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, before);
+}
+
+#[tokio::test]
+async fn the_forwarded_client_counts_only_behind_a_trusted_proxy() {
+    // Not trusted: a made-up X-Forwarded-For does not buy a fresh allowance.
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
+    for i in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&request_with_phone(&format!("091234561{i}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&request_with_phone("0912345619"))
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited(res).await;
+    assert_eq!(app.dossier_count().await, 2);
+    drop(app);
+
+    // Trusted: each forwarded client has its own allowance, by the last hop.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.public_writes_per_minute = 2;
+        s.server.trusted_proxies = "10.9.9.9, 127.0.0.1".into();
+    })
+    .await;
+    let post_from = |hops: &'static str, phone: &'static str| {
+        app.client
+            .post(app.url("/api/v1/dossiers"))
+            .header("x-forwarded-for", hops)
+            .json(&request_with_phone(phone))
+            .send()
+    };
+    assert_eq!(
+        post_from("198.51.100.7, 203.0.113.1", "0912345620")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_eq!(
+        post_from("203.0.113.1", "0912345621")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_rate_limited(
+        post_from("198.51.100.8, 203.0.113.1", "0912345622")
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        post_from("203.0.113.2", "0912345623")
+            .await
+            .expect("request")
+            .status(),
+        201
+    );
+    assert_eq!(app.dossier_count().await, 3);
+}
+
+#[tokio::test]
+async fn staff_sign_in_attempts_and_the_request_form_over_the_limit_get_a_page() {
+    let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/staff"))
+            .form(&[("csrf", "x"), ("key", "dk_wrong")])
+            .send()
+            .await
+            .expect("request");
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let res = app
+        .client
+        .post(app.url("/staff"))
+        .form(&[("csrf", "x"), ("key", "dk_wrong")])
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    // The request form shares the client's allowance of public writes.
+    let res = app
+        .client
+        .post(app.url("/"))
+        .header(ACCEPT, "text/html")
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited_page(res).await;
+    assert_eq!(app.dossier_count().await, 0);
+}
+
+/// Opens the sign-in page with `query` and returns the visitor's cookies and the form token.
+async fn sign_in_form(app: &TestApp, query: &str) -> (String, String, String) {
+    let res = app
+        .client
+        .get(app.url(&format!("/staff{query}")))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let cookies = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = res.text().await.expect("page");
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        html.find(&marker).map_or(String::new(), |at| {
+            let start = at + marker.len();
+            let end = html[start..].find('"').expect("end of the value") + start;
+            html[start..end].to_owned()
+        })
+    };
+    (cookies, field("csrf"), field("next"))
+}
+
+/// Signs in with `key` and `next` as posted, and returns where the answer leads.
+async fn location_after_sign_in(app: &TestApp, key: &str, next: &str) -> String {
+    let (cookies, csrf, _) = sign_in_form(app, "").await;
+    let res = app
+        .client
+        .post(app.url("/staff"))
+        .header(COOKIE, cookies)
+        .form(&[("csrf", csrf.as_str()), ("key", key), ("next", next)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "next {next:?}");
+    res.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    assert_eq!(
+        location_after_sign_in(&app, &key, "/staff/scan").await,
+        "/staff/scan"
+    );
+    for next in [
+        "//example.org",
+        "///example.org",
+        "/\\example.org",
+        "\\\\example.org",
+        "\\/example.org",
+        "/\t/example.org",
+        "\t//example.org",
+        "/\r\n/example.org",
+        "/\n/example.org",
+        "/\u{1}/example.org",
+        "/\u{7f}/example.org",
+        "/\u{85}/example.org",
+        "https://example.org",
+        "example.org",
+        "%2F%2Fexample.org",
+        "/%2F/example.org",
+        "/%2f/example.org",
+        "/%5Cexample.org",
+        "/%5cexample.org",
+        "/%09/example.org",
+        "/%0D%0A/example.org",
+        "/%00/example.org",
+        "%252F%252Fexample.org",
+        "/%252F/example.org",
+        "/%255Cexample.org",
+        "/%2509/example.org",
+        "/%25252F/example.org",
+    ] {
+        assert_eq!(
+            location_after_sign_in(&app, &key, next).await,
+            "/staff",
+            "next {next:?}"
+        );
+    }
+    // The same through the sign-in page's own link: the form does not carry the foreign path on.
+    for query in ["?next=%2F%09%2Fexample.org", "?next=%2F%2Fexample.org", "?next=%2F%255Cexample.org"] {
+        let (cookies, csrf, next) = sign_in_form(&app, query).await;
+        let res = app
+            .client
+            .post(app.url("/staff"))
+            .header(COOKIE, cookies)
+            .form(&[("csrf", csrf.as_str()), ("key", key.as_str()), ("next", next.as_str())])
+            .send()
+            .await
+            .expect("request");
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .expect("a Location")
+            .to_owned();
+        assert!(
+            location.starts_with('/')
+                && !location.starts_with("//")
+                && !location.contains(['\\', '\t', '%']),
+            "{query} led to {location:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_phone_has_at_most_five_open_pickup_requests_whatever_its_spelling() {
+    let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
+    let mut codes = Vec::new();
+    for phone in ["0912345678", "+84912345678", "0912 345 678", "84912345678", "0912.345.678"] {
+        let res = app.post_dossier(&request_with_phone(phone)).await;
+        assert_eq!(res.status(), 201, "{phone}");
+        let body: Value = res.json().await.expect("json");
+        codes.push((
+            body["code"].as_str().expect("code").to_owned(),
+            body["access_token"].as_str().expect("token").to_owned(),
+        ));
+    }
+    for phone in ["0912345678", "+84 912 345 678"] {
+        let res = app.post_dossier(&request_with_phone(phone)).await;
+        let retry = assert_rate_limited(res).await;
+        assert!(retry >= 60, "Retry-After {retry}");
+    }
+    assert_eq!(app.dossier_count().await, 5);
+    // Another phone is not held back.
+    assert_eq!(
+        app.post_dossier(&request_with_phone("0987654321"))
+            .await
+            .status(),
+        201
+    );
+    // A staff-made return dossier is not a pickup request and is not counted.
+    let agency = app.key(Role::Agency, None, Some("UBND-P-HOANKIEM")).await;
+    let mut body = request_with_phone("0912345678");
+    body["service_mode"] = json!("return");
+    let res = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&agency)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 201);
+    // Once one is cancelled, the phone may ask again.
+    let (code, token) = &codes[0];
+    assert_eq!(app.cancel(code, Some(token)).await.status(), 200);
+    assert_eq!(
+        app.post_dossier(&request_with_phone("0912345678"))
+            .await
+            .status(),
+        201
+    );
+    assert_rate_limited(app.post_dossier(&request_with_phone("0912345678")).await).await;
+    assert_eq!(app.dossier_count().await, 8);
+}
+
+#[tokio::test]
+async fn ten_concurrent_requests_for_one_phone_make_exactly_five_dossiers() {
+    let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
+    // Some with an Idempotency-Key, so both ways of writing a dossier meet.
+    let requests = (0..10).map(|i| {
+        let mut req = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .json(&request_with_phone(if i % 2 == 0 { "0912345678" } else { "+84912345678" }));
+        if i % 3 == 0 {
+            req = req.header("Idempotency-Key", format!("concurrent-{i}"));
+        }
+        req.send()
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut created = 0;
+    let mut refused = 0;
+    for res in answers {
+        let res = res.expect("request");
+        match res.status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_rate_limited(res).await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", res.text().await),
+        }
+    }
+    assert_eq!((created, refused), (5, 5));
+    assert_eq!(app.dossier_count().await, 5);
+}
+
+/// Renames a reference record (`agencies` or `procedures`) by code, as an administrator would.
+async fn rename(app: &TestApp, admin: &str, kind: &str, code: &str, name: &str) {
+    let list: Vec<Value> = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/{kind}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let mut record = list
+        .into_iter()
+        .find(|r| r["code"] == code)
+        .expect("the record");
+    record["name"] = json!(name);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/{kind}")))
+        .bearer_auth(admin)
+        .json(&record)
+        .send()
+        .await
+        .expect("request");
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+}
+
+#[tokio::test]
+async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    rename(&app, &admin, "agencies", "UBND-P-HOANKIEM", "=HYPERLINK(\"http://example.org\")").await;
+    rename(&app, &admin, "procedures", "1.001612", "-2+3").await;
+    app.create_valid_dossier().await;
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Days::new(30);
+    let to = today + chrono::Days::new(1);
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/reports/summary?from={from}&to={to}")))
+        .bearer_auth(&admin)
+        .header(ACCEPT, "text/csv")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("\"'=HYPERLINK(\"\"http://example.org\"\")\""),
+        "the agency's name is neutralised: {body}"
+    );
+    assert!(body.contains(",'-2+3,"), "the procedure's name is neutralised: {body}");
+    for line in body.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches(['"', '\u{feff}']);
+            assert!(
+                !cell.starts_with(['=', '+', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {line}"
+            );
+        }
+    }
+}
+
+/// `GET {base}/metrics` with an optional bearer token.
+async fn scrape(client: &reqwest::Client, base: &str, token: Option<&str>) -> Response {
+    let mut req = client.get(format!("{base}/metrics"));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.expect("scrape")
+}
+
+#[tokio::test]
+async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_worker() {
+    const TOKEN: &str = "scrape-me-7c1f0a9e";
+    let app = TestApp::spawn_with(|s| s.metrics.token = Some(TOKEN.to_owned().into())).await;
+    let probes = api::probes::Probes::bind("127.0.0.1:0", app.store.clone())
+        .await
+        .expect("bind the probes")
+        .with_metrics_token(Some(TOKEN.to_owned().into()));
+    let worker_base = format!("http://127.0.0.1:{}", probes.port().expect("port"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let probes = tokio::spawn(probes.run_until(async move {
+        let _ = stopped.await;
+    }));
+    for base in [app.base_url.as_str(), worker_base.as_str()] {
+        for wrong in [None, Some("scrape-me"), Some("scrape-me-7c1f0a9e-and-more"), Some("")] {
+            let res = scrape(&app.client, base, wrong).await;
+            assert_eq!(res.status(), 401, "{base} with {wrong:?}");
+            assert_eq!(error_of(res).await.0, "unauthorized");
+        }
+        let res = scrape(&app.client, base, Some(TOKEN)).await;
+        assert_eq!(res.status(), 200, "{base}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/plain")
+        );
+    }
+    let _ = stop.send(());
+    let _ = probes.await;
+
+    // Without a token the metrics stay open, as before.
+    let open = TestApp::spawn().await;
+    assert_eq!(scrape(&open.client, &open.base_url, None).await.status(), 200);
+}
+
+/// The `rel="next"` target of a `Link` header, if any.
+fn next_link(res: &Response) -> Option<String> {
+    let link = res.headers().get("link")?.to_str().ok()?;
+    let (target, rel) = link.split_once(';')?;
+    assert_eq!(rel.trim(), "rel=\"next\"");
+    Some(
+        target
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned(),
+    )
+}
+
+/// Makes `n` pickup requests, each with its own phone, and returns their codes in order.
+async fn make_requests(app: &TestApp, n: usize) -> Vec<String> {
+    let mut codes = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20) {
+        let answers = futures_util::future::join_all(chunk.iter().map(|i| {
+            app.client
+                .post(app.url("/api/v1/dossiers"))
+                .json(&request_with_phone(&format!("09{:08}", i)))
+                .send()
+        }))
+        .await;
+        for res in answers {
+            let res = res.expect("request");
+            assert_eq!(res.status(), 201);
+            let body: Value = res.json().await.expect("json");
+            codes.push(body["code"].as_str().expect("code").to_owned());
+        }
+    }
+    codes
+}
+
+/// Follows the worklist's pages from `first` and returns the codes of each page.
+async fn walk_pickups(app: &TestApp, key: &str, first: String) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let res = app
+            .client
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+        next = next_link(&res);
+        if let Some(next) = &next {
+            assert!(next.contains("limit="), "the next page keeps the limit: {next}");
+            if url.contains("status=") {
+                assert!(next.contains("status="), "the next page keeps the status: {next}");
+            }
+        }
+        let items: Vec<Value> = res.json().await.expect("json");
+        pages.push(
+            items
+                .iter()
+                .map(|i| i["code"].as_str().expect("code").to_owned())
+                .collect(),
+        );
+        assert!(pages.len() < 100, "the pages never end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn the_pickup_worklist_comes_in_pages_that_reach_every_request() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    let codes = make_requests(&app, 103).await;
+    let mut all: Vec<String> = Vec::new();
+
+    // The default page is 100 requests, then the rest.
+    let pages = walk_pickups(&app, &key, app.url("/api/v1/pickups")).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 3]);
+    for page in &pages {
+        all.extend(page.iter().cloned());
+    }
+    let mut sorted = all.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 103, "no request twice, none missing");
+    let mut expected = codes.clone();
+    expected.sort();
+    assert_eq!(sorted, expected);
+
+    // Smaller pages, with a status, oldest first and the same requests in the same order.
+    let pages = walk_pickups(
+        &app,
+        &key,
+        app.url("/api/v1/pickups?status=pickup_requested&limit=7"),
+    )
+    .await;
+    assert_eq!(pages.len(), 15);
+    assert!(pages[..14].iter().all(|p| p.len() == 7));
+    assert_eq!(pages[14].len(), 5);
+    assert_eq!(pages.concat(), all);
+
+    // One page of the largest size holds them all.
+    let first_page = walk_pickups(&app, &key, app.url("/api/v1/pickups?limit=500")).await;
+    assert_eq!(first_page, vec![all.clone()]);
+}
+
+#[tokio::test]
+async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    for query in ["limit=0", "limit=501", "limit=-1", "limit=ten", "after=nonsense", "after=1_x"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/pickups?{query}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(error_of(res).await.0, "bad_request", "{query}");
+    }
+    for query in ["limit=1", "limit=500"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/pickups?{query}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{query}");
+    }
+}
