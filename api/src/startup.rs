@@ -18,6 +18,7 @@ use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
 use crate::routes::admin::AdminApi;
+use crate::routes::{audit::AuditApi, keys::KeyApi};
 use crate::routes::carrier::CarrierApi;
 use crate::routes::events::EventFeedApi;
 use crate::routes::labels::LabelApi;
@@ -44,6 +45,7 @@ pub type ApiGroups = (
     ReportApi,
     AdminApi,
     EventFeedApi,
+    (KeyApi, AuditApi),
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -63,6 +65,7 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             ReportApi,
             AdminApi,
             EventFeedApi,
+            (KeyApi, AuditApi),
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
@@ -249,6 +252,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .with(BodyLimit { max: MAX_JSON_BODY })
         .catch_all_error(render_poem_error)
         .with(AccessLog)
+        .around(crate::client_ip::scope)
         .data(state)
 }
 

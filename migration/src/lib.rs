@@ -39,6 +39,10 @@ mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
 mod m20261123_000900_drop_carrier_events_dossier_links;
+mod m20261205_200001_add_api_keys_expiry;
+mod m20261205_200002_create_staff_sessions;
+mod m20261205_200003_add_admin_audit_client_ip;
+mod m20261205_200004_create_append_only_triggers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -83,6 +87,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
             Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
+            Box::new(m20261205_200001_add_api_keys_expiry::Migration),
+            Box::new(m20261205_200002_create_staff_sessions::Migration),
+            Box::new(m20261205_200003_add_admin_audit_client_ip::Migration),
+            Box::new(m20261205_200004_create_append_only_triggers::Migration),
         ]
     }
 }

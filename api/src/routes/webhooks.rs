@@ -119,8 +119,11 @@ impl WebhookApi {
             secret: body.secret.map(SecretString::from),
             agency_code: body.agency_code,
         };
-        let view =
-            domain::ops::webhooks::register_webhook(&state.store.write, actor, &request).await?;
+        let txn = sea_orm::TransactionTrait::begin(&state.store.write)
+            .await
+            .map_err(ApiError::from)?;
+        let view = domain::ops::webhooks::register_webhook(&txn, actor, &request).await?;
+        txn.commit().await.map_err(ApiError::from)?;
         Ok(RegisterResponse::Created(Json(view.into())))
     }
 
@@ -180,8 +183,8 @@ impl WebhookApi {
         caller: Caller,
         id: Path<i64>,
     ) -> Result<Json<RequeuedOut>, ApiError> {
-        require_admin(&caller)?;
-        if domain::ops::outbox::requeue(&state.store.write, id.0).await? {
+        let actor = require_admin(&caller)?;
+        if domain::ops::webhooks::requeue_delivery(&state.store.write, actor, id.0).await? {
             Ok(Json(RequeuedOut {
                 id: id.0,
                 status: OutboxStatus::Pending.as_str().to_owned(),

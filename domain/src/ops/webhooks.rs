@@ -153,8 +153,61 @@ pub async fn register_webhook(
     }
     .insert(conn)
     .await?;
+    super::audit::record(
+        conn,
+        super::audit::AuditRecord {
+            actor: actor.into(),
+            entity: "webhook",
+            code: &saved.id.to_string(),
+            action: "register",
+            before: None,
+            // The secret is left out; the URL may carry a token in its path, so only its origin is kept.
+            after: Some(serde_json::json!({
+                "agency_code": saved.agency_code,
+                "url_origin": url_origin(&saved.url),
+                "active": saved.active,
+            })),
+        },
+    )
+    .await?;
     tracing::info!(webhook.id = saved.id, agency.code = %saved.agency_code, "webhook registered");
     Ok(saved.into())
+}
+
+/// `scheme://host[:port]` of a URL, without credentials, path or query.
+fn url_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+/// Puts the failed outbox row `id` back in the queue and audits it, in one transaction (admin key
+/// only). `false` when there is no failed row with that id.
+pub async fn requeue_delivery(
+    conn: &sea_orm::DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<bool, OpError> {
+    admin(actor)?;
+    let txn = sea_orm::TransactionTrait::begin(conn).await?;
+    if !super::outbox::requeue(&txn, id).await? {
+        return Ok(false);
+    }
+    super::audit::record(
+        &txn,
+        super::audit::AuditRecord {
+            actor: actor.into(),
+            entity: "outbox",
+            code: &id.to_string(),
+            action: "requeue",
+            before: Some(serde_json::json!({"status": "failed"})),
+            after: Some(serde_json::json!({"status": "pending"})),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Every registered webhook, without secrets (admin key only).
