@@ -2,6 +2,7 @@
 //! (a SQLite file in a temporary directory, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is
 //! set), seeded with the demo reference data, and offers one helper per endpoint.
 
+pub mod process;
 pub mod smtp_sink;
 
 use std::sync::Arc;
