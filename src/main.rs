@@ -281,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse_from(args);
     let settings = Settings::load().context("Failed to read the settings")?;
+    worker::webhooks::set_allow_private_networks(settings.webhooks.allow_private_networks);
     api::telemetry::init_subscriber(api::telemetry::get_subscriber(
         "info",
         settings.server.json_logs,

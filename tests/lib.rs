@@ -129,6 +129,9 @@ pub fn test_settings(database_url: &str) -> Settings {
         },
         outbox: Default::default(),
         worker: Default::default(),
+        webhooks: api::settings::WebhookSettings {
+            allow_private_networks: true,
+        },
     }
 }
 
@@ -144,6 +147,10 @@ impl TestApp {
         let (database_url, pg_database) = fresh_database(&dir).await;
         let mut settings = test_settings(&database_url);
         adjust(&mut settings);
+        if settings.webhooks.allow_private_networks {
+            // The worker's receivers in tests listen on the loopback.
+            worker::webhooks::set_allow_private_networks(true);
+        }
         let app = api::Application::build(&settings)
             .await
             .expect("build the app");

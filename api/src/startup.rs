@@ -183,6 +183,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("Failed to read the bound port")?;
         let state = AppState {
+            allow_private_webhooks: settings.webhooks.allow_private_networks,
             track_cache: crate::track_cache::TrackCache::for_store(&store),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),

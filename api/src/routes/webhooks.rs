@@ -23,7 +23,9 @@ use crate::state::AppState;
 /// A webhook to register. No `Debug`: the secret must not be printable.
 #[derive(Object)]
 pub struct WebhookIn {
-    /// Where deliveries are POSTed: an `http://` or `https://` URL.
+    /// Where deliveries are POSTed: an `https://` URL of a public address (no credentials; not
+    /// loopback, private, link-local or metadata addresses), unless the service runs on a closed
+    /// network (`DOSSIER__WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true`).
     pub url: Option<String>,
     /// The key of the deliveries' HMAC-SHA256 signature, at least 16 characters. Stored to sign
     /// with; never shown again.
@@ -118,6 +120,7 @@ impl WebhookApi {
             url: body.url,
             secret: body.secret.map(SecretString::from),
             agency_code: body.agency_code,
+            allow_private_networks: state.allow_private_webhooks,
         };
         let txn = sea_orm::TransactionTrait::begin(&state.store.write)
             .await
