@@ -21,3 +21,4 @@ mod robustness;
 mod scans;
 mod staff_web;
 mod validation;
+mod webhook_targets;
