@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod agency;
+mod audit;
 mod carrier;
 mod carrier_orders;
 mod deadlines;
