@@ -17,6 +17,7 @@ mod labels;
 mod notifications;
 mod operations;
 mod postal;
+mod postal_privacy;
 mod reports;
 mod robustness;
 mod scans;
