@@ -82,6 +82,21 @@ enum KeysCommand {
         /// Who holds the key.
         #[arg(long)]
         name: String,
+        /// Days until the key expires; without it the key lasts until revoked.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// List keys: id, role, office or agency, name, created, last used, expires, revoked (never secrets).
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Revoke a key: every process refuses it from its next request on.
+    Revoke {
+        /// The key's id (see `dossier keys list`).
+        id: i64,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -268,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse_from(args);
     let settings = Settings::load().context("Failed to read the settings")?;
+    worker::webhooks::set_allow_private_networks(settings.webhooks.allow_private_networks);
     api::telemetry::init_subscriber(api::telemetry::get_subscriber(
         "info",
         settings.server.json_logs,
@@ -355,44 +371,100 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Keys {
-            command:
-                KeysCommand::Create {
-                    role,
-                    office,
-                    agency,
-                    name,
-                    db,
-                },
+        Command::Keys { command } => keys(settings, command).await,
+    }
+}
+
+/// `dossier keys …`: made, listed and revoked as the operator on the command line (audited as such).
+async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
+    let by = domain::ops::access::Actor::System;
+    let cli_error = |e: domain::ops::OpError| match e {
+        domain::ops::OpError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!(other),
+    };
+    match command {
+        KeysCommand::Create {
+            role,
+            office,
+            agency,
+            name,
+            expires_in_days,
+            db,
         } => {
-            let settings = with_database(settings, db);
-            let store = connect_migrated(&settings).await?;
-            let issued = domain::ops::keys::create_api_key(
+            let store = connect_migrated(&with_database(settings, db)).await?;
+            let (issued, view) = domain::ops::keys::issue_api_key(
                 &store.write,
+                &by,
                 domain::ops::keys::NewApiKey {
                     role,
                     name,
                     office_code: office,
                     agency_code: agency,
                 },
+                expires_in_days,
             )
             .await
-            .map_err(|e| match e {
-                domain::ops::OpError::Validation(errors) => anyhow::anyhow!(
-                    "{}",
-                    errors
-                        .iter()
-                        .map(|e| format!("--{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                other => anyhow::anyhow!(other),
-            })?;
+            .map_err(cli_error)?;
+            let until = view
+                .expires_at
+                .map(|t| format!(", valid until {}", domain::sla::to_local(t).to_rfc3339()))
+                .unwrap_or_default();
             println!(
-                "API key #{} created for role {role}; it is shown only now:",
+                "API key #{} created for role {role}{until}; it is shown only now:",
                 issued.id
             );
             println!("{}", issued.secret);
+            Ok(())
+        }
+        KeysCommand::List { db } => {
+            let store = connect_migrated(&with_database(settings, db)).await?;
+            let keys = domain::ops::keys::list_api_keys(&store.read, &by)
+                .await
+                .map_err(cli_error)?;
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or_else(
+                    || "-".to_owned(),
+                    |t| domain::sla::to_local(t).format("%Y-%m-%d %H:%M").to_string(),
+                )
+            };
+            println!(
+                "{:>5}  {:<7} {:<20} {:<24} {:<16} {:<16} {:<16} {:<16}",
+                "ID", "ROLE", "OFFICE/AGENCY", "NAME", "CREATED", "LAST USED", "EXPIRES", "REVOKED"
+            );
+            for k in keys {
+                println!(
+                    "{:>5}  {:<7} {:<20} {:<24} {:<16} {:<16} {:<16} {:<16}",
+                    k.id,
+                    k.role.to_string(),
+                    k.office_code.or(k.agency_code).unwrap_or_else(|| "-".into()),
+                    k.name,
+                    time(Some(k.created_at)),
+                    time(k.last_used_at),
+                    time(k.expires_at),
+                    time(k.revoked_at),
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Revoke { id, db } => {
+            let store = connect_migrated(&with_database(settings, db)).await?;
+            let view = domain::ops::keys::revoke_api_key(&store.write, &by, id)
+                .await
+                .map_err(|e| match e {
+                    domain::ops::OpError::NotFound(_) => anyhow::anyhow!("no API key has id {id}"),
+                    other => cli_error(other),
+                })?;
+            println!(
+                "API key #{} ({}, {}) is revoked; every process refuses it from its next request on.",
+                view.id, view.role, view.name
+            );
             Ok(())
         }
     }

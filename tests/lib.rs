@@ -3,6 +3,7 @@
 //! set), seeded with the demo reference data, and offers one helper per endpoint.
 
 pub mod outbox_fixture;
+pub mod process;
 pub mod smtp_sink;
 
 use std::sync::Arc;
@@ -140,6 +141,9 @@ pub fn test_settings(database_url: &str) -> Settings {
             open_requests_per_phone: 1_000_000,
         },
         metrics: Default::default(),
+        webhooks: api::settings::WebhookSettings {
+            allow_private_networks: true,
+        },
     }
 }
 
@@ -155,6 +159,10 @@ impl TestApp {
         let (database_url, pg_database) = fresh_database(&dir).await;
         let mut settings = test_settings(&database_url);
         adjust(&mut settings);
+        if settings.webhooks.allow_private_networks {
+            // The worker's receivers in tests listen on the loopback.
+            worker::webhooks::set_allow_private_networks(true);
+        }
         let app = api::Application::build(&settings)
             .await
             .expect("build the app");

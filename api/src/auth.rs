@@ -32,12 +32,31 @@ impl<'a> FromRequest<'a> for Caller {
             .data::<AppState>()
             .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
         match authenticate(&state.store.read, token).await {
-            Ok(Ok(actor)) => Ok(Caller(actor)),
+            Ok(Ok(actor)) => {
+                note_use(state, &actor);
+                Ok(Caller(actor))
+            }
             Ok(Err(_)) => Err(unauthorized("the credentials are not recognised")),
             Err(err) => {
                 tracing::error!(error.cause = %err, "credential lookup failed");
                 Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
             }
         }
+    }
+}
+
+/// Notes in the background that a staff key was used, at most once a minute per key (the key's row
+/// says when it was last noted), so that requests never wait on it nor add a write each.
+pub fn note_use(state: &AppState, actor: &Actor) {
+    if let Actor::Staff(key) = actor
+        && key.use_worth_noting()
+    {
+        let store = state.store.clone();
+        let id = key.key_id;
+        tokio::spawn(async move {
+            if let Err(err) = domain::ops::keys::touch_last_used(&store.write, id).await {
+                tracing::warn!(error.cause = %err, api_key.id = id, "noting a key's last use failed");
+            }
+        });
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod client_ip;
 pub mod error;
 pub mod labels;
 pub mod limits;

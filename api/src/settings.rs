@@ -29,6 +29,20 @@ pub struct Settings {
     /// `GET /metrics`.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// Agency systems' webhooks.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Agency systems' webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WebhookSettings {
+    /// Accept webhook URLs that are `http://`, carry credentials or reach non-public addresses
+    /// (loopback, private, link-local, …), and deliver to them
+    /// (`DOSSIER__WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true`, for closed networks and tests). Off by
+    /// default: only `https://` URLs of public addresses, checked again on the address connected to.
+    #[serde(default)]
+    pub allow_private_networks: bool,
 }
 
 /// Rate limits (API.md "Public-internet limits").

@@ -19,6 +19,7 @@ use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
 use crate::rate_limit::{RateLimit, RateLimits};
 use crate::routes::admin::AdminApi;
+use crate::routes::{audit::AuditApi, keys::KeyApi};
 use crate::routes::carrier::CarrierApi;
 use crate::routes::events::EventFeedApi;
 use crate::routes::labels::LabelApi;
@@ -45,6 +46,7 @@ pub type ApiGroups = (
     ReportApi,
     AdminApi,
     EventFeedApi,
+    (KeyApi, AuditApi),
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -64,6 +66,7 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             ReportApi,
             AdminApi,
             EventFeedApi,
+            (KeyApi, AuditApi),
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
@@ -182,6 +185,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("Failed to read the bound port")?;
         let state = AppState {
+            allow_private_webhooks: settings.webhooks.allow_private_networks,
             track_cache: crate::track_cache::TrackCache::for_store(&store),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),
@@ -279,6 +283,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .with(rate_limit)
         .catch_all_error(render_poem_error)
         .with(AccessLog)
+        .around(crate::client_ip::scope)
         .data(state)
 }
 

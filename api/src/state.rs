@@ -21,6 +21,8 @@ pub struct AppState {
     pub track_cache: crate::track_cache::TrackCache,
     /// The public-internet limits of this process.
     pub guards: Arc<crate::state::Guards>,
+    /// Whether webhooks may target non-public addresses (`webhooks.allow_private_networks`).
+    pub allow_private_webhooks: bool,
 }
 
 /// The public-internet limits a process keeps (API.md "Public-internet limits").

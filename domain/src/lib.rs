@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod fees;
 pub mod label_token;
 pub mod lifecycle;
+pub mod net;
 pub mod ops;
 pub mod route;
 pub mod s10;

@@ -23,6 +23,8 @@ pub struct Model {
     pub before: Option<Json>,
     /// The record after the change; `None` when it was deleted.
     pub after: Option<Json>,
+    /// The address the request came from (`None` for the command line).
+    pub client_ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,10 @@ pub struct Model {
     pub prefix: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Past this time the key is refused; `None` for a key without an end.
+    pub expires_at: Option<DateTimeUtc>,
+    /// When the key was last accepted (written at most once a minute).
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

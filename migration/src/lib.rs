@@ -41,6 +41,10 @@ mod m20261123_000801_create_dossiers_report_created_index;
 mod m20261123_000900_drop_carrier_events_dossier_links;
 mod m20261205_100001_create_dossiers_open_by_phone_index;
 mod m20261205_100002_create_open_pickup_requests_function;
+mod m20261205_200001_add_api_keys_expiry;
+mod m20261205_200002_create_staff_sessions;
+mod m20261205_200003_add_admin_audit_client_ip;
+mod m20261205_200004_create_append_only_triggers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -87,6 +91,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
             Box::new(m20261205_100001_create_dossiers_open_by_phone_index::Migration),
             Box::new(m20261205_100002_create_open_pickup_requests_function::Migration),
+            Box::new(m20261205_200001_add_api_keys_expiry::Migration),
+            Box::new(m20261205_200002_create_staff_sessions::Migration),
+            Box::new(m20261205_200003_add_admin_audit_client_ip::Migration),
+            Box::new(m20261205_200004_create_append_only_triggers::Migration),
         ]
     }
 }

@@ -7,7 +7,16 @@
 //! `X-Dossier-Timestamp` (Unix seconds, also inside the signed body, so an old delivery cannot be
 //! replayed with a fresh header). Every answer but a 2xx is a failure to retry; redirects are not
 //! followed, so a delivery never lands anywhere but the registered URL.
+//!
+//! Only public addresses are connected to ([`domain::net::is_public_ip`]), unless the service runs on
+//! a closed network (`webhooks.allow_private_networks`): the client's resolver drops every other
+//! address a name resolves to, so the address checked is the one connected to (a name that resolved to
+//! a public address at registration and to a private one now is refused), IP-literal hosts are checked
+//! the same way, and no proxy from the environment stands in between.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use domain::ops::outbox::WebhookPayload;
@@ -71,22 +80,86 @@ pub enum Delivered {
     Skipped,
 }
 
+/// The process's network policy for webhooks: whether non-public addresses may be reached. Off until
+/// the process's settings say otherwise ([`set_allow_private_networks`]).
+static ALLOW_PRIVATE_NETWORKS: AtomicBool = AtomicBool::new(false);
+
+/// Sets the network policy of the webhook clients this process makes from now on
+/// (`webhooks.allow_private_networks`).
+pub fn set_allow_private_networks(allow: bool) {
+    ALLOW_PRIVATE_NETWORKS.store(allow, Ordering::SeqCst);
+}
+
+/// Why a connection was not made: the receiver's address is not public.
+const NOT_PUBLIC: &str = "the receiver's address is not public";
+
+/// Resolves names with the system resolver and keeps public addresses only.
+#[derive(Debug, Clone, Copy)]
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| domain::net::is_public_ip(addr.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(NOT_PUBLIC.into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Posts webhook deliveries.
 #[derive(Debug, Clone)]
 pub struct WebhookClient {
     http: reqwest::Client,
+    allow_private_networks: bool,
 }
 
 impl WebhookClient {
-    /// A client that gives each attempt `timeout` and follows no redirects.
+    /// A client that gives each attempt `timeout`, follows no redirects, and reaches non-public
+    /// addresses only if the process allows it ([`set_allow_private_networks`]).
     pub fn new(timeout: Duration) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        Self::with_policy(timeout, ALLOW_PRIVATE_NETWORKS.load(Ordering::SeqCst))
+    }
+
+    /// A client like [`WebhookClient::new`] with the network policy given.
+    pub fn with_policy(timeout: Duration, allow_private_networks: bool) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dossier-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http })
+            .user_agent(concat!("dossier-webhooks/", env!("CARGO_PKG_VERSION")));
+        if !allow_private_networks {
+            builder = builder
+                .dns_resolver(Arc::new(PublicOnlyResolver))
+                .no_proxy();
+        }
+        Ok(Self {
+            http: builder.build()?,
+            allow_private_networks,
+        })
+    }
+
+    /// Whether `url` may be posted to now: with public addresses only, an IP-literal host must be
+    /// public (names are checked by the resolver, on the address connected to).
+    fn target_allowed(&self, url: &str) -> bool {
+        if self.allow_private_networks {
+            return true;
+        }
+        let Ok(parsed) = reqwest::Url::parse(url) else {
+            return false;
+        };
+        match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => domain::net::is_public_ip(ip.into()),
+            Some(url::Host::Ipv6(ip)) => domain::net::is_public_ip(ip.into()),
+            Some(url::Host::Domain(_)) => parsed.scheme() == "https",
+            None => false,
+        }
     }
 
     /// Sends one delivery attempt. The URL and the secret are read now, so a webhook that was
@@ -103,6 +176,9 @@ impl WebhookClient {
         else {
             return Ok(Delivered::Skipped);
         };
+        if !self.target_allowed(&hook.url) {
+            return Err(WebhookError::Retry(NOT_PUBLIC.to_owned()));
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let body = body(payload, timestamp)
             .map_err(|e| WebhookError::Retry(format!("the body could not be written: {e}")))?;
@@ -130,9 +206,16 @@ impl WebhookClient {
     }
 }
 
-/// A network failure in words that carry no URL (it may hold a token).
+/// A network failure in words that carry no URL (it may hold a token) and nothing the far side said.
 fn describe(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
+    let refused = std::iter::successors(
+        Some(err as &(dyn std::error::Error + 'static)),
+        |e| e.source(),
+    )
+    .any(|e| e.to_string() == NOT_PUBLIC);
+    if refused {
+        NOT_PUBLIC.to_owned()
+    } else if err.is_timeout() {
         "the receiver did not answer in time".to_owned()
     } else if err.is_connect() {
         "the receiver could not be reached".to_owned()

@@ -156,13 +156,15 @@ enum CreateResponse {
     Created(Json<DossierCreatedOut>),
 }
 
-/// The applicant's personal data (shown to the citizen and entitled staff only).
+/// The applicant's personal data (shown to the citizen and entitled staff only). A postal key never
+/// receives the e-mail (null) or the identity number (left out).
 #[derive(Debug, Clone, Object)]
 pub struct ApplicantOut {
     pub full_name: String,
     pub phone: String,
     pub email: Option<String>,
-    pub id_number: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub id_number: Option<String>,
 }
 
 /// An address.
@@ -313,7 +315,8 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
             full_name: d.applicant_full_name,
             phone: d.applicant_phone,
             email: d.applicant_email,
-            id_number: d.applicant_id_number,
+            // Empty when redacted for a postal key (`view_dossier`).
+            id_number: Some(d.applicant_id_number).filter(|n| !n.is_empty()),
         },
         documents,
         with_appointment: d.with_appointment,

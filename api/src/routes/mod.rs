@@ -2,11 +2,13 @@
 
 pub mod admin;
 pub mod agency;
+pub mod audit;
 pub mod carrier;
 pub mod dossiers;
 pub mod events;
 pub mod handovers;
 pub mod health;
+pub mod keys;
 pub mod labels;
 pub mod metrics;
 pub mod postal;

@@ -23,7 +23,9 @@ use crate::state::AppState;
 /// A webhook to register. No `Debug`: the secret must not be printable.
 #[derive(Object)]
 pub struct WebhookIn {
-    /// Where deliveries are POSTed: an `http://` or `https://` URL.
+    /// Where deliveries are POSTed: an `https://` URL of a public address (no credentials; not
+    /// loopback, private, link-local or metadata addresses), unless the service runs on a closed
+    /// network (`DOSSIER__WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true`).
     pub url: Option<String>,
     /// The key of the deliveries' HMAC-SHA256 signature, at least 16 characters. Stored to sign
     /// with; never shown again.
@@ -118,9 +120,13 @@ impl WebhookApi {
             url: body.url,
             secret: body.secret.map(SecretString::from),
             agency_code: body.agency_code,
+            allow_private_networks: state.allow_private_webhooks,
         };
-        let view =
-            domain::ops::webhooks::register_webhook(&state.store.write, actor, &request).await?;
+        let txn = sea_orm::TransactionTrait::begin(&state.store.write)
+            .await
+            .map_err(ApiError::from)?;
+        let view = domain::ops::webhooks::register_webhook(&txn, actor, &request).await?;
+        txn.commit().await.map_err(ApiError::from)?;
         Ok(RegisterResponse::Created(Json(view.into())))
     }
 
@@ -180,8 +186,8 @@ impl WebhookApi {
         caller: Caller,
         id: Path<i64>,
     ) -> Result<Json<RequeuedOut>, ApiError> {
-        require_admin(&caller)?;
-        if domain::ops::outbox::requeue(&state.store.write, id.0).await? {
+        let actor = require_admin(&caller)?;
+        if domain::ops::webhooks::requeue_delivery(&state.store.write, actor, id.0).await? {
             Ok(Json(RequeuedOut {
                 id: id.0,
                 status: OutboxStatus::Pending.as_str().to_owned(),

@@ -417,7 +417,7 @@ pub async fn tracking(
     MaybeStaff(staff): MaybeStaff,
 ) -> Response {
     let lang = Lang::of(req);
-    let record = match domain::ops::dossiers::track(&state.store, &code).await {
+    let mut record = match domain::ops::dossiers::track(&state.store, &code).await {
         Ok(record) => record,
         Err(OpError::NotFound(_)) => {
             let message = lang.t(
@@ -461,6 +461,13 @@ pub async fn tracking(
     let staff_entitled = staff
         .as_ref()
         .is_some_and(|s| s.actor.may_access(&record.dossier) == domain::ops::access::Access::Full);
+    if !holds_token
+        && staff
+            .as_ref()
+            .is_some_and(|s| s.key.role == entity::enums::Role::Postal)
+    {
+        domain::ops::dossiers::redact_for_post(&mut record.dossier);
+    }
     let can_cancel = holds_token
         && domain::lifecycle::next_status(
             record.dossier.service_mode,

@@ -3,8 +3,9 @@
 //! - A member of staff signs in once with their office's or agency's API key; the answer is a cookie
 //!   `dossier_session = {key id}.{expiry}.{nonce}.{tag}`, the tag an HMAC-SHA256 under a key derived
 //!   from the label-signing key (kept in `AppState`, the same on every replica). The cookie carries no
-//!   secret: the key itself is never stored in it, and every request reads the key's row again, so a
-//!   revoked key ends its sessions at once. The cookie is `HttpOnly`, `SameSite=Strict`, and `Secure`
+//!   secret: the key itself is never stored in it. Every request reads the session's row and the key's
+//!   row again, so signing out (which ends the row) and a revoked or expired key end the session at
+//!   once, in every process. The cookie is `HttpOnly`, `SameSite=Strict`, and `Secure`
 //!   when the service is reached over https.
 //! - Every form posts a token (`csrf`) tied to the browser: for staff, an HMAC of the session's nonce;
 //!   for the public forms, an HMAC of a random visitor nonce kept in its own cookie. A post whose token
@@ -105,13 +106,14 @@ pub fn csrf_ok(state: &AppState, nonce: &str, given: &str) -> bool {
     tag_matches(state, &format!("csrf.{nonce}"), given)
 }
 
-/// The cookie value of a new session for the API key `key_id`, and the session's nonce.
-pub fn issue(state: &AppState, key_id: i64) -> (String, String) {
+/// A new session for the API key `key_id`: the cookie value, the session's nonce, and its end.
+pub fn issue(state: &AppState, key_id: i64) -> (String, String, chrono::DateTime<Utc>) {
     let expires = Utc::now().timestamp() + SESSION_HOURS * 3600;
     let nonce = nonce();
     let body = format!("{key_id}.{expires}.{nonce}");
     let tag = tag(state, &body);
-    (format!("{body}.{tag}"), nonce)
+    let ends = chrono::DateTime::from_timestamp(expires, 0).unwrap_or_else(Utc::now);
+    (format!("{body}.{tag}"), nonce, ends)
 }
 
 /// The key id and nonce of a session cookie this service signed and that has not expired.
@@ -144,7 +146,13 @@ impl StaffSession {
         csrf_ok(state, &self.nonce, given)
     }
 
-    /// The session of the request, if it has a valid one whose key is not revoked.
+    /// Ends the session on the server: its cookie is refused from now on, even if replayed.
+    pub async fn end(&self, state: &AppState) -> Result<(), domain::ops::OpError> {
+        domain::ops::sessions::end_session(&state.store.write, &self.key, &self.nonce).await
+    }
+
+    /// The session of the request, if it has a valid one that was not signed out and whose key is
+    /// neither revoked nor expired.
     pub async fn of(req: &Request) -> poem::Result<Option<StaffSession>> {
         let Some(state) = req.data::<AppState>() else {
             return Ok(None);
@@ -153,12 +161,15 @@ impl StaffSession {
         else {
             return Ok(None);
         };
-        let key = domain::ops::access::active_staff_key(&state.store.read, key_id)
+        let key = domain::ops::sessions::session_key(&state.store.read, key_id, &nonce)
             .await
             .map_err(|err| {
                 tracing::error!(error.cause = %err, "session key lookup failed");
                 poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
             })?;
+        if let Some(staff) = &key {
+            crate::auth::note_use(state, &Actor::Staff(staff.clone()));
+        }
         Ok(key.map(|staff| StaffSession {
             actor: Actor::Staff(staff.clone()),
             key: staff,

@@ -135,6 +135,9 @@ pub async fn sign_in(
         }
     };
     let Some(Actor::Staff(staff)) = actor else {
+        if let Err(err) = domain::ops::sessions::record_failed_sign_in(&state.store.write).await {
+            return again(status_of(&err), &lang.op_error(&err));
+        }
         return again(
             StatusCode::UNAUTHORIZED,
             lang.t(
@@ -143,7 +146,12 @@ pub async fn sign_in(
             ),
         );
     };
-    let (cookie, _nonce) = session::issue(&state, staff.key_id);
+    let (cookie, nonce, ends) = session::issue(&state, staff.key_id);
+    if let Err(err) =
+        domain::ops::sessions::open_session(&state.store.write, &staff, &nonce, ends).await
+    {
+        return again(status_of(&err), &lang.op_error(&err));
+    }
     tracing::info!(api_key.id = staff.key_id, role = %staff.role, "staff signed in on the web");
     // A `next` that is not a path of this site leads to the sign-in page, which sends the person on
     // to their own first page.
@@ -176,6 +184,10 @@ pub async fn sign_out(
     let posted = Posted::new(pairs);
     if !staff.csrf_ok(&state, posted.csrf()) {
         return Redirect::see_other(home_of(staff.key.role)).into_response();
+    }
+    if let Err(err) = staff.end(&state).await {
+        tracing::error!(error.cause = %err, "ending a staff session failed");
+        return poem::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let mut response = Redirect::see_other("/staff").into_response();
     append_cookie(&mut response, &set_cookie(&state, SESSION_COOKIE, "", 0));

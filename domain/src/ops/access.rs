@@ -2,7 +2,7 @@
 //! so list, search, report and feed endpoints apply the same rule as single reads.
 
 use entity::enums::Role;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::codes::{ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, hash_secret};
 
@@ -27,6 +27,18 @@ pub struct StaffKey {
     pub role: Role,
     pub office_code: Option<String>,
     pub agency_code: Option<String>,
+    /// When the key was last noted as used (see [`crate::ops::keys::touch_last_used`]).
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl StaffKey {
+    /// Whether this use should be noted in `last_used_at` (at most once a minute).
+    pub fn use_worth_noting(&self) -> bool {
+        self.last_used_at.is_none_or(|at| {
+            crate::clock::now() - at
+                >= chrono::Duration::seconds(crate::ops::keys::LAST_USED_RESOLUTION_SECS)
+        })
+    }
 }
 
 /// What an actor may do with one dossier.
@@ -100,17 +112,30 @@ impl From<entity::api_key::Model> for StaffKey {
             role: key.role,
             office_code: key.office_code,
             agency_code: key.agency_code,
+            last_used_at: key.last_used_at,
         }
     }
 }
 
-/// The staff key `key_id`, unless it was revoked (the key behind a signed-in page session).
+/// Keys that are neither revoked nor expired. No process keeps keys in memory: every request reads its
+/// key's row (one indexed lookup), so a revocation or an expiry holds everywhere at once.
+fn usable() -> Condition {
+    Condition::all()
+        .add(entity::api_key::Column::RevokedAt.is_null())
+        .add(
+            Condition::any()
+                .add(entity::api_key::Column::ExpiresAt.is_null())
+                .add(entity::api_key::Column::ExpiresAt.gt(crate::clock::now())),
+        )
+}
+
+/// The staff key `key_id`, unless it was revoked or expired (the key behind a signed-in page session).
 pub async fn active_staff_key(
     conn: &impl ConnectionTrait,
     key_id: i64,
 ) -> Result<Option<StaffKey>, sea_orm::DbErr> {
     Ok(entity::api_key::Entity::find_by_id(key_id)
-        .filter(entity::api_key::Column::RevokedAt.is_null())
+        .filter(usable())
         .one(conn)
         .await?
         .map(StaffKey::from))
@@ -125,7 +150,7 @@ pub async fn authenticate(
     if bearer.starts_with(API_KEY_PREFIX) {
         let key = entity::api_key::Entity::find()
             .filter(entity::api_key::Column::SecretHash.eq(hash_secret(bearer)))
-            .filter(entity::api_key::Column::RevokedAt.is_null())
+            .filter(usable())
             .one(conn)
             .await?;
         Ok(key

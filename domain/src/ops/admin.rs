@@ -454,6 +454,7 @@ async fn record_audit(
         action: Set(change.as_str().to_owned()),
         before: Set(before.map(to_json).transpose()?),
         after: Set(after.map(to_json).transpose()?),
+        client_ip: Set(super::audit::client_ip()),
         ..Default::default()
     }
     .insert(conn)

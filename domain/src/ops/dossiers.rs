@@ -1411,7 +1411,55 @@ pub async fn view_dossier(
             "this dossier is not yours to see".into(),
         ));
     }
-    load_record(conn, dossier).await
+    let mut record = load_record(conn, dossier).await?;
+    name_actors_by_reach(conn, &mut record.timeline).await?;
+    if actor.staff_with_role(entity::enums::Role::Postal).is_some() {
+        redact_for_post(&mut record.dossier);
+    }
+    Ok(record)
+}
+
+/// The post office does not need the applicant's identity number or e-mail to carry a dossier (the
+/// identity check at delivery compares on the server): a postal key never receives them.
+pub fn redact_for_post(dossier: &mut dossier::Model) {
+    dossier.applicant_id_number = String::new();
+    dossier.applicant_email = None;
+}
+
+/// Names the actor of each timeline event made with an API key by the key's role and its office or
+/// agency (`postal:100000`, `agency:UBND-P-HOANKIEM`, `admin`), never by the key's name, which may
+/// name a person.
+pub async fn name_actors_by_reach(
+    conn: &impl ConnectionTrait,
+    timeline: &mut [dossier_event::Model],
+) -> Result<(), sea_orm::DbErr> {
+    let mut ids: Vec<i64> = timeline.iter().filter_map(|e| e.api_key_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let keys = entity::api_key::Entity::find()
+        .filter(entity::api_key::Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    for event in timeline.iter_mut() {
+        let Some(id) = event.api_key_id else {
+            continue;
+        };
+        event.actor = match keys.iter().find(|k| k.id == id) {
+            Some(k) => match k.office_code.as_deref().or(k.agency_code.as_deref()) {
+                Some(reach) => format!("{}:{reach}", k.role),
+                None => k.role.to_string(),
+            },
+            // A key that no longer exists: its role is what the stored name starts with.
+            None => event
+                .actor
+                .split_once(':')
+                .map_or_else(|| "staff".to_owned(), |(role, _)| role.to_owned()),
+        };
+    }
+    Ok(())
 }
 
 /// The record behind the public tracking view, by dossier code or item code, on any connection.

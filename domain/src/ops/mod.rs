@@ -7,6 +7,7 @@
 pub mod access;
 pub mod admin;
 pub mod agency;
+pub mod audit;
 mod bulk;
 pub mod carrier_ingest;
 pub mod carrier_orders;
@@ -24,6 +25,7 @@ pub mod reports;
 pub mod scans;
 pub mod seed;
 pub mod service_keys;
+pub mod sessions;
 pub mod validation;
 pub mod webhooks;
 

@@ -26,6 +26,8 @@ pub struct WebhookRequest {
     pub url: Option<String>,
     pub secret: Option<SecretString>,
     pub agency_code: Option<String>,
+    /// Whether non-public targets are allowed (`DOSSIER__WEBHOOKS__ALLOW_PRIVATE_NETWORKS`).
+    pub allow_private_networks: bool,
 }
 
 /// A registered webhook as administrators see it: everything but the secret.
@@ -57,8 +59,12 @@ fn admin(actor: &Actor) -> Result<(), OpError> {
         .ok_or_else(|| OpError::Forbidden("webhooks are managed with an admin key".into()))
 }
 
-/// Why a webhook URL is not acceptable, if it is not: an absolute `http` or `https` URL with a host.
-pub fn check_url(url: &str) -> Result<(), &'static str> {
+/// Why a webhook URL is not acceptable, if it is not. It must be an absolute `https://` URL naming a
+/// host, without credentials, whose host is not a non-public address ([`crate::net::is_public_ip`]) nor
+/// `localhost`. With `allow_private_networks` (a closed network), `http://`, credentials and
+/// non-public hosts are accepted. Host names are checked again when a delivery connects: the address
+/// connected to must be public.
+pub fn check_url(url: &str, allow_private_networks: bool) -> Result<(), &'static str> {
     if url.chars().count() > MAX_URL_CHARS {
         return Err("is too long");
     }
@@ -66,28 +72,36 @@ pub fn check_url(url: &str) -> Result<(), &'static str> {
         return Err("must not contain spaces or control characters");
     }
     let lower = url.to_ascii_lowercase();
-    let rest = if let Some(rest) = lower.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = lower.strip_prefix("http://") {
-        rest
-    } else {
-        return Err("must be an http:// or https:// URL");
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
-            if !port.is_empty() && port.parse::<u16>().is_err() {
-                return Err("has an invalid port");
-            }
-            h
-        }
-        _ => host,
-    };
-    if host.is_empty() {
-        return Err("must name a host");
+    if !lower.starts_with("https://") && !lower.starts_with("http://") {
+        return Err("must be an https:// URL");
     }
-    Ok(())
+    // Parsed as the delivering HTTP client parses it, so `http://2130706433/` is 127.0.0.1 here too.
+    let parsed = url::Url::parse(url).map_err(|_| "is not a valid URL")?;
+    let Some(host) = parsed.host() else {
+        return Err("must name a host");
+    };
+    if allow_private_networks {
+        return Ok(());
+    }
+    if parsed.scheme() != "https" {
+        return Err("must be an https:// URL");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry credentials");
+    }
+    let public = match host {
+        url::Host::Ipv4(ip) => crate::net::is_public_ip(ip.into()),
+        url::Host::Ipv6(ip) => crate::net::is_public_ip(ip.into()),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name.contains('.') && name != "localhost" && !name.ends_with(".localhost")
+        }
+    };
+    if public {
+        Ok(())
+    } else {
+        Err("must reach a public address (not loopback, private, link-local or metadata)")
+    }
 }
 
 /// Registers a webhook for an agency (admin key only).
@@ -101,7 +115,7 @@ pub async fn register_webhook(
     let mut c = Checker::new();
     let url = c.required_text("url", request.url.as_deref(), MAX_URL_CHARS);
     if let Some(url) = &url
-        && let Err(msg) = check_url(url)
+        && let Err(msg) = check_url(url, request.allow_private_networks)
     {
         c.fail("url", msg);
     }
@@ -153,8 +167,61 @@ pub async fn register_webhook(
     }
     .insert(conn)
     .await?;
+    super::audit::record(
+        conn,
+        super::audit::AuditRecord {
+            actor: actor.into(),
+            entity: "webhook",
+            code: &saved.id.to_string(),
+            action: "register",
+            before: None,
+            // The secret is left out; the URL may carry a token in its path, so only its origin is kept.
+            after: Some(serde_json::json!({
+                "agency_code": saved.agency_code,
+                "url_origin": url_origin(&saved.url),
+                "active": saved.active,
+            })),
+        },
+    )
+    .await?;
     tracing::info!(webhook.id = saved.id, agency.code = %saved.agency_code, "webhook registered");
     Ok(saved.into())
+}
+
+/// `scheme://host[:port]` of a URL, without credentials, path or query.
+fn url_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+/// Puts the failed outbox row `id` back in the queue and audits it, in one transaction (admin key
+/// only). `false` when there is no failed row with that id.
+pub async fn requeue_delivery(
+    conn: &sea_orm::DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<bool, OpError> {
+    admin(actor)?;
+    let txn = sea_orm::TransactionTrait::begin(conn).await?;
+    if !super::outbox::requeue(&txn, id).await? {
+        return Ok(false);
+    }
+    super::audit::record(
+        &txn,
+        super::audit::AuditRecord {
+            actor: actor.into(),
+            entity: "outbox",
+            code: &id.to_string(),
+            action: "requeue",
+            before: Some(serde_json::json!({"status": "failed"})),
+            after: Some(serde_json::json!({"status": "pending"})),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Every registered webhook, without secrets (admin key only).
@@ -177,14 +244,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webhook_urls_are_absolute_http_or_https() {
+    fn webhook_urls_are_absolute_https_urls_of_public_hosts() {
         for ok in [
             "https://agency.example.vn/hooks/dossiers",
-            "http://127.0.0.1:8081/hook",
             "HTTPS://Example.VN",
-            "http://[::1]:9000/x",
+            "https://203.162.4.190:8443/hook",
+            "https://[2001:4860:4860::8888]/x",
         ] {
-            assert_eq!(check_url(ok), Ok(()), "{ok}");
+            assert_eq!(check_url(ok, false), Ok(()), "{ok}");
         }
         for bad in [
             "ftp://example.vn",
@@ -193,8 +260,44 @@ mod tests {
             "https:///path",
             "https://host:notaport/",
             "https://exa mple.vn",
+            "http://agency.example.vn/hook",
+            "https://user:pass@agency.example.vn/hook",
+            "https://token@agency.example.vn/hook",
+            "https://localhost/hook",
+            "https://api.localhost/hook",
+            "https://intranet/hook",
+            "https://127.0.0.1/hook",
+            "https://2130706433/hook",
+            "https://0x7f.1/hook",
+            "https://10.1.2.3/hook",
+            "https://172.20.0.5/hook",
+            "https://192.168.1.10/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.1.1/hook",
+            "https://0.0.0.0/hook",
+            "https://224.0.0.1/hook",
+            "https://[::1]/hook",
+            "https://[fd00::1]/hook",
+            "https://[fe80::1]/hook",
+            "https://[::ffff:127.0.0.1]/hook",
+            "https://[::ffff:a9fe:a9fe]/hook",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn on_a_closed_network_http_and_private_hosts_are_accepted() {
+        for ok in [
+            "http://127.0.0.1:8081/hook",
+            "http://[::1]:9000/x",
+            "https://10.1.2.3/hook",
+            "http://receiver/hook",
+        ] {
+            assert_eq!(check_url(ok, true), Ok(()), "{ok}");
+        }
+        for bad in ["ftp://example.vn", "https://", "https://exa mple.vn"] {
+            assert!(check_url(bad, true).is_err(), "{bad}");
         }
     }
 }

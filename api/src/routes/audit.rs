@@ -1,0 +1,90 @@
+//! The audit trail of privileged actions (admin key only), oldest first, paged by cursor.
+
+use domain::ops::access::Actor;
+use entity::enums::Role;
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+
+use super::{ApiTags, local_time};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One audited action.
+#[derive(Debug, Object)]
+pub struct AuditEntryOut {
+    /// Pass as `after` to read on from this entry.
+    pub cursor: String,
+    pub at: chrono::DateTime<chrono::FixedOffset>,
+    /// Who: `key #ID NAME`, `command line`, or `unknown` (a failed sign-in).
+    pub actor: String,
+    /// The API key behind `actor`, if any.
+    pub actor_key_id: Option<i64>,
+    /// What: `{kind}.{verb}`, e.g. `api_key.create`, `api_key.revoke`, `webhook.register`,
+    /// `outbox.requeue`, `agency.create`, `holiday.delete`, `staff_session.sign_in`,
+    /// `staff_session.sign_in_failed`.
+    pub action: String,
+    /// On what: `{kind}:{id or code}`.
+    pub target: String,
+    /// The address the request came from; none for the command line.
+    pub client_ip: Option<String>,
+    /// The record before the change (secrets left out).
+    pub before: Option<serde_json::Value>,
+    /// The record after the change (secrets left out).
+    pub after: Option<serde_json::Value>,
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Object)]
+pub struct AuditPageOut {
+    pub entries: Vec<AuditEntryOut>,
+    /// Pass as `after` for the next page; an empty page keeps it where it was.
+    pub next_cursor: String,
+}
+
+pub struct AuditApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AuditApi {
+    /// The audit trail, oldest first: key creation and revocation, webhook registration, outbox
+    /// requeues, reference-data writes, staff sign-ins (and failed ones). `limit` 1–500, default 100.
+    #[oai(path = "/audit", method = "get")]
+    async fn audit(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        after: Query<Option<String>>,
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<AuditPageOut>, ApiError> {
+        let actor = match &caller.0 {
+            Actor::Public => {
+                return Err(ApiError::unauthorized(
+                    "send an admin key: `Authorization: Bearer dk_…`",
+                ));
+            }
+            actor if actor.staff_with_role(Role::Admin).is_some() => actor,
+            _ => return Err(ApiError::forbidden("this needs an admin key")),
+        };
+        let page =
+            domain::ops::audit::list_audit(&state.store.read, actor, after.0.as_deref(), limit.0)
+                .await?;
+        Ok(Json(AuditPageOut {
+            entries: page
+                .entries
+                .into_iter()
+                .map(|e| AuditEntryOut {
+                    cursor: e.cursor,
+                    at: local_time(e.at),
+                    actor: e.actor,
+                    actor_key_id: e.actor_key_id,
+                    action: e.action,
+                    target: e.target,
+                    client_ip: e.client_ip,
+                    before: e.before,
+                    after: e.after,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+}
