@@ -44,6 +44,7 @@ pub type ApiGroups = (
     ReportApi,
     AdminApi,
     EventFeedApi,
+    crate::routes::CitizenRightsApis,
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -63,6 +64,7 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             ReportApi,
             AdminApi,
             EventFeedApi,
+            crate::routes::citizen_rights_apis(),
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),

@@ -488,6 +488,7 @@ mod tests {
             failed_attempts: 0,
             last_failed_at: None,
             overdue_raised_at: None,
+            identity_confirmed: None,
             created_at: now,
             updated_at: now,
         };

@@ -39,6 +39,10 @@ mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
 mod m20261123_000900_drop_carrier_events_dossier_links;
+mod m20261205_400001_add_legs_identity_confirmed;
+mod m20261205_400002_add_delivery_attempts_proof;
+mod m20261205_400003_create_incidents;
+mod m20261205_400004_create_complaints;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -83,6 +87,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
             Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
+            Box::new(m20261205_400001_add_legs_identity_confirmed::Migration),
+            Box::new(m20261205_400002_add_delivery_attempts_proof::Migration),
+            Box::new(m20261205_400003_create_incidents::Migration),
+            Box::new(m20261205_400004_create_complaints::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod agency;
 mod carrier;
 mod carrier_orders;
 mod deadlines;
+mod delivery_identity;
 mod dossiers;
 mod feed;
 mod handovers;

@@ -192,6 +192,9 @@ pub struct LegOut {
     pub due_at: Option<DateTime<FixedOffset>>,
     pub delivered_at: Option<DateTime<FixedOffset>>,
     pub failed_attempts: i32,
+    /// For a delivered result: whether the recipient's identity was checked (Decision 45 Art. 10).
+    /// `false` for a delivery the carrier reported, until the office confirms who signed.
+    pub identity_confirmed: Option<bool>,
 }
 
 /// A timeline entry.
@@ -341,6 +344,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
                 due_at: l.due_at.map(local_time),
                 delivered_at: l.delivered_at.map(local_time),
                 failed_attempts: l.failed_attempts,
+                identity_confirmed: l.identity_confirmed,
             })
             .collect(),
         timeline: record

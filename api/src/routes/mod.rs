@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod agency;
 pub mod carrier;
+pub mod deliveries;
 pub mod dossiers;
 pub mod events;
 pub mod handovers;
@@ -15,6 +16,15 @@ pub mod reports;
 pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
+
+/// The operations where a citizen's rights are at stake (API.md "Additions (second round)"):
+/// delivery to the right person, slips and receipts, incidents and complaints, fees.
+pub type CitizenRightsApis = (deliveries::DeliveryApi, ());
+
+/// The value of [`CitizenRightsApis`].
+pub fn citizen_rights_apis() -> CitizenRightsApis {
+    (deliveries::DeliveryApi, ())
+}
 
 /// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).
 pub fn local_time(t: DateTime<Utc>) -> DateTime<FixedOffset> {

@@ -15,6 +15,7 @@ pub mod dossiers;
 pub mod feed;
 pub mod handovers;
 pub mod idempotency;
+pub mod identity;
 pub mod keys;
 pub mod labels;
 pub mod outbox;
