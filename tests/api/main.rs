@@ -10,6 +10,7 @@ mod deadlines;
 mod delivery_identity;
 mod dossiers;
 mod feed;
+mod fees;
 mod handovers;
 mod idempotency;
 mod labels;

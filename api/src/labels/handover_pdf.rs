@@ -40,14 +40,15 @@ const FIRST_TABLE_TOP: f32 = 118.0;
 const NEXT_TABLE_TOP: f32 = 32.0;
 /// The lowest edge of anything but the page footer.
 const BODY_BOTTOM: f32 = PAGE_HEIGHT_MM - MARGIN - 6.0;
-/// The count and the signature boxes.
-const CLOSING_HEIGHT: f32 = 62.0;
+/// The count, the fees handed over and the signature boxes.
+const CLOSING_HEIGHT: f32 = 68.0;
 /// Table columns: left edges, then the right edge of the last one.
-const COLUMNS: [f32; 5] = [
+const COLUMNS: [f32; 6] = [
     MARGIN,
     MARGIN + 14.0,
-    MARGIN + 62.0,
-    MARGIN + 112.0,
+    MARGIN + 56.0,
+    MARGIN + 100.0,
+    MARGIN + 130.0,
     MARGIN + CONTENT_WIDTH,
 ];
 
@@ -58,6 +59,8 @@ pub struct HandoverPdfItem {
     /// The parcel's S10 code, when it has one.
     pub item_code: Option<String>,
     pub procedure_code: String,
+    /// The fee collected on the agency's behalf and handed over with the dossier.
+    pub admin_fee_vnd: i64,
 }
 
 /// Everything printed on a handover record. The QR code carries `qr_url` only.
@@ -79,6 +82,8 @@ pub struct HandoverPdfData {
     pub confirmed_at: Option<DateTime<FixedOffset>>,
     pub confirmed_by: Option<String>,
     pub items: Vec<HandoverPdfItem>,
+    /// The fees handed over with the dossiers (Decision 45 Art. 7.1).
+    pub admin_fee_total_vnd: i64,
 }
 
 /// The record's title, by direction.
@@ -273,7 +278,7 @@ fn table(
     rows: std::ops::Range<usize>,
     top: f32,
 ) -> f32 {
-    let headers = ["STT", "Mã hồ sơ", "Mã bưu gửi", "Mã thủ tục"];
+    let headers = ["STT", "Mã hồ sơ", "Mã bưu gửi", "Mã thủ tục", "Lệ phí (đ)"];
     let mut y = top;
     pen.rule(MARGIN, y, CONTENT_WIDTH);
     for (i, header) in headers.iter().enumerate() {
@@ -290,6 +295,7 @@ fn table(
             item.dossier_code.clone(),
             item.item_code.clone().unwrap_or_else(|| "—".to_owned()),
             item.procedure_code.clone(),
+            super::vnd(item.admin_fee_vnd),
         ];
         for (i, cell) in cells.iter().enumerate() {
             let width = COLUMNS[i + 1] - COLUMNS[i] - 4.0;
@@ -318,6 +324,20 @@ fn closing(pen: &mut Pen<'_, '_>, data: &HandoverPdfData, top: f32) {
         true,
         &format!("Tổng số: {} {what}", data.items.len()),
     );
+    let mut top = top;
+    if data.direction == HandoverDirection::ToAgency {
+        top += 6.0;
+        pen.text(
+            MARGIN,
+            top,
+            BODY,
+            true,
+            &format!(
+                "Tổng lệ phí thu hộ bàn giao: {} đồng",
+                super::vnd(data.admin_fee_total_vnd)
+            ),
+        );
+    }
     let box_top = top + 8.0;
     let box_width = (CONTENT_WIDTH - 10.0) / 2.0;
     let box_height = 42.0;
@@ -508,8 +528,10 @@ mod tests {
                     dossier_code: format!("7KQ2M-{i:05}"),
                     item_code: Some("RR123456785VN".into()),
                     procedure_code: "1.001612".into(),
+                    admin_fee_vnd: 400_000,
                 })
                 .collect(),
+            admin_fee_total_vnd: 400_000 * items as i64,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod carrier;
 pub mod deliveries;
 pub mod dossiers;
 pub mod events;
+pub mod fees;
 pub mod handovers;
 pub mod health;
 pub mod labels;
@@ -19,11 +20,11 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 /// The operations where a citizen's rights are at stake (API.md "Additions (second round)"):
 /// delivery to the right person, slips and receipts, incidents and complaints, fees.
-pub type CitizenRightsApis = (deliveries::DeliveryApi, ());
+pub type CitizenRightsApis = (deliveries::DeliveryApi, fees::FeesReportApi);
 
 /// The value of [`CitizenRightsApis`].
 pub fn citizen_rights_apis() -> CitizenRightsApis {
-    (deliveries::DeliveryApi, ())
+    (deliveries::DeliveryApi, fees::FeesReportApi)
 }
 
 /// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).

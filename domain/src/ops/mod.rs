@@ -13,6 +13,7 @@ pub mod carrier_orders;
 pub mod catalog;
 pub mod dossiers;
 pub mod feed;
+pub mod fees_report;
 pub mod handovers;
 pub mod idempotency;
 pub mod identity;
