@@ -20,4 +20,5 @@ mod postal;
 mod reports;
 mod robustness;
 mod scans;
+mod slips;
 mod validation;

@@ -28,7 +28,7 @@ const PAGE_HEIGHT_MM: f32 = 297.0;
 const MARGIN: f32 = 20.0;
 const CONTENT_WIDTH: f32 = PAGE_WIDTH_MM - 2.0 * MARGIN;
 /// The side of the QR code with its quiet zone.
-const QR_SIDE: f32 = 32.0;
+pub(super) const QR_SIDE: f32 = 32.0;
 const QR_QUIET: usize = 4;
 /// Text sizes, in millimetres (3.5 mm is about 10 pt).
 const BODY: f32 = 3.5;
@@ -359,7 +359,7 @@ fn closing(pen: &mut Pen<'_, '_>, data: &HandoverPdfData, top: f32) {
 }
 
 /// The QR code with its quiet zone, its top-left corner at (`left`, `top`).
-fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
+pub(super) fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
     let width = code.width;
     if width == 0 {
         return;
@@ -396,12 +396,12 @@ fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
 }
 
 /// A local time as the record prints it, e.g. `23/11/2026 14:05 (+07:00)`.
-fn local(t: &DateTime<FixedOffset>) -> String {
+pub(super) fn local(t: &DateTime<FixedOffset>) -> String {
     t.format("%d/%m/%Y %H:%M (%:z)").to_string()
 }
 
 /// `text` without control characters, cut with an ellipsis to `max_width`.
-fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
+pub(super) fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
     let text = clean(text);
     if font.width(&text, size) <= max_width {
         return text;
@@ -418,11 +418,11 @@ fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
     out
 }
 
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
-fn black() -> Fill {
+pub(super) fn black() -> Fill {
     Fill {
         paint: rgb::Color::new(0, 0, 0).into(),
         ..Fill::default()
@@ -430,20 +430,20 @@ fn black() -> Fill {
 }
 
 /// The embedded faces, loaded once per document.
-struct Fonts {
-    regular: Font,
-    bold: Font,
+pub(super) struct Fonts {
+    pub(super) regular: Font,
+    pub(super) bold: Font,
 }
 
 /// Draws on one page, in millimetres with `y` growing downwards.
-struct Pen<'s, 'f> {
-    surface: &'s mut Surface<'f>,
-    fonts: &'s Fonts,
+pub(super) struct Pen<'s, 'f> {
+    pub(super) surface: &'s mut Surface<'f>,
+    pub(super) fonts: &'s Fonts,
 }
 
 impl Pen<'_, '_> {
     /// One line of text, its baseline at `y`.
-    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(super) fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
         let text = clean(text);
         if text.is_empty() {
             return;
@@ -465,7 +465,7 @@ impl Pen<'_, '_> {
     }
 
     /// One line of text centred on `x`.
-    fn centred(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(super) fn centred(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
         let metrics = if bold {
             &METRICS.bold
         } else {
@@ -475,7 +475,7 @@ impl Pen<'_, '_> {
         self.text(x - width / 2.0, y, size, bold, text);
     }
 
-    fn rect(&mut self, x: f32, y: f32, width: f32, height: f32) {
+    pub(super) fn rect(&mut self, x: f32, y: f32, width: f32, height: f32) {
         let mut path = PathBuilder::new();
         if let Some(rect) = Rect::from_xywh(x, y, width, height) {
             path.push_rect(rect);
@@ -487,17 +487,17 @@ impl Pen<'_, '_> {
     }
 
     /// A horizontal hairline.
-    fn rule(&mut self, x: f32, y: f32, width: f32) {
+    pub(super) fn rule(&mut self, x: f32, y: f32, width: f32) {
         self.rect(x, y - 0.15, width, 0.3);
     }
 
     /// A vertical hairline.
-    fn column_rule(&mut self, x: f32, y: f32, height: f32) {
+    pub(super) fn column_rule(&mut self, x: f32, y: f32, height: f32) {
         self.rect(x - 0.15, y, 0.3, height);
     }
 
     /// The outline of a box.
-    fn frame(&mut self, x: f32, y: f32, width: f32, height: f32) {
+    pub(super) fn frame(&mut self, x: f32, y: f32, width: f32, height: f32) {
         self.rule(x, y, width);
         self.rule(x, y + height, width);
         self.column_rule(x, y, height);

@@ -18,6 +18,7 @@ mod layout;
 pub mod pdf;
 pub mod png;
 mod qr;
+pub mod slip_pdf;
 pub mod svg;
 
 use std::sync::{Arc, LazyLock};

@@ -14,17 +14,18 @@ pub mod metrics;
 pub mod postal;
 pub mod reference;
 pub mod reports;
+pub mod slips;
 pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 /// The operations where a citizen's rights are at stake (API.md "Additions (second round)"):
 /// delivery to the right person, slips and receipts, incidents and complaints, fees.
-pub type CitizenRightsApis = (deliveries::DeliveryApi, fees::FeesReportApi);
+pub type CitizenRightsApis = (deliveries::DeliveryApi, fees::FeesReportApi, slips::SlipApi);
 
 /// The value of [`CitizenRightsApis`].
 pub fn citizen_rights_apis() -> CitizenRightsApis {
-    (deliveries::DeliveryApi, fees::FeesReportApi)
+    (deliveries::DeliveryApi, fees::FeesReportApi, slips::SlipApi)
 }
 
 /// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).

@@ -26,6 +26,7 @@ pub mod reports;
 pub mod scans;
 pub mod seed;
 pub mod service_keys;
+pub mod slips;
 pub mod validation;
 pub mod webhooks;
 
