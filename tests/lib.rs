@@ -128,6 +128,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         },
         outbox: Default::default(),
         worker: Default::default(),
+        complaints: Default::default(),
     }
 }
 

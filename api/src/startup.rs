@@ -193,6 +193,7 @@ impl Application {
                 .map(|s| s.expose_secret().as_bytes().to_vec())
                 .filter(|k| !k.is_empty())
                 .map(|k| Arc::new(SecretSlice::from(k))),
+            complaint_answer_days: settings.complaints.answer_working_days,
         };
         Ok(Self {
             port,

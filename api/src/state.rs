@@ -19,4 +19,6 @@ pub struct AppState {
     pub carrier_push_key: Option<Arc<SecretSlice<u8>>>,
     /// Public tracking views kept between reads (SQLite only).
     pub track_cache: crate::track_cache::TrackCache,
+    /// Working days to answer a complaint.
+    pub complaint_answer_days: u32,
 }

@@ -502,6 +502,7 @@ mod tests {
                             agency_name: String::new(),
                             legs: vec![leg(leg_status, leg_due)],
                             timeline: vec![],
+                            incidents: vec![],
                         };
                         let sweep = result_overdue(status, result_due, now)
                             || leg_overdue(leg_status, leg_due, now);

@@ -22,6 +22,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::dossier::Entity",
+        from = "Column::DossierId",
+        to = "super::dossier::Column::Id"
+    )]
+    Dossier,
+}
+
+impl Related<super::dossier::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Dossier.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -13,6 +13,7 @@ mod feed;
 mod fees;
 mod handovers;
 mod idempotency;
+mod incidents;
 mod labels;
 mod notifications;
 mod operations;

@@ -239,8 +239,36 @@ pub struct DossierOut {
     pub language: String,
     pub legs: Vec<LegOut>,
     pub timeline: Vec<TimelineOut>,
+    /// Lost, damaged or delayed parcels, oldest first (Decision 45 Art. 14).
+    pub incidents: Vec<IncidentOut>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
+}
+
+/// An incident of one of the dossier's parcels.
+#[derive(Debug, Clone, Object)]
+pub struct IncidentOut {
+    pub id: i64,
+    /// `lost` | `damaged` | `delayed`.
+    pub kind: String,
+    /// `inbound` | `outbound`.
+    pub leg: String,
+    pub note: Option<String>,
+    /// What the post paid the citizen.
+    pub compensation_vnd: i64,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+/// An incident as the API shows it.
+pub fn incident_out(i: entity::incident::Model) -> IncidentOut {
+    IncidentOut {
+        id: i.id,
+        kind: i.kind.to_string(),
+        leg: i.leg.to_string(),
+        note: i.note,
+        compensation_vnd: i.compensation_vnd,
+        created_at: local_time(i.created_at),
+    }
 }
 
 /// A parcel in the public view.
@@ -360,6 +388,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
                 note: e.note,
             })
             .collect(),
+        incidents: record.incidents.into_iter().map(incident_out).collect(),
         created_at: local_time(d.created_at),
         updated_at: local_time(d.updated_at),
     }
