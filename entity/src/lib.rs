@@ -22,6 +22,7 @@ pub mod item_code_range;
 pub mod leg;
 pub mod major_city;
 pub mod outbox;
+pub mod period_report;
 pub mod pickup_appointment;
 pub mod pickup_slip;
 pub mod post_office;

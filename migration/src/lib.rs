@@ -43,6 +43,7 @@ mod m20261205_400001_add_legs_identity_confirmed;
 mod m20261205_400002_add_delivery_attempts_proof;
 mod m20261205_400003_create_incidents;
 mod m20261205_400004_create_complaints;
+mod m20261205_400005_create_period_reports;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -91,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_400002_add_delivery_attempts_proof::Migration),
             Box::new(m20261205_400003_create_incidents::Migration),
             Box::new(m20261205_400004_create_complaints::Migration),
+            Box::new(m20261205_400005_create_period_reports::Migration),
         ]
     }
 }

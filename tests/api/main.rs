@@ -17,6 +17,7 @@ mod incidents;
 mod labels;
 mod notifications;
 mod operations;
+mod period_reports;
 mod postal;
 mod reports;
 mod robustness;

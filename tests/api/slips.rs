@@ -85,7 +85,7 @@ async fn the_slip_and_the_receipt_print_the_dossier_in_vietnamese_for_those_enti
         let s = n.to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push('.');
             }
             out.push(c);

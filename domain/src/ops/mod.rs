@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod keys;
 pub mod labels;
 pub mod outbox;
+pub mod period_reports;
 pub mod postal;
 pub mod reference;
 pub mod reports;

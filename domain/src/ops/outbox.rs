@@ -130,6 +130,19 @@ pub enum Notice {
     },
     /// To the citizen: the answer to their complaint (Circular 17 Art. 8).
     ComplaintAnswered { complaint_id: i64, answer: String },
+    /// To an agency and the operators: the summary of a quarter, half-year or year just ended
+    /// (Circular 17 Art. 13). The mailer attaches `csv` as a file named `csv_file_name`
+    /// (`text/csv; charset=utf-8`).
+    PeriodReport {
+        /// `2026-Q4`, `2026-H2` or `2026`.
+        period: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        agency_code: String,
+        dossiers: i64,
+        csv_file_name: String,
+        csv: String,
+    },
 }
 
 /// One e-mail waiting in the outbox. It carries only what the message shows its recipient.

@@ -396,17 +396,47 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 Lang::En => format!("Dossier {code}: the answer to your complaint"),
             }
         }
+        Notice::PeriodReport {
+            period,
+            from,
+            to,
+            agency_code,
+            dossiers,
+            csv_file_name,
+            ..
+        } => {
+            facts.clear();
+            blocks.push(Block::Paragraph(match lang {
+                Lang::Vi => format!(
+                    "Báo cáo định kỳ kỳ {period} (từ {} đến {}) theo Thông tư 17/2017/TT-BTTTT, Điều 13: {dossiers} hồ sơ. Số liệu chi tiết trong tệp đính kèm {csv_file_name}.",
+                    date(*from),
+                    date(*to)
+                ),
+                Lang::En => format!(
+                    "Periodic report for {period} ({} to {}), Circular 17/2017/TT-BTTTT Art. 13: {dossiers} dossiers. The figures are in the attached file {csv_file_name}.",
+                    date(*from),
+                    date(*to)
+                ),
+            }));
+            facts.push((lang.t("Cơ quan", "Agency").to_owned(), agency_code.clone()));
+            match lang {
+                Lang::Vi => format!("Báo cáo định kỳ {period} — {agency}"),
+                Lang::En => format!("Periodic report {period} — {agency}"),
+            }
+        }
     };
     blocks.push(Block::Facts(facts));
-    blocks.push(Block::Link {
-        label: lang
-            .t(
-                "Theo dõi hồ sơ trực tuyến (miễn phí):",
-                "Follow the dossier online (free):",
-            )
-            .to_owned(),
-        url: tracking_url(public_base_url, code, &payload.language),
-    });
+    if !code.is_empty() {
+        blocks.push(Block::Link {
+            label: lang
+                .t(
+                    "Theo dõi hồ sơ trực tuyến (miễn phí):",
+                    "Follow the dossier online (free):",
+                )
+                .to_owned(),
+            url: tracking_url(public_base_url, code, &payload.language),
+        });
+    }
     blocks.push(Block::Paragraph(
         lang.t(
             "Thư này được gửi tự động từ dịch vụ tiếp nhận hồ sơ, trả kết quả qua bưu chính công ích; vui lòng không trả lời thư này.",
