@@ -470,10 +470,10 @@ mod tests {
             procedure_name: "Cấp bản sao trích lục hộ tịch".into(),
             procedure_code: "1.001612".into(),
             office_name: "Bưu cục Hoàn Kiếm".into(),
-            documents: (0..40)
+            documents: (0..40u32)
                 .map(|i| SlipPdfDocument {
                     name: format!("Giấy tờ {i}"),
-                    original: i % 2 == 0,
+                    original: i.is_multiple_of(2),
                     copies: 1,
                 })
                 .collect(),
