@@ -144,6 +144,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         webhooks: api::settings::WebhookSettings {
             allow_private_networks: true,
         },
+        complaints: Default::default(),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Settings {
     /// Agency systems' webhooks.
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// Citizens' complaints (Circular 17 Art. 8).
+    #[serde(default)]
+    pub complaints: ComplaintSettings,
 }
 
 /// Agency systems' webhooks.
@@ -77,6 +80,23 @@ impl Default for LimitSettings {
 pub struct MetricsSettings {
     /// When set, `/metrics` requires `Authorization: Bearer <token>` (`DOSSIER__METRICS__TOKEN`).
     pub token: Option<SecretString>,
+}
+
+/// Citizens' complaints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ComplaintSettings {
+    /// Working days to answer a complaint (`DOSSIER__COMPLAINTS__ANSWER_WORKING_DAYS`, default 15:
+    /// the sources differ between 5, 7 and 15).
+    pub answer_working_days: u32,
+}
+
+impl Default for ComplaintSettings {
+    fn default() -> Self {
+        Self {
+            answer_working_days: domain::ops::complaints::DEFAULT_ANSWER_WORKING_DAYS,
+        }
+    }
 }
 
 /// A stand-alone `dossier worker` process (`dossier serve` shows its in-process worker's metrics on

@@ -47,6 +47,7 @@ pub type ApiGroups = (
     AdminApi,
     EventFeedApi,
     (KeyApi, AuditApi),
+    crate::routes::CitizenRightsApis,
 );
 
 /// The service's OpenAPI description, generated from the code.
@@ -67,6 +68,7 @@ pub fn openapi_service() -> OpenApiService<ApiGroups, ()> {
             AdminApi,
             EventFeedApi,
             (KeyApi, AuditApi),
+            crate::routes::citizen_rights_apis(),
         ),
         "Dossiers by public post",
         env!("CARGO_PKG_VERSION"),
@@ -205,6 +207,7 @@ impl Application {
                     .clone()
                     .filter(|t| !t.expose_secret().is_empty()),
             }),
+            complaint_answer_days: settings.complaints.answer_working_days,
         };
         Ok(Self {
             port,

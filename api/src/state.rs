@@ -23,6 +23,8 @@ pub struct AppState {
     pub guards: Arc<crate::state::Guards>,
     /// Whether webhooks may target non-public addresses (`webhooks.allow_private_networks`).
     pub allow_private_webhooks: bool,
+    /// Working days to answer a complaint.
+    pub complaint_answer_days: u32,
 }
 
 /// The public-internet limits a process keeps (API.md "Public-internet limits").

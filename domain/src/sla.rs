@@ -488,6 +488,7 @@ mod tests {
             failed_attempts: 0,
             last_failed_at: None,
             overdue_raised_at: None,
+            identity_confirmed: None,
             created_at: now,
             updated_at: now,
         };
@@ -501,6 +502,7 @@ mod tests {
                             agency_name: String::new(),
                             legs: vec![leg(leg_status, leg_due)],
                             timeline: vec![],
+                            incidents: vec![],
                         };
                         let sweep = result_overdue(status, result_due, now)
                             || leg_overdue(leg_status, leg_due, now);

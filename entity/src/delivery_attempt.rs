@@ -21,6 +21,10 @@ pub struct Model {
     pub recipient_id_number: Option<String>,
     /// Whether the recipient signed as a proxy holding a written authorisation.
     pub proxy: bool,
+    /// A proxy's written authorisation: its number and date.
+    pub authorization_ref: Option<String>,
+    /// Postage collected at the door (`return` mode), when the delivery collected any.
+    pub fee_collected_vnd: Option<i64>,
     pub source: EventSource,
     pub actor: String,
     pub api_key_id: Option<i64>,

@@ -176,6 +176,8 @@ text_enum! {
         Cancelled => "cancelled",
         Overdue => "overdue",
         HandoverCreated => "handover_created",
+        Incident => "incident",
+        IdentityConfirmed => "identity_confirmed",
     }
 }
 
@@ -231,6 +233,23 @@ text_enum! {
         OutForDelivery => "out_for_delivery",
         DeliveryFailed => "delivery_failed",
         Delivered => "delivered",
+    }
+}
+
+text_enum! {
+    /// What went wrong with a parcel (Decision 45 Art. 14).
+    IncidentKind {
+        Lost => "lost",
+        Damaged => "damaged",
+        Delayed => "delayed",
+    }
+}
+
+text_enum! {
+    /// Where a citizen's complaint stands.
+    ComplaintStatus {
+        Open => "open",
+        Answered => "answered",
     }
 }
 

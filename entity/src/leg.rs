@@ -25,6 +25,11 @@ pub struct Model {
     pub last_failed_at: Option<DateTimeUtc>,
     /// When the sweep raised this parcel's one `overdue` event; `None` while not raised.
     pub overdue_raised_at: Option<DateTimeUtc>,
+    /// For a delivered result: whether the person who signed was checked against the dossier
+    /// (Decision 45 Art. 10). `false` for a carrier-reported delivery until the office confirms it.
+    /// Not part of the tracking view's JSON (SQLite gives booleans there as numbers).
+    #[serde(default, skip_deserializing)]
+    pub identity_confirmed: Option<bool>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -45,6 +45,11 @@ mod m20261205_200001_add_api_keys_expiry;
 mod m20261205_200002_create_staff_sessions;
 mod m20261205_200003_add_admin_audit_client_ip;
 mod m20261205_200004_create_append_only_triggers;
+mod m20261205_400001_add_legs_identity_confirmed;
+mod m20261205_400002_add_delivery_attempts_proof;
+mod m20261205_400003_create_incidents;
+mod m20261205_400004_create_complaints;
+mod m20261205_400005_create_period_reports;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -95,6 +100,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_200002_create_staff_sessions::Migration),
             Box::new(m20261205_200003_add_admin_audit_client_ip::Migration),
             Box::new(m20261205_200004_create_append_only_triggers::Migration),
+            Box::new(m20261205_400001_add_legs_identity_confirmed::Migration),
+            Box::new(m20261205_400002_add_delivery_attempts_proof::Migration),
+            Box::new(m20261205_400003_create_incidents::Migration),
+            Box::new(m20261205_400004_create_complaints::Migration),
+            Box::new(m20261205_400005_create_period_reports::Migration),
         ]
     }
 }

@@ -27,11 +27,11 @@ use super::carrier::{
 };
 use super::postal::{AGENCY, Keys, dossier, leg, picked_up, to_result_with_post};
 
-const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
 
 /// An outbox worker placing orders at `carrier`, writing e-mails as files into `mail`, retrying within
 /// milliseconds.
-fn orders_worker(carrier: &Arc<HttpCarrier>, mail: &std::path::Path) -> OutboxDeps {
+pub(super) fn orders_worker(carrier: &Arc<HttpCarrier>, mail: &std::path::Path) -> OutboxDeps {
     OutboxDeps::new(&OutboxSettings {
         mail: MailSettings {
             dir: mail.to_owned(),
@@ -60,7 +60,7 @@ async fn order_rows(app: &TestApp) -> Vec<outbox::Model> {
 
 /// Steps the outbox until no carrier order is pending, polling with a deadline (retries are due
 /// within milliseconds).
-async fn place_orders(app: &TestApp, deps: &OutboxDeps) {
+pub(super) async fn place_orders(app: &TestApp, deps: &OutboxDeps) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let rows = order_rows(app).await;
@@ -87,7 +87,7 @@ async fn order_row(app: &TestApp, order_number: &str) -> carrier_order::Model {
 }
 
 /// Gives a parcel's order a scripted path from the sandbox's now.
-fn script(sandbox: &SandboxHandle, order_number: &str, codes: &[i32]) {
+pub(super) fn script(sandbox: &SandboxHandle, order_number: &str, codes: &[i32]) {
     sandbox
         .set_script(order_number, &Script::every(HOUR, codes))
         .expect("the order exists at the carrier");
@@ -170,7 +170,7 @@ async fn a_parcels_order_is_placed_when_it_is_picked_up_and_the_dossier_moves_as
 }
 
 /// A dossier whose result is with the post, its outbound order placed; returns (code, order number).
-async fn result_at_carrier(
+pub(super) async fn result_at_carrier(
     app: &TestApp,
     keys: &Keys,
     sandbox: &SandboxHandle,

@@ -38,7 +38,7 @@ async fn only_the_handing_side_drafts_and_only_the_receiving_side_signs() {
     let id = record["id"].as_i64().expect("id");
     assert_eq!(
         record["items"],
-        json!([{"dossier_code": code, "item_code": item, "status": "picked_up"}])
+        json!([{"dossier_code": code, "item_code": item, "status": "picked_up", "admin_fee_vnd": 8000}])
     );
     let confirm_path = format!("/api/v1/handovers/{id}/confirm");
     // The post cannot sign its own record, nor can another agency.
@@ -341,7 +341,7 @@ async fn handover_pdf(app: &TestApp, id: i64, bearer: Option<&str>) -> reqwest::
 }
 
 /// The text of a PDF answered 200 as `application/pdf`.
-async fn pdf_text(res: reqwest::Response) -> String {
+pub(super) async fn pdf_text(res: reqwest::Response) -> String {
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()

@@ -712,7 +712,8 @@ async fn a_result_is_delivered_against_an_identity_document_even_to_a_proxy() {
             Some(&other),
             &json!({
                 "outcome": "delivered",
-                "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true},
+                "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true,
+                              "authorization_ref": "Giấy ủy quyền số 12/UQ ngày 01/12/2026"},
             }),
         )
         .await,
@@ -724,7 +725,8 @@ async fn a_result_is_delivered_against_an_identity_document_even_to_a_proxy() {
 
     let body = json!({
         "outcome": "delivered",
-        "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true},
+        "recipient": {"full_name": "Trần Thị Bình", "id_number": "c1234567", "proxy": true,
+                      "authorization_ref": "Giấy ủy quyền số 12/UQ ngày 01/12/2026"},
     });
     let d = json_of(post(&app, &delivery, Some(&keys.postal), &body).await, 200).await;
     assert_eq!(d["status"], "delivered");

@@ -172,6 +172,7 @@ async fn scans_of_one_batch_apply_in_time_order_whatever_their_order_in_the_uplo
             "item_code": outbound,
             "event": "delivered",
             "at": vn_time(TimeDelta::seconds(2)),
+            "recipient": {"full_name": "Nguyễn Văn An", "id_number": "001090012345", "proxy": false},
         },
         {
             "scan_id": scan_id(),

@@ -7,6 +7,7 @@ pub mod deadlines;
 pub mod housekeeping;
 pub mod mail;
 pub mod outbox;
+pub mod period_reports;
 pub mod quiet;
 pub mod sync;
 pub mod webhooks;

@@ -28,7 +28,7 @@ const PAGE_HEIGHT_MM: f32 = 297.0;
 const MARGIN: f32 = 20.0;
 const CONTENT_WIDTH: f32 = PAGE_WIDTH_MM - 2.0 * MARGIN;
 /// The side of the QR code with its quiet zone.
-const QR_SIDE: f32 = 32.0;
+pub(super) const QR_SIDE: f32 = 32.0;
 const QR_QUIET: usize = 4;
 /// Text sizes, in millimetres (3.5 mm is about 10 pt).
 const BODY: f32 = 3.5;
@@ -40,14 +40,15 @@ const FIRST_TABLE_TOP: f32 = 118.0;
 const NEXT_TABLE_TOP: f32 = 32.0;
 /// The lowest edge of anything but the page footer.
 const BODY_BOTTOM: f32 = PAGE_HEIGHT_MM - MARGIN - 6.0;
-/// The count and the signature boxes.
-const CLOSING_HEIGHT: f32 = 62.0;
+/// The count, the fees handed over and the signature boxes.
+const CLOSING_HEIGHT: f32 = 68.0;
 /// Table columns: left edges, then the right edge of the last one.
-const COLUMNS: [f32; 5] = [
+const COLUMNS: [f32; 6] = [
     MARGIN,
     MARGIN + 14.0,
-    MARGIN + 62.0,
-    MARGIN + 112.0,
+    MARGIN + 56.0,
+    MARGIN + 100.0,
+    MARGIN + 130.0,
     MARGIN + CONTENT_WIDTH,
 ];
 
@@ -58,6 +59,8 @@ pub struct HandoverPdfItem {
     /// The parcel's S10 code, when it has one.
     pub item_code: Option<String>,
     pub procedure_code: String,
+    /// The fee collected on the agency's behalf and handed over with the dossier.
+    pub admin_fee_vnd: i64,
 }
 
 /// Everything printed on a handover record. The QR code carries `qr_url` only.
@@ -79,6 +82,8 @@ pub struct HandoverPdfData {
     pub confirmed_at: Option<DateTime<FixedOffset>>,
     pub confirmed_by: Option<String>,
     pub items: Vec<HandoverPdfItem>,
+    /// The fees handed over with the dossiers (Decision 45 Art. 7.1).
+    pub admin_fee_total_vnd: i64,
 }
 
 /// The record's title, by direction.
@@ -273,7 +278,7 @@ fn table(
     rows: std::ops::Range<usize>,
     top: f32,
 ) -> f32 {
-    let headers = ["STT", "Mã hồ sơ", "Mã bưu gửi", "Mã thủ tục"];
+    let headers = ["STT", "Mã hồ sơ", "Mã bưu gửi", "Mã thủ tục", "Lệ phí (đ)"];
     let mut y = top;
     pen.rule(MARGIN, y, CONTENT_WIDTH);
     for (i, header) in headers.iter().enumerate() {
@@ -290,6 +295,7 @@ fn table(
             item.dossier_code.clone(),
             item.item_code.clone().unwrap_or_else(|| "—".to_owned()),
             item.procedure_code.clone(),
+            super::vnd(item.admin_fee_vnd),
         ];
         for (i, cell) in cells.iter().enumerate() {
             let width = COLUMNS[i + 1] - COLUMNS[i] - 4.0;
@@ -318,6 +324,20 @@ fn closing(pen: &mut Pen<'_, '_>, data: &HandoverPdfData, top: f32) {
         true,
         &format!("Tổng số: {} {what}", data.items.len()),
     );
+    let mut top = top;
+    if data.direction == HandoverDirection::ToAgency {
+        top += 6.0;
+        pen.text(
+            MARGIN,
+            top,
+            BODY,
+            true,
+            &format!(
+                "Tổng lệ phí thu hộ bàn giao: {} đồng",
+                super::vnd(data.admin_fee_total_vnd)
+            ),
+        );
+    }
     let box_top = top + 8.0;
     let box_width = (CONTENT_WIDTH - 10.0) / 2.0;
     let box_height = 42.0;
@@ -339,7 +359,7 @@ fn closing(pen: &mut Pen<'_, '_>, data: &HandoverPdfData, top: f32) {
 }
 
 /// The QR code with its quiet zone, its top-left corner at (`left`, `top`).
-fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
+pub(super) fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
     let width = code.width;
     if width == 0 {
         return;
@@ -376,12 +396,12 @@ fn qr_code(pen: &mut Pen<'_, '_>, code: &qr::QrMatrix, left: f32, top: f32) {
 }
 
 /// A local time as the record prints it, e.g. `23/11/2026 14:05 (+07:00)`.
-fn local(t: &DateTime<FixedOffset>) -> String {
+pub(super) fn local(t: &DateTime<FixedOffset>) -> String {
     t.format("%d/%m/%Y %H:%M (%:z)").to_string()
 }
 
 /// `text` without control characters, cut with an ellipsis to `max_width`.
-fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
+pub(super) fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
     let text = clean(text);
     if font.width(&text, size) <= max_width {
         return text;
@@ -398,11 +418,11 @@ fn fit(text: &str, font: &Advances, size: f32, max_width: f32) -> String {
     out
 }
 
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
-fn black() -> Fill {
+pub(super) fn black() -> Fill {
     Fill {
         paint: rgb::Color::new(0, 0, 0).into(),
         ..Fill::default()
@@ -410,20 +430,20 @@ fn black() -> Fill {
 }
 
 /// The embedded faces, loaded once per document.
-struct Fonts {
-    regular: Font,
-    bold: Font,
+pub(super) struct Fonts {
+    pub(super) regular: Font,
+    pub(super) bold: Font,
 }
 
 /// Draws on one page, in millimetres with `y` growing downwards.
-struct Pen<'s, 'f> {
-    surface: &'s mut Surface<'f>,
-    fonts: &'s Fonts,
+pub(super) struct Pen<'s, 'f> {
+    pub(super) surface: &'s mut Surface<'f>,
+    pub(super) fonts: &'s Fonts,
 }
 
 impl Pen<'_, '_> {
     /// One line of text, its baseline at `y`.
-    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(super) fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
         let text = clean(text);
         if text.is_empty() {
             return;
@@ -445,7 +465,7 @@ impl Pen<'_, '_> {
     }
 
     /// One line of text centred on `x`.
-    fn centred(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+    pub(super) fn centred(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
         let metrics = if bold {
             &METRICS.bold
         } else {
@@ -455,7 +475,7 @@ impl Pen<'_, '_> {
         self.text(x - width / 2.0, y, size, bold, text);
     }
 
-    fn rect(&mut self, x: f32, y: f32, width: f32, height: f32) {
+    pub(super) fn rect(&mut self, x: f32, y: f32, width: f32, height: f32) {
         let mut path = PathBuilder::new();
         if let Some(rect) = Rect::from_xywh(x, y, width, height) {
             path.push_rect(rect);
@@ -467,17 +487,17 @@ impl Pen<'_, '_> {
     }
 
     /// A horizontal hairline.
-    fn rule(&mut self, x: f32, y: f32, width: f32) {
+    pub(super) fn rule(&mut self, x: f32, y: f32, width: f32) {
         self.rect(x, y - 0.15, width, 0.3);
     }
 
     /// A vertical hairline.
-    fn column_rule(&mut self, x: f32, y: f32, height: f32) {
+    pub(super) fn column_rule(&mut self, x: f32, y: f32, height: f32) {
         self.rect(x - 0.15, y, 0.3, height);
     }
 
     /// The outline of a box.
-    fn frame(&mut self, x: f32, y: f32, width: f32, height: f32) {
+    pub(super) fn frame(&mut self, x: f32, y: f32, width: f32, height: f32) {
         self.rule(x, y, width);
         self.rule(x, y + height, width);
         self.column_rule(x, y, height);
@@ -508,8 +528,10 @@ mod tests {
                     dossier_code: format!("7KQ2M-{i:05}"),
                     item_code: Some("RR123456785VN".into()),
                     procedure_code: "1.001612".into(),
+                    admin_fee_vnd: 400_000,
                 })
                 .collect(),
+            admin_fee_total_vnd: 400_000 * items as i64,
         }
     }
 

@@ -18,6 +18,7 @@ mod layout;
 pub mod pdf;
 pub mod png;
 mod qr;
+pub mod slip_pdf;
 pub mod svg;
 
 use std::sync::{Arc, LazyLock};
@@ -39,6 +40,22 @@ const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 /// The family name inside the embedded font files.
 const FONT_FAMILY: &str = "DejaVu Sans";
+
+/// An amount of money as Vietnamese papers print it: dots between thousands, e.g. `26.000`.
+pub fn vnd(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if amount < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// A sender or a receiver, as the dossier slip names them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

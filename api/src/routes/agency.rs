@@ -106,6 +106,7 @@ fn worklist_item_out(item: WorklistItem) -> WorklistItemOut {
                 due_at: l.due_at.map(local_time),
                 delivered_at: l.delivered_at.map(local_time),
                 failed_attempts: l.failed_attempts,
+                identity_confirmed: l.identity_confirmed,
             })
             .collect(),
         created_at: local_time(d.created_at),

@@ -194,6 +194,9 @@ pub struct LegOut {
     pub due_at: Option<DateTime<FixedOffset>>,
     pub delivered_at: Option<DateTime<FixedOffset>>,
     pub failed_attempts: i32,
+    /// For a delivered result: whether the recipient's identity was checked (Decision 45 Art. 10).
+    /// `false` for a delivery the carrier reported, until the office confirms who signed.
+    pub identity_confirmed: Option<bool>,
 }
 
 /// A timeline entry.
@@ -238,8 +241,36 @@ pub struct DossierOut {
     pub language: String,
     pub legs: Vec<LegOut>,
     pub timeline: Vec<TimelineOut>,
+    /// Lost, damaged or delayed parcels, oldest first (Decision 45 Art. 14).
+    pub incidents: Vec<IncidentOut>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
+}
+
+/// An incident of one of the dossier's parcels.
+#[derive(Debug, Clone, Object)]
+pub struct IncidentOut {
+    pub id: i64,
+    /// `lost` | `damaged` | `delayed`.
+    pub kind: String,
+    /// `inbound` | `outbound`.
+    pub leg: String,
+    pub note: Option<String>,
+    /// What the post paid the citizen.
+    pub compensation_vnd: i64,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+/// An incident as the API shows it.
+pub fn incident_out(i: entity::incident::Model) -> IncidentOut {
+    IncidentOut {
+        id: i.id,
+        kind: i.kind.to_string(),
+        leg: i.leg.to_string(),
+        note: i.note,
+        compensation_vnd: i.compensation_vnd,
+        created_at: local_time(i.created_at),
+    }
 }
 
 /// A parcel in the public view.
@@ -344,6 +375,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
                 due_at: l.due_at.map(local_time),
                 delivered_at: l.delivered_at.map(local_time),
                 failed_attempts: l.failed_attempts,
+                identity_confirmed: l.identity_confirmed,
             })
             .collect(),
         timeline: record
@@ -359,6 +391,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
                 note: e.note,
             })
             .collect(),
+        incidents: record.incidents.into_iter().map(incident_out).collect(),
         created_at: local_time(d.created_at),
         updated_at: local_time(d.updated_at),
     }

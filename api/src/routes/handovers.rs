@@ -39,6 +39,9 @@ pub struct HandoverItemOut {
     pub item_code: Option<String>,
     /// The dossier's current status.
     pub status: String,
+    /// The procedure's fee collected on the agency's behalf and handed over with this dossier
+    /// (Decision 45 Art. 7.1); 0 on a `to_post` record.
+    pub admin_fee_vnd: i64,
 }
 
 /// A handover record.
@@ -58,9 +61,12 @@ pub struct HandoverOut {
     pub confirmed_at: Option<DateTime<FixedOffset>>,
     pub confirmed_by: Option<String>,
     pub items: Vec<HandoverItemOut>,
+    /// The fees handed over with the dossiers: the sum of the items' `admin_fee_vnd`.
+    pub admin_fee_total_vnd: i64,
 }
 
 fn handover_out(view: HandoverView) -> HandoverOut {
+    let admin_fee_total_vnd = view.admin_fee_total_vnd();
     let r = view.record;
     HandoverOut {
         id: r.id,
@@ -80,8 +86,10 @@ fn handover_out(view: HandoverView) -> HandoverOut {
                 dossier_code: l.dossier_code,
                 item_code: l.item_code,
                 status: l.status.to_string(),
+                admin_fee_vnd: l.admin_fee_vnd,
             })
             .collect(),
+        admin_fee_total_vnd,
     }
 }
 
@@ -205,6 +213,7 @@ async fn handover_pdf_data(
     view: HandoverView,
 ) -> Result<HandoverPdfData, ApiError> {
     let conn = &state.store.read;
+    let admin_fee_total_vnd = view.admin_fee_total_vnd();
     let r = view.record;
     let catalog = state.store.catalog.get(conn).await?;
     let agency_name = catalog
@@ -218,6 +227,7 @@ async fn handover_pdf_data(
     let codes: Vec<String> = view.lines.iter().map(|l| l.dossier_code.clone()).collect();
     let procedures = domain::ops::handovers::procedure_codes(conn, codes).await?;
     Ok(HandoverPdfData {
+        admin_fee_total_vnd,
         qr_url: format!("{}/staff/handovers/{}", state.public_base_url, r.id),
         number: r.number,
         direction: r.direction,
@@ -236,6 +246,7 @@ async fn handover_pdf_data(
                 procedure_code: procedures.get(&l.dossier_code).cloned().unwrap_or_default(),
                 dossier_code: l.dossier_code,
                 item_code: l.item_code,
+                admin_fee_vnd: l.admin_fee_vnd,
             })
             .collect(),
     })

@@ -268,7 +268,11 @@ fn agency_party(agency: &agency::Model) -> Party {
 
 /// An applicant's address as stored: the street line, then the ward and province codes (the service
 /// keeps codes, not names, of administrative units).
-fn address_lines(line: Option<&str>, ward: Option<&str>, province: Option<&str>) -> Vec<String> {
+pub(crate) fn address_lines(
+    line: Option<&str>,
+    ward: Option<&str>,
+    province: Option<&str>,
+) -> Vec<String> {
     let mut lines = Vec::with_capacity(2);
     if let Some(line) = line {
         lines.push(line.to_owned());
@@ -291,13 +295,13 @@ fn file_safe(text: &str) -> String {
         .collect()
 }
 
-fn internal(err: labels::LabelError) -> ApiError {
+pub(crate) fn internal(err: labels::LabelError) -> ApiError {
     ApiError::internal(&err)
 }
 
 /// Runs a raster or PDF rendering (milliseconds of CPU) on the blocking pool, not on the threads that
 /// serve requests.
-async fn render_off_the_runtime(
+pub(crate) async fn render_off_the_runtime(
     render: impl FnOnce() -> Result<Vec<u8>, labels::LabelError> + Send + 'static,
 ) -> Result<Vec<u8>, ApiError> {
     tokio::task::spawn_blocking(render)

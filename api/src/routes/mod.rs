@@ -4,19 +4,42 @@ pub mod admin;
 pub mod agency;
 pub mod audit;
 pub mod carrier;
+pub mod deliveries;
 pub mod dossiers;
 pub mod events;
+pub mod fees;
 pub mod handovers;
 pub mod health;
 pub mod keys;
+pub mod incidents;
 pub mod labels;
 pub mod metrics;
 pub mod postal;
 pub mod reference;
 pub mod reports;
+pub mod slips;
 pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
+
+/// The operations where a citizen's rights are at stake (API.md "Additions (second round)"):
+/// delivery to the right person, slips and receipts, incidents and complaints, fees.
+pub type CitizenRightsApis = (
+    deliveries::DeliveryApi,
+    fees::FeesReportApi,
+    slips::SlipApi,
+    incidents::IncidentApi,
+);
+
+/// The value of [`CitizenRightsApis`].
+pub fn citizen_rights_apis() -> CitizenRightsApis {
+    (
+        deliveries::DeliveryApi,
+        fees::FeesReportApi,
+        slips::SlipApi,
+        incidents::IncidentApi,
+    )
+}
 
 /// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).
 pub fn local_time(t: DateTime<Utc>) -> DateTime<FixedOffset> {

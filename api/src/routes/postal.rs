@@ -28,7 +28,7 @@ use crate::optional_json::OptionalJson;
 use crate::state::AppState;
 
 /// Refuses anonymous callers before anything else is looked at.
-fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
+pub(crate) fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
     if caller.0 == Actor::Public {
         return Err(ApiError::unauthorized(
             "send a postal key: `Authorization: Bearer dk_…`",
@@ -136,14 +136,29 @@ pub struct PickupFailedIn {
     pub reason: Option<String>,
 }
 
-/// Who signed for the result.
-#[derive(Debug, Clone, Object)]
+/// Who signed for the result (Decision 45 Art. 10).
+#[derive(Debug, Clone, Default, Object, serde::Deserialize)]
 pub struct RecipientIn {
     pub full_name: Option<String>,
-    /// CCCD (12 digits), CMND (9 digits) or passport number (a letter and 7–8 digits).
+    /// CCCD (12 digits), CMND (9 digits) or passport number (a letter and 7–8 digits). Unless `proxy`
+    /// is true, it must be the applicant's.
     pub id_number: Option<String>,
     /// Signing for the citizen with a written authorisation.
     pub proxy: Option<bool>,
+    /// The written authorisation's number and date; required when `proxy` is true, kept with the
+    /// delivery.
+    pub authorization_ref: Option<String>,
+}
+
+impl From<RecipientIn> for RecipientRequest {
+    fn from(r: RecipientIn) -> Self {
+        RecipientRequest {
+            full_name: r.full_name,
+            id_number: r.id_number,
+            proxy: r.proxy,
+            authorization_ref: r.authorization_ref,
+        }
+    }
 }
 
 /// A delivery attempt.
@@ -158,6 +173,9 @@ pub struct DeliveryIn {
     /// When the attempt was made (RFC 3339), for attempts recorded after the fact; not in the future.
     /// Defaults to now.
     pub at: Option<String>,
+    /// Collected at the door when delivered: in `return` mode the result's postage
+    /// (`fees.postage_vnd`), otherwise 0 (paid at pickup). Absent means 0.
+    pub fee_collected_vnd: Option<i64>,
 }
 
 /// One scan from a handheld or offline scanner.
@@ -175,6 +193,9 @@ pub struct ScanIn {
     pub at: Option<String>,
     pub location: Option<String>,
     pub note: Option<String>,
+    /// Required on a `delivered` scan of a result (outbound parcel): who signed for it, checked like
+    /// the body of `POST /api/v1/dossiers/{code}/delivery`.
+    pub recipient: Option<RecipientIn>,
 }
 
 impl From<ScanIn> for ScanRequest {
@@ -187,6 +208,7 @@ impl From<ScanIn> for ScanRequest {
             at: s.at,
             location: s.location,
             note: s.note,
+            recipient: s.recipient.map(RecipientRequest::from),
         }
     }
 }
@@ -283,7 +305,7 @@ fn scan_result(index: usize, scan_id: Option<String>, outcome: ScanOutcome) -> S
     out
 }
 
-async fn dossier_answer(
+pub(crate) async fn dossier_answer(
     state: &AppState,
     actor: &Actor,
     code: &str,
@@ -437,8 +459,10 @@ impl PostalApi {
         dossier_answer(&state, actor, &code.0).await
     }
 
-    /// Record a delivery attempt of the result. `delivered` stores the recipient's identity document
-    /// and proxy flag. `failed` counts a notice; the second notice, at least two working days after the
+    /// Record a delivery attempt of the result. `delivered` requires the applicant's own identity
+    /// document, or `proxy: true` with the written authorisation's `authorization_ref`, and
+    /// `fee_collected_vnd` equal to the postage due at the door (`return` mode: `fees.postage_vnd`;
+    /// otherwise 0); it stores the recipient. `failed` counts a notice; the second notice, at least two working days after the
     /// first, returns the result to the agency (`returned_to_agency`); a sooner one is refused with
     /// `invalid_transition`, saying from when the next attempt may be made.
     #[oai(path = "/dossiers/:code/delivery", method = "post")]
@@ -454,12 +478,9 @@ impl PostalApi {
         let request = DeliveryRequest {
             outcome: body.outcome,
             reason: body.reason,
-            recipient: body.recipient.map(|r| RecipientRequest {
-                full_name: r.full_name,
-                id_number: r.id_number,
-                proxy: r.proxy,
-            }),
+            recipient: body.recipient.map(RecipientRequest::from),
             at: body.at,
+            fee_collected_vnd: body.fee_collected_vnd,
         };
         domain::ops::postal::record_delivery(&state.store, actor, &code.0, &request).await?;
         dossier_answer(&state, actor, &code.0).await

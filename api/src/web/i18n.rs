@@ -129,6 +129,8 @@ impl Lang {
             K::Cancelled => self.t("Hủy yêu cầu", "Cancelled"),
             K::Overdue => self.t("Quá hạn", "Overdue"),
             K::HandoverCreated => self.t("Lập biên bản giao nhận", "Handover record drafted"),
+            K::Incident => self.t("Sự cố bưu gửi", "Parcel incident"),
+            K::IdentityConfirmed => self.t("Xác minh người nhận", "Recipient's identity confirmed"),
         }
     }
 

@@ -205,6 +205,8 @@ pub struct PostalActions {
     pub back: String,
     pub today: String,
     pub total_raw: i64,
+    /// The postage collected at the door on delivery (`return` mode), else 0.
+    pub due_at_door_raw: i64,
     pub can_schedule: bool,
     pub can_pickup: bool,
     pub can_fail_pickup: bool,
@@ -223,6 +225,7 @@ impl PostalActions {
             back: back.to_owned(),
             today: domain::sla::local_date(Utc::now()).to_string(),
             total_raw: d.total_vnd,
+            due_at_door_raw: domain::ops::postal::postage_due_at_delivery(d),
             can_schedule: can(Action::SchedulePickup),
             can_pickup: can(Action::RecordPickup),
             can_fail_pickup: can(Action::RecordPickupFailure),
@@ -514,8 +517,10 @@ pub async fn dossier_action(
                     full_name: posted.text("recipient.full_name"),
                     id_number: posted.text("recipient.id_number"),
                     proxy: Some(posted.checked("recipient.proxy")),
+                    authorization_ref: posted.text("recipient.authorization_ref"),
                 }),
                 at: None,
+                fee_collected_vnd: posted.text("fee_collected_vnd").map(|t| parse_vnd(&t)),
             };
             domain::ops::postal::record_delivery(store, actor, &code, &request).await
         }
@@ -667,6 +672,7 @@ pub async fn scan(
         at: Some(Utc::now().to_rfc3339()),
         location: posted.text("location"),
         note: posted.text("note"),
+        recipient: None,
     };
     let outcome = domain::ops::scans::record_scans(
         &state.store,

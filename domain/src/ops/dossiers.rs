@@ -1206,6 +1206,9 @@ pub struct DossierRecord {
     pub agency_name: String,
     pub legs: Vec<leg::Model>,
     pub timeline: Vec<dossier_event::Model>,
+    /// Lost, damaged or delayed parcels (Decision 45 Art. 14), oldest first; not read for the
+    /// public tracking view.
+    pub incidents: Vec<entity::incident::Model>,
 }
 
 impl DossierRecord {
@@ -1388,11 +1391,13 @@ async fn load_record(
         .map(|a| a.name)
         .unwrap_or_default();
     let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
+    let incidents = super::incidents::incidents_of(conn, &dossier).await?;
     Ok(DossierRecord {
         dossier,
         agency_name,
         legs,
         timeline,
+        incidents,
     })
 }
 
@@ -1489,6 +1494,7 @@ pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> 
         agency_name,
         legs,
         timeline,
+        incidents: Vec::new(),
     })
 }
 

@@ -57,6 +57,9 @@ pub struct HandoverLine {
     pub dossier_code: String,
     pub item_code: Option<String>,
     pub status: DossierStatus,
+    /// The procedure's fee collected on the agency's behalf at pickup and handed over with the
+    /// dossier (Decision 45 Art. 7.1); 0 on a record of results to the post, which carries no fees.
+    pub admin_fee_vnd: i64,
 }
 
 /// A record with its lines, in the order they were listed.
@@ -64,6 +67,13 @@ pub struct HandoverLine {
 pub struct HandoverView {
     pub record: handover_record::Model,
     pub lines: Vec<HandoverLine>,
+}
+
+impl HandoverView {
+    /// The fees handed over with the dossiers on the record.
+    pub fn admin_fee_total_vnd(&self) -> i64 {
+        self.lines.iter().map(|l| l.admin_fee_vnd).sum()
+    }
 }
 
 /// The lifecycle action a record performs on each of its dossiers when signed.
@@ -361,6 +371,7 @@ async fn load_view(
         .find_also_related(dossier::Entity)
         .all(conn)
         .await?;
+    let carries_fees = record.direction == HandoverDirection::ToAgency;
     let lines = rows
         .into_iter()
         .filter_map(|(item, d)| {
@@ -368,6 +379,7 @@ async fn load_view(
                 dossier_code: d.code,
                 item_code: item.item_code,
                 status: d.status,
+                admin_fee_vnd: if carries_fees { d.admin_fee_vnd } else { 0 },
             })
         })
         .collect();

@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{
     DossierStatus, EventKind, EventSource, LegDirection, OutboxStatus, ServiceMode,
 };
-use entity::{agency, dossier, dossier_event, leg, outbox, procedure, webhook};
+use entity::{agency, dossier, dossier_event, incident, leg, outbox, procedure, webhook};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -118,6 +118,31 @@ pub enum Notice {
         national_dossier_no: Option<String>,
         item_code: Option<String>,
     },
+    /// To the citizen and the agency: a parcel was lost, damaged or delayed (Decision 45 Art. 14;
+    /// Circular 17 Art. 8), with the compensation the post paid.
+    Incident {
+        /// `lost`, `damaged` or `delayed`.
+        kind: String,
+        /// `inbound` (the dossier) or `outbound` (the result).
+        leg: String,
+        compensation_vnd: i64,
+        note: Option<String>,
+    },
+    /// To the citizen: the answer to their complaint (Circular 17 Art. 8).
+    ComplaintAnswered { complaint_id: i64, answer: String },
+    /// To an agency and the operators: the summary of a quarter, half-year or year just ended
+    /// (Circular 17 Art. 13). The mailer attaches `csv` as a file named `csv_file_name`
+    /// (`text/csv; charset=utf-8`).
+    PeriodReport {
+        /// `2026-Q4`, `2026-H2` or `2026`.
+        period: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        agency_code: String,
+        dossiers: i64,
+        csv_file_name: String,
+        csv: String,
+    },
 }
 
 /// One e-mail waiting in the outbox. It carries only what the message shows its recipient.
@@ -204,6 +229,7 @@ pub(crate) fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) ->
         EventKind::OutForDelivery | EventKind::DeliveryFailed | EventKind::Delivered => {
             leg != Some(LegDirection::Inbound)
         }
+        EventKind::Incident => true,
         _ => false,
     }
 }
@@ -380,6 +406,8 @@ struct NoticeContext {
     /// Outbound parcels by dossier id.
     outbound: HashMap<i64, leg::Model>,
     calendar: Option<crate::calendar::WorkingCalendar>,
+    /// The latest incident of each dossier with an `incident` event.
+    incidents: HashMap<i64, incident::Model>,
 }
 
 impl NoticeContext {
@@ -437,11 +465,30 @@ impl NoticeContext {
         } else {
             None
         };
+        let incident_dossiers: Vec<i64> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Incident)
+            .map(|e| e.dossier_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut incidents = HashMap::new();
+        for ids in incident_dossiers.chunks(CHUNK) {
+            for i in incident::Entity::find()
+                .filter(incident::Column::DossierId.is_in(ids.iter().copied()))
+                .order_by_asc(incident::Column::Id)
+                .all(conn)
+                .await?
+            {
+                incidents.insert(i.dossier_id, i);
+            }
+        }
         Ok(Self {
             agencies,
             procedures,
             outbound,
             calendar,
+            incidents,
         })
     }
 
@@ -461,7 +508,8 @@ impl NoticeContext {
             .and_then(|a| a.email.as_deref())
             .map(str::trim)
             .filter(|e| !e.is_empty());
-        let to_agency = event.kind == EventKind::Delivered && agency_email.is_some();
+        let to_agency = matches!(event.kind, EventKind::Delivered | EventKind::Incident)
+            && agency_email.is_some();
         if citizen_email.is_none() && !to_agency {
             return Vec::new();
         }
@@ -502,9 +550,29 @@ impl NoticeContext {
                     returned_to_agency: last,
                 }
             }
+            EventKind::Incident => {
+                let incident = self.incidents.get(&dossier.id);
+                Notice::Incident {
+                    kind: incident.map_or_else(String::new, |i| i.kind.to_string()),
+                    leg: incident.map_or_else(
+                        || event.leg.map(|l| l.to_string()).unwrap_or_default(),
+                        |i| i.leg.to_string(),
+                    ),
+                    compensation_vnd: incident.map_or(0, |i| i.compensation_vnd),
+                    note: incident.and_then(|i| i.note.clone()),
+                }
+            }
             _ => Notice::Delivered {
                 item_code: item_code.clone(),
             },
+        };
+        let agency_notice = if event.kind == EventKind::Incident {
+            notice.clone()
+        } else {
+            Notice::ResultDelivered {
+                national_dossier_no: dossier.national_dossier_no.clone(),
+                item_code: item_code.clone(),
+            }
         };
         let agency_name = agency.map(|a| a.name.clone());
         let mut emails = Vec::with_capacity(2);
@@ -534,14 +602,60 @@ impl NoticeContext {
                 agency_name,
                 procedure_name,
                 at: event.at,
-                notice: Notice::ResultDelivered {
-                    national_dossier_no: dossier.national_dossier_no.clone(),
-                    item_code,
-                },
+                notice: agency_notice,
             });
         }
         emails
     }
+}
+
+/// Writes one e-mail to a dossier's citizen that no timeline event stands for (the answer to a
+/// complaint), inside the caller's transaction; nothing when the citizen gave no address.
+/// `message_key` must be unique and stable for this message.
+pub async fn enqueue_citizen_email(
+    conn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    message_key: String,
+    notice: Notice,
+) -> Result<(), DbErr> {
+    let Some(to) = dossier
+        .applicant_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(());
+    };
+    let agency_name = agency::Entity::find_by_id(dossier.agency_code.clone())
+        .one(conn)
+        .await?
+        .map(|a| a.name);
+    let procedure_name = procedure::Entity::find_by_id(dossier.procedure_code.clone())
+        .one(conn)
+        .await?
+        .map(|p| p.name);
+    let now = crate::clock::now();
+    let email = EmailPayload {
+        message_key,
+        recipient: Recipient::Citizen,
+        to: to.to_owned(),
+        to_name: Some(dossier.applicant_full_name.clone()),
+        language: dossier.language.clone(),
+        dossier_code: dossier.code.clone(),
+        agency_name,
+        procedure_name,
+        at: now,
+        notice,
+    };
+    outbox::Entity::insert(pending_row(
+        DeliveryKind::Email,
+        dossier.id,
+        to_json(&email)?,
+        now,
+    ))
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
 }
 
 /// The notice counter in a failed-delivery note written by the delivery endpoint (`notice N: …`).

@@ -642,6 +642,118 @@ pub struct RecipientRequest {
     pub id_number: Option<String>,
     /// Signing for the citizen with a written authorisation.
     pub proxy: Option<bool>,
+    /// A proxy's written authorisation: its number and date. Required when `proxy` is true.
+    pub authorization_ref: Option<String>,
+}
+
+/// The longest authorisation reference kept.
+pub const MAX_AUTHORIZATION_REF: usize = 200;
+
+/// A recipient whose fields are well-formed; [`CheckedRecipient::may_sign_for`] then checks them
+/// against the dossier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRecipient {
+    pub full_name: String,
+    /// In canonical form ([`normalize_identity_document`]).
+    pub id_number: String,
+    pub proxy: bool,
+    /// Set for a proxy only.
+    pub authorization_ref: Option<String>,
+}
+
+impl CheckedRecipient {
+    /// Who may receive a result (Decision 45 Art. 10): the applicant, whose identity document must be
+    /// the one on the dossier (compared in canonical form), or a proxy with a written authorisation.
+    /// The refusal names `{field}.id_number`.
+    pub fn may_sign_for(&self, field: &str, dossier: &dossier::Model) -> Result<(), OpError> {
+        if self.proxy {
+            return Ok(());
+        }
+        let applicant = normalize_identity_document(&dossier.applicant_id_number)
+            .unwrap_or_else(|_| dossier.applicant_id_number.trim().to_ascii_uppercase());
+        if self.id_number == applicant {
+            Ok(())
+        } else {
+            Err(OpError::field(
+                format!("{field}.id_number"),
+                "is not the applicant's identity document: the result goes to the applicant, or to a \
+                 proxy (`proxy: true`) with a written authorisation (`authorization_ref`)",
+            ))
+        }
+    }
+}
+
+/// Checks the form of a recipient object given as `field` (`recipient`, `scans[3].recipient`…):
+/// name, identity document, and a proxy's authorisation. `None` (with the failures noted in `c`) when
+/// something is missing or malformed.
+pub fn check_recipient(
+    c: &mut Checker,
+    field: &str,
+    recipient: Option<&RecipientRequest>,
+) -> Option<CheckedRecipient> {
+    let Some(r) = recipient else {
+        c.fail(
+            field,
+            "is required: who signed for the result, with the identity document shown",
+        );
+        return None;
+    };
+    let name = c.required_text(
+        &format!("{field}.full_name"),
+        r.full_name.as_deref(),
+        MAX_NAME,
+    );
+    let id = match r.id_number.as_deref() {
+        None => {
+            c.fail(format!("{field}.id_number"), "is required");
+            None
+        }
+        Some(id) => match normalize_identity_document(id) {
+            Ok(id) => Some(id),
+            Err(msg) => {
+                c.fail(format!("{field}.id_number"), msg);
+                None
+            }
+        },
+    };
+    let proxy = r.proxy.unwrap_or(false);
+    let authorization_ref = if proxy {
+        let reference = c.optional_text(
+            &format!("{field}.authorization_ref"),
+            r.authorization_ref.as_deref(),
+            MAX_AUTHORIZATION_REF,
+        );
+        if reference.is_none() && !c.has_failed(&format!("{field}.authorization_ref")) {
+            c.fail(
+                format!("{field}.authorization_ref"),
+                "is required for a proxy: the number and date of the written authorisation",
+            );
+        }
+        reference
+    } else {
+        None
+    };
+    match (name, id) {
+        (Some(full_name), Some(id_number)) if !proxy || authorization_ref.is_some() => {
+            Some(CheckedRecipient {
+                full_name,
+                id_number,
+                proxy,
+                authorization_ref,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What the postman must collect at the door when delivering `dossier`'s result (Decision 45 Art.
+/// 11): in `return` mode the citizen did not pay at a pickup, so the outbound postage (after any
+/// exemption) is collected at delivery; in the other modes everything was paid at pickup.
+pub fn postage_due_at_delivery(dossier: &dossier::Model) -> i64 {
+    match dossier.service_mode {
+        entity::enums::ServiceMode::Return => dossier.postage_vnd,
+        _ => 0,
+    }
 }
 
 /// A delivery attempt as the postman records it.
@@ -655,11 +767,15 @@ pub struct DeliveryRequest {
     pub recipient: Option<RecipientRequest>,
     /// When the attempt was made (RFC 3339), for attempts recorded after the fact; now by default.
     pub at: Option<String>,
+    /// Collected at the door when delivered: must equal [`postage_due_at_delivery`]; absent means 0.
+    pub fee_collected_vnd: Option<i64>,
 }
 
-/// Records a delivery attempt of the result. Delivered: the recipient's identity document and proxy
-/// flag are stored and the dossier is `delivered`. Failed: a notice is counted on the parcel; the
-/// second notice, at least two working days after the first, sends the result back to the agency
+/// Records a delivery attempt of the result. Delivered: the recipient must be the applicant (same
+/// identity document) or a proxy with a written authorisation, the fee collected must be what is due
+/// at the door ([`postage_due_at_delivery`]); the recipient, the authorisation and the fee are stored
+/// and the dossier is `delivered`. Failed: a notice is counted on the parcel; the second notice, at
+/// least two working days after the first, sends the result back to the agency
 /// (`returned_to_agency`), and one sooner is refused, saying from when it may be made.
 #[tracing::instrument(skip_all, fields(dossier.code = %code))]
 pub async fn record_delivery(
@@ -680,31 +796,12 @@ pub async fn record_delivery(
     let reason = c.optional_text("reason", request.reason.as_deref(), MAX_NOTE);
     let mut recipient = None;
     match outcome {
-        Some(DeliveryOutcome::Delivered) => match &request.recipient {
-            None => c.fail(
-                "recipient",
-                "is required: who signed for the result, with the identity document shown",
-            ),
-            Some(r) => {
-                let name = c.required_text("recipient.full_name", r.full_name.as_deref(), MAX_NAME);
-                let id = match r.id_number.as_deref() {
-                    None => {
-                        c.fail("recipient.id_number", "is required");
-                        None
-                    }
-                    Some(id) => match normalize_identity_document(id) {
-                        Ok(id) => Some(id),
-                        Err(msg) => {
-                            c.fail("recipient.id_number", msg);
-                            None
-                        }
-                    },
-                };
-                if let (Some(name), Some(id)) = (name, id) {
-                    recipient = Some((name, id, r.proxy.unwrap_or(false)));
-                }
+        Some(DeliveryOutcome::Delivered) => {
+            recipient = check_recipient(&mut c, "recipient", request.recipient.as_ref());
+            if request.fee_collected_vnd.is_some_and(|f| f < 0) {
+                c.fail("fee_collected_vnd", "must not be negative");
             }
-        },
+        }
         Some(DeliveryOutcome::Failed) if reason.is_none() && !c.has_failed("reason") => c.fail(
             "reason",
             "is required for a failed delivery: bad address, moved, recipient not found, refused…",
@@ -735,10 +832,30 @@ pub async fn record_delivery(
     let mut leg_update: leg::ActiveModel = leg.clone().into();
     leg_update.updated_at = Set(now);
     let mut events = Vec::with_capacity(2);
+    let mut fee_collected = None;
     let to = match outcome {
         DeliveryOutcome::Delivered => {
             let to = next_status(mode, from, Action::RecordDelivery)?;
-            let proxy = recipient.as_ref().is_some_and(|r| r.2);
+            if let Some(r) = &recipient {
+                r.may_sign_for("recipient", &dossier)?;
+            }
+            let due = postage_due_at_delivery(&dossier);
+            let collected = request.fee_collected_vnd.unwrap_or(0);
+            if collected != due {
+                return Err(OpError::field(
+                    "fee_collected_vnd",
+                    if due == 0 {
+                        "must be 0: the postage of this dossier was paid at pickup".to_owned()
+                    } else {
+                        format!(
+                            "must be {due} VND, the postage of the result collected at the door \
+                             (`return` mode)"
+                        )
+                    },
+                ));
+            }
+            fee_collected = Some(collected);
+            let proxy = recipient.as_ref().is_some_and(|r| r.proxy);
             events.push(NewEvent {
                 at,
                 kind: EventKind::Delivered,
@@ -751,6 +868,7 @@ pub async fn record_delivery(
             });
             leg_update.status = Set(LegStatus::Delivered);
             leg_update.delivered_at = Set(Some(at));
+            leg_update.identity_confirmed = Set(Some(true));
             to
         }
         DeliveryOutcome::Failed => {
@@ -798,9 +916,14 @@ pub async fn record_delivery(
         }
     };
     leg_update.update(&txn).await?;
-    let (recipient_full_name, recipient_id_number, proxy) = match recipient {
-        Some((name, id, proxy)) => (Some(name), Some(id), proxy),
-        None => (None, None, false),
+    let (recipient_full_name, recipient_id_number, proxy, authorization_ref) = match recipient {
+        Some(r) => (
+            Some(r.full_name),
+            Some(r.id_number),
+            r.proxy,
+            r.authorization_ref,
+        ),
+        None => (None, None, false, None),
     };
     delivery_attempt::ActiveModel {
         dossier_id: Set(dossier_id),
@@ -811,6 +934,8 @@ pub async fn record_delivery(
         recipient_full_name: Set(recipient_full_name),
         recipient_id_number: Set(recipient_id_number),
         proxy: Set(proxy),
+        authorization_ref: Set(authorization_ref),
+        fee_collected_vnd: Set(fee_collected),
         source: Set(EventSource::Api),
         actor: Set(actor.audit_name()),
         api_key_id: Set(actor.key_id()),

@@ -34,7 +34,10 @@ use super::access::Actor;
 use super::bulk::{EventRow, id_in, insert_events, json_param, text_in};
 use super::dossiers::MAX_NOTE;
 use super::outbox::enqueue_for_events;
-use super::postal::{check_at, lock_dossiers_by_id, notice_error, postal_key, return_event};
+use super::postal::{
+    CheckedRecipient, RecipientRequest, check_at, check_recipient, lock_dossiers_by_id,
+    notice_error, postal_key, return_event,
+};
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError};
 use crate::calendar::WorkingCalendar;
@@ -68,6 +71,9 @@ pub struct ScanRequest {
     pub at: Option<String>,
     pub location: Option<String>,
     pub note: Option<String>,
+    /// Who signed for a result: required on a `delivered` scan of an outbound parcel, checked like
+    /// the delivery endpoint's ([`super::postal::check_recipient`]).
+    pub recipient: Option<RecipientRequest>,
 }
 
 /// What became of one scan.
@@ -105,6 +111,8 @@ struct CheckedScan {
     at: DateTime<Utc>,
     location: Option<String>,
     note: Option<String>,
+    /// A well-formed recipient, when the scan carried one.
+    recipient: Option<CheckedRecipient>,
 }
 
 /// The token of a label's QR payload: the last path segment of the URL (`…/l/{token}`), without any
@@ -200,6 +208,10 @@ fn check_scan(
     };
     let location = c.optional_text("location", request.location.as_deref(), MAX_LOCATION);
     let note = c.optional_text("note", request.note.as_deref(), MAX_NOTE);
+    let recipient = match &request.recipient {
+        Some(r) => check_recipient(&mut c, "recipient", Some(r)),
+        None => None,
+    };
     c.finish().map_err(OpError::Validation)?;
     if unknown_label {
         // A forged, altered or foreign token names no parcel of ours.
@@ -214,6 +226,7 @@ fn check_scan(
             at,
             location,
             note,
+            recipient,
         }),
         _ => Err(OpError::Validation(vec![])),
     }
@@ -238,6 +251,9 @@ struct LegChange {
     status: LegStatus,
     delivered_at: Option<DateTime<Utc>>,
     notice: Option<(i32, DateTime<Utc>)>,
+    /// Set on a delivery: whether the recipient was checked (a handheld's scan) or not (a carrier's
+    /// report, an exception until confirmed).
+    identity_confirmed: Option<bool>,
 }
 
 impl LegState {
@@ -255,6 +271,7 @@ impl LegState {
             status,
             delivered_at: None,
             notice: None,
+            identity_confirmed: None,
         });
         change.status = status;
         self.change = Some(change);
@@ -337,6 +354,7 @@ pub async fn apply_machine_scans(
             at: scan.at,
             location: scan.location,
             note: scan.note,
+            recipient: None,
         });
     }
     if !checked.is_empty() {
@@ -515,6 +533,24 @@ async fn apply_scans(
             continue;
         };
         let direction = leg.model.direction;
+        // A result handed over at the door by a postman with a handheld: the recipient is checked
+        // here like at the delivery endpoint (Decision 45 Art. 10); a carrier's report cannot be.
+        let checked_delivery =
+            scan.event == ScanEvent::Delivered && direction == LegDirection::Outbound;
+        if checked_delivery && source == EventSource::Scan {
+            let verdict = match &scan.recipient {
+                None => Err(OpError::field(
+                    "recipient",
+                    "is required on a delivered scan of a result: who signed for it, with the \
+                     identity document shown",
+                )),
+                Some(r) => r.may_sign_for("recipient", &dossier.model),
+            };
+            if let Err(err) = verdict {
+                outcomes[scan.index] = Some(ScanOutcome::Refused(err));
+                continue;
+            }
+        }
         let rule = scan_rule(scan.event, direction);
         let late = dossier.last_at.is_some_and(|last| scan.at < last);
         let from = dossier.status;
@@ -607,8 +643,11 @@ async fn apply_scans(
                             leg.set(LegStatus::Delivered);
                             if let Some(change) = leg.change.as_mut() {
                                 change.delivered_at = Some(scan.at);
+                                if checked_delivery {
+                                    change.identity_confirmed = Some(source == EventSource::Scan);
+                                }
                             }
-                            attempt_rows.push(attempt_row(
+                            let mut row = attempt_row(
                                 &dossier.model,
                                 leg_id,
                                 DeliveryOutcome::Delivered,
@@ -617,7 +656,14 @@ async fn apply_scans(
                                 source,
                                 actor,
                                 now,
-                            ));
+                            );
+                            if let Some(r) = scan.recipient.clone() {
+                                row.recipient_full_name = Set(Some(r.full_name));
+                                row.recipient_id_number = Set(Some(r.id_number));
+                                row.proxy = Set(r.proxy);
+                                row.authorization_ref = Set(r.authorization_ref);
+                            }
+                            attempt_rows.push(row);
                         }
                         _ => {}
                     }
@@ -692,6 +738,9 @@ async fn apply_scans(
             .col_expr(leg::Column::UpdatedAt, Expr::value(now));
         if let Some(at) = change.delivered_at {
             update = update.col_expr(leg::Column::DeliveredAt, Expr::value(at));
+        }
+        if let Some(confirmed) = change.identity_confirmed {
+            update = update.col_expr(leg::Column::IdentityConfirmed, Expr::value(confirmed));
         }
         if let Some((notices, at)) = change.notice {
             update = update
@@ -779,6 +828,8 @@ fn attempt_row(
         recipient_full_name: Set(None),
         recipient_id_number: Set(None),
         proxy: Set(false),
+        authorization_ref: Set(None),
+        fee_collected_vnd: Set(None),
         source: Set(source),
         actor: Set(actor.audit_name()),
         api_key_id: Set(actor.key_id()),

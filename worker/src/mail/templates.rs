@@ -331,17 +331,112 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 Lang::En => format!("Dossier {code}: the result was delivered to the applicant"),
             }
         }
+        Notice::Incident {
+            kind,
+            leg,
+            compensation_vnd,
+            note,
+        } => {
+            let what = match (lang, kind.as_str()) {
+                (Lang::Vi, "lost") => "bị thất lạc",
+                (Lang::Vi, "damaged") => "bị hư hỏng",
+                (Lang::Vi, _) => "bị chậm trễ",
+                (Lang::En, "lost") => "was lost",
+                (Lang::En, "damaged") => "was damaged",
+                (Lang::En, _) => "was delayed",
+            };
+            let parcel = match (lang, leg.as_str()) {
+                (Lang::Vi, "outbound") => "Bưu gửi kết quả",
+                (Lang::Vi, _) => "Bưu gửi hồ sơ",
+                (Lang::En, "outbound") => "The parcel with the result",
+                (Lang::En, _) => "The parcel with the dossier",
+            };
+            blocks.push(Block::Paragraph(match lang {
+                Lang::Vi => format!(
+                    "{parcel} {what} (ghi nhận lúc {}). Bưu điện phối hợp với cơ quan giải quyết để xử lý theo Quyết định 45/2016/QĐ-TTg, Điều 14.",
+                    local_time(lang, payload.at)
+                ),
+                Lang::En => format!(
+                    "{parcel} {what} (recorded at {}). The post works with the agency to set it right (Decision 45/2016/QĐ-TTg, Art. 14).",
+                    local_time(lang, payload.at)
+                ),
+            }));
+            if let Some(note) = note {
+                facts.push((lang.t("Ghi chú", "Note").to_owned(), note.clone()));
+            }
+            if *compensation_vnd > 0 {
+                facts.push((
+                    lang.t("Bồi thường", "Compensation").to_owned(),
+                    format!("{compensation_vnd} VND"),
+                ));
+            }
+            match lang {
+                Lang::Vi => format!("Hồ sơ {code}: sự cố bưu gửi"),
+                Lang::En => format!("Dossier {code}: a parcel incident"),
+            }
+        }
+        Notice::ComplaintAnswered {
+            complaint_id,
+            answer,
+        } => {
+            blocks.push(Block::Paragraph(
+                lang.t(
+                    "Bưu điện trả lời khiếu nại của Ông/Bà như sau:",
+                    "The post answers your complaint as follows:",
+                )
+                .to_owned(),
+            ));
+            blocks.push(Block::Paragraph(answer.clone()));
+            facts.push((
+                lang.t("Số khiếu nại", "Complaint number").to_owned(),
+                complaint_id.to_string(),
+            ));
+            match lang {
+                Lang::Vi => format!("Hồ sơ {code}: trả lời khiếu nại"),
+                Lang::En => format!("Dossier {code}: the answer to your complaint"),
+            }
+        }
+        Notice::PeriodReport {
+            period,
+            from,
+            to,
+            agency_code,
+            dossiers,
+            csv_file_name,
+            ..
+        } => {
+            facts.clear();
+            blocks.push(Block::Paragraph(match lang {
+                Lang::Vi => format!(
+                    "Báo cáo định kỳ kỳ {period} (từ {} đến {}) theo Thông tư 17/2017/TT-BTTTT, Điều 13: {dossiers} hồ sơ. Số liệu chi tiết trong tệp đính kèm {csv_file_name}.",
+                    date(*from),
+                    date(*to)
+                ),
+                Lang::En => format!(
+                    "Periodic report for {period} ({} to {}), Circular 17/2017/TT-BTTTT Art. 13: {dossiers} dossiers. The figures are in the attached file {csv_file_name}.",
+                    date(*from),
+                    date(*to)
+                ),
+            }));
+            facts.push((lang.t("Cơ quan", "Agency").to_owned(), agency_code.clone()));
+            match lang {
+                Lang::Vi => format!("Báo cáo định kỳ {period} — {agency}"),
+                Lang::En => format!("Periodic report {period} — {agency}"),
+            }
+        }
     };
     blocks.push(Block::Facts(facts));
-    blocks.push(Block::Link {
-        label: lang
-            .t(
-                "Theo dõi hồ sơ trực tuyến (miễn phí):",
-                "Follow the dossier online (free):",
-            )
-            .to_owned(),
-        url: tracking_url(public_base_url, code, &payload.language),
-    });
+    if !code.is_empty() {
+        blocks.push(Block::Link {
+            label: lang
+                .t(
+                    "Theo dõi hồ sơ trực tuyến (miễn phí):",
+                    "Follow the dossier online (free):",
+                )
+                .to_owned(),
+            url: tracking_url(public_base_url, code, &payload.language),
+        });
+    }
     blocks.push(Block::Paragraph(
         lang.t(
             "Thư này được gửi tự động từ dịch vụ tiếp nhận hồ sơ, trả kết quả qua bưu chính công ích; vui lòng không trả lời thư này.",

@@ -1,0 +1,228 @@
+//! The papers a citizen keeps (API.md "Documents, fees, slips"): `GET /api/v1/dossiers/{code}/slip.pdf`,
+//! the dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9), and `GET /api/v1/dossiers/{code}/receipt.pdf`,
+//! the receipt for the postage and the admin fee collected on the agency's behalf. For the citizen's
+//! token or staff who may see the dossier, answered like the dossier view (401, 403, 404).
+
+use domain::ops::access::Actor;
+use domain::ops::slips::SlipRecord;
+use entity::enums::{FeeExemption, ServiceMode};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Binary};
+
+use super::ApiTags;
+use super::labels::{address_lines, render_off_the_runtime};
+use super::local_time;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::labels::slip_pdf::{
+    ReceiptPdfData, SlipParty, SlipPdfData, SlipPdfDocument, render_receipt_pdf, render_slip_pdf,
+};
+use crate::state::AppState;
+
+#[derive(ApiResponse)]
+enum PaperResponse {
+    /// One A4 page, in Vietnamese, text embedded.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
+    if caller.0 == Actor::Public {
+        return Err(ApiError::unauthorized(
+            "send the dossier's access token or a staff key: `Authorization: Bearer …`",
+        ));
+    }
+    Ok(&caller.0)
+}
+
+fn service_words(mode: ServiceMode) -> &'static str {
+    match mode {
+        ServiceMode::Send => "Gửi hồ sơ (nhận kết quả trực tiếp tại cơ quan)",
+        ServiceMode::Return => "Nhận kết quả tại địa chỉ",
+        ServiceMode::SendAndReturn => "Gửi hồ sơ và nhận kết quả tại địa chỉ",
+    }
+}
+
+fn exemption_words(exemption: FeeExemption) -> Option<&'static str> {
+    match exemption {
+        FeeExemption::None => None,
+        FeeExemption::Revolutionary => Some("miễn cước: người hoạt động cách mạng trước 1945"),
+        FeeExemption::HeroicMother => Some("miễn cước: Bà mẹ Việt Nam anh hùng"),
+        FeeExemption::WarInvalid => Some("giảm 50% cước: thương binh"),
+        FeeExemption::Hero => Some("giảm 50% cước: Anh hùng lực lượng vũ trang"),
+    }
+}
+
+/// The applicant as the papers name them: the address they gave for the pickup (or, in `return` mode,
+/// for the result), printed through the one address helper the labels use.
+fn sender(r: &SlipRecord) -> SlipParty {
+    let d = &r.dossier;
+    let lines = if d.pickup_line.is_some() {
+        address_lines(
+            d.pickup_line.as_deref(),
+            d.pickup_ward_code.as_deref(),
+            d.pickup_province_code.as_deref(),
+        )
+    } else {
+        address_lines(
+            d.return_line.as_deref(),
+            d.return_ward_code.as_deref(),
+            d.return_province_code.as_deref(),
+        )
+    };
+    SlipParty {
+        name: d.applicant_full_name.clone(),
+        address_lines: lines,
+        phone: Some(d.applicant_phone.clone()),
+        email: d.applicant_email.clone(),
+    }
+}
+
+fn procedure_of(r: &SlipRecord) -> (String, String) {
+    (
+        r.procedure
+            .as_ref()
+            .map_or_else(|| r.dossier.procedure_code.clone(), |p| p.name.clone()),
+        r.dossier.procedure_code.clone(),
+    )
+}
+
+fn office_name(r: &SlipRecord) -> String {
+    r.office
+        .as_ref()
+        .map_or_else(|| r.dossier.office_code.clone(), |o| o.name.clone())
+}
+
+fn agency_name(r: &SlipRecord) -> String {
+    r.agency
+        .as_ref()
+        .map_or_else(|| r.dossier.agency_code.clone(), |a| a.name.clone())
+}
+
+fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
+    let (procedure_name, procedure_code) = procedure_of(r);
+    let agency = SlipParty {
+        name: format!("{} (mã {})", agency_name(r), r.dossier.agency_code),
+        address_lines: r
+            .agency
+            .as_ref()
+            .map(|a| vec![a.address.clone()])
+            .unwrap_or_default(),
+        phone: None,
+        email: r.agency.as_ref().and_then(|a| a.email.clone()),
+    };
+    SlipPdfData {
+        qr_url,
+        dossier_code: r.dossier.code.clone(),
+        item_code: r.item_code(),
+        service: service_words(r.dossier.service_mode).to_owned(),
+        sender: sender(r),
+        agency,
+        procedure_name,
+        procedure_code,
+        office_name: office_name(r),
+        documents: r
+            .documents()
+            .into_iter()
+            .map(|d| SlipPdfDocument {
+                name: d.name,
+                original: d.original,
+                copies: d.copies,
+            })
+            .collect(),
+        postage_vnd: r.dossier.postage_vnd,
+        admin_fee_vnd: r.dossier.admin_fee_vnd,
+        total_vnd: r.dossier.total_vnd,
+        exemption: exemption_words(r.dossier.fee_exemption).map(str::to_owned),
+        accepted_at: r.accepted_at().map(local_time),
+    }
+}
+
+fn file_name(prefix: &str, code: &str) -> String {
+    let safe: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    format!("inline; filename=\"{prefix}-{safe}.pdf\"")
+}
+
+pub struct SlipApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossiers")]
+impl SlipApi {
+    /// The dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9) as a one-page PDF in Vietnamese: sender
+    /// (name, address, phone, e-mail), receiving agency, procedure name and code, the documents
+    /// (original or copy, how many), fees, the item code as text, barcode and QR code, the time of
+    /// acceptance, and signature boxes for the sender and the postman. For the citizen's token or staff
+    /// who may see the dossier.
+    #[oai(path = "/dossiers/:code/slip.pdf", method = "get")]
+    #[tracing::instrument(skip_all, fields(dossier.code = %code.0))]
+    async fn slip(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+    ) -> Result<PaperResponse, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
+        let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
+        let disposition = file_name("phieu-gui", &record.dossier.code);
+        let data = slip_data(&record, qr_url);
+        let pdf = render_off_the_runtime(move || render_slip_pdf(&data)).await?;
+        Ok(PaperResponse::Ok(
+            Binary(pdf),
+            disposition,
+            "no-store".to_owned(),
+        ))
+    }
+
+    /// The receipt for the money collected (Decision 45 Art. 11) as a one-page PDF in Vietnamese: the
+    /// postage and the admin fee collected on the agency's behalf, with the time and the item code.
+    /// 409 `invalid_transition` while nothing was collected (before the pickup; in `return` mode,
+    /// before the delivery that collects the postage).
+    #[oai(path = "/dossiers/:code/receipt.pdf", method = "get")]
+    #[tracing::instrument(skip_all, fields(dossier.code = %code.0))]
+    async fn receipt(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+    ) -> Result<PaperResponse, ApiError> {
+        let actor = require_credentials(&caller)?;
+        let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
+        let Some((postage_vnd, admin_fee_vnd, at)) = record.collected() else {
+            return Err(domain::ops::OpError::TransitionRefused(
+                "nothing was collected for this dossier yet: the receipt is issued when the post \
+                 collects the fees"
+                    .into(),
+            )
+            .into());
+        };
+        let (procedure_name, procedure_code) = procedure_of(&record);
+        let data = ReceiptPdfData {
+            qr_url: format!("{}/t/{}", state.public_base_url, record.dossier.code),
+            number: format!("BL-{}", record.dossier.code),
+            dossier_code: record.dossier.code.clone(),
+            item_code: record.item_code(),
+            payer: sender(&record),
+            office_name: office_name(&record),
+            agency_name: agency_name(&record),
+            procedure_name,
+            procedure_code,
+            postage_vnd,
+            admin_fee_vnd,
+            collected_at: local_time(at),
+        };
+        let disposition = file_name("bien-lai", &record.dossier.code);
+        let pdf = render_off_the_runtime(move || render_receipt_pdf(&data)).await?;
+        Ok(PaperResponse::Ok(
+            Binary(pdf),
+            disposition,
+            "no-store".to_owned(),
+        ))
+    }
+}

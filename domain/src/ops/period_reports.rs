@@ -1,0 +1,209 @@
+//! Reports sent without anyone asking (Circular 17 Art. 13): after each quarter, half-year and year
+//! ends, every agency (at its `email`) and the operators' alert address get the summary of the period
+//! just ended, with its CSV attached — exactly once per period and agency.
+//!
+//! Once-only: a `period_reports` row per (period, agency) under a unique index is written in the same
+//! transaction as the outbox rows of its e-mails. Two workers racing on one period and agency both try
+//! the insert; one writes it, the other's insert does nothing (on PostgreSQL it waits for the first to
+//! commit), so only one set of e-mails is ever committed, and a restart finds the row and skips it.
+
+use chrono::{Datelike, NaiveDate};
+use entity::{agency, outbox, period_report};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+
+use super::outbox::{DeliveryKind, EmailPayload, Notice, Recipient, pending_row};
+use super::reports::{ReportPeriod, SummaryReport, summary_report};
+use crate::store::Store;
+
+/// The periods whose reports are due on local date `today`: the quarter that ended last, and with it
+/// the half-year (after June and December) and the year (after December).
+pub fn periods_due(today: NaiveDate) -> Vec<ReportPeriod> {
+    let quarter = (today.month0() / 3) as i32; // 0..=3: the quarter of today
+    let (year, last) = if quarter == 0 {
+        (today.year() - 1, 4)
+    } else {
+        (today.year(), quarter)
+    };
+    let mut names = vec![format!("{year}-Q{last}")];
+    if last == 2 {
+        names.push(format!("{year}-H1"));
+    }
+    if last == 4 {
+        names.push(format!("{year}-H2"));
+        names.push(format!("{year}"));
+    }
+    names
+        .iter()
+        .filter_map(|n| ReportPeriod::preset(n).ok())
+        .collect()
+}
+
+/// The report as CSV: a header row, the statuses, the legs (fields quoted when they need it).
+pub fn report_csv(report: &SummaryReport) -> String {
+    let field = |v: &str| {
+        let v = match v.chars().next() {
+            Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{v}"),
+            _ => v.to_owned(),
+        };
+        if v.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v
+        }
+    };
+    let mut out = String::from("\u{feff}section,name,value\r\n");
+    let mut row = |section: &str, name: &str, value: String| {
+        out.push_str(&format!(
+            "{},{},{}\r\n",
+            field(section),
+            field(name),
+            field(&value)
+        ));
+    };
+    row("period", "from", report.period.from.to_string());
+    row("period", "to", report.period.to.to_string());
+    row("summary", "dossiers", report.dossiers.to_string());
+    for s in &report.by_status {
+        row("by_status", s.status.as_str(), s.dossiers.to_string());
+    }
+    for l in &report.legs {
+        let d = l.direction.as_str();
+        row("legs", &format!("{d}_started"), l.started.to_string());
+        row(
+            "legs",
+            &format!("{d}_delivered"),
+            l.on_time.delivered.to_string(),
+        );
+        row(
+            "legs",
+            &format!("{d}_on_time"),
+            l.on_time.on_time.to_string(),
+        );
+        row("legs", &format!("{d}_late"), l.on_time.late.to_string());
+        row(
+            "legs",
+            &format!("{d}_failed_attempts"),
+            l.failed_attempts.to_string(),
+        );
+        row(
+            "legs",
+            &format!("{d}_returned_to_agency"),
+            l.returned_to_agency.to_string(),
+        );
+    }
+    out
+}
+
+/// Sends the reports due on `today` that were not sent yet; returns how many (period, agency) pairs
+/// it sent. Each pair is its own transaction: one failure leaves the others sent and itself for the
+/// next call.
+pub async fn send_due_reports(
+    store: &Store,
+    today: NaiveDate,
+    alerts_email: Option<&str>,
+) -> Result<usize, DbErr> {
+    let agencies = agency::Entity::find().all(&store.read).await?;
+    let mut sent = 0;
+    for period in periods_due(today) {
+        let name = period.preset.clone().unwrap_or_default();
+        for agency in &agencies {
+            let done = period_report::Entity::find()
+                .filter(period_report::Column::Period.eq(name.as_str()))
+                .filter(period_report::Column::AgencyCode.eq(agency.code.as_str()))
+                .count(&store.read)
+                .await?
+                > 0;
+            if done {
+                continue;
+            }
+            let now = crate::clock::now();
+            let report = summary_report(&store.read, &period, Some(&agency.code), now).await?;
+            let csv = report_csv(&report);
+            let txn = store.begin().await?;
+            let inserted = period_report::Entity::insert(period_report::ActiveModel {
+                period: Set(name.clone()),
+                agency_code: Set(agency.code.clone()),
+                sent_at: Set(now),
+                ..Default::default()
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    period_report::Column::Period,
+                    period_report::Column::AgencyCode,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            if inserted == 0 {
+                // Another worker sent it meanwhile.
+                continue;
+            }
+            let recipients = [
+                agency.email.as_deref().map(|to| (to, "agency")),
+                alerts_email.map(|to| (to, "alerts")),
+            ];
+            for (to, who) in recipients.into_iter().flatten() {
+                let to = to.trim();
+                if to.is_empty() {
+                    continue;
+                }
+                let email = EmailPayload {
+                    message_key: format!("period-report-{name}-{}-{who}", agency.code),
+                    recipient: Recipient::Agency,
+                    to: to.to_owned(),
+                    to_name: None,
+                    language: "vi".to_owned(),
+                    dossier_code: String::new(),
+                    agency_name: Some(agency.name.clone()),
+                    procedure_name: None,
+                    at: now,
+                    notice: Notice::PeriodReport {
+                        period: name.clone(),
+                        from: period.from,
+                        to: period.to,
+                        agency_code: agency.code.clone(),
+                        dossiers: report.dossiers,
+                        csv_file_name: format!("bao-cao-{name}-{}.csv", agency.code),
+                        csv: csv.clone(),
+                    },
+                };
+                let payload = serde_json::to_value(&email)
+                    .map_err(|e| DbErr::Custom(format!("outbox payload: {e}")))?;
+                let mut row = pending_row(DeliveryKind::Email, 0, payload, now);
+                row.dossier_id = Set(None);
+                outbox::Entity::insert(row)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            sent += 1;
+            tracing::info!(report.period = %name, agency.code = %agency.code, "period report sent");
+        }
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn names(today: &str) -> Vec<String> {
+        periods_due(NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap())
+            .into_iter()
+            .filter_map(|p| p.preset)
+            .collect()
+    }
+
+    #[test]
+    fn the_periods_due_are_those_that_ended_last() {
+        assert_eq!(names("2027-01-01"), ["2026-Q4", "2026-H2", "2026"]);
+        assert_eq!(names("2026-12-31"), ["2026-Q3"]);
+        assert_eq!(names("2026-07-15"), ["2026-Q2", "2026-H1"]);
+        assert_eq!(names("2026-05-02"), ["2026-Q1"]);
+    }
+}
