@@ -64,6 +64,7 @@ fn metrics() -> Response {
 fn live() -> Json<HealthOut> {
     Json(HealthOut {
         status: "ok".into(),
+        carrier_sync: None,
     })
 }
 

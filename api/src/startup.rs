@@ -184,6 +184,11 @@ impl Application {
             .context("Failed to read the bound port")?;
         let state = AppState {
             allow_private_webhooks: settings.webhooks.allow_private_networks,
+            carrier_sync: settings
+                .carrier
+                .base_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
             track_cache: crate::track_cache::TrackCache::for_store(&store),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),

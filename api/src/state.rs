@@ -21,4 +21,6 @@ pub struct AppState {
     pub track_cache: crate::track_cache::TrackCache,
     /// Whether webhooks may target non-public addresses (`webhooks.allow_private_networks`).
     pub allow_private_webhooks: bool,
+    /// Whether a carrier is configured, so that its tracking feed is read (`/health/ready` says).
+    pub carrier_sync: bool,
 }
