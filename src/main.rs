@@ -435,7 +435,11 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
             let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
                 t.map_or_else(
                     || "-".to_owned(),
-                    |t| domain::sla::to_local(t).format("%Y-%m-%d %H:%M").to_string(),
+                    |t| {
+                        domain::sla::to_local(t)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    },
                 )
             };
             println!(
@@ -447,7 +451,9 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
                     "{:>5}  {:<7} {:<20} {:<24} {:<16} {:<16} {:<16} {:<16}",
                     k.id,
                     k.role.to_string(),
-                    k.office_code.or(k.agency_code).unwrap_or_else(|| "-".into()),
+                    k.office_code
+                        .or(k.agency_code)
+                        .unwrap_or_else(|| "-".into()),
                     k.name,
                     time(Some(k.created_at)),
                     time(k.last_used_at),
@@ -520,7 +526,9 @@ async fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
         .as_deref()
         .is_none_or(|u| u.trim().is_empty())
     {
-        println!("  Carrier:       none configured; carrier sync is off (DOSSIER__CARRIER__BASE_URL)");
+        println!(
+            "  Carrier:       none configured; carrier sync is off (DOSSIER__CARRIER__BASE_URL)"
+        );
     }
     let (tx, rx) = shutdown_signal();
     let worker = settings.server.run_worker.then(|| {

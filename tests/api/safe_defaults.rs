@@ -48,14 +48,30 @@ async fn on_postgresql_serve_seeds_nothing_prints_no_key_and_says_carrier_sync_i
     let url = db.url.clone();
     let out = tokio::task::spawn_blocking(move || {
         run_dossier(&[
-            "keys", "create", "--role", "admin", "--name", "ops", "--database-url", &url,
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "ops",
+            "--database-url",
+            &url,
         ])
     })
     .await
     .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let key = stdout.lines().last().expect("a last line").trim().to_owned();
+    let key = stdout
+        .lines()
+        .last()
+        .expect("a last line")
+        .trim()
+        .to_owned();
     let (status, keys) = get_json(&child.url("/api/v1/admin/keys"), Some(&key)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
@@ -69,7 +85,10 @@ async fn on_postgresql_serve_with_demo_seeds_prints_a_key_and_runs_the_sandbox()
     let db = EmptyDatabase::new().await;
     let child = ChildProcess::serve(&["--demo", "--database-url", &db.url], &[]).await;
     let (_, agencies) = get_json(&child.url("/api/v1/agencies"), None).await;
-    assert!(agencies.as_array().is_some_and(|a| !a.is_empty()), "{agencies}");
+    assert!(
+        agencies.as_array().is_some_and(|a| !a.is_empty()),
+        "{agencies}"
+    );
     let stdout = child.stdout();
     let key = printed_key(&stdout).expect("the first administrator key");
     let (status, _) = get_json(&child.url("/api/v1/admin/keys"), Some(&key)).await;
@@ -85,7 +104,10 @@ async fn sqlite_keeps_its_embedded_demo_default() {
     let url = format!("sqlite://{}/dossier.db?mode=rwc", dir.path().display());
     let child = ChildProcess::serve(&["--database-url", &url], &[]).await;
     let (_, agencies) = get_json(&child.url("/api/v1/agencies"), None).await;
-    assert!(agencies.as_array().is_some_and(|a| !a.is_empty()), "{agencies}");
+    assert!(
+        agencies.as_array().is_some_and(|a| !a.is_empty()),
+        "{agencies}"
+    );
     let stdout = child.stdout();
     assert!(printed_key(&stdout).is_some(), "{stdout}");
     assert!(stdout.contains("embedded sandbox"), "{stdout}");

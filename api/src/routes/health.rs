@@ -62,7 +62,7 @@ pub async fn readiness(store: &Store) -> (StatusCode, HealthOut) {
             StatusCode::OK,
             HealthOut {
                 status: "ok".into(),
-            carrier_sync: None,
+                carrier_sync: None,
             },
         ),
         Err(err) => {
