@@ -44,6 +44,10 @@ enum Command {
         /// Do not seed demo data into an empty database.
         #[arg(long)]
         no_seed: bool,
+        /// On PostgreSQL, seed demo data into an empty database (printing its first administrator
+        /// key) and run the embedded carrier sandbox, as SQLite does by default.
+        #[arg(long)]
+        demo: bool,
     },
     /// Run the worker loops only.
     Worker {
@@ -298,10 +302,16 @@ async fn main() -> anyhow::Result<()> {
             db,
             no_worker,
             no_seed,
+            demo,
         } => {
             let mut settings = with_database(settings, db);
             if let Some(bind) = bind {
                 settings.server.bind = bind;
+            }
+            // PostgreSQL is the production store: nothing made up goes in it unless asked for.
+            let embedded = demo || !is_postgres(&settings.database.url);
+            if !embedded {
+                settings.server.seed_demo = false;
             }
             if no_seed {
                 settings.server.seed_demo = false;
@@ -309,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
             if no_worker {
                 settings.server.run_worker = false;
             }
-            serve(settings).await
+            serve(settings, embedded).await
         }
         Command::Worker { db } => {
             let settings = with_database(settings, db);
@@ -431,7 +441,11 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
             let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
                 t.map_or_else(
                     || "-".to_owned(),
-                    |t| domain::sla::to_local(t).format("%Y-%m-%d %H:%M").to_string(),
+                    |t| {
+                        domain::sla::to_local(t)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    },
                 )
             };
             println!(
@@ -443,7 +457,9 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
                     "{:>5}  {:<7} {:<20} {:<24} {:<16} {:<16} {:<16} {:<16}",
                     k.id,
                     k.role.to_string(),
-                    k.office_code.or(k.agency_code).unwrap_or_else(|| "-".into()),
+                    k.office_code
+                        .or(k.agency_code)
+                        .unwrap_or_else(|| "-".into()),
                     k.name,
                     time(Some(k.created_at)),
                     time(k.last_used_at),
@@ -470,8 +486,18 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(mut settings: Settings) -> anyhow::Result<()> {
-    let sandbox = embedded_carrier(&mut settings).await?;
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Serves; `embedded` (SQLite, or `--demo`) runs a carrier sandbox when no carrier is configured.
+async fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
+    let sandbox = if embedded {
+        embedded_carrier(&mut settings).await?
+    } else {
+        None
+    };
     let app = Application::build(&settings).await?;
     let base = app.base_url().to_owned();
     let worker_settings = worker_settings(&settings, base.clone());
@@ -491,12 +517,24 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     println!(
         "  Staff:         {base}/staff  (sign in with a postal or agency key: dossier keys create …)"
     );
+    if !app.seeded && app.first_admin_key.is_none() {
+        println!("  Admin key:     dossier keys create --role admin --name NAME");
+    }
     println!("  API docs:      {base}/docs");
     println!("  OpenAPI:       {base}/openapi.json");
     println!("  Health:        {base}/health/ready");
     println!("  Agencies:      {base}/api/v1/agencies");
     if let Some(sandbox) = &sandbox {
         println!("  Carrier:       {} (embedded sandbox)", sandbox.base_url());
+    } else if settings
+        .carrier
+        .base_url
+        .as_deref()
+        .is_none_or(|u| u.trim().is_empty())
+    {
+        println!(
+            "  Carrier:       none configured; carrier sync is off (DOSSIER__CARRIER__BASE_URL)"
+        );
     }
     let (tx, rx) = shutdown_signal();
     let worker = settings.server.run_worker.then(|| {

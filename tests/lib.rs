@@ -100,6 +100,34 @@ fn drop_database(server_url: String, name: String) {
     }
 }
 
+/// A fresh database with nothing in it (not even migrations), dropped with this guard.
+pub struct EmptyDatabase {
+    pub url: String,
+    pg_database: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl EmptyDatabase {
+    /// A fresh, empty database of the suite's kind (SQLite, or PostgreSQL with `TEST_DATABASE_URL`).
+    pub async fn new() -> EmptyDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg_database) = fresh_database(&dir).await;
+        EmptyDatabase {
+            url,
+            pg_database,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for EmptyDatabase {
+    fn drop(&mut self) {
+        if let Some((server_url, name)) = self.pg_database.take() {
+            drop_database(server_url, name);
+        }
+    }
+}
+
 /// Settings for a test instance on `database_url`.
 pub fn test_settings(database_url: &str) -> Settings {
     Settings {

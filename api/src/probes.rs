@@ -87,6 +87,7 @@ fn metrics(request: &Request, token: Data<&MetricsToken>) -> Response {
 fn live() -> Json<HealthOut> {
     Json(HealthOut {
         status: "ok".into(),
+        carrier_sync: None,
     })
 }
 

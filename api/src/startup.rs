@@ -19,7 +19,6 @@ use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
 use crate::rate_limit::{RateLimit, RateLimits};
 use crate::routes::admin::AdminApi;
-use crate::routes::{audit::AuditApi, keys::KeyApi};
 use crate::routes::carrier::CarrierApi;
 use crate::routes::events::EventFeedApi;
 use crate::routes::labels::LabelApi;
@@ -27,6 +26,7 @@ use crate::routes::metrics::MetricsApi;
 use crate::routes::reports::ReportApi;
 use crate::routes::webhooks::WebhookApi;
 use crate::routes::{agency::AgencyApi, handovers::HandoverApi, postal::PostalApi};
+use crate::routes::{audit::AuditApi, keys::KeyApi};
 use crate::routes::{dossiers::DossierApi, health::HealthApi, reference::ReferenceApi};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -188,6 +188,11 @@ impl Application {
             .context("Failed to read the bound port")?;
         let state = AppState {
             allow_private_webhooks: settings.webhooks.allow_private_networks,
+            carrier_sync: settings
+                .carrier
+                .base_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
             track_cache: crate::track_cache::TrackCache::for_store(&store),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub allow_private_webhooks: bool,
     /// Working days to answer a complaint.
     pub complaint_answer_days: u32,
+    /// Whether a carrier is configured, so that its tracking feed is read (`/health/ready` says).
+    pub carrier_sync: bool,
 }
 
 /// The public-internet limits a process keeps (API.md "Public-internet limits").

@@ -32,9 +32,16 @@ async fn whole_trail(app: &TestApp, admin: &str) -> Vec<Value> {
         assert_eq!(res.status(), StatusCode::OK);
         let page: Value = res.json().await.expect("json");
         let got = page["entries"].as_array().expect("entries").clone();
-        let next = page["next_cursor"].as_str().expect("next_cursor").to_owned();
+        let next = page["next_cursor"]
+            .as_str()
+            .expect("next_cursor")
+            .to_owned();
         if got.is_empty() {
-            assert_eq!(next, after.clone().max("0".into()), "an empty page keeps the cursor");
+            assert_eq!(
+                next,
+                after.clone().max("0".into()),
+                "an empty page keeps the cursor"
+            );
             return entries;
         }
         assert!(got.len() <= 3);
@@ -148,11 +155,19 @@ async fn every_privileged_action_leaves_an_audit_entry_without_secrets() {
     let created = find(&entries, "api_key.create");
     assert_eq!(created["target"], format!("api_key:{postal_id}"));
     assert_eq!(created["actor_key_id"], admin_id);
-    assert!(created["actor"].as_str().is_some_and(|a| a.contains("test admin")));
+    assert!(
+        created["actor"]
+            .as_str()
+            .is_some_and(|a| a.contains("test admin"))
+    );
     assert_eq!(created["client_ip"], "127.0.0.1");
     assert!(created["before"].is_null());
     assert_eq!(created["after"]["role"], "postal");
-    assert!(created["at"].as_str().is_some_and(|t| t.ends_with("+07:00")));
+    assert!(
+        created["at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+07:00"))
+    );
 
     let revoked = find(&entries, "api_key.revoke");
     assert_eq!(revoked["target"], format!("api_key:{postal_id}"));
@@ -239,7 +254,11 @@ async fn on_postgresql_the_timeline_and_the_audit_trail_refuse_updates_and_delet
         assert!(result.is_err(), "`{sql}` was allowed");
     }
     assert_eq!(app.event_count().await, events_before);
-    let trail: Value = audit_page(&app, &admin, "").await.json().await.expect("json");
+    let trail: Value = audit_page(&app, &admin, "")
+        .await
+        .json()
+        .await
+        .expect("json");
     let entries = trail["entries"].as_array().expect("entries");
     assert!(!entries.is_empty());
     assert!(entries.iter().all(|e| e["actor"] != "someone else"));

@@ -213,7 +213,12 @@ async fn a_key_revoked_in_one_process_is_refused_by_a_second_process_within_five
     let admin = app.key(Role::Admin, None, None).await;
     let (id, key) = postal_key(&app, &admin, json!({})).await;
     let second = ChildProcess::serve(
-        &["--no-worker", "--no-seed", "--database-url", &app.database_url],
+        &[
+            "--no-worker",
+            "--no-seed",
+            "--database-url",
+            &app.database_url,
+        ],
         &[],
     )
     .await;
@@ -251,9 +256,18 @@ async fn signing_out_ends_the_session_on_the_server_so_a_replayed_cookie_is_refu
     let csrf = staff_web::csrf_of(&page.text().await.expect("page"));
     let copied = jar.clone();
 
-    let res = staff_web::post(&app.base_url, &mut jar, "/staff/signout", &[("csrf", &csrf)]).await;
+    let res = staff_web::post(
+        &app.base_url,
+        &mut jar,
+        "/staff/signout",
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(jar.get("dossier_session").is_none(), "the browser forgets it");
+    assert!(
+        jar.get("dossier_session").is_none(),
+        "the browser forgets it"
+    );
 
     // The old cookie, replayed, opens nothing.
     let mut replayed = copied;
@@ -291,7 +305,11 @@ async fn a_keys_last_use_is_noted_at_most_once_a_minute() {
     }
     // A later note would have landed by the time the admin's list is read back.
     let list: Value = list_keys(&app, &admin).await.json().await.expect("json");
-    assert_eq!(last_used().await, Some(first), "not rewritten within the minute");
+    assert_eq!(
+        last_used().await,
+        Some(first),
+        "not rewritten within the minute"
+    );
     let listed = list
         .as_array()
         .expect("array")
@@ -308,15 +326,34 @@ async fn the_command_line_makes_lists_and_revokes_keys() {
     let db = app.database_url.clone();
     let out = tokio::task::spawn_blocking(move || {
         run_dossier(&[
-            "keys", "create", "--role", "postal", "--office", OFFICE, "--name", "Quầy 2",
-            "--expires-in-days", "7", "--database-url", &db,
+            "keys",
+            "create",
+            "--role",
+            "postal",
+            "--office",
+            OFFICE,
+            "--name",
+            "Quầy 2",
+            "--expires-in-days",
+            "7",
+            "--database-url",
+            &db,
         ])
     })
     .await
     .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let key = stdout.lines().last().expect("the key on the last line").trim().to_owned();
+    let key = stdout
+        .lines()
+        .last()
+        .expect("the key on the last line")
+        .trim()
+        .to_owned();
     assert!(key.starts_with("dk_"), "{stdout}");
     assert_eq!(pickups_status(&app.base_url, &key).await, StatusCode::OK);
     let id: i64 = stdout
@@ -327,9 +364,10 @@ async fn the_command_line_makes_lists_and_revokes_keys() {
         .expect("the key's id");
 
     let db = app.database_url.clone();
-    let out = tokio::task::spawn_blocking(move || run_dossier(&["keys", "list", "--database-url", &db]))
-        .await
-        .expect("run");
+    let out =
+        tokio::task::spawn_blocking(move || run_dossier(&["keys", "list", "--database-url", &db]))
+            .await
+            .expect("run");
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(listing.contains("Quầy 2"), "{listing}");
@@ -342,7 +380,11 @@ async fn the_command_line_makes_lists_and_revokes_keys() {
     })
     .await
     .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         pickups_status(&app.base_url, &key).await,
         StatusCode::UNAUTHORIZED

@@ -25,6 +25,7 @@ mod postal;
 mod postal_privacy;
 mod reports;
 mod robustness;
+mod safe_defaults;
 mod scans;
 mod staff_web;
 mod slips;

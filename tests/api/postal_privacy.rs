@@ -74,7 +74,10 @@ async fn postal_keys_never_receive_the_applicants_identity_number_or_email() {
         let res = staff_web::get(&app.base_url, &mut jar, &page).await;
         assert_eq!(res.status(), StatusCode::OK, "{page}");
         let html = res.text().await.expect("page");
-        assert!(html.contains("Nguyễn Văn An"), "{page} shows the dossier in full");
+        assert!(
+            html.contains("Nguyễn Văn An"),
+            "{page} shows the dossier in full"
+        );
         assert!(!html.contains(ID_NUMBER) && !html.contains(EMAIL), "{page}");
     }
 

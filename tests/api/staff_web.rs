@@ -34,7 +34,10 @@ impl Jar {
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -64,7 +67,12 @@ pub async fn get(base: &str, jar: &mut Jar, path: &str) -> reqwest::Response {
     res
 }
 
-pub async fn post(base: &str, jar: &mut Jar, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post(
+    base: &str,
+    jar: &mut Jar,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     let res = client()
         .post(format!("{base}{path}"))
         .header(COOKIE, jar.header())

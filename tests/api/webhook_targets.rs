@@ -67,11 +67,15 @@ async fn webhook_urls_that_are_not_https_to_a_public_address_are_refused_and_not
         .expect("count");
     assert_eq!(stored, 0, "nothing stored");
     assert_eq!(
-        register(&app, &admin, "https://agency.example.vn/hooks").await.status(),
+        register(&app, &admin, "https://agency.example.vn/hooks")
+            .await
+            .status(),
         201
     );
     assert_eq!(
-        register(&app, &admin, "https://203.162.4.190:8443/hooks").await.status(),
+        register(&app, &admin, "https://203.162.4.190:8443/hooks")
+            .await
+            .status(),
         201
     );
 }
@@ -119,8 +123,8 @@ fn deps(allow_private_networks: bool) -> OutboxDeps {
     settings.retry.max_attempts = 1;
     settings.webhook_timeout = Duration::from_secs(5);
     let mut deps = OutboxDeps::new(&settings).expect("outbox deps");
-    deps.webhooks = WebhookClient::with_policy(Duration::from_secs(5), allow_private_networks)
-        .expect("client");
+    deps.webhooks =
+        WebhookClient::with_policy(Duration::from_secs(5), allow_private_networks).expect("client");
     deps
 }
 
@@ -209,7 +213,10 @@ async fn on_a_closed_network_deliveries_reach_private_addresses_and_the_answer_b
 
     deliver_webhooks(&app, &deps(true)).await;
 
-    assert!(connections.load(Ordering::SeqCst) >= 1, "the receiver was reached");
+    assert!(
+        connections.load(Ordering::SeqCst) >= 1,
+        "the receiver was reached"
+    );
     let listing = outbox_listing(&app, &admin).await;
     let rows: Value = serde_json::from_str(&listing).expect("json");
     assert!(

@@ -208,10 +208,9 @@ impl WebhookClient {
 
 /// A network failure in words that carry no URL (it may hold a token) and nothing the far side said.
 fn describe(err: &reqwest::Error) -> String {
-    let refused = std::iter::successors(
-        Some(err as &(dyn std::error::Error + 'static)),
-        |e| e.source(),
-    )
+    let refused = std::iter::successors(Some(err as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
     .any(|e| e.to_string() == NOT_PUBLIC);
     if refused {
         NOT_PUBLIC.to_owned()

@@ -12,6 +12,11 @@ use crate::state::AppState;
 #[derive(Debug, Object, serde::Serialize)]
 pub struct HealthOut {
     pub status: String,
+    /// On `/health/ready` of the service: `on` when a carrier is configured and its tracking feed is
+    /// read, `off` when none is (the service still serves; parcels then move by scans only).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_sync: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -33,15 +38,19 @@ impl HealthApi {
     async fn live(&self) -> Json<HealthOut> {
         Json(HealthOut {
             status: "ok".into(),
+            carrier_sync: None,
         })
     }
 
-    /// The process can serve: its database answers.
+    /// The process can serve: its database answers. `carrier_sync` says whether a carrier is
+    /// configured (`on`) or not (`off`); either way the answer is 200 while the database answers.
     #[oai(path = "/ready", method = "get")]
     async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
-        match readiness(&state.store).await {
-            (StatusCode::OK, out) => ReadyResponse::Ready(Json(out)),
-            (_, out) => ReadyResponse::NotReady(Json(out)),
+        let (status, mut out) = readiness(&state.store).await;
+        out.carrier_sync = Some(if state.carrier_sync { "on" } else { "off" }.to_owned());
+        match status {
+            StatusCode::OK => ReadyResponse::Ready(Json(out)),
+            _ => ReadyResponse::NotReady(Json(out)),
         }
     }
 }
@@ -53,6 +62,7 @@ pub async fn readiness(store: &Store) -> (StatusCode, HealthOut) {
             StatusCode::OK,
             HealthOut {
                 status: "ok".into(),
+                carrier_sync: None,
             },
         ),
         Err(err) => {
@@ -61,6 +71,7 @@ pub async fn readiness(store: &Store) -> (StatusCode, HealthOut) {
                 StatusCode::SERVICE_UNAVAILABLE,
                 HealthOut {
                     status: "database unavailable".into(),
+                    carrier_sync: None,
                 },
             )
         }

@@ -121,7 +121,9 @@ impl KeyApi {
         let actor = require_admin(&caller)?;
         let b = body.0;
         let role = match b.role.as_deref().map(str::trim) {
-            None | Some("") => return Err(domain::ops::OpError::field("role", "is required").into()),
+            None | Some("") => {
+                return Err(domain::ops::OpError::field("role", "is required").into());
+            }
             Some(r) => r.parse::<Role>().map_err(|_| {
                 ApiError::from(domain::ops::OpError::field(
                     "role",
@@ -135,14 +137,10 @@ impl KeyApi {
             office_code: b.office_code.filter(|c| !c.trim().is_empty()),
             agency_code: b.agency_code.filter(|c| !c.trim().is_empty()),
         };
-        let (issued, view) = domain::ops::keys::issue_api_key(
-            &state.store.write,
-            actor,
-            request,
-            b.expires_in_days,
-        )
-        .await
-        .map_err(|e| ApiError::from(api_field_names(e)))?;
+        let (issued, view) =
+            domain::ops::keys::issue_api_key(&state.store.write, actor, request, b.expires_in_days)
+                .await
+                .map_err(|e| ApiError::from(api_field_names(e)))?;
         Ok(CreateResponse::Created(Json(IssuedKeyOut {
             id: issued.id,
             key: issued.secret,

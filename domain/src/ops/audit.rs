@@ -150,13 +150,20 @@ pub async fn list_audit(
     limit: Option<u64>,
 ) -> Result<AuditPage, OpError> {
     if actor.staff_with_role(Role::Admin).is_none() {
-        return Err(OpError::Forbidden("the audit trail needs an admin key".into()));
+        return Err(OpError::Forbidden(
+            "the audit trail needs an admin key".into(),
+        ));
     }
     let after_id = match after.map(str::trim).filter(|a| !a.is_empty()) {
         None => 0,
         Some(raw) => match raw.parse::<i64>() {
             Ok(id) if id >= 0 => id,
-            _ => return Err(OpError::field("after", "is not a cursor this trail gave out")),
+            _ => {
+                return Err(OpError::field(
+                    "after",
+                    "is not a cursor this trail gave out",
+                ));
+            }
         },
     };
     let limit = limit.unwrap_or(DEFAULT_PAGE);

@@ -277,7 +277,10 @@ pub async fn revoke_api_key(
 pub async fn touch_last_used(conn: &impl ConnectionTrait, id: i64) -> Result<(), sea_orm::DbErr> {
     let now = crate::clock::now();
     api_key::Entity::update_many()
-        .col_expr(api_key::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(
+            api_key::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
         .filter(api_key::Column::Id.eq(id))
         .filter(
             Condition::any()

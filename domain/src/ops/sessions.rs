@@ -35,7 +35,9 @@ pub async fn open_session(
             code: &key.key_id.to_string(),
             action: "sign_in",
             before: None,
-            after: Some(serde_json::json!({"role": key.role.to_string(), "expires_at": expires_at})),
+            after: Some(
+                serde_json::json!({"role": key.role.to_string(), "expires_at": expires_at}),
+            ),
         },
     )
     .await?;
