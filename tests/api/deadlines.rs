@@ -30,13 +30,13 @@ const TRANSIT: &[(&str, u32, u32)] = &[
 ];
 
 /// A pickup address of each route class from the demo agency (Hoàn Kiếm, Hà Nội: province 01, ward
-/// 00070): the same ward, another ward of Hà Nội, TP. Hồ Chí Minh (both major cities), Hà Giang.
+/// 00070): the same ward, another ward of Hà Nội, TP. Hồ Chí Minh (both major cities), phường Hà Giang 1 of Tuyên Quang.
 fn address_of(class: &str) -> Value {
     let (province, ward) = match class {
         "local" => ("01", "00070"),
         "intra_province" => ("01", "00004"),
         "inter_province_major" => ("79", "26740"),
-        _ => ("02", "00688"),
+        _ => ("08", "00694"),
     };
     json!({"line": "Số 5 ngõ Huế", "province_code": province, "ward_code": ward})
 }

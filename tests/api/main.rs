@@ -7,6 +7,7 @@ mod agency;
 mod carrier;
 mod carrier_orders;
 mod deadlines;
+mod divisions;
 mod dossiers;
 mod feed;
 mod handovers;

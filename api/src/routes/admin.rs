@@ -46,7 +46,9 @@ pub struct AdminAgencyOut {
     pub name: String,
     pub identifier: Option<String>,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
     pub email: Option<String>,
 }
@@ -57,6 +59,8 @@ impl From<AgencyView> for AdminAgencyOut {
             code: a.code,
             name: a.name,
             identifier: a.identifier,
+            province_name: super::reference::province_name(&a.province_code),
+            ward_name: super::reference::ward_name(&a.ward_code),
             province_code: a.province_code,
             ward_code: a.ward_code,
             address: a.address,
@@ -168,7 +172,9 @@ pub struct AdminOfficeOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
     pub item_code_ranges: Vec<AdminRangeOut>,
 }
@@ -178,6 +184,8 @@ impl From<OfficeView> for AdminOfficeOut {
         Self {
             code: o.code,
             name: o.name,
+            province_name: super::reference::province_name(&o.province_code),
+            ward_name: super::reference::ward_name(&o.ward_code),
             province_code: o.province_code,
             ward_code: o.ward_code,
             address: o.address,

@@ -170,7 +170,28 @@ pub struct ApplicantOut {
 pub struct AddressOut {
     pub line: String,
     pub ward_code: String,
+    /// The ward's or commune's official name (the 2025 map).
+    pub ward_name: String,
     pub province_code: String,
+    /// The province's official name (the 2025 map).
+    pub province_name: String,
+}
+
+impl AddressOut {
+    /// An address with the official names beside its codes.
+    pub fn new(line: String, ward_code: String, province_code: String) -> Self {
+        Self {
+            line,
+            ward_name: domain::divisions::ward_name(&ward_code)
+                .unwrap_or_default()
+                .to_owned(),
+            province_name: domain::divisions::province_name(&province_code)
+                .unwrap_or_default()
+                .to_owned(),
+            ward_code,
+            province_code,
+        }
+    }
 }
 
 /// A document on the slip.
@@ -280,11 +301,11 @@ fn address(
     ward: &Option<String>,
     province: &Option<String>,
 ) -> Option<AddressOut> {
-    Some(AddressOut {
-        line: line.clone()?,
-        ward_code: ward.clone()?,
-        province_code: province.clone()?,
-    })
+    Some(AddressOut::new(
+        line.clone()?,
+        ward.clone()?,
+        province.clone()?,
+    ))
 }
 
 pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {

@@ -70,11 +70,11 @@ fn pickup_out(item: PickupItem) -> PickupOut {
     let documents: Vec<SlipDocument> =
         serde_json::from_value(d.documents.clone()).unwrap_or_default();
     let pickup_address = match (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code) {
-        (Some(line), Some(ward), Some(province)) => Some(AddressOut {
-            line: line.clone(),
-            ward_code: ward.clone(),
-            province_code: province.clone(),
-        }),
+        (Some(line), Some(ward), Some(province)) => Some(AddressOut::new(
+            line.clone(),
+            ward.clone(),
+            province.clone(),
+        )),
         _ => None,
     };
     PickupOut {

@@ -1,7 +1,14 @@
 //! Public reads of reference data: agencies, procedures with their document lists, post offices.
 
+use poem::IntoResponse;
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Query,
+    payload::{Json, Payload},
+};
 
 use super::ApiTags;
 use crate::error::ApiError;
@@ -13,7 +20,9 @@ pub struct AgencyOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
 }
 
@@ -42,7 +51,72 @@ pub struct OfficeOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
+}
+
+/// A province or centrally run city of the map in force since 1 July 2025.
+#[derive(Debug, Object)]
+pub struct ProvinceOut {
+    /// The statistics office's code, 2 digits, e.g. `01`.
+    pub code: String,
+    pub name: String,
+    pub wards: Vec<WardOut>,
+}
+
+/// A ward or commune.
+#[derive(Debug, Object)]
+pub struct WardOut {
+    /// The statistics office's code, 5 digits, e.g. `00070`.
+    pub code: String,
+    pub name: String,
+}
+
+/// The official province name of a code, empty for a code the map does not know.
+pub(crate) fn province_name(code: &str) -> String {
+    domain::divisions::province_name(code)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The official ward or commune name of a code, empty for a code the map does not know.
+pub(crate) fn ward_name(code: &str) -> String {
+    domain::divisions::ward_name(code)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The administrative map as shipped, served as it is: it never changes while the process runs, so
+/// it is neither rebuilt nor re-serialised per request, and caches may keep it for a day.
+pub struct DivisionsBody;
+
+impl Payload for DivisionsBody {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        <Vec<ProvinceOut> as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <Vec<ProvinceOut> as Type>::register(registry);
+    }
+}
+
+impl IntoResponse for DivisionsBody {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .header(poem::http::header::CACHE_CONTROL, "public, max-age=86400")
+            .body(domain::divisions::DIVISIONS_JSON)
+    }
+}
+
+#[derive(ApiResponse)]
+enum DivisionsResponse {
+    /// The provinces and their wards and communes.
+    #[oai(status = 200)]
+    Ok(DivisionsBody),
 }
 
 pub struct ReferenceApi;
@@ -59,6 +133,8 @@ impl ReferenceApi {
                 .map(|a| AgencyOut {
                     code: a.code,
                     name: a.name,
+                    province_name: province_name(&a.province_code),
+                    ward_name: ward_name(&a.ward_code),
                     province_code: a.province_code,
                     ward_code: a.ward_code,
                     address: a.address,
@@ -97,6 +173,13 @@ impl ReferenceApi {
         ))
     }
 
+    /// The administrative map in force since 1 July 2025: the 34 provinces with their wards and
+    /// communes, by the statistics office's codes.
+    #[oai(path = "/divisions", method = "get")]
+    async fn divisions(&self) -> DivisionsResponse {
+        DivisionsResponse::Ok(DivisionsBody)
+    }
+
     /// Post offices.
     #[oai(path = "/offices", method = "get")]
     async fn offices(&self, state: Data<&AppState>) -> Result<Json<Vec<OfficeOut>>, ApiError> {
@@ -107,6 +190,8 @@ impl ReferenceApi {
                 .map(|o| OfficeOut {
                     code: o.code,
                     name: o.name,
+                    province_name: province_name(&o.province_code),
+                    ward_name: ward_name(&o.ward_code),
                     province_code: o.province_code,
                     ward_code: o.ward_code,
                 })

@@ -409,10 +409,13 @@ fn place_fields(
     ward_code: Option<&str>,
     address: Option<&str>,
 ) -> Place {
+    let name = c.required_text("name", name, MAX_NAME);
+    let (province_code, ward_code) =
+        crate::divisions::check_place(c, "province_code", "ward_code", province_code, ward_code);
     Place {
-        name: c.required_text("name", name, MAX_NAME),
-        province_code: c.digits_code("province_code", province_code, 2),
-        ward_code: c.digits_code("ward_code", ward_code, 5),
+        name,
+        province_code,
+        ward_code,
         address: c.required_text("address", address, MAX_ADDRESS),
     }
 }

@@ -764,15 +764,12 @@ fn check_address(
         return None;
     };
     let line = c.required_text(&format!("{field}.line"), address.line.as_deref(), MAX_LINE);
-    let ward = c.digits_code(
-        &format!("{field}.ward_code"),
-        address.ward_code.as_deref(),
-        5,
-    );
-    let province = c.digits_code(
+    let (province, ward) = crate::divisions::check_place(
+        c,
         &format!("{field}.province_code"),
+        &format!("{field}.ward_code"),
         address.province_code.as_deref(),
-        2,
+        address.ward_code.as_deref(),
     );
     Some(Address {
         line: line?,

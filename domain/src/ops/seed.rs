@@ -56,7 +56,7 @@ const AGENCIES: &[Agency] = &[
         "SO-TP-HANOI",
         "Sở Tư pháp thành phố Hà Nội",
         "01",
-        "00073",
+        "09556",
         "221 Trần Phú, phường Hà Đông, Hà Nội",
     ),
     Agency(
@@ -70,7 +70,7 @@ const AGENCIES: &[Agency] = &[
         "SO-TP-HCM",
         "Sở Tư pháp Thành phố Hồ Chí Minh",
         "79",
-        "26743",
+        "27139",
         "141-143 Pasteur, phường Xuân Hòa, TP. Hồ Chí Minh",
     ),
 ];
