@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{LegDirection, LegStatus, RouteClass};
+use crate::enums::{LegDirection, LegPurpose, LegStatus, RouteClass};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "legs")]
@@ -25,6 +25,8 @@ pub struct Model {
     pub last_failed_at: Option<DateTimeUtc>,
     /// When the sweep raised this parcel's one `overdue` event; `None` while not raised.
     pub overdue_raised_at: Option<DateTimeUtc>,
+    /// `supplement` for a parcel of supplementary documents; none for the direction's own parcel.
+    pub purpose: Option<LegPurpose>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

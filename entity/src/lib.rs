@@ -27,5 +27,6 @@ pub mod procedure;
 pub mod procedure_document;
 pub mod scan;
 pub mod service_key;
+pub mod supplement;
 pub mod tariff;
 pub mod webhook;

@@ -39,6 +39,9 @@ mod m20261123_000705_create_legs_status_due_index;
 mod m20261123_000800_add_legs_started_at;
 mod m20261123_000801_create_dossiers_report_created_index;
 mod m20261123_000900_drop_carrier_events_dossier_links;
+mod m20261205_300001_add_legs_purpose;
+mod m20261205_300002_create_supplements;
+mod m20261205_300003_narrow_legs_dossier_direction_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -83,6 +86,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000800_add_legs_started_at::Migration),
             Box::new(m20261123_000801_create_dossiers_report_created_index::Migration),
             Box::new(m20261123_000900_drop_carrier_events_dossier_links::Migration),
+            Box::new(m20261205_300001_add_legs_purpose::Migration),
+            Box::new(m20261205_300002_create_supplements::Migration),
+            Box::new(m20261205_300003_narrow_legs_dossier_direction_index::Migration),
         ]
     }
 }

@@ -19,4 +19,5 @@ mod postal;
 mod reports;
 mod robustness;
 mod scans;
+mod supplements;
 mod validation;

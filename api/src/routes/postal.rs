@@ -47,6 +47,9 @@ pub struct PickupApplicantOut {
 #[derive(Debug, Clone, Object)]
 pub struct PickupOut {
     pub code: String,
+    /// `dossier`, or `supplement` for the documents an agency asked for (collect
+    /// `fees.supplement_postage_vnd` then).
+    pub purpose: String,
     pub status: String,
     pub service_mode: String,
     pub procedure_code: String,
@@ -67,9 +70,16 @@ pub struct PickupOut {
 
 fn pickup_out(item: PickupItem) -> PickupOut {
     let d = item.dossier;
-    let documents: Vec<SlipDocument> =
-        serde_json::from_value(d.documents.clone()).unwrap_or_default();
-    let pickup_address = match (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code) {
+    let supplement = item.supplement;
+    let documents: Vec<SlipDocument> = match &supplement {
+        Some(s) => domain::ops::supplements::sent_documents(s),
+        None => serde_json::from_value(d.documents.clone()).unwrap_or_default(),
+    };
+    let (line, ward, province) = match &supplement {
+        Some(s) => (&s.pickup_line, &s.pickup_ward_code, &s.pickup_province_code),
+        None => (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),
+    };
+    let pickup_address = match (line, ward, province) {
         (Some(line), Some(ward), Some(province)) => Some(AddressOut::new(
             line.clone(),
             ward.clone(),
@@ -78,6 +88,12 @@ fn pickup_out(item: PickupItem) -> PickupOut {
         _ => None,
     };
     PickupOut {
+        purpose: if supplement.is_some() {
+            "supplement"
+        } else {
+            "dossier"
+        }
+        .to_owned(),
         code: d.code,
         status: d.status.to_string(),
         service_mode: d.service_mode.to_string(),
@@ -100,6 +116,10 @@ fn pickup_out(item: PickupItem) -> PickupOut {
             postage_vnd: d.postage_vnd,
             admin_fee_vnd: d.admin_fee_vnd,
             total_vnd: d.total_vnd,
+            supplement_postage_vnd: supplement
+                .as_ref()
+                .and_then(|s| s.postage_vnd)
+                .unwrap_or_default(),
         },
         with_appointment: d.with_appointment,
         scheduled_date: item.appointment.as_ref().map(|a| a.date),

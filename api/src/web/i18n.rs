@@ -129,6 +129,8 @@ impl Lang {
             K::Cancelled => self.t("Hủy yêu cầu", "Cancelled"),
             K::Overdue => self.t("Quá hạn", "Overdue"),
             K::HandoverCreated => self.t("Lập biên bản giao nhận", "Handover record drafted"),
+            K::SupplementSubmitted => self.t("Gửi hồ sơ bổ sung", "Supplement sent by post"),
+            K::DueDateMoved => self.t("Thay đổi ngày hẹn", "Due date moved"),
         }
     }
 

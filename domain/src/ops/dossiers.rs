@@ -754,7 +754,65 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-fn check_address(
+/// The documents of a slip as listed by the citizen: at least one, each named, an original or copies.
+pub(crate) fn check_documents(
+    c: &mut Checker,
+    documents: Option<&[DocumentRequest]>,
+) -> Vec<SlipDocument> {
+    match documents {
+        None => {
+            c.fail("documents", "is required: list the documents handed over");
+            Vec::new()
+        }
+        Some([]) => {
+            c.fail("documents", "must list at least one document");
+            Vec::new()
+        }
+        Some(docs) if docs.len() > MAX_DOCUMENTS => {
+            c.fail(
+                "documents",
+                format!("at most {MAX_DOCUMENTS} documents are allowed"),
+            );
+            Vec::new()
+        }
+        Some(docs) => {
+            let mut out = Vec::with_capacity(docs.len());
+            for (i, doc) in docs.iter().enumerate() {
+                let name = c.required_text(
+                    &format!("documents[{i}].name"),
+                    doc.name.as_deref(),
+                    MAX_DOCUMENT_NAME,
+                );
+                let original = doc.original.unwrap_or(false);
+                let copies = doc.copies.unwrap_or(0);
+                if !(0..=MAX_COPIES).contains(&copies) {
+                    c.fail(
+                        format!("documents[{i}].copies"),
+                        format!("must be between 0 and {MAX_COPIES}"),
+                    );
+                    continue;
+                }
+                if !original && copies == 0 {
+                    c.fail(
+                        format!("documents[{i}]"),
+                        "must be an original or at least one copy",
+                    );
+                    continue;
+                }
+                if let Some(name) = name {
+                    out.push(SlipDocument {
+                        name,
+                        original,
+                        copies,
+                    });
+                }
+            }
+            out
+        }
+    }
+}
+
+pub(crate) fn check_address(
     c: &mut Checker,
     field: &str,
     address: Option<&AddressRequest>,
@@ -889,57 +947,7 @@ fn check_request(
         None => (None, None),
     };
 
-    let documents = match request.documents.as_deref() {
-        None => {
-            c.fail("documents", "is required: list the documents handed over");
-            Vec::new()
-        }
-        Some([]) => {
-            c.fail("documents", "must list at least one document");
-            Vec::new()
-        }
-        Some(docs) if docs.len() > MAX_DOCUMENTS => {
-            c.fail(
-                "documents",
-                format!("at most {MAX_DOCUMENTS} documents are allowed"),
-            );
-            Vec::new()
-        }
-        Some(docs) => {
-            let mut out = Vec::with_capacity(docs.len());
-            for (i, doc) in docs.iter().enumerate() {
-                let name = c.required_text(
-                    &format!("documents[{i}].name"),
-                    doc.name.as_deref(),
-                    MAX_DOCUMENT_NAME,
-                );
-                let original = doc.original.unwrap_or(false);
-                let copies = doc.copies.unwrap_or(0);
-                if !(0..=MAX_COPIES).contains(&copies) {
-                    c.fail(
-                        format!("documents[{i}].copies"),
-                        format!("must be between 0 and {MAX_COPIES}"),
-                    );
-                    continue;
-                }
-                if !original && copies == 0 {
-                    c.fail(
-                        format!("documents[{i}]"),
-                        "must be an original or at least one copy",
-                    );
-                    continue;
-                }
-                if let Some(name) = name {
-                    out.push(SlipDocument {
-                        name,
-                        original,
-                        copies,
-                    });
-                }
-            }
-            out
-        }
-    };
+    let documents = check_documents(&mut c, request.documents.as_deref());
 
     // Reference data: the procedure, the agency, and that the agency handles the procedure.
     let procedure = match &procedure_code {
@@ -1122,6 +1130,8 @@ pub struct DossierRecord {
     pub agency_name: String,
     pub legs: Vec<leg::Model>,
     pub timeline: Vec<dossier_event::Model>,
+    /// The supplements the agency asked for, oldest first (empty in the public tracking view).
+    pub supplements: Vec<entity::supplement::Model>,
 }
 
 impl DossierRecord {
@@ -1132,7 +1142,6 @@ impl DossierRecord {
             self.dossier.status,
             DossierStatus::ReceivedByAgency
                 | DossierStatus::Processing
-                | DossierStatus::SupplementRequested
                 | DossierStatus::AwaitingResult
         );
         let agency_late = with_agency && self.dossier.result_due_at.is_some_and(|due| due < now);
@@ -1304,11 +1313,13 @@ async fn load_record(
         .map(|a| a.name)
         .unwrap_or_default();
     let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
+    let supplements = super::supplements::list_for_dossier(conn, dossier.id).await?;
     Ok(DossierRecord {
         dossier,
         agency_name,
         legs,
         timeline,
+        supplements,
     })
 }
 
@@ -1357,6 +1368,7 @@ pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> 
         agency_name,
         legs,
         timeline,
+        supplements: Vec::new(),
     })
 }
 

@@ -24,6 +24,7 @@ pub mod reports;
 pub mod scans;
 pub mod seed;
 pub mod service_keys;
+pub mod supplements;
 pub mod validation;
 pub mod webhooks;
 
