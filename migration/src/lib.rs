@@ -42,6 +42,7 @@ mod m20261123_000900_drop_carrier_events_dossier_links;
 mod m20261205_300001_add_legs_purpose;
 mod m20261205_300002_create_supplements;
 mod m20261205_300003_narrow_legs_dossier_direction_index;
+mod m20261205_300004_add_procedure_documents_code_required;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -89,6 +90,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_300001_add_legs_purpose::Migration),
             Box::new(m20261205_300002_create_supplements::Migration),
             Box::new(m20261205_300003_narrow_legs_dossier_direction_index::Migration),
+            Box::new(m20261205_300004_add_procedure_documents_code_required::Migration),
         ]
     }
 }

@@ -196,7 +196,8 @@ async fn replacing_a_procedure_rewrites_its_documents_and_agencies_and_is_audite
         "name": "Cấp bản sao trích lục hộ tịch",
         "admin_fee_vnd": 10000,
         "processing_days": 2,
-        "documents": [{"name": "Tờ khai cấp bản sao trích lục", "original_required": true}],
+        "documents": [{"name": "Tờ khai cấp bản sao trích lục", "original_required": true,
+                       "code": "1.001612-01", "required": false}],
         "agency_codes": ["UBND-P-SAIGON"]
     });
     let saved = json_of(

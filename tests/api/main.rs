@@ -8,6 +8,7 @@ mod carrier;
 mod carrier_orders;
 mod deadlines;
 mod divisions;
+mod documents;
 mod dossiers;
 mod feed;
 mod handovers;

@@ -75,6 +75,11 @@ pub struct AdminDocumentIn {
     pub name: Option<String>,
     /// Whether the original must be handed in (otherwise a copy does).
     pub original_required: Option<bool>,
+    /// The code requests may name it by (letters, digits, `.`, `-`, `_`); `<procedure>-<nn>` by
+    /// position when absent.
+    pub code: Option<String>,
+    /// Whether every pickup request must include it; `false` when absent.
+    pub required: Option<bool>,
 }
 
 /// A procedure to create or replace (by `code`); its documents and agencies are replaced with it.
@@ -98,6 +103,8 @@ pub struct AdminProcedureIn {
 pub struct AdminDocumentOut {
     pub name: String,
     pub original_required: bool,
+    pub code: String,
+    pub required: bool,
 }
 
 /// A procedure as stored.
@@ -125,6 +132,8 @@ impl From<ProcedureView> for AdminProcedureOut {
                 .map(|d| AdminDocumentOut {
                     name: d.name,
                     original_required: d.original_required,
+                    code: d.code,
+                    required: d.required,
                 })
                 .collect(),
             agency_codes: p.agency_codes,
@@ -343,6 +352,8 @@ impl AdminApi {
                     .map(|d| DocumentRequest {
                         name: d.name,
                         original_required: d.original_required,
+                        code: d.code,
+                        required: d.required,
                     })
                     .collect()
             }),

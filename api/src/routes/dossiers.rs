@@ -45,7 +45,10 @@ pub struct AddressIn {
 /// A document handed over.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct DocumentIn {
+    /// The document's exact name on the procedure's list (or give its `code`).
     pub name: Option<String>,
+    /// The document's code on the procedure's list (`GET /api/v1/procedures`).
+    pub code: Option<String>,
     /// Whether the original is included.
     pub original: Option<bool>,
     /// Number of copies included.
@@ -107,6 +110,7 @@ impl From<&CreateDossierIn> for DossierRequest {
                         name: d.name.clone(),
                         original: d.original,
                         copies: d.copies,
+                        code: d.code.clone(),
                     })
                     .collect()
             }),
@@ -598,6 +602,7 @@ impl DossierApi {
                         name: d.name,
                         original: d.original,
                         copies: d.copies,
+                        code: d.code,
                     })
                     .collect()
             }),

@@ -29,8 +29,12 @@ pub struct AgencyOut {
 /// A document on a procedure's published list.
 #[derive(Debug, Object)]
 pub struct ProcedureDocumentOut {
+    /// The code a pickup request may name it by.
+    pub code: String,
     pub name: String,
     pub original_required: bool,
+    /// Whether every pickup request must include it.
+    pub required: bool,
 }
 
 /// An administrative procedure.
@@ -164,8 +168,10 @@ impl ReferenceApi {
                         .documents
                         .into_iter()
                         .map(|d| ProcedureDocumentOut {
+                            code: d.code,
                             name: d.name,
                             original_required: d.original_required,
+                            required: d.required,
                         })
                         .collect(),
                 })

@@ -148,6 +148,10 @@ impl From<agency::Model> for AgencyView {
 pub struct DocumentRequest {
     pub name: Option<String>,
     pub original_required: Option<bool>,
+    /// Letters, digits, `.`, `-`, `_`; `<procedure>-<nn>` by position when absent.
+    pub code: Option<String>,
+    /// Whether a pickup request must include it; not required when absent.
+    pub required: Option<bool>,
 }
 
 /// A procedure to create or replace: its document list and the agencies that handle it are replaced
@@ -167,6 +171,8 @@ pub struct ProcedureRequest {
 pub struct DocumentView {
     pub name: String,
     pub original_required: bool,
+    pub code: String,
+    pub required: bool,
 }
 
 /// A procedure as stored, with its documents and the agencies that handle it (sorted by code).
@@ -614,6 +620,8 @@ async fn procedure_views(
             .push(DocumentView {
                 name: d.name,
                 original_required: d.original_required,
+                code: d.code,
+                required: d.required,
             });
     }
     let mut agencies_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -684,7 +692,32 @@ pub async fn put_procedure(
         ),
         Some(list) => {
             let mut seen = HashSet::new();
+            let mut seen_codes = HashSet::new();
             for (i, doc) in list.iter().enumerate() {
+                let doc_code = match doc.code.as_deref().map(str::trim) {
+                    None | Some("") => super::seed::document_code(
+                        code.as_deref().unwrap_or_default(),
+                        i32::try_from(i).unwrap_or_default(),
+                    ),
+                    Some(text)
+                        if text.len() <= 50
+                            && text
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+                    {
+                        text.to_owned()
+                    }
+                    Some(_) => {
+                        c.fail(
+                            format!("documents[{i}].code"),
+                            "must be at most 50 letters, digits, `.`, `-` or `_`",
+                        );
+                        String::new()
+                    }
+                };
+                if !doc_code.is_empty() && !seen_codes.insert(doc_code.clone()) {
+                    c.fail(format!("documents[{i}].code"), "is listed twice");
+                }
                 let field = format!("documents[{i}].name");
                 let name = c.required_text(&field, doc.name.as_deref(), MAX_DOCUMENT_NAME);
                 if let Some(name) = &name
@@ -703,6 +736,8 @@ pub async fn put_procedure(
                     documents.push(DocumentView {
                         name,
                         original_required,
+                        code: doc_code,
+                        required: doc.required.unwrap_or(false),
                     });
                 }
             }
@@ -799,6 +834,8 @@ pub async fn put_procedure(
             position: Set(position),
             name: Set(d.name.clone()),
             original_required: Set(d.original_required),
+            code: Set(d.code.clone()),
+            required: Set(d.required),
             ..Default::default()
         }
     }))

@@ -74,6 +74,9 @@ pub struct DocumentRequest {
     pub name: Option<String>,
     pub original: Option<bool>,
     pub copies: Option<i64>,
+    /// The document's code on the procedure's list, instead of (or beside) its exact name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A document as stored on the slip.
@@ -82,6 +85,9 @@ pub struct SlipDocument {
     pub name: String,
     pub original: bool,
     pub copies: i64,
+    /// The document's code on the procedure's list, once matched to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A checked address.
@@ -754,11 +760,76 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// The documents of a slip as listed by the citizen: at least one, each named, an original or copies.
+/// The documents of a slip as listed by the citizen: at least one, each named (or coded), an original
+/// or copies.
 pub(crate) fn check_documents(
     c: &mut Checker,
     documents: Option<&[DocumentRequest]>,
 ) -> Vec<SlipDocument> {
+    check_documents_at(c, documents)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// Matches a pickup request's documents to the procedure's published list: each must be on it (by
+/// code, or by its exact name), since the post accepts only the documents a procedure lists (Decision
+/// 45 Art. 6, 16); every required one must be there, each missing one named in its own detail.
+/// Matched documents take the list's name and code.
+fn match_procedure_list(
+    c: &mut Checker,
+    listed: &[entity::procedure_document::Model],
+    documents: &mut [(usize, SlipDocument)],
+) {
+    let mut present = std::collections::HashSet::new();
+    for (i, doc) in documents.iter_mut() {
+        let found = match &doc.code {
+            Some(code) => listed.iter().find(|l| &l.code == code),
+            None => listed.iter().find(|l| l.name == doc.name),
+        };
+        match found {
+            Some(l) => {
+                present.insert(l.id);
+                doc.name = l.name.clone();
+                doc.code = Some(l.code.clone());
+            }
+            None => {
+                let (field, what) = match &doc.code {
+                    Some(code) => (format!("documents[{i}].code"), format!("`{code}`")),
+                    None => (format!("documents[{i}].name"), format!("“{}”", doc.name)),
+                };
+                c.fail(
+                    field,
+                    format!(
+                        "{what} is not on the procedure's published document list; the post accepts only the documents it lists"
+                    ),
+                );
+            }
+        }
+    }
+    if c.has_failed("documents") {
+        // No list at all: that is the one thing to say.
+        return;
+    }
+    for l in listed
+        .iter()
+        .filter(|l| l.required && !present.contains(&l.id))
+    {
+        c.fail(
+            "documents",
+            format!(
+                "“{}” (code {}) is required by the procedure and missing",
+                l.name, l.code
+            ),
+        );
+    }
+}
+
+/// [`check_documents`], keeping each document's place in the request for error fields.
+fn check_documents_at(
+    c: &mut Checker,
+    documents: Option<&[DocumentRequest]>,
+) -> Vec<(usize, SlipDocument)> {
     match documents {
         None => {
             c.fail("documents", "is required: list the documents handed over");
@@ -778,11 +849,21 @@ pub(crate) fn check_documents(
         Some(docs) => {
             let mut out = Vec::with_capacity(docs.len());
             for (i, doc) in docs.iter().enumerate() {
-                let name = c.required_text(
-                    &format!("documents[{i}].name"),
-                    doc.name.as_deref(),
-                    MAX_DOCUMENT_NAME,
-                );
+                let code = doc
+                    .code
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|code| !code.is_empty())
+                    .map(|code| code.chars().take(MAX_DOCUMENT_NAME).collect::<String>());
+                let name = match (&code, doc.name.as_deref().map(str::trim)) {
+                    // Named by code alone: the list's name is filled in when it is matched.
+                    (Some(_), None | Some("")) => Some(String::new()),
+                    _ => c.required_text(
+                        &format!("documents[{i}].name"),
+                        doc.name.as_deref(),
+                        MAX_DOCUMENT_NAME,
+                    ),
+                };
                 let original = doc.original.unwrap_or(false);
                 let copies = doc.copies.unwrap_or(0);
                 if !(0..=MAX_COPIES).contains(&copies) {
@@ -800,11 +881,15 @@ pub(crate) fn check_documents(
                     continue;
                 }
                 if let Some(name) = name {
-                    out.push(SlipDocument {
-                        name,
-                        original,
-                        copies,
-                    });
+                    out.push((
+                        i,
+                        SlipDocument {
+                            name,
+                            original,
+                            copies,
+                            code,
+                        },
+                    ));
                 }
             }
             out
@@ -947,7 +1032,7 @@ fn check_request(
         None => (None, None),
     };
 
-    let documents = check_documents(&mut c, request.documents.as_deref());
+    let mut documents = check_documents_at(&mut c, request.documents.as_deref());
 
     // Reference data: the procedure, the agency, and that the agency handles the procedure.
     let procedure = match &procedure_code {
@@ -1013,6 +1098,14 @@ fn check_request(
         }
         _ => {}
     }
+    // A dossier the post carries to the agency holds the procedure's listed documents only, and all
+    // of its required ones (a `return` dossier was checked at the desk).
+    if let Some(p) = &procedure
+        && mode != Some(ServiceMode::Return)
+    {
+        match_procedure_list(&mut c, catalog.documents(&p.code), &mut documents);
+    }
+    let documents: Vec<SlipDocument> = documents.into_iter().map(|(_, d)| d).collect();
     let served = pickup.as_ref().or(return_to.as_ref());
     if office_code.is_none()
         && let Some(address) = served
