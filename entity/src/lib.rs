@@ -30,3 +30,4 @@ pub mod service_key;
 pub mod supplement;
 pub mod tariff;
 pub mod webhook;
+pub mod working_day;

@@ -43,6 +43,7 @@ mod m20261205_300001_add_legs_purpose;
 mod m20261205_300002_create_supplements;
 mod m20261205_300003_narrow_legs_dossier_direction_index;
 mod m20261205_300004_add_procedure_documents_code_required;
+mod m20261205_300005_create_working_days;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -91,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_300002_create_supplements::Migration),
             Box::new(m20261205_300003_narrow_legs_dossier_direction_index::Migration),
             Box::new(m20261205_300004_add_procedure_documents_code_required::Migration),
+            Box::new(m20261205_300005_create_working_days::Migration),
         ]
     }
 }

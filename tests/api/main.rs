@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod agency;
+mod calendar;
 mod carrier;
 mod carrier_orders;
 mod deadlines;

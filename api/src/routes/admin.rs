@@ -442,7 +442,8 @@ impl AdminApi {
         Ok(Json(list.into_iter().map(Into::into).collect()))
     }
 
-    /// Enter (or rename) a public holiday; it counts as a non-working day from the next request on.
+    /// Enter (or rename) a public holiday; it counts as a non-working day from the next request on, and
+    /// the deadlines still running are counted again with it (each moved date is on its timeline).
     #[oai(path = "/holidays", method = "post")]
     async fn put_holiday(
         &self,
@@ -472,7 +473,8 @@ impl AdminApi {
         Ok(Json(list.into_iter().map(Into::into).collect()))
     }
 
-    /// Remove a holiday entered by mistake; answers the removed entry. Deadlines already set stay.
+    /// Remove a holiday entered by mistake; answers the removed entry. Deadlines still running are
+    /// counted again without it; those already past stay.
     #[oai(path = "/holidays/:date", method = "delete")]
     async fn delete_holiday(
         &self,
@@ -484,6 +486,52 @@ impl AdminApi {
         let date = domain::ops::admin::parse_holiday_date(&date.0)
             .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
         let removed = domain::ops::admin::delete_holiday(&state.store, actor, date).await?;
+        Ok(Json(removed.into()))
+    }
+
+    /// Enter (or rename) a make-up working day: a Saturday or Sunday worked in exchange for a weekday
+    /// off (a weekday is refused). The deadlines still running are counted again with it.
+    #[oai(path = "/working-days", method = "post")]
+    async fn put_working_day(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminHolidayIn>,
+    ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let request = HolidayRequest {
+            date: body.0.date,
+            name: body.0.name,
+        };
+        let written = domain::ops::admin::put_working_day(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every make-up working day by date.
+    #[oai(path = "/working-days", method = "get")]
+    async fn working_days(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminHolidayOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_working_days(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Remove a make-up working day; answers the removed entry. Deadlines still running are counted
+    /// again without it.
+    #[oai(path = "/working-days/:date", method = "delete")]
+    async fn delete_working_day(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        date: Path<String>,
+    ) -> Result<Json<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let date = domain::ops::admin::parse_holiday_date(&date.0)
+            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let removed = domain::ops::admin::delete_working_day(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }
 }

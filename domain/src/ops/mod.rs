@@ -12,6 +12,7 @@ pub mod carrier_ingest;
 pub mod carrier_orders;
 pub mod catalog;
 pub mod dossiers;
+pub mod due_dates;
 pub mod feed;
 pub mod handovers;
 pub mod idempotency;

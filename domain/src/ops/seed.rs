@@ -180,10 +180,13 @@ const TARIFFS: &[(RouteClass, i64)] = &[
     (RouteClass::InterProvince, 31_500),
 ];
 
-/// The public holidays of 2026 as announced (weekdays off, including Tết and the days moved for it),
-/// and New Year's Day 2027, which deadlines set this year already cross.
+/// The public holidays of 2026 as announced (weekdays off, including Tết and the days moved for it,
+/// such as Friday 2 January), and New Year's Day 2027, which deadlines set this year already cross.
+/// No make-up working day is seeded: none could be confirmed from an official source, and an
+/// administrator enters them (`POST /api/v1/admin/working-days`) as they are announced.
 const HOLIDAYS: &[((i32, u32, u32), &str)] = &[
     ((2026, 1, 1), "Tết Dương lịch"),
+    ((2026, 1, 2), "Tết Dương lịch (nghỉ hoán đổi)"),
     ((2026, 2, 16), "Tết Nguyên Đán"),
     ((2026, 2, 17), "Tết Nguyên Đán"),
     ((2026, 2, 18), "Tết Nguyên Đán"),
