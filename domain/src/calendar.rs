@@ -1,4 +1,5 @@
-//! Working days: Monday to Friday, less the public holidays an administrator has entered.
+//! Working days: Monday to Friday, less the public holidays an administrator has entered, plus the
+//! make-up working days (a Saturday or Sunday worked in exchange for a weekday off).
 //!
 //! Every deadline in Circular 17 Art. 7 and in the agencies' processing times is counted in working
 //! days. Holidays (Tết, Hùng Kings' day, …) follow the lunar calendar and are announced each year, so
@@ -15,6 +16,8 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 #[derive(Debug, Clone, Default)]
 pub struct WorkingCalendar {
     holidays: BTreeSet<NaiveDate>,
+    /// Weekend days declared working days.
+    make_up_days: BTreeSet<NaiveDate>,
 }
 
 /// Whether `d` falls on Saturday or Sunday.
@@ -32,7 +35,20 @@ impl WorkingCalendar {
     pub fn new(holidays: impl IntoIterator<Item = NaiveDate>) -> Self {
         WorkingCalendar {
             holidays: holidays.into_iter().collect(),
+            make_up_days: BTreeSet::new(),
         }
+    }
+
+    /// This calendar with these make-up working days; a weekday among them changes nothing, and a
+    /// date that is also a holiday stays a day off.
+    pub fn with_make_up_days(mut self, days: impl IntoIterator<Item = NaiveDate>) -> Self {
+        self.make_up_days = days.into_iter().filter(|d| is_weekend(*d)).collect();
+        self
+    }
+
+    /// Whether `d` is a weekend day declared a working day.
+    pub fn is_make_up_day(&self, d: NaiveDate) -> bool {
+        self.make_up_days.contains(&d)
     }
 
     /// Whether `d` is a public holiday in this calendar (whatever its weekday).
@@ -47,7 +63,7 @@ impl WorkingCalendar {
 
     /// Whether the post and the agencies work on `d`: Monday to Friday and not a holiday.
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
-        !is_weekend(d) && !self.is_holiday(d)
+        (!is_weekend(d) || self.is_make_up_day(d)) && !self.is_holiday(d)
     }
 
     /// The first working day strictly after `d`.
@@ -103,8 +119,14 @@ impl WorkingCalendar {
             .range((Bound::Excluded(from), Bound::Included(to)))
             .filter(|&&h| !is_weekend(h))
             .count();
+        let make_up_days = self
+            .make_up_days
+            .range((Bound::Excluded(from), Bound::Included(to)))
+            .filter(|&&m| !self.is_holiday(m))
+            .count();
         // A BTreeSet range cannot hold more dates than the span, which fits in i64.
         count - i64::try_from(holidays_on_weekdays).unwrap_or(i64::MAX)
+            + i64::try_from(make_up_days).unwrap_or(i64::MAX)
     }
 }
 
@@ -122,6 +144,23 @@ mod tests {
     fn tet_2027() -> WorkingCalendar {
         let start = d(2027, 2, 5);
         WorkingCalendar::new((0..7).map(|i| start + Days::new(i)))
+    }
+
+    #[test]
+    fn a_make_up_saturday_is_a_working_day_and_moves_due_dates_earlier() {
+        // Fri 1 Jan 2027 and Mon 4 Jan off; Sat 9 Jan 2027 worked instead.
+        let cal = WorkingCalendar::new([d(2027, 1, 1)]).with_make_up_days([d(2027, 1, 9)]);
+        assert!(cal.is_working_day(d(2027, 1, 9)));
+        assert!(!cal.is_working_day(d(2027, 1, 10)));
+        // J = Thu 7 Jan: J+2 is Sat 9 Jan (worked), not Mon 11 Jan.
+        assert_eq!(cal.add_working_days(d(2027, 1, 7), 2), d(2027, 1, 9));
+        assert_eq!(cal.working_days_between(d(2027, 1, 7), d(2027, 1, 11)), 3);
+        assert_eq!(cal.working_days_between(d(2027, 1, 11), d(2027, 1, 7)), -3);
+        // A weekday given as a make-up day changes nothing; a holiday on one stays off.
+        let odd =
+            WorkingCalendar::new([d(2027, 1, 9)]).with_make_up_days([d(2027, 1, 9), d(2027, 1, 6)]);
+        assert!(!odd.is_working_day(d(2027, 1, 9)));
+        assert_eq!(odd.working_days_between(d(2027, 1, 4), d(2027, 1, 11)), 5);
     }
 
     #[test]

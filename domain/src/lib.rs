@@ -10,6 +10,7 @@ pub mod clock;
 pub mod codes;
 pub mod contact;
 pub mod delivery;
+pub mod divisions;
 pub mod fees;
 pub mod label_token;
 pub mod lifecycle;

@@ -29,6 +29,9 @@ pub enum Action {
     Accept,
     /// The agency asked for supplementary documents.
     RequestSupplement,
+    /// The one-stop desk signed the handover record of the supplement the citizen sent by post: the
+    /// dossier is complete and back in processing.
+    ReceiveSupplement,
     /// The agency refused the dossier, with reasons.
     Reject,
     /// The agency has the result (or the written refusal) ready.
@@ -58,6 +61,7 @@ impl Action {
         Action::ReceiveAtAgency,
         Action::Accept,
         Action::RequestSupplement,
+        Action::ReceiveSupplement,
         Action::Reject,
         Action::RecordResult,
         Action::HandOverToPost,
@@ -79,6 +83,7 @@ impl Action {
             Action::ReceiveAtAgency => "receive_at_agency",
             Action::Accept => "accept",
             Action::RequestSupplement => "request_supplement",
+            Action::ReceiveSupplement => "receive_supplement",
             Action::Reject => "reject",
             Action::RecordResult => "record_result",
             Action::HandOverToPost => "hand_over_to_post",
@@ -176,6 +181,12 @@ const TRANSITIONS: &[Rule] = &[
         modes: SENDING,
         from: &[S::ReceivedByAgency, S::Processing],
         to: S::SupplementRequested,
+    },
+    Rule {
+        action: Action::ReceiveSupplement,
+        modes: SENDING,
+        from: &[S::SupplementRequested],
+        to: S::Processing,
     },
     Rule {
         action: Action::Reject,
@@ -377,6 +388,12 @@ mod tests {
             &[S::Processing],
             A::RequestSupplement,
             S::SupplementRequested,
+        );
+        add(
+            &both_send,
+            &[S::SupplementRequested],
+            A::ReceiveSupplement,
+            S::Processing,
         );
         add(&both_send, &[S::ReceivedByAgency], A::Reject, S::Rejected);
         add(&both_send, &[S::Processing], A::Reject, S::Rejected);

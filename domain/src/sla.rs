@@ -107,11 +107,12 @@ pub fn result_due_date(
 }
 
 /// The statuses in which the agency's result deadline runs: the dossier is at the desk and its result
-/// (or written refusal) is not ready yet. Outside them a passed `result_due_at` is not overdue.
+/// (or written refusal) is not ready yet. Outside them a passed `result_due_at` is not overdue. The
+/// clock stops while the agency waits for supplements (`supplement_requested`): processing time
+/// counts from a complete dossier, and starts anew when the supplement is filed.
 pub const RESULT_CLOCK_STATUSES: &[DossierStatus] = &[
     DossierStatus::ReceivedByAgency,
     DossierStatus::Processing,
-    DossierStatus::SupplementRequested,
     DossierStatus::AwaitingResult,
 ];
 
@@ -489,6 +490,7 @@ mod tests {
             last_failed_at: None,
             overdue_raised_at: None,
             identity_confirmed: None,
+            purpose: None,
             created_at: now,
             updated_at: now,
         };
@@ -503,6 +505,7 @@ mod tests {
                             legs: vec![leg(leg_status, leg_due)],
                             timeline: vec![],
                             incidents: vec![],
+                            supplements: vec![],
                         };
                         let sweep = result_overdue(status, result_due, now)
                             || leg_overdue(leg_status, leg_due, now);

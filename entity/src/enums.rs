@@ -127,6 +127,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// Why a parcel travels, where a dossier has more than one going the same way. A leg without one
+    /// is its direction's own parcel: the dossier inbound, the result outbound.
+    LegPurpose {
+        Supplement => "supplement",
+    }
+}
+
+text_enum! {
     /// Where a parcel is, as the post sees it.
     LegStatus {
         Planned => "planned",
@@ -178,6 +186,8 @@ text_enum! {
         HandoverCreated => "handover_created",
         Incident => "incident",
         IdentityConfirmed => "identity_confirmed",
+        SupplementSubmitted => "supplement_submitted",
+        DueDateMoved => "due_date_moved",
     }
 }
 

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{LegDirection, LegStatus, RouteClass};
+use crate::enums::{LegDirection, LegPurpose, LegStatus, RouteClass};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "legs")]
@@ -30,6 +30,8 @@ pub struct Model {
     /// Not part of the tracking view's JSON (SQLite gives booleans there as numbers).
     #[serde(default, skip_deserializing)]
     pub identity_confirmed: Option<bool>,
+    /// `supplement` for a parcel of supplementary documents; none for the direction's own parcel.
+    pub purpose: Option<LegPurpose>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -31,5 +31,7 @@ pub mod procedure_document;
 pub mod scan;
 pub mod service_key;
 pub mod staff_session;
+pub mod supplement;
 pub mod tariff;
 pub mod webhook;
+pub mod working_day;

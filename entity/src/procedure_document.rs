@@ -11,6 +11,10 @@ pub struct Model {
     pub position: i32,
     pub name: String,
     pub original_required: bool,
+    /// The code a request names the document by, unique within the procedure.
+    pub code: String,
+    /// Whether a pickup request must include it.
+    pub required: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -45,6 +45,11 @@ mod m20261205_200001_add_api_keys_expiry;
 mod m20261205_200002_create_staff_sessions;
 mod m20261205_200003_add_admin_audit_client_ip;
 mod m20261205_200004_create_append_only_triggers;
+mod m20261205_300001_add_legs_purpose;
+mod m20261205_300002_create_supplements;
+mod m20261205_300003_narrow_legs_dossier_direction_index;
+mod m20261205_300004_add_procedure_documents_code_required;
+mod m20261205_300005_create_working_days;
 mod m20261205_400001_add_legs_identity_confirmed;
 mod m20261205_400002_add_delivery_attempts_proof;
 mod m20261205_400003_create_incidents;
@@ -105,6 +110,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_400003_create_incidents::Migration),
             Box::new(m20261205_400004_create_complaints::Migration),
             Box::new(m20261205_400005_create_period_reports::Migration),
+            Box::new(m20261205_300001_add_legs_purpose::Migration),
+            Box::new(m20261205_300002_create_supplements::Migration),
+            Box::new(m20261205_300003_narrow_legs_dossier_direction_index::Migration),
+            Box::new(m20261205_300004_add_procedure_documents_code_required::Migration),
+            Box::new(m20261205_300005_create_working_days::Migration),
         ]
     }
 }

@@ -25,7 +25,7 @@ fn new_agency() -> Value {
         "name": "Ủy ban nhân dân phường Cửa Nam",
         "identifier": "000.00.17.H01",
         "province_code": "01",
-        "ward_code": "00082",
+        "ward_code": "00073",
         "address": "Số 8 Lý Thường Kiệt, phường Cửa Nam, Hà Nội",
         "email": "motcua.cuanam@hanoi.gov.vn"
     })
@@ -125,7 +125,10 @@ async fn a_new_agency_and_procedure_take_pickup_requests_at_once() {
         201,
     )
     .await;
-    assert_eq!(agency, new_agency());
+    let mut named = new_agency();
+    named["province_name"] = "Thành phố Hà Nội".into();
+    named["ward_name"] = "Phường Cửa Nam".into();
+    assert_eq!(agency, named);
     let procedure = json_of(
         post(
             &app,
@@ -193,7 +196,8 @@ async fn replacing_a_procedure_rewrites_its_documents_and_agencies_and_is_audite
         "name": "Cấp bản sao trích lục hộ tịch",
         "admin_fee_vnd": 10000,
         "processing_days": 2,
-        "documents": [{"name": "Tờ khai cấp bản sao trích lục", "original_required": true}],
+        "documents": [{"name": "Tờ khai cấp bản sao trích lục", "original_required": true,
+                       "code": "1.001612-01", "required": false}],
         "agency_codes": ["UBND-P-SAIGON"]
     });
     let saved = json_of(
@@ -267,7 +271,7 @@ async fn every_kind_of_write_is_audited_once_with_its_key() {
         (
             "/api/v1/admin/offices",
             json!({"code": "100900", "name": "Bưu điện Cửa Nam", "province_code": "01",
-                   "ward_code": "00082", "address": "2 Lê Duẩn, Hà Nội"}),
+                   "ward_code": "00073", "address": "2 Lê Duẩn, Hà Nội"}),
         ),
         (
             "/api/v1/admin/tariffs",
@@ -642,7 +646,7 @@ async fn an_office_range_is_resized_in_place_and_a_used_one_is_closed_never_reus
     let admin = admin_key(&app).await;
     let office = |range: Value| {
         json!({"code": "100900", "name": "Bưu điện Cửa Nam", "province_code": "01",
-               "ward_code": "00082", "address": "2 Lê Duẩn, Hà Nội", "item_code_range": range})
+               "ward_code": "00073", "address": "2 Lê Duẩn, Hà Nội", "item_code_range": range})
     };
     let created = json_of(
         post(

@@ -352,13 +352,21 @@ async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
         );
     }
     // The same through the sign-in page's own link: the form does not carry the foreign path on.
-    for query in ["?next=%2F%09%2Fexample.org", "?next=%2F%2Fexample.org", "?next=%2F%255Cexample.org"] {
+    for query in [
+        "?next=%2F%09%2Fexample.org",
+        "?next=%2F%2Fexample.org",
+        "?next=%2F%255Cexample.org",
+    ] {
         let (cookies, csrf, next) = sign_in_form(&app, query).await;
         let res = app
             .client
             .post(app.url("/staff"))
             .header(COOKIE, cookies)
-            .form(&[("csrf", csrf.as_str()), ("key", key.as_str()), ("next", next.as_str())])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("key", key.as_str()),
+                ("next", next.as_str()),
+            ])
             .send()
             .await
             .expect("request");
@@ -381,7 +389,13 @@ async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
 async fn a_phone_has_at_most_five_open_pickup_requests_whatever_its_spelling() {
     let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
     let mut codes = Vec::new();
-    for phone in ["0912345678", "+84912345678", "0912 345 678", "84912345678", "0912.345.678"] {
+    for phone in [
+        "0912345678",
+        "+84912345678",
+        "0912 345 678",
+        "84912345678",
+        "0912.345.678",
+    ] {
         let res = app.post_dossier(&request_with_phone(phone)).await;
         assert_eq!(res.status(), 201, "{phone}");
         let body: Value = res.json().await.expect("json");
@@ -437,7 +451,11 @@ async fn ten_concurrent_requests_for_one_phone_make_exactly_five_dossiers() {
         let mut req = app
             .client
             .post(app.url("/api/v1/dossiers"))
-            .json(&request_with_phone(if i % 2 == 0 { "0912345678" } else { "+84912345678" }));
+            .json(&request_with_phone(if i % 2 == 0 {
+                "0912345678"
+            } else {
+                "+84912345678"
+            }));
         if i % 3 == 0 {
             req = req.header("Idempotency-Key", format!("concurrent-{i}"));
         }
@@ -493,7 +511,14 @@ async fn rename(app: &TestApp, admin: &str, kind: &str, code: &str, name: &str) 
 async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
     let app = TestApp::spawn().await;
     let admin = app.key(Role::Admin, None, None).await;
-    rename(&app, &admin, "agencies", "UBND-P-HOANKIEM", "=HYPERLINK(\"http://example.org\")").await;
+    rename(
+        &app,
+        &admin,
+        "agencies",
+        "UBND-P-HOANKIEM",
+        "=HYPERLINK(\"http://example.org\")",
+    )
+    .await;
     rename(&app, &admin, "procedures", "1.001612", "-2+3").await;
     app.create_valid_dossier().await;
     let today = chrono::Utc::now().date_naive();
@@ -513,7 +538,10 @@ async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
         body.contains("\"'=HYPERLINK(\"\"http://example.org\"\")\""),
         "the agency's name is neutralised: {body}"
     );
-    assert!(body.contains(",'-2+3,"), "the procedure's name is neutralised: {body}");
+    assert!(
+        body.contains(",'-2+3,"),
+        "the procedure's name is neutralised: {body}"
+    );
     for line in body.lines() {
         for cell in line.split(',') {
             let cell = cell.trim_start_matches(['"', '\u{feff}']);
@@ -548,7 +576,12 @@ async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_wor
         let _ = stopped.await;
     }));
     for base in [app.base_url.as_str(), worker_base.as_str()] {
-        for wrong in [None, Some("scrape-me"), Some("scrape-me-7c1f0a9e-and-more"), Some("")] {
+        for wrong in [
+            None,
+            Some("scrape-me"),
+            Some("scrape-me-7c1f0a9e-and-more"),
+            Some(""),
+        ] {
             let res = scrape(&app.client, base, wrong).await;
             assert_eq!(res.status(), 401, "{base} with {wrong:?}");
             assert_eq!(error_of(res).await.0, "unauthorized");
@@ -567,7 +600,10 @@ async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_wor
 
     // Without a token the metrics stay open, as before.
     let open = TestApp::spawn().await;
-    assert_eq!(scrape(&open.client, &open.base_url, None).await.status(), 200);
+    assert_eq!(
+        scrape(&open.client, &open.base_url, None).await.status(),
+        200
+    );
 }
 
 /// The `rel="next"` target of a `Link` header, if any.
@@ -620,9 +656,15 @@ async fn walk_pickups(app: &TestApp, key: &str, first: String) -> Vec<Vec<String
         assert_eq!(res.status(), 200);
         next = next_link(&res);
         if let Some(next) = &next {
-            assert!(next.contains("limit="), "the next page keeps the limit: {next}");
+            assert!(
+                next.contains("limit="),
+                "the next page keeps the limit: {next}"
+            );
             if url.contains("status=") {
-                assert!(next.contains("status="), "the next page keeps the status: {next}");
+                assert!(
+                    next.contains("status="),
+                    "the next page keeps the status: {next}"
+                );
             }
         }
         let items: Vec<Value> = res.json().await.expect("json");
@@ -679,7 +721,14 @@ async fn the_pickup_worklist_comes_in_pages_that_reach_every_request() {
 async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let key = app.key(Role::Postal, Some(OFFICE), None).await;
-    for query in ["limit=0", "limit=501", "limit=-1", "limit=ten", "after=nonsense", "after=1_x"] {
+    for query in [
+        "limit=0",
+        "limit=501",
+        "limit=-1",
+        "limit=ten",
+        "after=nonsense",
+        "after=1_x",
+    ] {
         let res = app
             .client
             .get(app.url(&format!("/api/v1/pickups?{query}")))

@@ -79,8 +79,8 @@ async fn insert(app: &TestApp, f: Fixture) -> String {
     body["procedure_code"] = json!(f.procedure);
     body["service_mode"] = json!(f.mode);
     if f.procedure == BIRTH {
-        body["documents"] =
-            json!([{"name": "Tờ khai đăng ký khai sinh", "original": true, "copies": 1}]);
+        body["documents"] = json!([{"name": "Tờ khai đăng ký khai sinh", "original": true, "copies": 1},
+                   {"name": "Giấy chứng sinh", "original": true, "copies": 0}]);
     }
     let res = if f.mode == "return" {
         let desk = app.key(Role::Agency, None, Some(f.agency)).await;

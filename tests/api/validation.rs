@@ -103,7 +103,9 @@ async fn each_invalid_field_is_named_and_nothing_is_stored() {
     })
     .await;
     assert_rejected(&app, "pickup_address.province_code", |b| {
-        b["pickup_address"]["province_code"] = "96".into()
+        // Cà Mau: a real province and ward, but no demo post office serves it.
+        b["pickup_address"]["province_code"] = "96".into();
+        b["pickup_address"]["ward_code"] = "32002".into();
     })
     .await;
     assert_rejected(&app, "return_address.ward_code", |b| {

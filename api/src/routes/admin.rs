@@ -46,7 +46,9 @@ pub struct AdminAgencyOut {
     pub name: String,
     pub identifier: Option<String>,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
     pub email: Option<String>,
 }
@@ -57,6 +59,8 @@ impl From<AgencyView> for AdminAgencyOut {
             code: a.code,
             name: a.name,
             identifier: a.identifier,
+            province_name: super::reference::province_name(&a.province_code),
+            ward_name: super::reference::ward_name(&a.ward_code),
             province_code: a.province_code,
             ward_code: a.ward_code,
             address: a.address,
@@ -71,6 +75,11 @@ pub struct AdminDocumentIn {
     pub name: Option<String>,
     /// Whether the original must be handed in (otherwise a copy does).
     pub original_required: Option<bool>,
+    /// The code requests may name it by (letters, digits, `.`, `-`, `_`); `<procedure>-<nn>` by
+    /// position when absent.
+    pub code: Option<String>,
+    /// Whether every pickup request must include it; `false` when absent.
+    pub required: Option<bool>,
 }
 
 /// A procedure to create or replace (by `code`); its documents and agencies are replaced with it.
@@ -94,6 +103,8 @@ pub struct AdminProcedureIn {
 pub struct AdminDocumentOut {
     pub name: String,
     pub original_required: bool,
+    pub code: String,
+    pub required: bool,
 }
 
 /// A procedure as stored.
@@ -121,6 +132,8 @@ impl From<ProcedureView> for AdminProcedureOut {
                 .map(|d| AdminDocumentOut {
                     name: d.name,
                     original_required: d.original_required,
+                    code: d.code,
+                    required: d.required,
                 })
                 .collect(),
             agency_codes: p.agency_codes,
@@ -168,7 +181,9 @@ pub struct AdminOfficeOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
     pub item_code_ranges: Vec<AdminRangeOut>,
 }
@@ -178,6 +193,8 @@ impl From<OfficeView> for AdminOfficeOut {
         Self {
             code: o.code,
             name: o.name,
+            province_name: super::reference::province_name(&o.province_code),
+            ward_name: super::reference::ward_name(&o.ward_code),
             province_code: o.province_code,
             ward_code: o.ward_code,
             address: o.address,
@@ -335,6 +352,8 @@ impl AdminApi {
                     .map(|d| DocumentRequest {
                         name: d.name,
                         original_required: d.original_required,
+                        code: d.code,
+                        required: d.required,
                     })
                     .collect()
             }),
@@ -423,7 +442,8 @@ impl AdminApi {
         Ok(Json(list.into_iter().map(Into::into).collect()))
     }
 
-    /// Enter (or rename) a public holiday; it counts as a non-working day from the next request on.
+    /// Enter (or rename) a public holiday; it counts as a non-working day from the next request on, and
+    /// the deadlines still running are counted again with it (each moved date is on its timeline).
     #[oai(path = "/holidays", method = "post")]
     async fn put_holiday(
         &self,
@@ -453,7 +473,8 @@ impl AdminApi {
         Ok(Json(list.into_iter().map(Into::into).collect()))
     }
 
-    /// Remove a holiday entered by mistake; answers the removed entry. Deadlines already set stay.
+    /// Remove a holiday entered by mistake; answers the removed entry. Deadlines still running are
+    /// counted again without it; those already past stay.
     #[oai(path = "/holidays/:date", method = "delete")]
     async fn delete_holiday(
         &self,
@@ -465,6 +486,52 @@ impl AdminApi {
         let date = domain::ops::admin::parse_holiday_date(&date.0)
             .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
         let removed = domain::ops::admin::delete_holiday(&state.store, actor, date).await?;
+        Ok(Json(removed.into()))
+    }
+
+    /// Enter (or rename) a make-up working day: a Saturday or Sunday worked in exchange for a weekday
+    /// off (a weekday is refused). The deadlines still running are counted again with it.
+    #[oai(path = "/working-days", method = "post")]
+    async fn put_working_day(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<AdminHolidayIn>,
+    ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let request = HolidayRequest {
+            date: body.0.date,
+            name: body.0.name,
+        };
+        let written = domain::ops::admin::put_working_day(&state.store, actor, &request).await?;
+        Ok(WriteResponse::from_written(written))
+    }
+
+    /// Every make-up working day by date.
+    #[oai(path = "/working-days", method = "get")]
+    async fn working_days(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<AdminHolidayOut>>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let list = domain::ops::admin::list_working_days(&state.store.read, actor).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Remove a make-up working day; answers the removed entry. Deadlines still running are counted
+    /// again without it.
+    #[oai(path = "/working-days/:date", method = "delete")]
+    async fn delete_working_day(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        date: Path<String>,
+    ) -> Result<Json<AdminHolidayOut>, ApiError> {
+        let actor = require_admin(&caller)?;
+        let date = domain::ops::admin::parse_holiday_date(&date.0)
+            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let removed = domain::ops::admin::delete_working_day(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }
 }

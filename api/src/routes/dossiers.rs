@@ -45,7 +45,10 @@ pub struct AddressIn {
 /// A document handed over.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct DocumentIn {
+    /// The document's exact name on the procedure's list (or give its `code`).
     pub name: Option<String>,
+    /// The document's code on the procedure's list (`GET /api/v1/procedures`).
+    pub code: Option<String>,
     /// Whether the original is included.
     pub original: Option<bool>,
     /// Number of copies included.
@@ -107,6 +110,7 @@ impl From<&CreateDossierIn> for DossierRequest {
                         name: d.name.clone(),
                         original: d.original,
                         copies: d.copies,
+                        code: d.code.clone(),
                     })
                     .collect()
             }),
@@ -122,7 +126,11 @@ impl From<&CreateDossierIn> for DossierRequest {
 pub struct FeesOut {
     pub postage_vnd: i64,
     pub admin_fee_vnd: i64,
+    /// What the dossier's pickup collects: postage and the fee collected on the agency's behalf.
     pub total_vnd: i64,
+    /// The postage of the supplements sent by post (one inbound leg each, exemptions applied),
+    /// collected at their own pickups; not part of `total_vnd`.
+    pub supplement_postage_vnd: i64,
 }
 
 impl From<domain::fees::Fees> for FeesOut {
@@ -131,7 +139,18 @@ impl From<domain::fees::Fees> for FeesOut {
             postage_vnd: f.postage_vnd,
             admin_fee_vnd: f.admin_fee_vnd,
             total_vnd: f.total_vnd,
+            supplement_postage_vnd: 0,
         }
+    }
+}
+
+/// Why a parcel travels: `dossier` (inbound), `result` (outbound) or `supplement` (inbound, the
+/// documents the agency asked for).
+pub(crate) fn purpose_of(l: &entity::leg::Model) -> &'static str {
+    match (l.purpose, l.direction) {
+        (Some(p), _) => p.as_str(),
+        (None, entity::enums::LegDirection::Inbound) => "dossier",
+        (None, entity::enums::LegDirection::Outbound) => "result",
     }
 }
 
@@ -172,7 +191,28 @@ pub struct ApplicantOut {
 pub struct AddressOut {
     pub line: String,
     pub ward_code: String,
+    /// The ward's or commune's official name (the 2025 map).
+    pub ward_name: String,
     pub province_code: String,
+    /// The province's official name (the 2025 map).
+    pub province_name: String,
+}
+
+impl AddressOut {
+    /// An address with the official names beside its codes.
+    pub fn new(line: String, ward_code: String, province_code: String) -> Self {
+        Self {
+            line,
+            ward_name: domain::divisions::ward_name(&ward_code)
+                .unwrap_or_default()
+                .to_owned(),
+            province_name: domain::divisions::province_name(&province_code)
+                .unwrap_or_default()
+                .to_owned(),
+            ward_code,
+            province_code,
+        }
+    }
 }
 
 /// A document on the slip.
@@ -188,6 +228,8 @@ pub struct DocumentOut {
 pub struct LegOut {
     /// `inbound` (to the agency) or `outbound` (the result, home).
     pub direction: String,
+    /// `dossier`, `result` or `supplement`.
+    pub purpose: String,
     pub item_code: Option<String>,
     pub status: String,
     pub route_class: String,
@@ -236,6 +278,8 @@ pub struct DossierOut {
     /// The agency's deadline.
     pub result_due_at: Option<DateTime<FixedOffset>>,
     pub overdue: bool,
+    /// While the agency waits for supplements: the documents it asked for.
+    pub missing_documents: Vec<String>,
     pub national_dossier_no: Option<String>,
     pub outcome: Option<String>,
     pub language: String,
@@ -277,6 +321,8 @@ pub fn incident_out(i: entity::incident::Model) -> IncidentOut {
 #[derive(Debug, Clone, Object)]
 pub struct TrackLegOut {
     pub direction: String,
+    /// `dossier`, `result` or `supplement`.
+    pub purpose: String,
     pub item_code: Option<String>,
     pub status: String,
     pub due_at: Option<DateTime<FixedOffset>>,
@@ -302,6 +348,22 @@ pub struct TrackOut {
     pub timeline: Vec<TrackEventOut>,
 }
 
+/// Supplementary documents the citizen sends by post.
+#[derive(Debug, Clone, Object)]
+pub struct SupplementIn {
+    /// The documents handed over, as on a pickup request.
+    pub documents: Option<Vec<DocumentIn>>,
+    /// Where to collect them; `null` collects at the dossier's pickup address.
+    pub pickup_address: Option<AddressIn>,
+}
+
+#[derive(ApiResponse)]
+enum SupplementResponse {
+    /// The supplement's parcel is on the post office's pickup worklist.
+    #[oai(status = 201)]
+    Created(Json<DossierOut>),
+}
+
 /// Why a dossier is cancelled.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct CancelIn {
@@ -313,11 +375,11 @@ fn address(
     ward: &Option<String>,
     province: &Option<String>,
 ) -> Option<AddressOut> {
-    Some(AddressOut {
-        line: line.clone()?,
-        ward_code: ward.clone()?,
-        province_code: province.clone()?,
-    })
+    Some(AddressOut::new(
+        line.clone()?,
+        ward.clone()?,
+        province.clone()?,
+    ))
 }
 
 pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierOut {
@@ -331,6 +393,20 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
             copies: d.copies,
         })
         .collect();
+    let supplement_postage_vnd = record
+        .supplements
+        .iter()
+        .filter_map(|s| s.postage_vnd)
+        .sum();
+    let missing_documents = match record.supplements.last() {
+        Some(s)
+            if s.filed_at.is_none()
+                && record.dossier.status == entity::enums::DossierStatus::SupplementRequested =>
+        {
+            domain::ops::supplements::missing_documents(s)
+        }
+        _ => Vec::new(),
+    };
     let d = record.dossier;
     DossierOut {
         pickup_address: address(&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),
@@ -356,11 +432,13 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
             postage_vnd: d.postage_vnd,
             admin_fee_vnd: d.admin_fee_vnd,
             total_vnd: d.total_vnd,
+            supplement_postage_vnd,
         },
         route_class: d.route_class.to_string(),
         filed_at: d.filed_at.map(local_time),
         result_due_at: d.result_due_at.map(local_time),
         overdue,
+        missing_documents,
         national_dossier_no: d.national_dossier_no,
         outcome: d.outcome,
         language: d.language,
@@ -368,6 +446,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
             .legs
             .into_iter()
             .map(|l| LegOut {
+                purpose: purpose_of(&l).to_owned(),
                 direction: l.direction.to_string(),
                 item_code: l.item_code,
                 status: l.status.to_string(),
@@ -407,6 +486,7 @@ pub(crate) fn track_out(record: DossierRecord) -> TrackOut {
             .legs
             .into_iter()
             .map(|l| TrackLegOut {
+                purpose: purpose_of(&l).to_owned(),
                 direction: l.direction.to_string(),
                 item_code: l.item_code,
                 status: l.status.to_string(),
@@ -533,6 +613,49 @@ impl DossierApi {
             .track_cache
             .put(&code.0, mark, std::sync::Arc::new(view.clone()));
         Ok(Json(view))
+    }
+
+    /// Send the documents the agency asked for by post (the citizen, with the access token): a new
+    /// inbound parcel with `purpose: "supplement"` goes on the post office's pickup worklist.
+    #[oai(path = "/dossiers/:code/supplement", method = "post")]
+    async fn supplement(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        code: Path<String>,
+        body: Json<SupplementIn>,
+    ) -> Result<SupplementResponse, ApiError> {
+        if caller.0 == domain::ops::access::Actor::Public {
+            return Err(ApiError::unauthorized(
+                "send the dossier's access token: `Authorization: Bearer dt_…`",
+            ));
+        }
+        let body = body.0;
+        let request = domain::ops::supplements::SupplementRequest {
+            documents: body.documents.map(|docs| {
+                docs.into_iter()
+                    .map(|d| DocumentRequest {
+                        name: d.name,
+                        original: d.original,
+                        copies: d.copies,
+                        code: d.code,
+                    })
+                    .collect()
+            }),
+            pickup_address: body.pickup_address.map(|a| AddressRequest {
+                line: a.line,
+                ward_code: a.ward_code,
+                province_code: a.province_code,
+            }),
+        };
+        domain::ops::supplements::submit_supplement(&state.store, &caller.0, &code.0, &request)
+            .await?;
+        let record =
+            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+        Ok(SupplementResponse::Created(Json(dossier_out(
+            record,
+            Utc::now(),
+        ))))
     }
 
     /// Cancel before pickup: the citizen (access token) or the post office.

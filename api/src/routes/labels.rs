@@ -266,23 +266,23 @@ fn agency_party(agency: &agency::Model) -> Party {
     }
 }
 
-/// An applicant's address as stored: the street line, then the ward and province codes (the service
-/// keeps codes, not names, of administrative units).
+/// An applicant's address: the street line, then the ward and province by their official names (the
+/// service stores the codes; a code the map does not know prints as it is).
 pub(crate) fn address_lines(
     line: Option<&str>,
     ward: Option<&str>,
     province: Option<&str>,
 ) -> Vec<String> {
+    use domain::divisions::{province_name, ward_name};
     let mut lines = Vec::with_capacity(2);
     if let Some(line) = line {
         lines.push(line.to_owned());
     }
+    let ward = ward.map(|w| ward_name(w).unwrap_or(w));
+    let province = province.map(|p| province_name(p).unwrap_or(p));
     match (ward, province) {
-        (Some(ward), Some(province)) => {
-            lines.push(format!("Mã phường/xã {ward} · mã tỉnh/thành {province}"));
-        }
-        (None, Some(province)) => lines.push(format!("Mã tỉnh/thành {province}")),
-        (Some(ward), None) => lines.push(format!("Mã phường/xã {ward}")),
+        (Some(ward), Some(province)) => lines.push(format!("{ward}, {province}")),
+        (None, Some(one)) | (Some(one), None) => lines.push(one.to_owned()),
         (None, None) => {}
     }
     lines

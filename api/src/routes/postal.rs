@@ -7,8 +7,7 @@ use domain::ops::OpError;
 use domain::ops::access::Actor;
 use domain::ops::dossiers::SlipDocument;
 use domain::ops::postal::{
-    PickupCursor,
-    DeliveryRequest, PickupItem, PickupRequest, RecipientRequest, ScheduleRequest,
+    DeliveryRequest, PickupCursor, PickupItem, PickupRequest, RecipientRequest, ScheduleRequest,
 };
 use domain::ops::scans::{MAX_BATCH, ScanOutcome, ScanRequest};
 use entity::enums::DossierStatus;
@@ -48,6 +47,9 @@ pub struct PickupApplicantOut {
 #[derive(Debug, Clone, Object)]
 pub struct PickupOut {
     pub code: String,
+    /// `dossier`, or `supplement` for the documents an agency asked for (collect
+    /// `fees.supplement_postage_vnd` then).
+    pub purpose: String,
     pub status: String,
     pub service_mode: String,
     pub procedure_code: String,
@@ -68,17 +70,30 @@ pub struct PickupOut {
 
 fn pickup_out(item: PickupItem) -> PickupOut {
     let d = item.dossier;
-    let documents: Vec<SlipDocument> =
-        serde_json::from_value(d.documents.clone()).unwrap_or_default();
-    let pickup_address = match (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code) {
-        (Some(line), Some(ward), Some(province)) => Some(AddressOut {
-            line: line.clone(),
-            ward_code: ward.clone(),
-            province_code: province.clone(),
-        }),
+    let supplement = item.supplement;
+    let documents: Vec<SlipDocument> = match &supplement {
+        Some(s) => domain::ops::supplements::sent_documents(s),
+        None => serde_json::from_value(d.documents.clone()).unwrap_or_default(),
+    };
+    let (line, ward, province) = match &supplement {
+        Some(s) => (&s.pickup_line, &s.pickup_ward_code, &s.pickup_province_code),
+        None => (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),
+    };
+    let pickup_address = match (line, ward, province) {
+        (Some(line), Some(ward), Some(province)) => Some(AddressOut::new(
+            line.clone(),
+            ward.clone(),
+            province.clone(),
+        )),
         _ => None,
     };
     PickupOut {
+        purpose: if supplement.is_some() {
+            "supplement"
+        } else {
+            "dossier"
+        }
+        .to_owned(),
         code: d.code,
         status: d.status.to_string(),
         service_mode: d.service_mode.to_string(),
@@ -101,6 +116,10 @@ fn pickup_out(item: PickupItem) -> PickupOut {
             postage_vnd: d.postage_vnd,
             admin_fee_vnd: d.admin_fee_vnd,
             total_vnd: d.total_vnd,
+            supplement_postage_vnd: supplement
+                .as_ref()
+                .and_then(|s| s.postage_vnd)
+                .unwrap_or_default(),
         },
         with_appointment: d.with_appointment,
         scheduled_date: item.appointment.as_ref().map(|a| a.date),
@@ -321,10 +340,7 @@ const DEFAULT_PICKUPS_PAGE: u64 = 100;
 enum PickupsResponse {
     /// A page of the worklist; `Link` names the next one when there is more.
     #[oai(status = 200)]
-    Ok(
-        Json<Vec<PickupOut>>,
-        #[oai(header = "Link")] Option<String>,
-    ),
+    Ok(Json<Vec<PickupOut>>, #[oai(header = "Link")] Option<String>),
 }
 
 pub struct PostalApi;
@@ -380,14 +396,9 @@ impl PostalApi {
                 ))
             })?),
         };
-        let page = domain::ops::postal::list_pickups_page(
-            &state.store.read,
-            actor,
-            status,
-            after,
-            limit,
-        )
-        .await?;
+        let page =
+            domain::ops::postal::list_pickups_page(&state.store.read, actor, status, after, limit)
+                .await?;
         let link = page.next.map(|next| {
             let status = status
                 .map(|s| format!("status={}&", s.as_str()))

@@ -1,7 +1,14 @@
 //! Public reads of reference data: agencies, procedures with their document lists, post offices.
 
+use poem::IntoResponse;
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Query,
+    payload::{Json, Payload},
+};
 
 use super::ApiTags;
 use crate::error::ApiError;
@@ -13,15 +20,21 @@ pub struct AgencyOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
     pub address: String,
 }
 
 /// A document on a procedure's published list.
 #[derive(Debug, Object)]
 pub struct ProcedureDocumentOut {
+    /// The code a pickup request may name it by.
+    pub code: String,
     pub name: String,
     pub original_required: bool,
+    /// Whether every pickup request must include it.
+    pub required: bool,
 }
 
 /// An administrative procedure.
@@ -42,7 +55,72 @@ pub struct OfficeOut {
     pub code: String,
     pub name: String,
     pub province_code: String,
+    pub province_name: String,
     pub ward_code: String,
+    pub ward_name: String,
+}
+
+/// A province or centrally run city of the map in force since 1 July 2025.
+#[derive(Debug, Object)]
+pub struct ProvinceOut {
+    /// The statistics office's code, 2 digits, e.g. `01`.
+    pub code: String,
+    pub name: String,
+    pub wards: Vec<WardOut>,
+}
+
+/// A ward or commune.
+#[derive(Debug, Object)]
+pub struct WardOut {
+    /// The statistics office's code, 5 digits, e.g. `00070`.
+    pub code: String,
+    pub name: String,
+}
+
+/// The official province name of a code, empty for a code the map does not know.
+pub(crate) fn province_name(code: &str) -> String {
+    domain::divisions::province_name(code)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The official ward or commune name of a code, empty for a code the map does not know.
+pub(crate) fn ward_name(code: &str) -> String {
+    domain::divisions::ward_name(code)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The administrative map as shipped, served as it is: it never changes while the process runs, so
+/// it is neither rebuilt nor re-serialised per request, and caches may keep it for a day.
+pub struct DivisionsBody;
+
+impl Payload for DivisionsBody {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        <Vec<ProvinceOut> as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <Vec<ProvinceOut> as Type>::register(registry);
+    }
+}
+
+impl IntoResponse for DivisionsBody {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .header(poem::http::header::CACHE_CONTROL, "public, max-age=86400")
+            .body(domain::divisions::DIVISIONS_JSON)
+    }
+}
+
+#[derive(ApiResponse)]
+enum DivisionsResponse {
+    /// The provinces and their wards and communes.
+    #[oai(status = 200)]
+    Ok(DivisionsBody),
 }
 
 pub struct ReferenceApi;
@@ -59,6 +137,8 @@ impl ReferenceApi {
                 .map(|a| AgencyOut {
                     code: a.code,
                     name: a.name,
+                    province_name: province_name(&a.province_code),
+                    ward_name: ward_name(&a.ward_code),
                     province_code: a.province_code,
                     ward_code: a.ward_code,
                     address: a.address,
@@ -88,13 +168,22 @@ impl ReferenceApi {
                         .documents
                         .into_iter()
                         .map(|d| ProcedureDocumentOut {
+                            code: d.code,
                             name: d.name,
                             original_required: d.original_required,
+                            required: d.required,
                         })
                         .collect(),
                 })
                 .collect(),
         ))
+    }
+
+    /// The administrative map in force since 1 July 2025: the 34 provinces with their wards and
+    /// communes, by the statistics office's codes.
+    #[oai(path = "/divisions", method = "get")]
+    async fn divisions(&self) -> DivisionsResponse {
+        DivisionsResponse::Ok(DivisionsBody)
     }
 
     /// Post offices.
@@ -107,6 +196,8 @@ impl ReferenceApi {
                 .map(|o| OfficeOut {
                     code: o.code,
                     name: o.name,
+                    province_name: province_name(&o.province_code),
+                    ward_name: ward_name(&o.ward_code),
                     province_code: o.province_code,
                     ward_code: o.ward_code,
                 })

@@ -131,6 +131,8 @@ impl Lang {
             K::HandoverCreated => self.t("Lập biên bản giao nhận", "Handover record drafted"),
             K::Incident => self.t("Sự cố bưu gửi", "Parcel incident"),
             K::IdentityConfirmed => self.t("Xác minh người nhận", "Recipient's identity confirmed"),
+            K::SupplementSubmitted => self.t("Gửi hồ sơ bổ sung", "Supplement sent by post"),
+            K::DueDateMoved => self.t("Thay đổi ngày hẹn", "Due date moved"),
         }
     }
 

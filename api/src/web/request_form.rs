@@ -123,6 +123,7 @@ pub fn to_request(
                 name: Some(doc.name.clone()),
                 original: Some(original),
                 copies: Some(copies),
+                code: Some(doc.code.clone()),
             });
             rows.push(i);
         }

@@ -32,7 +32,7 @@ use super::session::{
     self, FlashKind, MaybeStaff, SESSION_COOKIE, StaffSession, append_cookie, percent_encode,
     redirect_with, safe_next, set_cookie,
 };
-use super::view::{DossierView, province_name};
+use super::view::{DossierView, province_name, ward_name};
 use crate::labels;
 use crate::state::AppState;
 
@@ -274,8 +274,7 @@ fn card(lang: Lang, d: &dossier::Model, when: String, back: &str) -> DossierCard
     };
     let address = [
         line.clone(),
-        ward.as_ref()
-            .map(|w| format!("{} {w}", lang.t("phường/xã", "ward"))),
+        ward.as_deref().map(|w| ward_name(w, lang)),
         province.as_deref().map(province_name),
     ]
     .into_iter()

@@ -161,7 +161,8 @@ fn address(line: Option<&str>, ward: Option<&str>, province: Option<&str>, lang:
     };
     let mut out = line.to_owned();
     if let Some(ward) = ward {
-        out.push_str(&format!(", {} {ward}", lang.t("phường/xã", "ward")));
+        out.push_str(", ");
+        out.push_str(&ward_name(ward, lang));
     }
     if let Some(province) = province {
         out.push_str(&format!(", {}", province_name(province)));
@@ -169,17 +170,18 @@ fn address(line: Option<&str>, ward: Option<&str>, province: Option<&str>, lang:
     out
 }
 
-/// A province's name from its code (the national list of administrative units, 2025), for the
-/// codes the demo data and the major cities use; other codes are shown as they are.
+/// A province's official name from its code (the map in force since 1 July 2025); a code the map
+/// does not know is shown as it is.
 pub fn province_name(code: &str) -> String {
-    let name = match code {
-        "01" => "Hà Nội",
-        "31" => "Hải Phòng",
-        "46" => "Huế",
-        "48" => "Đà Nẵng",
-        "79" => "TP. Hồ Chí Minh",
-        "92" => "Cần Thơ",
-        _ => return code.to_owned(),
-    };
-    format!("{name} ({code})")
+    domain::divisions::province_name(code)
+        .unwrap_or(code)
+        .to_owned()
+}
+
+/// A ward's or commune's official name from its code; an unknown code is shown with its kind.
+pub fn ward_name(code: &str, lang: Lang) -> String {
+    match domain::divisions::ward_name(code) {
+        Some(name) => name.to_owned(),
+        None => format!("{} {code}", lang.t("phường/xã", "ward")),
+    }
 }

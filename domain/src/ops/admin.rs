@@ -11,11 +11,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, Weekday};
 use entity::enums::{Role, RouteClass};
 use entity::{
     admin_audit, agency, agency_procedure, holiday, item_code_range, post_office, procedure,
-    procedure_document, tariff,
+    procedure_document, tariff, working_day,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -61,6 +61,7 @@ pub enum Subject {
     Office,
     Tariff,
     Holiday,
+    WorkingDay,
 }
 
 impl Subject {
@@ -71,6 +72,7 @@ impl Subject {
             Subject::Office => "office",
             Subject::Tariff => "tariff",
             Subject::Holiday => "holiday",
+            Subject::WorkingDay => "working_day",
         }
     }
 }
@@ -148,6 +150,10 @@ impl From<agency::Model> for AgencyView {
 pub struct DocumentRequest {
     pub name: Option<String>,
     pub original_required: Option<bool>,
+    /// Letters, digits, `.`, `-`, `_`; `<procedure>-<nn>` by position when absent.
+    pub code: Option<String>,
+    /// Whether a pickup request must include it; not required when absent.
+    pub required: Option<bool>,
 }
 
 /// A procedure to create or replace: its document list and the agencies that handle it are replaced
@@ -167,6 +173,8 @@ pub struct ProcedureRequest {
 pub struct DocumentView {
     pub name: String,
     pub original_required: bool,
+    pub code: String,
+    pub required: bool,
 }
 
 /// A procedure as stored, with its documents and the agencies that handle it (sorted by code).
@@ -409,10 +417,13 @@ fn place_fields(
     ward_code: Option<&str>,
     address: Option<&str>,
 ) -> Place {
+    let name = c.required_text("name", name, MAX_NAME);
+    let (province_code, ward_code) =
+        crate::divisions::check_place(c, "province_code", "ward_code", province_code, ward_code);
     Place {
-        name: c.required_text("name", name, MAX_NAME),
-        province_code: c.digits_code("province_code", province_code, 2),
-        ward_code: c.digits_code("ward_code", ward_code, 5),
+        name,
+        province_code,
+        ward_code,
         address: c.required_text("address", address, MAX_ADDRESS),
     }
 }
@@ -612,6 +623,8 @@ async fn procedure_views(
             .push(DocumentView {
                 name: d.name,
                 original_required: d.original_required,
+                code: d.code,
+                required: d.required,
             });
     }
     let mut agencies_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -682,7 +695,32 @@ pub async fn put_procedure(
         ),
         Some(list) => {
             let mut seen = HashSet::new();
+            let mut seen_codes = HashSet::new();
             for (i, doc) in list.iter().enumerate() {
+                let doc_code = match doc.code.as_deref().map(str::trim) {
+                    None | Some("") => super::seed::document_code(
+                        code.as_deref().unwrap_or_default(),
+                        i32::try_from(i).unwrap_or_default(),
+                    ),
+                    Some(text)
+                        if text.len() <= 50
+                            && text
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+                    {
+                        text.to_owned()
+                    }
+                    Some(_) => {
+                        c.fail(
+                            format!("documents[{i}].code"),
+                            "must be at most 50 letters, digits, `.`, `-` or `_`",
+                        );
+                        String::new()
+                    }
+                };
+                if !doc_code.is_empty() && !seen_codes.insert(doc_code.clone()) {
+                    c.fail(format!("documents[{i}].code"), "is listed twice");
+                }
                 let field = format!("documents[{i}].name");
                 let name = c.required_text(&field, doc.name.as_deref(), MAX_DOCUMENT_NAME);
                 if let Some(name) = &name
@@ -701,6 +739,8 @@ pub async fn put_procedure(
                     documents.push(DocumentView {
                         name,
                         original_required,
+                        code: doc_code,
+                        required: doc.required.unwrap_or(false),
                     });
                 }
             }
@@ -797,6 +837,8 @@ pub async fn put_procedure(
             position: Set(position),
             name: Set(d.name.clone()),
             original_required: Set(d.original_required),
+            code: Set(d.code.clone()),
+            required: Set(d.required),
             ..Default::default()
         }
     }))
@@ -1271,6 +1313,7 @@ pub async fn put_holiday(
     };
 
     let txn = store.begin().await?;
+    let calendar_before = super::reference::working_calendar(&txn).await?;
     let before = for_update(&txn, holiday::Entity::find_by_id(date))
         .one(&txn)
         .await?
@@ -1289,6 +1332,7 @@ pub async fn put_holiday(
     } else {
         Change::Create
     };
+    recompute_due_dates(&txn, actor, &calendar_before).await?;
     record_audit(
         &txn,
         key,
@@ -1306,7 +1350,18 @@ pub async fn put_holiday(
     })
 }
 
-/// Removes a holiday entered by mistake (admin key only). Deadlines already set are not moved.
+/// Recounts the deadlines still running with the calendar as the caller's transaction now has it.
+async fn recompute_due_dates(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    before: &crate::calendar::WorkingCalendar,
+) -> Result<usize, OpError> {
+    let after = super::reference::working_calendar(txn).await?;
+    super::due_dates::recompute(txn, actor, before, &after, crate::clock::now()).await
+}
+
+/// Removes a holiday entered by mistake (admin key only); the deadlines still running are counted
+/// again without it.
 #[tracing::instrument(skip_all, fields(holiday.date = %date))]
 pub async fn delete_holiday(
     store: &Store,
@@ -1315,12 +1370,14 @@ pub async fn delete_holiday(
 ) -> Result<HolidayView, OpError> {
     let key = admin(actor)?;
     let txn = store.begin().await?;
+    let calendar_before = super::reference::working_calendar(&txn).await?;
     let before = for_update(&txn, holiday::Entity::find_by_id(date))
         .one(&txn)
         .await?
         .map(HolidayView::from)
         .ok_or(OpError::NotFound("holiday"))?;
     holiday::Entity::delete_by_id(date).exec(&txn).await?;
+    recompute_due_dates(&txn, actor, &calendar_before).await?;
     record_audit(
         &txn,
         key,
@@ -1333,6 +1390,139 @@ pub async fn delete_holiday(
     .await?;
     commit(store, txn).await?;
     Ok(before)
+}
+
+/// Enters (or renames) a make-up working day: a Saturday or Sunday worked in exchange for a weekday
+/// off (admin key only). The deadlines still running are counted again with it.
+#[tracing::instrument(skip_all)]
+pub async fn put_working_day(
+    store: &Store,
+    actor: &Actor,
+    request: &HolidayRequest,
+) -> Result<Written<HolidayView>, OpError> {
+    let key = admin(actor)?;
+    let mut c = Checker::new();
+    let date = c
+        .required_text("date", request.date.as_deref(), 10)
+        .and_then(|d| match parse_holiday_date(&d) {
+            Ok(date) if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => {
+                c.fail(
+                    "date",
+                    format!(
+                        "{date} is a {}, a working day anyway: a make-up working day is a Saturday or Sunday",
+                        date.weekday()
+                    ),
+                );
+                None
+            }
+            Ok(date) => Some(date),
+            Err(msg) => {
+                c.fail("date", msg);
+                None
+            }
+        });
+    let name = c.required_text("name", request.name.as_deref(), MAX_NAME);
+    c.finish().map_err(OpError::Validation)?;
+    let (Some(date), Some(name)) = (date, name) else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    let txn = store.begin().await?;
+    let calendar_before = super::reference::working_calendar(&txn).await?;
+    let before = for_update(&txn, working_day::Entity::find_by_id(date))
+        .one(&txn)
+        .await?
+        .map(|w| HolidayView {
+            date: w.date,
+            name: w.name,
+        });
+    let active = working_day::ActiveModel {
+        date: Set(date),
+        name: Set(name),
+    };
+    let saved = if before.is_some() {
+        active.update(&txn).await?
+    } else {
+        active.insert(&txn).await?
+    };
+    let saved = HolidayView {
+        date: saved.date,
+        name: saved.name,
+    };
+    let change = if before.is_some() {
+        Change::Replace
+    } else {
+        Change::Create
+    };
+    recompute_due_dates(&txn, actor, &calendar_before).await?;
+    record_audit(
+        &txn,
+        key,
+        Subject::WorkingDay,
+        &date.to_string(),
+        change,
+        before.as_ref(),
+        Some(&saved),
+    )
+    .await?;
+    commit(store, txn).await?;
+    Ok(Written {
+        record: saved,
+        created: change == Change::Create,
+    })
+}
+
+/// Removes a make-up working day (admin key only); the deadlines still running are counted again
+/// without it.
+#[tracing::instrument(skip_all, fields(working_day.date = %date))]
+pub async fn delete_working_day(
+    store: &Store,
+    actor: &Actor,
+    date: NaiveDate,
+) -> Result<HolidayView, OpError> {
+    let key = admin(actor)?;
+    let txn = store.begin().await?;
+    let calendar_before = super::reference::working_calendar(&txn).await?;
+    let before = for_update(&txn, working_day::Entity::find_by_id(date))
+        .one(&txn)
+        .await?
+        .map(|w| HolidayView {
+            date: w.date,
+            name: w.name,
+        })
+        .ok_or(OpError::NotFound("working day"))?;
+    working_day::Entity::delete_by_id(date).exec(&txn).await?;
+    recompute_due_dates(&txn, actor, &calendar_before).await?;
+    record_audit(
+        &txn,
+        key,
+        Subject::WorkingDay,
+        &date.to_string(),
+        Change::Delete,
+        Some(&before),
+        None::<&HolidayView>,
+    )
+    .await?;
+    commit(store, txn).await?;
+    Ok(before)
+}
+
+/// Every make-up working day by date (admin key only).
+pub async fn list_working_days(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+) -> Result<Vec<HolidayView>, OpError> {
+    admin(actor)?;
+    Ok(working_day::Entity::find()
+        .order_by_asc(working_day::Column::Date)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|w| HolidayView {
+            date: w.date,
+            name: w.name,
+        })
+        .collect())
 }
 
 /// Every holiday by date; only those of `year` when given (admin key only).

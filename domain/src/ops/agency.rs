@@ -148,6 +148,16 @@ pub async fn record_verdict(
     };
     let reason = c.optional_text("reason", request.reason.as_deref(), MAX_NOTE);
     let missing = check_missing_documents(&mut c, decision, request.missing_documents.as_deref());
+    if decision == Some(Decision::SupplementRequested)
+        && missing.is_empty()
+        && !c.has_failed("missing_documents")
+        && !(0..MAX_DOCUMENTS).any(|i| c.has_failed(&format!("missing_documents[{i}]")))
+    {
+        c.fail(
+            "missing_documents",
+            "is required: name each document the citizen must still send",
+        );
+    }
     if matches!(
         decision,
         Some(Decision::SupplementRequested | Decision::Rejected)
@@ -221,6 +231,9 @@ pub async fn record_verdict(
         }
     }
     let updated = active.update(&txn).await?;
+    if decision == Decision::SupplementRequested {
+        super::supplements::record_request(&txn, dossier_id, &missing, now).await?;
+    }
     append_event(
         &txn,
         dossier_id,

@@ -10,7 +10,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use entity::enums::RouteClass;
-use entity::{agency, agency_procedure, major_city, post_office, procedure, tariff};
+use entity::{
+    agency, agency_procedure, major_city, post_office, procedure, procedure_document, tariff,
+};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder};
 
 use crate::calendar::WorkingCalendar;
@@ -22,6 +24,8 @@ pub const CATALOG_TTL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     procedures: HashMap<String, procedure::Model>,
+    /// Each procedure's published document list, in order.
+    documents: HashMap<String, Vec<procedure_document::Model>>,
     agencies: HashMap<String, agency::Model>,
     handles: HashSet<(String, String)>,
     /// Sorted by code.
@@ -41,6 +45,18 @@ impl Catalog {
                 .into_iter()
                 .map(|p| (p.code.clone(), p))
                 .collect(),
+            documents: procedure_document::Entity::find()
+                .order_by_asc(procedure_document::Column::ProcedureCode)
+                .order_by_asc(procedure_document::Column::Position)
+                .all(conn)
+                .await?
+                .into_iter()
+                .fold(HashMap::new(), |mut by, d| {
+                    by.entry(d.procedure_code.clone())
+                        .or_insert_with(Vec::new)
+                        .push(d);
+                    by
+                }),
             agencies: agency::Entity::find()
                 .all(conn)
                 .await?
@@ -75,6 +91,14 @@ impl Catalog {
 
     pub fn procedure(&self, code: &str) -> Option<&procedure::Model> {
         self.procedures.get(code)
+    }
+
+    /// A procedure's published document list, in order.
+    pub fn documents(&self, procedure_code: &str) -> &[procedure_document::Model] {
+        self.documents
+            .get(procedure_code)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     pub fn agency(&self, code: &str) -> Option<&agency::Model> {

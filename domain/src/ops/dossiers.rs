@@ -74,6 +74,9 @@ pub struct DocumentRequest {
     pub name: Option<String>,
     pub original: Option<bool>,
     pub copies: Option<i64>,
+    /// The document's code on the procedure's list, instead of (or beside) its exact name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A document as stored on the slip.
@@ -82,6 +85,9 @@ pub struct SlipDocument {
     pub name: String,
     pub original: bool,
     pub copies: i64,
+    /// The document's code on the procedure's list, once matched to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A checked address.
@@ -556,7 +562,10 @@ async fn insert_new_dossier(
         if let Some(limit) = phone_limit {
             let open = dossier::Entity::find()
                 .filter(dossier::Column::ApplicantPhone.eq(active_value(&dossier.applicant_phone)))
-                .filter(dossier::Column::Status.is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()))
+                .filter(
+                    dossier::Column::Status
+                        .is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()),
+                )
                 .count(txn)
                 .await?;
             if open >= u64::from(limit) {
@@ -835,7 +844,144 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-fn check_address(
+/// The documents of a slip as listed by the citizen: at least one, each named (or coded), an original
+/// or copies.
+pub(crate) fn check_documents(
+    c: &mut Checker,
+    documents: Option<&[DocumentRequest]>,
+) -> Vec<SlipDocument> {
+    check_documents_at(c, documents)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// Matches a pickup request's documents to the procedure's published list: each must be on it (by
+/// code, or by its exact name), since the post accepts only the documents a procedure lists (Decision
+/// 45 Art. 6, 16); every required one must be there, each missing one named in its own detail.
+/// Matched documents take the list's name and code.
+fn match_procedure_list(
+    c: &mut Checker,
+    listed: &[entity::procedure_document::Model],
+    documents: &mut [(usize, SlipDocument)],
+) {
+    let mut present = std::collections::HashSet::new();
+    for (i, doc) in documents.iter_mut() {
+        let found = match &doc.code {
+            Some(code) => listed.iter().find(|l| &l.code == code),
+            None => listed.iter().find(|l| l.name == doc.name),
+        };
+        match found {
+            Some(l) => {
+                present.insert(l.id);
+                doc.name = l.name.clone();
+                doc.code = Some(l.code.clone());
+            }
+            None => {
+                let (field, what) = match &doc.code {
+                    Some(code) => (format!("documents[{i}].code"), format!("`{code}`")),
+                    None => (format!("documents[{i}].name"), format!("“{}”", doc.name)),
+                };
+                c.fail(
+                    field,
+                    format!(
+                        "{what} is not on the procedure's published document list; the post accepts only the documents it lists"
+                    ),
+                );
+            }
+        }
+    }
+    if c.has_failed("documents") {
+        // No list at all: that is the one thing to say.
+        return;
+    }
+    for l in listed
+        .iter()
+        .filter(|l| l.required && !present.contains(&l.id))
+    {
+        c.fail(
+            "documents",
+            format!(
+                "“{}” (code {}) is required by the procedure and missing",
+                l.name, l.code
+            ),
+        );
+    }
+}
+
+/// [`check_documents`], keeping each document's place in the request for error fields.
+fn check_documents_at(
+    c: &mut Checker,
+    documents: Option<&[DocumentRequest]>,
+) -> Vec<(usize, SlipDocument)> {
+    match documents {
+        None => {
+            c.fail("documents", "is required: list the documents handed over");
+            Vec::new()
+        }
+        Some([]) => {
+            c.fail("documents", "must list at least one document");
+            Vec::new()
+        }
+        Some(docs) if docs.len() > MAX_DOCUMENTS => {
+            c.fail(
+                "documents",
+                format!("at most {MAX_DOCUMENTS} documents are allowed"),
+            );
+            Vec::new()
+        }
+        Some(docs) => {
+            let mut out = Vec::with_capacity(docs.len());
+            for (i, doc) in docs.iter().enumerate() {
+                let code = doc
+                    .code
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|code| !code.is_empty())
+                    .map(|code| code.chars().take(MAX_DOCUMENT_NAME).collect::<String>());
+                let name = match (&code, doc.name.as_deref().map(str::trim)) {
+                    // Named by code alone: the list's name is filled in when it is matched.
+                    (Some(_), None | Some("")) => Some(String::new()),
+                    _ => c.required_text(
+                        &format!("documents[{i}].name"),
+                        doc.name.as_deref(),
+                        MAX_DOCUMENT_NAME,
+                    ),
+                };
+                let original = doc.original.unwrap_or(false);
+                let copies = doc.copies.unwrap_or(0);
+                if !(0..=MAX_COPIES).contains(&copies) {
+                    c.fail(
+                        format!("documents[{i}].copies"),
+                        format!("must be between 0 and {MAX_COPIES}"),
+                    );
+                    continue;
+                }
+                if !original && copies == 0 {
+                    c.fail(
+                        format!("documents[{i}]"),
+                        "must be an original or at least one copy",
+                    );
+                    continue;
+                }
+                if let Some(name) = name {
+                    out.push((
+                        i,
+                        SlipDocument {
+                            name,
+                            original,
+                            copies,
+                            code,
+                        },
+                    ));
+                }
+            }
+            out
+        }
+    }
+}
+
+pub(crate) fn check_address(
     c: &mut Checker,
     field: &str,
     address: Option<&AddressRequest>,
@@ -845,15 +991,12 @@ fn check_address(
         return None;
     };
     let line = c.required_text(&format!("{field}.line"), address.line.as_deref(), MAX_LINE);
-    let ward = c.digits_code(
-        &format!("{field}.ward_code"),
-        address.ward_code.as_deref(),
-        5,
-    );
-    let province = c.digits_code(
+    let (province, ward) = crate::divisions::check_place(
+        c,
         &format!("{field}.province_code"),
+        &format!("{field}.ward_code"),
         address.province_code.as_deref(),
-        2,
+        address.ward_code.as_deref(),
     );
     Some(Address {
         line: line?,
@@ -973,57 +1116,7 @@ fn check_request(
         None => (None, None),
     };
 
-    let documents = match request.documents.as_deref() {
-        None => {
-            c.fail("documents", "is required: list the documents handed over");
-            Vec::new()
-        }
-        Some([]) => {
-            c.fail("documents", "must list at least one document");
-            Vec::new()
-        }
-        Some(docs) if docs.len() > MAX_DOCUMENTS => {
-            c.fail(
-                "documents",
-                format!("at most {MAX_DOCUMENTS} documents are allowed"),
-            );
-            Vec::new()
-        }
-        Some(docs) => {
-            let mut out = Vec::with_capacity(docs.len());
-            for (i, doc) in docs.iter().enumerate() {
-                let name = c.required_text(
-                    &format!("documents[{i}].name"),
-                    doc.name.as_deref(),
-                    MAX_DOCUMENT_NAME,
-                );
-                let original = doc.original.unwrap_or(false);
-                let copies = doc.copies.unwrap_or(0);
-                if !(0..=MAX_COPIES).contains(&copies) {
-                    c.fail(
-                        format!("documents[{i}].copies"),
-                        format!("must be between 0 and {MAX_COPIES}"),
-                    );
-                    continue;
-                }
-                if !original && copies == 0 {
-                    c.fail(
-                        format!("documents[{i}]"),
-                        "must be an original or at least one copy",
-                    );
-                    continue;
-                }
-                if let Some(name) = name {
-                    out.push(SlipDocument {
-                        name,
-                        original,
-                        copies,
-                    });
-                }
-            }
-            out
-        }
-    };
+    let mut documents = check_documents_at(&mut c, request.documents.as_deref());
 
     // Reference data: the procedure, the agency, and that the agency handles the procedure.
     let procedure = match &procedure_code {
@@ -1089,6 +1182,14 @@ fn check_request(
         }
         _ => {}
     }
+    // A dossier the post carries to the agency holds the procedure's listed documents only, and all
+    // of its required ones (a `return` dossier was checked at the desk).
+    if let Some(p) = &procedure
+        && mode != Some(ServiceMode::Return)
+    {
+        match_procedure_list(&mut c, catalog.documents(&p.code), &mut documents);
+    }
+    let documents: Vec<SlipDocument> = documents.into_iter().map(|(_, d)| d).collect();
     let served = pickup.as_ref().or(return_to.as_ref());
     if office_code.is_none()
         && let Some(address) = served
@@ -1209,6 +1310,8 @@ pub struct DossierRecord {
     /// Lost, damaged or delayed parcels (Decision 45 Art. 14), oldest first; not read for the
     /// public tracking view.
     pub incidents: Vec<entity::incident::Model>,
+    /// The supplements the agency asked for, oldest first (empty in the public tracking view).
+    pub supplements: Vec<entity::supplement::Model>,
 }
 
 impl DossierRecord {
@@ -1219,7 +1322,6 @@ impl DossierRecord {
             self.dossier.status,
             DossierStatus::ReceivedByAgency
                 | DossierStatus::Processing
-                | DossierStatus::SupplementRequested
                 | DossierStatus::AwaitingResult
         );
         let agency_late = with_agency && self.dossier.result_due_at.is_some_and(|due| due < now);
@@ -1392,12 +1494,14 @@ async fn load_record(
         .unwrap_or_default();
     let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
     let incidents = super::incidents::incidents_of(conn, &dossier).await?;
+    let supplements = super::supplements::list_for_dossier(conn, dossier.id).await?;
     Ok(DossierRecord {
         dossier,
         agency_name,
         legs,
         timeline,
         incidents,
+        supplements,
     })
 }
 
@@ -1495,6 +1599,7 @@ pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> 
         legs,
         timeline,
         incidents: Vec::new(),
+        supplements: Vec::new(),
     })
 }
 

@@ -84,6 +84,33 @@ pub fn action_of(direction: HandoverDirection) -> Action {
     }
 }
 
+/// The action a record performs on one dossier: a dossier waiting for its supplement is received back
+/// into processing when the desk signs for the supplement's parcel.
+fn action_for(direction: HandoverDirection, status: DossierStatus) -> Action {
+    match (direction, status) {
+        (HandoverDirection::ToAgency, DossierStatus::SupplementRequested) => {
+            Action::ReceiveSupplement
+        }
+        _ => action_of(direction),
+    }
+}
+
+/// Keeps, per dossier, the parcel a record carries: of a dossier's parcels in one direction, the one
+/// still on its way (a supplement's, after the dossier's own was handed over).
+fn by_dossier_moving_first(legs: Vec<leg::Model>) -> HashMap<i64, leg::Model> {
+    let mut out: HashMap<i64, leg::Model> = HashMap::new();
+    for l in legs {
+        let moving = super::supplements::ON_ITS_WAY.contains(&l.status);
+        match out.get(&l.dossier_id) {
+            Some(kept) if !moving || super::supplements::ON_ITS_WAY.contains(&kept.status) => {}
+            _ => {
+                out.insert(l.dossier_id, l);
+            }
+        }
+    }
+    out
+}
+
 /// The staff key that may draft a record in `direction`.
 fn drafting_key(actor: &Actor, direction: HandoverDirection) -> Result<&StaffKey, OpError> {
     let (role, who) = match direction {
@@ -198,7 +225,19 @@ pub async fn create_handover(
     }
     c.finish().map_err(OpError::Validation)?;
     for d in &listed {
-        next_status(d.service_mode, d.status, action_of(direction))?;
+        let action = action_for(direction, d.status);
+        next_status(d.service_mode, d.status, action)?;
+        if action == Action::ReceiveSupplement {
+            let moving = super::supplements::pending_parcel(&txn, d.id)
+                .await?
+                .is_some_and(|(_, l)| super::supplements::ON_ITS_WAY.contains(&l.status));
+            if !moving {
+                return Err(OpError::TransitionRefused(format!(
+                    "dossier {} waits for its supplement, which has not been picked up yet",
+                    d.code
+                )));
+            }
+        }
     }
     let office_code = match direction {
         HandoverDirection::ToAgency => key.office_code.clone().unwrap_or_default(),
@@ -242,14 +281,16 @@ pub async fn create_handover(
     let record =
         insert_numbered_record(&txn, actor, direction, &agency_code, &office_code, now).await?;
     let item_codes: HashMap<i64, String> = match direction {
-        HandoverDirection::ToAgency => leg::Entity::find()
-            .filter(leg::Column::DossierId.is_in(listed.iter().map(|d| d.id)))
-            .filter(leg::Column::Direction.eq(LegDirection::Inbound))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .filter_map(|l| l.item_code.map(|c| (l.dossier_id, c)))
-            .collect(),
+        HandoverDirection::ToAgency => by_dossier_moving_first(
+            leg::Entity::find()
+                .filter(leg::Column::DossierId.is_in(listed.iter().map(|d| d.id)))
+                .filter(leg::Column::Direction.eq(LegDirection::Inbound))
+                .all(&txn)
+                .await?,
+        )
+        .into_values()
+        .filter_map(|l| l.item_code.map(|c| (l.dossier_id, c)))
+        .collect(),
         HandoverDirection::ToPost => HashMap::new(),
     };
     let items = listed.iter().map(|d| handover_item::ActiveModel {
@@ -463,21 +504,23 @@ pub async fn confirm_handover(
         .await?;
     let ids: Vec<i64> = items.iter().map(|i| i.dossier_id).collect();
     let dossiers = lock_dossiers_by_id(&txn, &ids).await?;
-    let action = action_of(record.direction);
     let mut moves = Vec::with_capacity(dossiers.len());
     for d in dossiers {
-        let to = next_status(d.service_mode, d.status, action)?;
+        let to = next_status(
+            d.service_mode,
+            d.status,
+            action_for(record.direction, d.status),
+        )?;
         moves.push((d, to));
     }
     let direction = leg_of(record.direction);
-    let legs: HashMap<i64, leg::Model> = leg::Entity::find()
-        .filter(leg::Column::DossierId.is_in(ids.iter().copied()))
-        .filter(leg::Column::Direction.eq(direction))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| (l.dossier_id, l))
-        .collect();
+    let legs: HashMap<i64, leg::Model> = by_dossier_moving_first(
+        leg::Entity::find()
+            .filter(leg::Column::DossierId.is_in(ids.iter().copied()))
+            .filter(leg::Column::Direction.eq(direction))
+            .all(&txn)
+            .await?,
+    );
     let calendar = super::reference::working_calendar(&txn).await?;
     let now = crate::clock::now();
     let processing_days: HashMap<String, i32> = match record.direction {
@@ -507,7 +550,15 @@ pub async fn confirm_handover(
                     .and_then(|n| u32::try_from(*n).ok())
                     .unwrap_or(0);
                 let due = result_due_date(&calendar, now, days);
-                active.filed_at = Set(Some(now));
+                if from == DossierStatus::SupplementRequested {
+                    // The dossier's filing time stays; the processing time counts anew from the
+                    // supplement's filing, and a deadline missed before no longer stands.
+                    super::supplements::mark_filed(&txn, dossier_id, now).await?;
+                    active.result_overdue_raised_at = Set(None);
+                    note = format!("supplement received; {note}");
+                } else {
+                    active.filed_at = Set(Some(now));
+                }
                 active.result_due_at = Set(Some(end_of_local_day(due)));
                 if let Some(l) = leg_update.as_mut() {
                     l.status = Set(LegStatus::HandedOver);

@@ -7,7 +7,7 @@
 
 use entity::enums::{LegDirection, Role};
 use entity::{agency, dossier, leg, procedure};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::OpError;
 use super::access::{Access, Actor};
@@ -55,6 +55,8 @@ pub async fn label_record(
     let leg = leg::Entity::find()
         .filter(leg::Column::DossierId.eq(dossier.id))
         .filter(leg::Column::Direction.eq(direction))
+        // The latest parcel of the direction: a supplement's, once the citizen sends one.
+        .order_by_desc(leg::Column::Id)
         .one(conn)
         .await?
         .ok_or(OpError::NotFound("parcel"))?;

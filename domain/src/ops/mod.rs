@@ -14,6 +14,7 @@ pub mod carrier_orders;
 pub mod catalog;
 pub mod complaints;
 pub mod dossiers;
+pub mod due_dates;
 pub mod feed;
 pub mod fees_report;
 pub mod handovers;
@@ -32,6 +33,7 @@ pub mod seed;
 pub mod service_keys;
 pub mod sessions;
 pub mod slips;
+pub mod supplements;
 pub mod validation;
 pub mod webhooks;
 

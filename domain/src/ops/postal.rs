@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, SubsecRound, TimeDelta, Utc};
 use entity::enums::{
-    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegStatus, PickupWindow,
-    Role,
+    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus,
+    PickupWindow, Role,
 };
 use entity::{delivery_attempt, dossier, item_code_range, leg, pickup_appointment, pickup_slip};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
@@ -82,6 +82,7 @@ pub(crate) async fn find_leg(
     Ok(leg::Entity::find()
         .filter(leg::Column::DossierId.eq(dossier_id))
         .filter(leg::Column::Direction.eq(direction))
+        .filter(leg::Column::Purpose.is_null())
         .one(conn)
         .await?)
 }
@@ -228,6 +229,8 @@ pub(crate) async fn set_status(
 pub struct PickupItem {
     pub dossier: dossier::Model,
     pub appointment: Option<pickup_appointment::Model>,
+    /// For a supplement waiting for its pickup: what to collect, where, and for how much.
+    pub supplement: Option<entity::supplement::Model>,
 }
 
 /// The office's pickup worklist, oldest request first: the dossiers in `status` (or, by default, all
@@ -288,13 +291,33 @@ pub async fn list_pickups_page(
 ) -> Result<PickupPage, OpError> {
     let key = postal_key(actor)?;
     let limit = limit.clamp(1, MAX_WORKLIST);
-    let statuses: Vec<DossierStatus> = match status {
-        Some(s) => vec![s],
-        None => OPEN_PICKUP_STATUSES.to_vec(),
+    // A supplement waiting for its pickup is listed with the new requests (and alone under its own
+    // status): its parcel is collected like a dossier's.
+    let (statuses, supplements): (Vec<DossierStatus>, bool) = match status {
+        Some(DossierStatus::SupplementRequested) => (Vec::new(), true),
+        Some(s) => (vec![s], s == DossierStatus::PickupRequested),
+        None => (OPEN_PICKUP_STATUSES.to_vec(), true),
     };
+    let mut which = Condition::any().add(dossier::Column::Status.is_in(statuses));
+    if supplements {
+        which = which.add(
+            Condition::all()
+                .add(dossier::Column::Status.eq(DossierStatus::SupplementRequested))
+                .add(
+                    dossier::Column::Id.in_subquery(
+                        Query::select()
+                            .column(leg::Column::DossierId)
+                            .from(leg::Entity)
+                            .and_where(leg::Column::Purpose.eq(LegPurpose::Supplement))
+                            .and_where(leg::Column::Status.eq(LegStatus::Planned))
+                            .to_owned(),
+                    ),
+                ),
+        );
+    }
     let mut query = dossier::Entity::find()
         .filter(dossier::Column::OfficeCode.eq(key.office_code.clone()))
-        .filter(dossier::Column::Status.is_in(statuses));
+        .filter(which);
     if let Some(after) = after {
         query = query.filter(
             Condition::any()
@@ -333,10 +356,20 @@ pub async fn list_pickups_page(
                 .map(|a| (a.dossier_id, a))
                 .collect()
         };
+    let mut supplements = std::collections::HashMap::new();
+    for d in dossiers
+        .iter()
+        .filter(|d| d.status == DossierStatus::SupplementRequested)
+    {
+        if let Some((s, _)) = super::supplements::pending_parcel(conn, d.id).await? {
+            supplements.insert(d.id, s);
+        }
+    }
     let items = dossiers
         .into_iter()
         .map(|dossier| PickupItem {
             appointment: appointments.remove(&dossier.id),
+            supplement: supplements.remove(&dossier.id),
             dossier,
         })
         .collect();
@@ -455,11 +488,12 @@ pub struct PickupRequest {
     pub item_code: Option<String>,
 }
 
-/// A recorded pickup: the dossier and its signed slip.
+/// A recorded pickup: the dossier and its signed slip (none for a supplement's parcel, whose pickup
+/// is kept with the supplement).
 #[derive(Debug, Clone)]
 pub struct PickupRecorded {
     pub dossier: dossier::Model,
-    pub slip: pickup_slip::Model,
+    pub slip: Option<pickup_slip::Model>,
 }
 
 /// Records a pickup: the documents checked and the fee collected, the dossier slip (J = the local date
@@ -502,9 +536,19 @@ pub async fn record_pickup(
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     ensure_access(actor, &dossier)?;
+    let fee = request.fee_collected_vnd.unwrap_or_default();
+    if dossier.status == DossierStatus::SupplementRequested {
+        let office = key.office_code.clone();
+        let updated =
+            super::supplements::record_pickup(&txn, actor, dossier, fee, given, office).await?;
+        txn.commit().await?;
+        return Ok(PickupRecorded {
+            dossier: updated,
+            slip: None,
+        });
+    }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::RecordPickup)?;
-    let fee = request.fee_collected_vnd.unwrap_or_default();
     if fee != dossier.total_vnd {
         return Err(OpError::field(
             "fee_collected_vnd",
@@ -587,7 +631,7 @@ pub async fn record_pickup(
     tracing::info!(dossier.code = %updated.code, item.code = %item_code, "picked up");
     Ok(PickupRecorded {
         dossier: updated,
-        slip,
+        slip: Some(slip),
     })
 }
 

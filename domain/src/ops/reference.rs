@@ -88,7 +88,13 @@ pub async fn list_holidays(conn: &impl ConnectionTrait) -> Result<Vec<holiday::M
 
 /// The working calendar as the administrators entered it.
 pub async fn working_calendar(conn: &impl ConnectionTrait) -> Result<WorkingCalendar, DbErr> {
-    Ok(WorkingCalendar::new(
-        list_holidays(conn).await?.into_iter().map(|h| h.date),
-    ))
+    let make_up_days = entity::working_day::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|w| w.date);
+    Ok(
+        WorkingCalendar::new(list_holidays(conn).await?.into_iter().map(|h| h.date))
+            .with_make_up_days(make_up_days),
+    )
 }

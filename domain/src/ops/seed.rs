@@ -33,7 +33,7 @@ struct Procedure(
     &'static str,
     i64,
     i32,
-    &'static [(&'static str, bool)],
+    &'static [(&'static str, bool, bool)],
     &'static [&'static str],
 );
 
@@ -56,7 +56,7 @@ const AGENCIES: &[Agency] = &[
         "SO-TP-HANOI",
         "Sở Tư pháp thành phố Hà Nội",
         "01",
-        "00073",
+        "09556",
         "221 Trần Phú, phường Hà Đông, Hà Nội",
     ),
     Agency(
@@ -70,7 +70,7 @@ const AGENCIES: &[Agency] = &[
         "SO-TP-HCM",
         "Sở Tư pháp Thành phố Hồ Chí Minh",
         "79",
-        "26743",
+        "27139",
         "141-143 Pasteur, phường Xuân Hòa, TP. Hồ Chí Minh",
     ),
 ];
@@ -115,8 +115,8 @@ const PROCEDURES: &[Procedure] = &[
         0,
         1,
         &[
-            ("Tờ khai đăng ký khai sinh", true),
-            ("Giấy chứng sinh", true),
+            ("Tờ khai đăng ký khai sinh", true, true),
+            ("Giấy chứng sinh", true, true),
         ],
         &["UBND-P-HOANKIEM", "UBND-P-BADINH", "UBND-P-SAIGON"],
     ),
@@ -126,8 +126,8 @@ const PROCEDURES: &[Procedure] = &[
         8_000,
         1,
         &[
-            ("Tờ khai đăng ký", true),
-            ("Giấy tờ tùy thân (bản sao)", false),
+            ("Tờ khai đăng ký", true, true),
+            ("Giấy tờ tùy thân (bản sao)", false, false),
         ],
         &["UBND-P-HOANKIEM", "UBND-P-BADINH", "UBND-P-SAIGON"],
     ),
@@ -137,13 +137,14 @@ const PROCEDURES: &[Procedure] = &[
         400_000,
         30,
         &[
-            ("Đơn xin nhận con nuôi", true),
-            ("Giấy khám sức khỏe của người nhận con nuôi", true),
-            ("Phiếu lý lịch tư pháp của người nhận con nuôi", true),
-            ("Văn bản xác nhận tình trạng chỗ ở và thu nhập", true),
+            ("Đơn xin nhận con nuôi", true, true),
+            ("Giấy khám sức khỏe của người nhận con nuôi", true, true),
+            ("Phiếu lý lịch tư pháp của người nhận con nuôi", true, true),
+            ("Văn bản xác nhận tình trạng chỗ ở và thu nhập", true, true),
             (
                 "Giấy khai sinh của người được giới thiệu làm con nuôi",
                 false,
+                true,
             ),
         ],
         &["UBND-P-HOANKIEM", "UBND-P-BADINH", "UBND-P-SAIGON"],
@@ -154,8 +155,8 @@ const PROCEDURES: &[Procedure] = &[
         200_000,
         10,
         &[
-            ("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp", true),
-            ("Bản chụp Căn cước công dân hoặc Hộ chiếu", false),
+            ("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp", true, true),
+            ("Bản chụp Căn cước công dân hoặc Hộ chiếu", false, false),
         ],
         &["SO-TP-HANOI", "SO-TP-HCM"],
     ),
@@ -179,10 +180,13 @@ const TARIFFS: &[(RouteClass, i64)] = &[
     (RouteClass::InterProvince, 31_500),
 ];
 
-/// The public holidays of 2026 as announced (weekdays off, including Tết and the days moved for it),
-/// and New Year's Day 2027, which deadlines set this year already cross.
+/// The public holidays of 2026 as announced (weekdays off, including Tết and the days moved for it,
+/// such as Friday 2 January), and New Year's Day 2027, which deadlines set this year already cross.
+/// No make-up working day is seeded: none could be confirmed from an official source, and an
+/// administrator enters them (`POST /api/v1/admin/working-days`) as they are announced.
 const HOLIDAYS: &[((i32, u32, u32), &str)] = &[
     ((2026, 1, 1), "Tết Dương lịch"),
+    ((2026, 1, 2), "Tết Dương lịch (nghỉ hoán đổi)"),
     ((2026, 2, 16), "Tết Nguyên Đán"),
     ((2026, 2, 17), "Tết Nguyên Đán"),
     ((2026, 2, 18), "Tết Nguyên Đán"),
@@ -198,6 +202,11 @@ const HOLIDAYS: &[((i32, u32, u32), &str)] = &[
     ((2026, 9, 2), "Quốc khánh"),
     ((2027, 1, 1), "Tết Dương lịch"),
 ];
+
+/// The code of a procedure's document by its place on the list: `1.001193-01`.
+pub fn document_code(procedure_code: &str, position: i32) -> String {
+    format!("{procedure_code}-{:02}", position + 1)
+}
 
 /// Seeds the demo data when no agency exists yet. Returns whether it seeded.
 pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
@@ -250,15 +259,19 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
     .exec(conn)
     .await?;
     let documents = PROCEDURES.iter().flat_map(|p| {
-        p.4.iter().zip(0..).map(
-            |((name, original), position)| procedure_document::ActiveModel {
-                procedure_code: Set(p.0.into()),
-                position: Set(position),
-                name: Set((*name).into()),
-                original_required: Set(*original),
-                ..Default::default()
-            },
-        )
+        p.4.iter()
+            .zip(0..)
+            .map(
+                |((name, original, required), position)| procedure_document::ActiveModel {
+                    procedure_code: Set(p.0.into()),
+                    position: Set(position),
+                    name: Set((*name).into()),
+                    original_required: Set(*original),
+                    code: Set(document_code(p.0, position)),
+                    required: Set(*required),
+                    ..Default::default()
+                },
+            )
     });
     procedure_document::Entity::insert_many(documents)
         .exec(conn)

@@ -1,0 +1,349 @@
+//! Supplements by post: when the agency finds a dossier incomplete it names the missing documents
+//! (the `supplement_requested` verdict); the citizen sends them by post like the dossier itself. The
+//! supplement travels as a second inbound parcel (purpose `supplement`): it is on the office's pickup
+//! worklist, picked up (collecting the postage of one inbound leg, exemptions applied), handed over on
+//! a `to_agency` record and, when the desk signs, the dossier is back in `processing` with its result
+//! due date counted anew from that filing (the agency's clock stood still meanwhile).
+
+use chrono::{DateTime, Utc};
+use entity::enums::{
+    DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus, RouteClass,
+};
+use entity::{dossier, leg, supplement};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::access::Actor;
+use super::dossiers::{
+    AddressRequest, DocumentRequest, SlipDocument, check_address, check_documents,
+    find_by_code_for_update,
+};
+use super::validation::Checker;
+use super::{NewEvent, OpError, append_event};
+use crate::lifecycle::{Action, InvalidTransition};
+use crate::route::{Place, route_class};
+use crate::store::Store;
+
+/// The statuses of a supplement parcel between its pickup and the desk.
+pub const ON_ITS_WAY: &[LegStatus] = &[LegStatus::PickedUp, LegStatus::InTransit];
+
+/// Writes the agency's request for `missing` documents (in the verdict's transaction).
+pub(crate) async fn record_request(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+    missing: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
+    supplement::ActiveModel {
+        dossier_id: Set(dossier_id),
+        requested_at: Set(now),
+        missing_documents: Set(serde_json::to_value(missing).unwrap_or_default()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// A dossier's supplements, oldest first.
+pub async fn list_for_dossier(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+) -> Result<Vec<supplement::Model>, OpError> {
+    Ok(supplement::Entity::find()
+        .filter(supplement::Column::DossierId.eq(dossier_id))
+        .order_by_asc(supplement::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The supplement the agency is waiting for: the latest one not yet filed.
+async fn open_request(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+) -> Result<Option<supplement::Model>, OpError> {
+    Ok(supplement::Entity::find()
+        .filter(supplement::Column::DossierId.eq(dossier_id))
+        .filter(supplement::Column::FiledAt.is_null())
+        .order_by_desc(supplement::Column::Id)
+        .one(conn)
+        .await?)
+}
+
+/// The documents a supplement request names.
+pub fn missing_documents(s: &supplement::Model) -> Vec<String> {
+    serde_json::from_value(s.missing_documents.clone()).unwrap_or_default()
+}
+
+/// The documents the citizen sends with a supplement.
+pub fn sent_documents(s: &supplement::Model) -> Vec<SlipDocument> {
+    s.documents
+        .clone()
+        .and_then(|d| serde_json::from_value(d).ok())
+        .unwrap_or_default()
+}
+
+/// A supplement as the citizen sends it.
+#[derive(Debug, Clone, Default)]
+pub struct SupplementRequest {
+    pub documents: Option<Vec<DocumentRequest>>,
+    /// Where to collect it; `None` collects at the dossier's pickup address.
+    pub pickup_address: Option<AddressRequest>,
+}
+
+/// The citizen sends the missing documents by post: a new inbound parcel (purpose `supplement`) goes
+/// on the office's pickup worklist, priced as one inbound leg with the dossier's exemption.
+#[tracing::instrument(skip_all, fields(dossier.code = %code))]
+pub async fn submit_supplement(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    request: &SupplementRequest,
+) -> Result<dossier::Model, OpError> {
+    if !matches!(actor, Actor::Citizen { .. }) {
+        return Err(OpError::Forbidden(
+            "supplements are sent by the citizen, with the dossier's access token".into(),
+        ));
+    }
+    let mut c = Checker::new();
+    let documents = check_documents(&mut c, request.documents.as_deref());
+    let given = request
+        .pickup_address
+        .as_ref()
+        .and_then(|a| check_address(&mut c, "pickup_address", Some(a)));
+    c.finish().map_err(OpError::Validation)?;
+    let catalog = store.catalog.get(&store.read).await?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    super::postal::ensure_access(actor, &dossier)?;
+    if dossier.status != DossierStatus::SupplementRequested {
+        return Err(InvalidTransition {
+            mode: dossier.service_mode,
+            from: dossier.status,
+            action: Action::ReceiveSupplement,
+        }
+        .into());
+    }
+    let Some(open) = open_request(&txn, dossier.id).await? else {
+        return Err(OpError::TransitionRefused(
+            "the agency named no documents to supplement".into(),
+        ));
+    };
+    if open.submitted_at.is_some() {
+        return Err(OpError::Conflict(
+            "the supplement is already on its way; follow its parcel on the dossier".into(),
+        ));
+    }
+    let address = match given {
+        Some(a) => a,
+        None => match (
+            &dossier.pickup_line,
+            &dossier.pickup_ward_code,
+            &dossier.pickup_province_code,
+        ) {
+            (Some(line), Some(ward), Some(province)) => super::dossiers::Address {
+                line: line.clone(),
+                ward_code: ward.clone(),
+                province_code: province.clone(),
+            },
+            _ => {
+                return Err(OpError::field(
+                    "pickup_address",
+                    "is required: the dossier has no pickup address to collect from",
+                ));
+            }
+        },
+    };
+    let Some(agency) = catalog.agency(&dossier.agency_code) else {
+        return Err(OpError::NotFound("agency"));
+    };
+    let class: RouteClass = route_class(
+        Place {
+            province_code: &address.province_code,
+            ward_code: &address.ward_code,
+        },
+        Place {
+            province_code: &agency.province_code,
+            ward_code: &agency.ward_code,
+        },
+        |p| catalog.is_major_city(p),
+    );
+    let Some(postage) = catalog.postage(class) else {
+        return Err(OpError::Conflict(format!(
+            "no tariff is set for route class `{class}`; ask an administrator"
+        )));
+    };
+    let postage = crate::fees::apply_exemption(postage, dossier.fee_exemption);
+    let now = crate::clock::now();
+    let leg = leg::ActiveModel {
+        dossier_id: Set(dossier.id),
+        direction: Set(LegDirection::Inbound),
+        route_class: Set(class),
+        item_code: Set(None),
+        status: Set(LegStatus::Planned),
+        due_at: Set(None),
+        delivered_at: Set(None),
+        failed_attempts: Set(0),
+        last_failed_at: Set(None),
+        purpose: Set(Some(LegPurpose::Supplement)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut active: supplement::ActiveModel = open.into();
+    active.submitted_at = Set(Some(now));
+    active.documents = Set(Some(serde_json::to_value(&documents).unwrap_or_default()));
+    active.pickup_line = Set(Some(address.line));
+    active.pickup_ward_code = Set(Some(address.ward_code));
+    active.pickup_province_code = Set(Some(address.province_code));
+    active.postage_vnd = Set(Some(postage));
+    active.leg_id = Set(Some(leg.id));
+    active.update(&txn).await?;
+    let mut touched: dossier::ActiveModel = dossier.clone().into();
+    touched.updated_at = Set(now);
+    let updated = touched.update(&txn).await?;
+    append_event(
+        &txn,
+        dossier.id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::SupplementSubmitted,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: None,
+            leg: Some(LegDirection::Inbound),
+            location: None,
+            note: Some(format!(
+                "{} document(s) to collect; {postage} VND postage",
+                documents.len()
+            )),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The supplement parcel of a dossier waiting for the agency, with its supplement row: the latest
+/// submitted one not yet filed.
+pub(crate) async fn pending_parcel(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+) -> Result<Option<(supplement::Model, leg::Model)>, OpError> {
+    let Some(open) = open_request(conn, dossier_id).await? else {
+        return Ok(None);
+    };
+    let Some(leg_id) = open.leg_id else {
+        return Ok(None);
+    };
+    let leg = leg::Entity::find_by_id(leg_id).one(conn).await?;
+    Ok(leg.map(|l| (open, l)))
+}
+
+/// Records the pickup of a supplement parcel (in the caller's transaction, the dossier locked): the
+/// fee must be its postage; the parcel gets its item code and due date; the dossier's status stays
+/// `supplement_requested` until the desk signs for it.
+pub(crate) async fn record_pickup(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    fee: i64,
+    given: Option<crate::s10::ItemCode>,
+    office_code: Option<String>,
+) -> Result<dossier::Model, OpError> {
+    let invalid = || {
+        OpError::from(InvalidTransition {
+            mode: dossier.service_mode,
+            from: dossier.status,
+            action: Action::RecordPickup,
+        })
+    };
+    let Some((open, parcel)) = pending_parcel(txn, dossier.id).await? else {
+        return Err(invalid());
+    };
+    if parcel.status != LegStatus::Planned {
+        return Err(invalid());
+    }
+    let postage = open.postage_vnd.unwrap_or_default();
+    if fee != postage {
+        return Err(OpError::field(
+            "fee_collected_vnd",
+            format!("must be {postage} VND, the postage of the supplement's parcel"),
+        ));
+    }
+    let item_code = match given {
+        Some(code) => {
+            let taken = leg::Entity::find()
+                .filter(leg::Column::ItemCode.eq(code.as_str()))
+                .one(txn)
+                .await?
+                .is_some();
+            if taken {
+                return Err(OpError::Conflict(format!(
+                    "item code {code} is already on another parcel"
+                )));
+            }
+            code
+        }
+        None => super::postal::allocate_item_code(txn, &dossier.office_code).await?,
+    };
+    let calendar = super::reference::working_calendar(txn).await?;
+    let now = crate::clock::now();
+    let due_at = crate::sla::leg_due_at(&calendar, parcel.route_class, false, now);
+    let mut leg_update: leg::ActiveModel = parcel.into();
+    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
+    leg_update.status = Set(LegStatus::PickedUp);
+    leg_update.due_at = Set(Some(due_at));
+    leg_update.started_at = Set(Some(now));
+    leg_update.updated_at = Set(now);
+    leg_update.update(txn).await?;
+    let mut row: supplement::ActiveModel = open.into();
+    row.picked_up_at = Set(Some(now));
+    row.fee_collected_vnd = Set(Some(fee));
+    row.update(txn).await?;
+    let dossier_id = dossier.id;
+    let mut touched: dossier::ActiveModel = dossier.into();
+    touched.updated_at = Set(now);
+    let updated = touched.update(txn).await?;
+    append_event(
+        txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickedUp,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: None,
+            leg: Some(LegDirection::Inbound),
+            location: office_code,
+            note: Some(format!("supplement: item {item_code}; {fee} VND collected")),
+        },
+    )
+    .await?;
+    tracing::info!(dossier.code = %updated.code, item.code = %item_code, "supplement picked up");
+    Ok(updated)
+}
+
+/// Marks the supplement filed at the desk (in the handover's transaction) and returns its parcel.
+pub(crate) async fn mark_filed(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<leg::Model>, OpError> {
+    let Some((open, parcel)) = pending_parcel(conn, dossier_id).await? else {
+        return Ok(None);
+    };
+    let mut row: supplement::ActiveModel = open.into();
+    row.filed_at = Set(Some(now));
+    row.update(conn).await?;
+    Ok(Some(parcel))
+}

@@ -1,0 +1,390 @@
+//! Supplements by post: the agency names the documents missing from a dossier; the citizen sends them
+//! by post as a second inbound parcel (purpose `supplement`), picked up, handed over and signed for
+//! like the first; the dossier is then back in `processing`, its result due date counted anew from
+//! the supplement's filing. While the agency waits, its clock stands still: no `overdue` event.
+
+use chrono::{TimeDelta, Utc};
+use entity::{dossier, leg};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use tests::{TestApp, valid_request};
+use worker::StepOutcome;
+
+use super::postal::{
+    Keys, confirm, dossier as dossier_view, draft, expect_error, get, json_of, parse_time, post,
+};
+
+const MISSING: &str = "Giấy tờ tùy thân (bản sao)";
+
+fn path(code: &str, action: &str) -> String {
+    format!("/api/v1/dossiers/{code}/{action}")
+}
+
+/// The overdue sweep, run until it has nothing left; returns how many steps did work.
+async fn sweep_until_idle(app: &TestApp) -> usize {
+    for worked in 0..20 {
+        match worker::deadlines::step(&app.store).await {
+            StepOutcome::Worked => {}
+            StepOutcome::Idle => return worked,
+            StepOutcome::Failed => panic!("the overdue sweep failed"),
+        }
+    }
+    panic!("the overdue sweep never ran out of work");
+}
+
+fn kinds_of(d: &Value, kind: &str) -> usize {
+    d["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .count()
+}
+
+async fn leg_count(app: &TestApp) -> u64 {
+    leg::Entity::find()
+        .count(&app.store.read)
+        .await
+        .expect("count")
+}
+
+/// A dossier (a war invalid's: postage at half) taken to the agency and accepted for processing;
+/// returns its code and access token.
+async fn processing(app: &TestApp, keys: &Keys) -> (String, String) {
+    let mut body = valid_request();
+    body["fee_exemption"] = "war_invalid".into();
+    let created = json_of(app.post_dossier(&body).await, 201).await;
+    let code = created["code"].as_str().expect("code").to_owned();
+    let token = created["access_token"].as_str().expect("token").to_owned();
+    let total = created["fees"]["total_vnd"].as_i64().expect("total");
+    json_of(
+        post(
+            app,
+            &path(&code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": total}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let record = draft(app, &keys.postal, "to_agency", &[&code]).await;
+    confirm(app, &keys.agency, record["id"].as_i64().expect("id")).await;
+    let d = json_of(
+        post(
+            app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "accepted"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "processing");
+    (code, token)
+}
+
+/// Moves the agency's result due time into the past, as if its days had gone by.
+async fn expire_result(app: &TestApp, code: &str) {
+    let res = dossier::Entity::update_many()
+        .col_expr(
+            dossier::Column::ResultDueAt,
+            Expr::value(Utc::now() - TimeDelta::hours(1)),
+        )
+        .filter(dossier::Column::Code.eq(code))
+        .exec(&app.store.write)
+        .await
+        .expect("update dossier");
+    assert_eq!(res.rows_affected, 1);
+}
+
+#[tokio::test]
+async fn a_supplement_request_must_name_the_missing_documents() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = processing(&app, &keys).await;
+    let before = dossier_view(&app, &code, &keys.agency).await;
+    for body in [
+        json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ"}),
+        json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ", "missing_documents": []}),
+    ] {
+        expect_error(
+            post(&app, &path(&code, "verdict"), Some(&keys.agency), &body).await,
+            422,
+            "validation_failed",
+            &["missing_documents"],
+        )
+        .await;
+    }
+    let after = dossier_view(&app, &code, &keys.agency).await;
+    assert_eq!(after["status"], "processing");
+    assert_eq!(after["timeline"], before["timeline"]);
+
+    // Named, they are shown to the citizen in the dossier view.
+    json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ",
+                    "missing_documents": [MISSING]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(d["status"], "supplement_requested");
+    assert_eq!(d["missing_documents"], json!([MISSING]));
+}
+
+#[tokio::test]
+async fn a_supplement_sent_by_post_returns_the_dossier_to_processing_with_a_new_due_date() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = processing(&app, &keys).await;
+    json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ",
+                    "missing_documents": [MISSING]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    // The agency's old due date passes while it waits: its clock stands still, nothing is overdue.
+    expire_result(&app, &code).await;
+    let old_due = parse_time(&dossier_view(&app, &code, &token).await["result_due_at"]);
+    assert_eq!(sweep_until_idle(&app).await, 0);
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(d["overdue"], false);
+    assert_eq!(kinds_of(&d, "overdue"), 0);
+
+    // The citizen sends the missing document by post.
+    let documents = json!([{"name": MISSING, "original": false, "copies": 1}]);
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": documents, "pickup_address": null}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(d["status"], "supplement_requested");
+    let parcel = d["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["purpose"] == "supplement")
+        .cloned()
+        .expect("a supplement parcel");
+    assert_eq!(parcel["direction"], "inbound");
+    assert_eq!(parcel["status"], "planned");
+    // One inbound leg's postage (26,000 VND in Hà Nội), halved for a war invalid.
+    assert_eq!(d["fees"]["supplement_postage_vnd"], 13_000);
+
+    // It is on the office's pickup worklist.
+    let list = json_of(
+        get(
+            &app,
+            "/api/v1/pickups?status=pickup_requested",
+            Some(&keys.postal),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let item = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["code"] == code.as_str())
+        .cloned()
+        .expect("the supplement on the worklist");
+    assert_eq!(item["purpose"], "supplement");
+    assert_eq!(item["documents"][0]["name"], MISSING);
+    assert_eq!(item["fees"]["supplement_postage_vnd"], 13_000);
+
+    // Not yet picked up: it cannot be handed over.
+    let body = json!({"direction": "to_agency", "agency_code": "UBND-P-HOANKIEM", "dossier_codes": [code]});
+    expect_error(
+        post(&app, "/api/v1/handovers", Some(&keys.postal), &body).await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+    // The pickup collects the supplement's postage, not the dossier's total.
+    expect_error(
+        post(
+            &app,
+            &path(&code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": 26_000}),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["fee_collected_vnd"],
+    )
+    .await;
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": 13_000}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "supplement_requested");
+    let parcel = d["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["purpose"] == "supplement")
+        .cloned()
+        .expect("the supplement parcel");
+    assert_eq!(parcel["status"], "picked_up");
+    let item_code = parcel["item_code"].as_str().expect("item code").to_owned();
+
+    // Still waiting, still no overdue however often the sweep runs.
+    assert_eq!(sweep_until_idle(&app).await, 0);
+
+    // Handed over and signed for: back in processing, due anew from the supplement's filing.
+    let record = draft(&app, &keys.postal, "to_agency", &[&code]).await;
+    assert_eq!(record["items"][0]["item_code"], item_code.as_str());
+    confirm(&app, &keys.agency, record["id"].as_i64().expect("id")).await;
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(d["status"], "processing");
+    assert!(parse_time(&d["result_due_at"]) > old_due, "{d}");
+    assert_eq!(d["overdue"], false);
+    assert_eq!(kinds_of(&d, "overdue"), 0);
+    assert_eq!(d["missing_documents"], json!([]));
+    let parcel = d["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["purpose"] == "supplement")
+        .cloned()
+        .expect("the supplement parcel");
+    assert_eq!(parcel["status"], "handed_over");
+    assert_eq!(sweep_until_idle(&app).await, 0);
+    // The public view names the parcel's purpose too.
+    let tracked = json_of(get(&app, &format!("/api/v1/track/{code}"), None).await, 200).await;
+    assert!(
+        tracked["legs"]
+            .as_array()
+            .expect("legs")
+            .iter()
+            .any(|l| l["purpose"] == "supplement" && l["status"] == "handed_over")
+    );
+}
+
+#[tokio::test]
+async fn only_the_citizen_sends_a_supplement_and_only_when_one_is_asked_for() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = processing(&app, &keys).await;
+    let (_, other_token) = processing(&app, &keys).await;
+    let body = json!({"documents": [{"name": MISSING, "original": false, "copies": 1}],
+                      "pickup_address": null});
+    let legs = leg_count(&app).await;
+
+    // Nothing was asked for yet.
+    expect_error(
+        post(&app, &path(&code, "supplement"), Some(&token), &body).await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+    json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ",
+                    "missing_documents": [MISSING]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let before = dossier_view(&app, &code, &token).await;
+    expect_error(
+        post(&app, &path(&code, "supplement"), None, &body).await,
+        401,
+        "unauthorized",
+        &[],
+    )
+    .await;
+    for bearer in [&keys.postal, &keys.agency, &other_token] {
+        expect_error(
+            post(&app, &path(&code, "supplement"), Some(bearer), &body).await,
+            403,
+            "forbidden",
+            &[],
+        )
+        .await;
+    }
+    expect_error(
+        post(
+            &app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": [], "pickup_address": null}),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["documents"],
+    )
+    .await;
+    expect_error(
+        post(
+            &app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": body["documents"],
+                    "pickup_address": {"line": "1 Lê Duẩn", "ward_code": "26740", "province_code": "01"}}),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["pickup_address.ward_code"],
+    )
+    .await;
+    assert_eq!(leg_count(&app).await, legs);
+    assert_eq!(
+        dossier_view(&app, &code, &token).await["timeline"],
+        before["timeline"]
+    );
+
+    // Sent once; a second time is a conflict.
+    json_of(
+        post(&app, &path(&code, "supplement"), Some(&token), &body).await,
+        201,
+    )
+    .await;
+    assert_eq!(leg_count(&app).await, legs + 1);
+    expect_error(
+        post(&app, &path(&code, "supplement"), Some(&token), &body).await,
+        409,
+        "conflict",
+        &[],
+    )
+    .await;
+    assert_eq!(leg_count(&app).await, legs + 1);
+}
