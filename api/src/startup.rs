@@ -200,6 +200,11 @@ impl Application {
                     .token
                     .clone()
                     .filter(|t| !t.expose_secret().is_empty()),
+                reports: crate::state::ReportLimits {
+                    slots: tokio::sync::Semaphore::new(settings.limits.reports_at_once),
+                    wait: std::time::Duration::from_secs(settings.limits.report_wait_secs),
+                    timeout: std::time::Duration::from_millis(settings.limits.report_timeout_ms),
+                },
             }),
         };
         Ok(Self {

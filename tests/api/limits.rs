@@ -701,3 +701,87 @@ async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() 
         assert_eq!(res.status(), 200, "{query}");
     }
 }
+
+/// `GET /api/v1/reports/summary?{query}` as an administrator.
+async fn summary(app: &TestApp, admin: &str, query: &str) -> Response {
+    app.client
+        .get(app.url(&format!("/api/v1/reports/summary?{query}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_report_period_over_five_years_is_refused_on_its_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    for query in ["from=2020-01-01&to=2025-01-01", "from=1970-01-01&to=9998-12-31"] {
+        let res = summary(&app, &admin, query).await;
+        assert_eq!(res.status(), 422, "{query}");
+        let (code, fields) = error_of(res).await;
+        assert_eq!(code, "validation_failed");
+        assert_eq!(fields, ["to"]);
+    }
+    let res = summary(&app, &admin, "from=2020-01-01&to=2024-12-31").await;
+    assert_eq!(res.status(), 200, "five years exactly");
+}
+
+#[tokio::test]
+async fn a_report_that_runs_out_of_time_is_stopped_with_a_clear_answer() {
+    // No time at all: any report that has to wait for its database runs out of time.
+    let app = TestApp::spawn_with(|s| s.limits.report_timeout_ms = 0).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 5).await;
+    let started = std::time::Instant::now();
+    let res = summary(&app, &admin, "period=2026").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_rate_limited(res).await;
+    // The service goes on answering.
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused() {
+    // No waiting: reports that arrive while one runs are refused.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.reports_at_once = 1;
+        s.limits.report_wait_secs = 0;
+    })
+    .await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 20).await;
+    let answers = futures_util::future::join_all(
+        (0..16).map(|_| summary(&app, &admin, "period=2026")),
+    )
+    .await;
+    let mut made = 0;
+    let mut refused = 0;
+    for res in answers {
+        match res.status() {
+            StatusCode::OK => made += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_rate_limited(res).await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(made >= 1 && refused >= 1, "made {made}, refused {refused}");
+    drop(app);
+
+    // Waiting for a turn: every report is made, two at a time.
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| summary(&app, &admin, "period=2026")),
+    )
+    .await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
+}
