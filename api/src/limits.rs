@@ -4,6 +4,10 @@
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::StatusCode};
 
+/// How long a request's body may take to arrive once its headers are in; a slower one is answered
+/// 408 and its connection closed.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Largest accepted JSON body (API.md).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
@@ -58,7 +62,23 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         }
         if declared.is_none() || declared.is_some_and(|len| len > 0) {
             let body = req.take_body();
-            match body.into_bytes_limit(max).await {
+            let Ok(read) = tokio::time::timeout(BODY_TIMEOUT, body.into_bytes_limit(max)).await
+            else {
+                let refusal = poem::Error::from_string(
+                    format!(
+                        "the body did not arrive within {} seconds",
+                        BODY_TIMEOUT.as_secs()
+                    ),
+                    StatusCode::REQUEST_TIMEOUT,
+                );
+                let mut response = crate::error::render_poem_error(refusal).await;
+                response.headers_mut().insert(
+                    poem::http::header::CONNECTION,
+                    poem::http::HeaderValue::from_static("close"),
+                );
+                return Ok(response);
+            };
+            match read {
                 Ok(bytes) => req.set_body(bytes),
                 Err(poem::error::ReadBodyError::PayloadTooLarge) => {
                     return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));

@@ -785,3 +785,51 @@ async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused()
     .await;
     assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
 }
+
+#[tokio::test]
+async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|s| s.server.header_timeout_secs = 1).await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    // Meanwhile the service answers others.
+    for _ in 0..3 {
+        let res = app
+            .client
+            .get(app.url("/health/live"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+    }
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the half-sent request's connection is closed, not left open");
+    let elapsed = started.elapsed();
+    assert!(
+        read.is_err() || !String::from_utf8_lossy(&buf).contains("200 OK"),
+        "no answer to half a request: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(800) && elapsed < std::time::Duration::from_secs(5),
+        "closed after {elapsed:?}"
+    );
+    // A whole request on a fresh connection is still answered.
+    let mut quick = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    quick
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    quick.read_to_end(&mut answer).await.expect("read");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
