@@ -1,6 +1,8 @@
 //! Request body limits: JSON bodies over 64 KiB are refused with 413 before anything reads them,
 //! whether or not the client sent a `Content-Length`. The one exception is an offline scanner's batch
-//! upload (`POST /api/v1/scans/batch`, up to 1,000 scans), allowed [`MAX_SCAN_BATCH_BODY`].
+//! upload (`POST /api/v1/scans/batch`, up to 1,000 scans), allowed [`MAX_SCAN_BATCH_BODY`], and the
+//! carrier's push (`POST /api/v1/carrier/events`, up to [`MAX_PUSH_RECORDS`] records), allowed
+//! [`MAX_CARRIER_PUSH_BODY`].
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::StatusCode};
 
@@ -17,12 +19,26 @@ pub const MAX_SCAN_BATCH_BODY: usize = 1024 * 1024;
 /// The path whose body may be up to [`MAX_SCAN_BATCH_BODY`].
 pub const SCAN_BATCH_PATH: &str = "/api/v1/scans/batch";
 
+/// The most records one carrier push may carry.
+pub const MAX_PUSH_RECORDS: usize = 1000;
+
+/// The largest carrier record accepted in a push, as JSON: its id, time and status code, an item
+/// code, order number, customer code and post office, and its status message and notes in full
+/// Vietnamese text, with room to spare.
+pub const MAX_PUSH_RECORD_BYTES: usize = 2 * 1024;
+
+/// Largest accepted carrier push: [`MAX_PUSH_RECORDS`] records of [`MAX_PUSH_RECORD_BYTES`] each.
+pub const MAX_CARRIER_PUSH_BODY: usize = MAX_PUSH_RECORDS * MAX_PUSH_RECORD_BYTES;
+
+/// The path of the carrier push, whose body may be up to [`MAX_CARRIER_PUSH_BODY`].
+pub const CARRIER_PUSH_PATH: &str = "/api/v1/carrier/events";
+
 /// The body limit of a request to `path`.
 pub fn limit_for(path: &str, default: usize) -> usize {
-    if path == SCAN_BATCH_PATH {
-        default.max(MAX_SCAN_BATCH_BODY)
-    } else {
-        default
+    match path {
+        SCAN_BATCH_PATH => default.max(MAX_SCAN_BATCH_BODY),
+        CARRIER_PUSH_PATH => default.max(MAX_CARRIER_PUSH_BODY),
+        _ => default,
     }
 }
 

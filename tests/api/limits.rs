@@ -833,3 +833,61 @@ async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_o
     quick.read_to_end(&mut answer).await.expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }
+
+/// A carrier record of realistic size, for an item nobody knows.
+fn carrier_record(id: i64) -> Value {
+    json!({
+        "id": id,
+        "customerCode": "C0012345",
+        "orderNumber": format!("ORD-{id:010}"),
+        "itemCode": format!("EZ{:08}9VN", id % 100_000_000),
+        "eventTime": "2026-12-01T09:15:00+07:00",
+        "posId": "100000",
+        "statusCode": 7,
+        "statusMessage": "Đã nhận hàng tại bưu cục gốc — Bưu cục Hoàn Kiếm, Hà Nội",
+        "notes": "Khách hàng gửi tại quầy; bưu tá đã kiểm tra niêm phong, số lượng và khối lượng bưu gửi"
+    })
+}
+
+#[tokio::test]
+async fn a_carrier_push_as_large_as_it_may_be_is_taken_and_a_larger_one_is_refused() {
+    const SECRET: &str = "carrier-push-secret-for-limits";
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SECRET.to_owned().into());
+    })
+    .await;
+    let push = |records: Vec<Value>| {
+        let body = serde_json::to_vec(&json!({ "content": records })).expect("json");
+        let signature =
+            domain::ops::carrier_ingest::push_signature(SECRET.as_bytes(), &body);
+        app.client
+            .post(app.url("/api/v1/carrier/events"))
+            .header("content-type", "application/json")
+            .header("X-Dossier-Signature", signature)
+            .body(body)
+            .send()
+    };
+    let most = api::limits::MAX_PUSH_RECORDS;
+    // The most records, each of realistic size: far more than a JSON body's 64 KiB.
+    let res = push((0..most as i64).map(carrier_record).collect())
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    // One record more is refused, whatever its size.
+    let res = push((0..=most as i64).map(|i| carrier_record(i + 1_000_000)).collect())
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_of(res).await.0, "payload_too_large");
+    // And a body over the push's limit is refused before it is read.
+    let padded: Vec<Value> = (0..most as i64)
+        .map(|i| {
+            let mut r = carrier_record(i + 2_000_000);
+            r["notes"] = json!("x".repeat(api::limits::MAX_PUSH_RECORD_BYTES));
+            r
+        })
+        .collect();
+    let res = push(padded).await.expect("request");
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_of(res).await.0, "payload_too_large");
+}
