@@ -69,10 +69,7 @@ pub enum ApiError {
     ValidationFailed(Json<ErrorEnvelope>),
     /// Too many requests; `Retry-After` says when to try again.
     #[oai(status = 429)]
-    RateLimited(
-        Json<ErrorEnvelope>,
-        #[oai(header = "Retry-After")] u64,
-    ),
+    RateLimited(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
     /// A bug; the body carries no internals.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),

@@ -107,9 +107,7 @@ impl RateLimits {
         let path = req.uri().path();
         let key = api_key_of(req);
         let is_write = req.method() == Method::POST
-            && (path == "/"
-                || path == "/staff"
-                || (path == "/api/v1/dossiers" && key.is_none()));
+            && (path == "/" || path == "/staff" || (path == "/api/v1/dossiers" && key.is_none()));
         let is_read = !is_write
             && (path.starts_with("/api/v1/track/")
                 || path.starts_with("/t/")

@@ -207,7 +207,9 @@ impl Application {
         Ok(Self {
             port,
             listener,
-            header_timeout: std::time::Duration::from_secs(settings.server.header_timeout_secs.max(1)),
+            header_timeout: std::time::Duration::from_secs(
+                settings.server.header_timeout_secs.max(1),
+            ),
             state,
             first_admin_key,
             seeded,

@@ -73,7 +73,7 @@ fn label(i: usize) -> anyhow::Result<LabelData> {
         address_lines: vec!["126 Hàng Trống, phường Hoàn Kiếm, Hà Nội".to_owned()],
         phone: None,
     };
-    let inbound = i % 2 == 0;
+    let inbound = i.is_multiple_of(2);
     Ok(LabelData {
         qr_url: format!("https://dossier.vnpost.vn/l/{token}"),
         item_code,

@@ -52,7 +52,7 @@ fn payload(i: usize) -> EmailPayload {
         recipient: Recipient::Citizen,
         to: format!("cong.dan.{i}@example.vn"),
         to_name: Some("Nguyễn Thị Bích Ngọc".to_owned()),
-        language: if i % 10 == 0 { "en" } else { "vi" }.to_owned(),
+        language: if i.is_multiple_of(10) { "en" } else { "vi" }.to_owned(),
         dossier_code: format!("BENCH-{i:05}"),
         agency_name: Some("Ủy ban nhân dân phường Hoàn Kiếm".to_owned()),
         procedure_name: Some("Cấp bản sao trích lục hộ tịch".to_owned()),

@@ -201,10 +201,10 @@ async fn wait_ready(port: u16) -> anyhow::Result<()> {
             let req = Request::get("/health/ready")
                 .header("host", "127.0.0.1")
                 .body(Full::new(Bytes::new()))?;
-            if let Ok(res) = sender.send_request(req).await {
-                if res.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(res) = sender.send_request(req).await
+                && res.status().is_success()
+            {
+                return Ok(());
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

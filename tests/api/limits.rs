@@ -352,13 +352,21 @@ async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
         );
     }
     // The same through the sign-in page's own link: the form does not carry the foreign path on.
-    for query in ["?next=%2F%09%2Fexample.org", "?next=%2F%2Fexample.org", "?next=%2F%255Cexample.org"] {
+    for query in [
+        "?next=%2F%09%2Fexample.org",
+        "?next=%2F%2Fexample.org",
+        "?next=%2F%255Cexample.org",
+    ] {
         let (cookies, csrf, next) = sign_in_form(&app, query).await;
         let res = app
             .client
             .post(app.url("/staff"))
             .header(COOKIE, cookies)
-            .form(&[("csrf", csrf.as_str()), ("key", key.as_str()), ("next", next.as_str())])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("key", key.as_str()),
+                ("next", next.as_str()),
+            ])
             .send()
             .await
             .expect("request");
@@ -381,7 +389,13 @@ async fn after_sign_in_next_leads_only_to_a_path_of_this_site() {
 async fn a_phone_has_at_most_five_open_pickup_requests_whatever_its_spelling() {
     let app = TestApp::spawn_with(|s| s.limits.open_requests_per_phone = 5).await;
     let mut codes = Vec::new();
-    for phone in ["0912345678", "+84912345678", "0912 345 678", "84912345678", "0912.345.678"] {
+    for phone in [
+        "0912345678",
+        "+84912345678",
+        "0912 345 678",
+        "84912345678",
+        "0912.345.678",
+    ] {
         let res = app.post_dossier(&request_with_phone(phone)).await;
         assert_eq!(res.status(), 201, "{phone}");
         let body: Value = res.json().await.expect("json");
@@ -437,7 +451,11 @@ async fn ten_concurrent_requests_for_one_phone_make_exactly_five_dossiers() {
         let mut req = app
             .client
             .post(app.url("/api/v1/dossiers"))
-            .json(&request_with_phone(if i % 2 == 0 { "0912345678" } else { "+84912345678" }));
+            .json(&request_with_phone(if i % 2 == 0 {
+                "0912345678"
+            } else {
+                "+84912345678"
+            }));
         if i % 3 == 0 {
             req = req.header("Idempotency-Key", format!("concurrent-{i}"));
         }
@@ -493,7 +511,14 @@ async fn rename(app: &TestApp, admin: &str, kind: &str, code: &str, name: &str) 
 async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
     let app = TestApp::spawn().await;
     let admin = app.key(Role::Admin, None, None).await;
-    rename(&app, &admin, "agencies", "UBND-P-HOANKIEM", "=HYPERLINK(\"http://example.org\")").await;
+    rename(
+        &app,
+        &admin,
+        "agencies",
+        "UBND-P-HOANKIEM",
+        "=HYPERLINK(\"http://example.org\")",
+    )
+    .await;
     rename(&app, &admin, "procedures", "1.001612", "-2+3").await;
     app.create_valid_dossier().await;
     let today = chrono::Utc::now().date_naive();
@@ -513,7 +538,10 @@ async fn csv_text_cells_that_a_spreadsheet_would_run_begin_with_a_quote() {
         body.contains("\"'=HYPERLINK(\"\"http://example.org\"\")\""),
         "the agency's name is neutralised: {body}"
     );
-    assert!(body.contains(",'-2+3,"), "the procedure's name is neutralised: {body}");
+    assert!(
+        body.contains(",'-2+3,"),
+        "the procedure's name is neutralised: {body}"
+    );
     for line in body.lines() {
         for cell in line.split(',') {
             let cell = cell.trim_start_matches(['"', '\u{feff}']);
@@ -548,7 +576,12 @@ async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_wor
         let _ = stopped.await;
     }));
     for base in [app.base_url.as_str(), worker_base.as_str()] {
-        for wrong in [None, Some("scrape-me"), Some("scrape-me-7c1f0a9e-and-more"), Some("")] {
+        for wrong in [
+            None,
+            Some("scrape-me"),
+            Some("scrape-me-7c1f0a9e-and-more"),
+            Some(""),
+        ] {
             let res = scrape(&app.client, base, wrong).await;
             assert_eq!(res.status(), 401, "{base} with {wrong:?}");
             assert_eq!(error_of(res).await.0, "unauthorized");
@@ -567,7 +600,10 @@ async fn metrics_need_the_bearer_token_when_one_is_set_on_the_server_and_the_wor
 
     // Without a token the metrics stay open, as before.
     let open = TestApp::spawn().await;
-    assert_eq!(scrape(&open.client, &open.base_url, None).await.status(), 200);
+    assert_eq!(
+        scrape(&open.client, &open.base_url, None).await.status(),
+        200
+    );
 }
 
 /// The `rel="next"` target of a `Link` header, if any.
@@ -620,9 +656,15 @@ async fn walk_pickups(app: &TestApp, key: &str, first: String) -> Vec<Vec<String
         assert_eq!(res.status(), 200);
         next = next_link(&res);
         if let Some(next) = &next {
-            assert!(next.contains("limit="), "the next page keeps the limit: {next}");
+            assert!(
+                next.contains("limit="),
+                "the next page keeps the limit: {next}"
+            );
             if url.contains("status=") {
-                assert!(next.contains("status="), "the next page keeps the status: {next}");
+                assert!(
+                    next.contains("status="),
+                    "the next page keeps the status: {next}"
+                );
             }
         }
         let items: Vec<Value> = res.json().await.expect("json");
@@ -679,7 +721,14 @@ async fn the_pickup_worklist_comes_in_pages_that_reach_every_request() {
 async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let key = app.key(Role::Postal, Some(OFFICE), None).await;
-    for query in ["limit=0", "limit=501", "limit=-1", "limit=ten", "after=nonsense", "after=1_x"] {
+    for query in [
+        "limit=0",
+        "limit=501",
+        "limit=-1",
+        "limit=ten",
+        "after=nonsense",
+        "after=1_x",
+    ] {
         let res = app
             .client
             .get(app.url(&format!("/api/v1/pickups?{query}")))
@@ -716,7 +765,10 @@ async fn summary(app: &TestApp, admin: &str, query: &str) -> Response {
 async fn a_report_period_over_five_years_is_refused_on_its_field() {
     let app = TestApp::spawn().await;
     let admin = app.key(Role::Admin, None, None).await;
-    for query in ["from=2020-01-01&to=2025-01-01", "from=1970-01-01&to=9998-12-31"] {
+    for query in [
+        "from=2020-01-01&to=2025-01-01",
+        "from=1970-01-01&to=9998-12-31",
+    ] {
         let res = summary(&app, &admin, query).await;
         assert_eq!(res.status(), 422, "{query}");
         let (code, fields) = error_of(res).await;
@@ -757,10 +809,8 @@ async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused()
     .await;
     let admin = app.key(Role::Admin, None, None).await;
     make_requests(&app, 20).await;
-    let answers = futures_util::future::join_all(
-        (0..16).map(|_| summary(&app, &admin, "period=2026")),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..16).map(|_| summary(&app, &admin, "period=2026"))).await;
     let mut made = 0;
     let mut refused = 0;
     for res in answers {
@@ -779,10 +829,8 @@ async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused()
     // Waiting for a turn: every report is made, two at a time.
     let app = TestApp::spawn().await;
     let admin = app.key(Role::Admin, None, None).await;
-    let answers = futures_util::future::join_all(
-        (0..8).map(|_| summary(&app, &admin, "period=2026")),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| summary(&app, &admin, "period=2026"))).await;
     assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
 }
 
@@ -791,7 +839,9 @@ async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_o
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(|s| s.server.header_timeout_secs = 1).await;
     let addr = app.base_url.trim_start_matches("http://").to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
         .expect("write");
@@ -820,11 +870,14 @@ async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_o
         String::from_utf8_lossy(&buf)
     );
     assert!(
-        elapsed >= std::time::Duration::from_millis(800) && elapsed < std::time::Duration::from_secs(5),
+        elapsed >= std::time::Duration::from_millis(800)
+            && elapsed < std::time::Duration::from_secs(5),
         "closed after {elapsed:?}"
     );
     // A whole request on a fresh connection is still answered.
-    let mut quick = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let mut quick = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     quick
         .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
@@ -858,8 +911,7 @@ async fn a_carrier_push_as_large_as_it_may_be_is_taken_and_a_larger_one_is_refus
     .await;
     let push = |records: Vec<Value>| {
         let body = serde_json::to_vec(&json!({ "content": records })).expect("json");
-        let signature =
-            domain::ops::carrier_ingest::push_signature(SECRET.as_bytes(), &body);
+        let signature = domain::ops::carrier_ingest::push_signature(SECRET.as_bytes(), &body);
         app.client
             .post(app.url("/api/v1/carrier/events"))
             .header("content-type", "application/json")
@@ -874,9 +926,13 @@ async fn a_carrier_push_as_large_as_it_may_be_is_taken_and_a_larger_one_is_refus
         .expect("request");
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     // One record more is refused, whatever its size.
-    let res = push((0..=most as i64).map(|i| carrier_record(i + 1_000_000)).collect())
-        .await
-        .expect("request");
+    let res = push(
+        (0..=most as i64)
+            .map(|i| carrier_record(i + 1_000_000))
+            .collect(),
+    )
+    .await
+    .expect("request");
     assert_eq!(res.status(), 413);
     assert_eq!(error_of(res).await.0, "payload_too_large");
     // And a body over the push's limit is refused before it is read.

@@ -77,16 +77,18 @@ impl CarrierApi {
             ))
         })?;
         if push.content.len() > MAX_PUSH_RECORDS {
-            return Err(ApiError::PayloadTooLarge(Json(crate::error::ErrorEnvelope {
-                error: crate::error::ErrorBody {
-                    code: "payload_too_large".into(),
-                    message: format!(
-                        "a push carries at most {MAX_PUSH_RECORDS} records; send the rest in \
+            return Err(ApiError::PayloadTooLarge(Json(
+                crate::error::ErrorEnvelope {
+                    error: crate::error::ErrorBody {
+                        code: "payload_too_large".into(),
+                        message: format!(
+                            "a push carries at most {MAX_PUSH_RECORDS} records; send the rest in \
                          another push"
-                    ),
-                    details: Vec::new(),
+                        ),
+                        details: Vec::new(),
+                    },
                 },
-            })));
+            )));
         }
         let report = carrier_ingest::ingest(&state.store, &push.content, ReceivedVia::Push).await?;
         tracing::info!(

@@ -90,7 +90,10 @@ pub fn may_read(request: &poem::Request, token: Option<&SecretString>) -> bool {
         .headers()
         .get(poem::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .unwrap_or_default();
     bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
 }

@@ -7,8 +7,7 @@ use domain::ops::OpError;
 use domain::ops::access::Actor;
 use domain::ops::dossiers::SlipDocument;
 use domain::ops::postal::{
-    PickupCursor,
-    DeliveryRequest, PickupItem, PickupRequest, RecipientRequest, ScheduleRequest,
+    DeliveryRequest, PickupCursor, PickupItem, PickupRequest, RecipientRequest, ScheduleRequest,
 };
 use domain::ops::scans::{MAX_BATCH, ScanOutcome, ScanRequest};
 use entity::enums::DossierStatus;
@@ -299,10 +298,7 @@ const DEFAULT_PICKUPS_PAGE: u64 = 100;
 enum PickupsResponse {
     /// A page of the worklist; `Link` names the next one when there is more.
     #[oai(status = 200)]
-    Ok(
-        Json<Vec<PickupOut>>,
-        #[oai(header = "Link")] Option<String>,
-    ),
+    Ok(Json<Vec<PickupOut>>, #[oai(header = "Link")] Option<String>),
 }
 
 pub struct PostalApi;
@@ -358,14 +354,9 @@ impl PostalApi {
                 ))
             })?),
         };
-        let page = domain::ops::postal::list_pickups_page(
-            &state.store.read,
-            actor,
-            status,
-            after,
-            limit,
-        )
-        .await?;
+        let page =
+            domain::ops::postal::list_pickups_page(&state.store.read, actor, status, after, limit)
+                .await?;
         let link = page.next.map(|next| {
             let status = status
                 .map(|s| format!("status={}&", s.as_str()))

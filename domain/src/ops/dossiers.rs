@@ -556,7 +556,10 @@ async fn insert_new_dossier(
         if let Some(limit) = phone_limit {
             let open = dossier::Entity::find()
                 .filter(dossier::Column::ApplicantPhone.eq(active_value(&dossier.applicant_phone)))
-                .filter(dossier::Column::Status.is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()))
+                .filter(
+                    dossier::Column::Status
+                        .is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()),
+                )
                 .count(txn)
                 .await?;
             if open >= u64::from(limit) {

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(c.optional_text("f", Some(" "), 10), None);
         assert_eq!(c.digits_code("g", Some("0a"), 2), None);
         assert_eq!(c.digits_code("h", Some("01"), 2).as_deref(), Some("01"));
-        let errors = c.finish().unwrap_err();
+        let errors = c.finish().expect_err("some fields are invalid");
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["b", "c", "d", "e", "g"]);
     }

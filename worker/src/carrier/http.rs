@@ -234,7 +234,8 @@ impl HttpCarrier {
         let retry_after = retry_after(response.headers());
         let mut response = response;
         let declared = response.content_length().unwrap_or(0);
-        let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(MAX_ANSWER_BYTES));
+        let mut body =
+            Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(MAX_ANSWER_BYTES));
         let mut too_large = declared > MAX_ANSWER_BYTES as u64;
         while !too_large && let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
