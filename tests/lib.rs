@@ -167,6 +167,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             public_reads_per_minute: 1_000_000,
             key_requests_per_minute: 1_000_000,
             open_requests_per_phone: 1_000_000,
+            ..Default::default()
         },
         metrics: Default::default(),
         webhooks: api::settings::WebhookSettings {

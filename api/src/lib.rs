@@ -11,6 +11,7 @@ pub mod optional_json;
 pub mod probes;
 pub mod rate_limit;
 pub mod routes;
+pub mod serve;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -91,6 +91,7 @@ impl RateLimits {
             .headers()
             .get_all("x-forwarded-for")
             .iter()
+            .rev()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.rsplit(','))
             .map(str::trim)

@@ -62,6 +62,13 @@ pub struct LimitSettings {
     /// Open pickup requests (`pickup_requested`, `pickup_scheduled`, `pickup_failed`) per applicant
     /// phone.
     pub open_requests_per_phone: u32,
+    /// Reports made at once by one process; the next waits for a turn.
+    pub reports_at_once: usize,
+    /// How long a report waits for a turn before it is refused (429).
+    pub report_wait_secs: u64,
+    /// How long a report's statements may run (PostgreSQL's `statement_timeout`; on SQLite the whole
+    /// report is bounded by a timer).
+    pub report_timeout_ms: u64,
 }
 
 impl Default for LimitSettings {
@@ -71,6 +78,9 @@ impl Default for LimitSettings {
             public_reads_per_minute: 600,
             key_requests_per_minute: 6000,
             open_requests_per_phone: 5,
+            reports_at_once: 2,
+            report_wait_secs: 10,
+            report_timeout_ms: 30_000,
         }
     }
 }

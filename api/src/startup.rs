@@ -6,10 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use domain::store::Store;
 use migration::MigratorTrait;
-use poem::{
-    EndpointExt, Route, Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretSlice};
@@ -130,7 +127,9 @@ async fn label_signing_key(
 /// A built application, listening.
 pub struct Application {
     port: u16,
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
+    /// How long a connection may take to send a request's headers.
+    header_timeout: std::time::Duration,
     state: AppState,
     /// The admin key made on the first start of an empty database, to print once.
     pub first_admin_key: Option<String>,
@@ -177,15 +176,13 @@ impl Application {
             }
         }
         let label_key = label_signing_key(settings, &store.write).await?;
-        let acceptor = TcpListener::bind(settings.server.bind.clone())
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(settings.server.bind.as_str())
             .await
             .with_context(|| format!("Failed to listen on {}", settings.server.bind))?;
-        let port = acceptor
+        let port = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .context("Failed to read the bound port")?;
+            .context("Failed to read the bound port")?
+            .port();
         let state = AppState {
             allow_private_webhooks: settings.webhooks.allow_private_networks,
             carrier_sync: settings
@@ -211,12 +208,20 @@ impl Application {
                     .token
                     .clone()
                     .filter(|t| !t.expose_secret().is_empty()),
+                reports: crate::state::ReportLimits {
+                    slots: tokio::sync::Semaphore::new(settings.limits.reports_at_once),
+                    wait: std::time::Duration::from_secs(settings.limits.report_wait_secs),
+                    timeout: std::time::Duration::from_millis(settings.limits.report_timeout_ms),
+                },
             }),
             complaint_answer_days: settings.complaints.answer_working_days,
         };
         Ok(Self {
             port,
-            acceptor,
+            listener,
+            header_timeout: std::time::Duration::from_secs(
+                settings.server.header_timeout_secs.max(1),
+            ),
             state,
             first_admin_key,
             seeded,
@@ -253,9 +258,14 @@ impl Application {
         });
         let _stop_forgetting = AbortOnDrop(forget_idle);
         let app = routes(self.state);
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(10)))
-            .await
+        crate::serve::serve(
+            self.listener,
+            app,
+            self.header_timeout,
+            shutdown,
+            std::time::Duration::from_secs(10),
+        )
+        .await
     }
 
     /// Serves until the process is told to stop.

@@ -35,4 +35,14 @@ pub struct Guards {
     pub rate_limits: Arc<crate::rate_limit::RateLimits>,
     /// The bearer token `GET /metrics` requires, when set (`metrics.token`).
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Reports running at once and how long they may take.
+    pub reports: ReportLimits,
+}
+
+/// How many reports run at once in this process, how long the next waits for a turn, and how long
+/// a report's statements may run.
+pub struct ReportLimits {
+    pub slots: tokio::sync::Semaphore,
+    pub wait: std::time::Duration,
+    pub timeout: std::time::Duration,
 }

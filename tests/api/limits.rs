@@ -750,3 +750,200 @@ async fn a_pickup_page_size_out_of_range_or_a_foreign_cursor_is_a_bad_request() 
         assert_eq!(res.status(), 200, "{query}");
     }
 }
+
+/// `GET /api/v1/reports/summary?{query}` as an administrator.
+async fn summary(app: &TestApp, admin: &str, query: &str) -> Response {
+    app.client
+        .get(app.url(&format!("/api/v1/reports/summary?{query}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_report_period_over_five_years_is_refused_on_its_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    for query in [
+        "from=2020-01-01&to=2025-01-01",
+        "from=1970-01-01&to=9998-12-31",
+    ] {
+        let res = summary(&app, &admin, query).await;
+        assert_eq!(res.status(), 422, "{query}");
+        let (code, fields) = error_of(res).await;
+        assert_eq!(code, "validation_failed");
+        assert_eq!(fields, ["to"]);
+    }
+    let res = summary(&app, &admin, "from=2020-01-01&to=2024-12-31").await;
+    assert_eq!(res.status(), 200, "five years exactly");
+}
+
+#[tokio::test]
+async fn a_report_that_runs_out_of_time_is_stopped_with_a_clear_answer() {
+    // No time at all: any report that has to wait for its database runs out of time.
+    let app = TestApp::spawn_with(|s| s.limits.report_timeout_ms = 0).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 5).await;
+    let started = std::time::Instant::now();
+    let res = summary(&app, &admin, "period=2026").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_rate_limited(res).await;
+    // The service goes on answering.
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused() {
+    // No waiting: reports that arrive while one runs are refused.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.reports_at_once = 1;
+        s.limits.report_wait_secs = 0;
+    })
+    .await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 20).await;
+    let answers =
+        futures_util::future::join_all((0..16).map(|_| summary(&app, &admin, "period=2026"))).await;
+    let mut made = 0;
+    let mut refused = 0;
+    for res in answers {
+        match res.status() {
+            StatusCode::OK => made += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_rate_limited(res).await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(made >= 1 && refused >= 1, "made {made}, refused {refused}");
+    drop(app);
+
+    // Waiting for a turn: every report is made, two at a time.
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| summary(&app, &admin, "period=2026"))).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
+}
+
+#[tokio::test]
+async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|s| s.server.header_timeout_secs = 1).await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    // Meanwhile the service answers others.
+    for _ in 0..3 {
+        let res = app
+            .client
+            .get(app.url("/health/live"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200);
+    }
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the half-sent request's connection is closed, not left open");
+    let elapsed = started.elapsed();
+    assert!(
+        read.is_err() || !String::from_utf8_lossy(&buf).contains("200 OK"),
+        "no answer to half a request: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(800)
+            && elapsed < std::time::Duration::from_secs(5),
+        "closed after {elapsed:?}"
+    );
+    // A whole request on a fresh connection is still answered.
+    let mut quick = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    quick
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    quick.read_to_end(&mut answer).await.expect("read");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+/// A carrier record of realistic size, for an item nobody knows.
+fn carrier_record(id: i64) -> Value {
+    json!({
+        "id": id,
+        "customerCode": "C0012345",
+        "orderNumber": format!("ORD-{id:010}"),
+        "itemCode": format!("EZ{:08}9VN", id % 100_000_000),
+        "eventTime": "2026-12-01T09:15:00+07:00",
+        "posId": "100000",
+        "statusCode": 7,
+        "statusMessage": "Đã nhận hàng tại bưu cục gốc — Bưu cục Hoàn Kiếm, Hà Nội",
+        "notes": "Khách hàng gửi tại quầy; bưu tá đã kiểm tra niêm phong, số lượng và khối lượng bưu gửi"
+    })
+}
+
+#[tokio::test]
+async fn a_carrier_push_as_large_as_it_may_be_is_taken_and_a_larger_one_is_refused() {
+    const SECRET: &str = "carrier-push-secret-for-limits";
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SECRET.to_owned().into());
+    })
+    .await;
+    let push = |records: Vec<Value>| {
+        let body = serde_json::to_vec(&json!({ "content": records })).expect("json");
+        let signature = domain::ops::carrier_ingest::push_signature(SECRET.as_bytes(), &body);
+        app.client
+            .post(app.url("/api/v1/carrier/events"))
+            .header("content-type", "application/json")
+            .header("X-Dossier-Signature", signature)
+            .body(body)
+            .send()
+    };
+    let most = api::limits::MAX_PUSH_RECORDS;
+    // The most records, each of realistic size: far more than a JSON body's 64 KiB.
+    let res = push((0..most as i64).map(carrier_record).collect())
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    // One record more is refused, whatever its size.
+    let res = push(
+        (0..=most as i64)
+            .map(|i| carrier_record(i + 1_000_000))
+            .collect(),
+    )
+    .await
+    .expect("request");
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_of(res).await.0, "payload_too_large");
+    // And a body over the push's limit is refused before it is read.
+    let padded: Vec<Value> = (0..most as i64)
+        .map(|i| {
+            let mut r = carrier_record(i + 2_000_000);
+            r["notes"] = json!("x".repeat(api::limits::MAX_PUSH_RECORD_BYTES));
+            r
+        })
+        .collect();
+    let res = push(padded).await.expect("request");
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_of(res).await.0, "payload_too_large");
+}

@@ -544,3 +544,51 @@ async fn concurrent_calls_stay_within_the_cap() {
     }
     assert_eq!(s.stats().max_in_flight, 2);
 }
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_is_an_error_of_that_call_not_a_memory_hog() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A carrier that answers every request with 9 MiB and no length.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+                    .await;
+                let chunk = vec![b' '; 64 * 1024];
+                for _ in 0..(9 * 16) {
+                    if socket.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut config = CarrierConfig::new(
+        base,
+        "key".to_owned(),
+        "secret".to_owned().into(),
+        "C0001".to_owned(),
+    );
+    config.timeout = Duration::from_secs(10);
+    config.retry = RetryPolicy {
+        max_attempts: 1,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(5),
+        max_retry_after: Duration::from_millis(5),
+    };
+    let carrier = HttpCarrier::new(config).expect("adapter builds");
+    let error = carrier
+        .create_order(&order("BIG-1", None))
+        .await
+        .expect_err("an oversized answer fails the call");
+    assert_eq!(error.kind(), "decode", "{error}");
+    assert!(error.to_string().contains("larger than"), "{error}");
+    server.abort();
+}

@@ -17,8 +17,7 @@ use super::ApiTags;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The most records one push may carry.
-pub const MAX_PUSH_RECORDS: usize = 5000;
+pub use crate::limits::MAX_PUSH_RECORDS;
 
 /// A push body: `{"content": [record, …]}`.
 #[derive(Deserialize)]
@@ -78,8 +77,17 @@ impl CarrierApi {
             ))
         })?;
         if push.content.len() > MAX_PUSH_RECORDS {
-            return Err(ApiError::bad_request(format!(
-                "a push carries at most {MAX_PUSH_RECORDS} records"
+            return Err(ApiError::PayloadTooLarge(Json(
+                crate::error::ErrorEnvelope {
+                    error: crate::error::ErrorBody {
+                        code: "payload_too_large".into(),
+                        message: format!(
+                            "a push carries at most {MAX_PUSH_RECORDS} records; send the rest in \
+                         another push"
+                        ),
+                        details: Vec::new(),
+                    },
+                },
             )));
         }
         let report = carrier_ingest::ingest(&state.store, &push.content, ReceivedVia::Push).await?;

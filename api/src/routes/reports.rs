@@ -6,7 +6,6 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use domain::ops::access::Actor;
 use domain::ops::reports::{
     AgencyFigures, LegFigures, ReportError, ReportPeriod, SummaryReport, report_scope,
-    summary_report,
 };
 use poem::web::Data;
 use poem_openapi::{
@@ -29,6 +28,13 @@ impl From<ReportError> for ApiError {
         match err {
             ReportError::BadQuery(message) => ApiError::bad_request(message),
             ReportError::Forbidden(message) => ApiError::forbidden(message),
+            ReportError::Invalid { field, message } => {
+                ApiError::validation(vec![domain::ops::FieldError::new(field, message)])
+            }
+            ReportError::Busy {
+                message,
+                retry_after_secs,
+            } => ApiError::too_many(message, retry_after_secs),
             ReportError::Db(db) => ApiError::from(db),
         }
     }
@@ -458,6 +464,49 @@ enum SummaryResponse {
     Ok(SummaryBody, #[oai(header = "Vary")] String),
 }
 
+/// Runs the summary report within this process's limits: at most `limits.reports_at_once` at a
+/// time (the next waits up to `limits.report_wait_secs` for a turn, then is refused), each statement
+/// under `limits.report_timeout_ms` on PostgreSQL, and the whole report bounded by a timer a little
+/// longer than that (on SQLite, the timer alone). Either refusal is [`ReportError::Busy`].
+pub async fn run_report(
+    state: &AppState,
+    period: &ReportPeriod,
+    scope: Option<&str>,
+) -> Result<SummaryReport, ReportError> {
+    let reports = &state.guards.reports;
+    let wait_secs = reports.wait.as_secs().max(1);
+    let _turn = match tokio::time::timeout(reports.wait, reports.slots.acquire()).await {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) | Err(_) => {
+            return Err(ReportError::Busy {
+                message: "other reports are being made; try again in a moment".into(),
+                retry_after_secs: wait_secs,
+            });
+        }
+    };
+    let timed_out = || ReportError::Busy {
+        message: format!(
+            "the report took longer than {} ms and was stopped; try again later, or ask for a \
+             shorter period or one agency",
+            reports.timeout.as_millis()
+        ),
+        retry_after_secs: 60,
+    };
+    let report = domain::ops::reports::summary_report_within(
+        &state.store.read,
+        period,
+        scope,
+        domain::clock::now(),
+        reports.timeout,
+    );
+    match tokio::time::timeout(reports.timeout + reports.timeout / 10, report).await {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(err)) if domain::ops::reports::is_statement_timeout(&err) => Err(timed_out()),
+        Ok(Err(err)) => Err(ReportError::Db(err)),
+        Err(_) => Err(timed_out()),
+    }
+}
+
 pub struct ReportApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Reports")]
@@ -503,13 +552,7 @@ impl ReportApi {
         }
         let period = ReportPeriod::parse(from.0.as_deref(), to.0.as_deref(), period.0.as_deref())?;
         let scope = report_scope(&state.store.read, &caller.0, agency.0.as_deref()).await?;
-        let report = summary_report(
-            &state.store.read,
-            &period,
-            scope.as_deref(),
-            domain::clock::now(),
-        )
-        .await?;
+        let report = run_report(&state, &period, scope.as_deref()).await?;
         let out = summary_out(&report);
         let accept = request
             .headers()

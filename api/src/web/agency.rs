@@ -602,9 +602,7 @@ pub async fn report(
     let made = async {
         let period = ReportPeriod::preset(&asked)?;
         let scope = domain::ops::reports::report_scope(conn, &staff.actor, None).await?;
-        let report =
-            domain::ops::reports::summary_report(conn, &period, scope.as_deref(), Utc::now())
-                .await?;
+        let report = crate::routes::reports::run_report(&state, &period, scope.as_deref()).await?;
         Ok::<_, ReportError>(report)
     }
     .await;
@@ -677,6 +675,22 @@ pub async fn report(
         Err(ReportError::BadQuery(message)) => {
             page.error = Some(message);
             render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(ReportError::Invalid { message, .. }) => {
+            page.error = Some(message);
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(ReportError::Busy {
+            message,
+            retry_after_secs,
+        }) => {
+            page.error = Some(message);
+            let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page);
+            response.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(retry_after_secs),
+            );
+            response
         }
         Err(ReportError::Forbidden(message)) => error_page(
             &state,

@@ -343,7 +343,7 @@ pub async fn submit_request(
         }
         Err(err) => {
             let status = status_of(&err);
-            render(
+            let mut response = render(
                 status,
                 &request_page(
                     c,
@@ -354,7 +354,17 @@ pub async fn submit_request(
                     &[],
                     Some(lang.op_error(&err)),
                 ),
-            )
+            );
+            if let OpError::TooMany {
+                retry_after_secs, ..
+            } = err
+            {
+                response.headers_mut().insert(
+                    poem::http::header::RETRY_AFTER,
+                    poem::http::HeaderValue::from(retry_after_secs),
+                );
+            }
+            response
         }
     }
 }

@@ -33,6 +33,18 @@ use crate::sla::VN_UTC_OFFSET_SECONDS;
 /// The earliest and latest years a report period may name.
 const YEARS: std::ops::RangeInclusive<i32> = 1970..=9998;
 
+/// The longest period a report covers, in years.
+pub const MAX_PERIOD_YEARS: u32 = 5;
+
+/// How long one statement of a report may run by default.
+pub const REPORT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether a database error is PostgreSQL's cancellation of a statement that ran out of time.
+pub fn is_statement_timeout(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("57014") || text.contains("statement timeout")
+}
+
 /// Why a report could not be made. Nothing is read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -42,6 +54,20 @@ pub enum ReportError {
     /// The caller may not see this report (HTTP 403).
     #[error("{0}")]
     Forbidden(String),
+    /// A well-formed parameter with a value the service refuses, e.g. a period over five years
+    /// (HTTP 422 on `field`).
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The report did not start (too many running) or did not finish in time (HTTP 429, to try again
+    /// after `retry_after_secs`).
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -71,6 +97,17 @@ impl ReportPeriod {
                 let to = parse_date("to", to)?;
                 if from > to {
                     return Err(bad("`from` is after `to`"));
+                }
+                if from
+                    .checked_add_months(chrono::Months::new(12 * MAX_PERIOD_YEARS))
+                    .is_none_or(|limit| to >= limit)
+                {
+                    return Err(ReportError::Invalid {
+                        field: "to",
+                        message: format!(
+                            "a report covers at most {MAX_PERIOD_YEARS} years; ask for a shorter period"
+                        ),
+                    });
                 }
                 Ok(Self {
                     from,
@@ -358,6 +395,20 @@ pub async fn summary_report(
     agency: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<SummaryReport, DbErr> {
+    summary_report_within(db, period, agency, now, REPORT_STATEMENT_TIMEOUT).await
+}
+
+/// [`summary_report`] with each PostgreSQL statement cancelled after `statement_timeout`
+/// (`SET LOCAL statement_timeout` in the report's transactions; see [`is_statement_timeout`]). SQLite
+/// has no such setting: the caller bounds the whole report in time.
+pub async fn summary_report_within(
+    db: &DatabaseConnection,
+    period: &ReportPeriod,
+    agency: Option<&str>,
+    now: DateTime<Utc>,
+    statement_timeout: std::time::Duration,
+) -> Result<SummaryReport, DbErr> {
+    let timeout_ms = statement_timeout.as_millis().clamp(1, i32::MAX as u128);
     let (start, end) = period.bounds();
     let mut cohort = Cohort {
         start,
@@ -367,7 +418,7 @@ pub async fn summary_report(
         ids_exact: false,
     };
     if db.get_database_backend() == DbBackend::Postgres {
-        let main = begin_report_postgres(db, None).await?;
+        let main = begin_report_postgres(db, None, timeout_ms).await?;
         let snapshot = main
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -376,7 +427,7 @@ pub async fn summary_report(
             .await?
             .ok_or_else(|| DbErr::Custom("pg_export_snapshot returned no row".into()))?
             .try_get::<String>("", "snapshot")?;
-        let side = begin_report_postgres(db, Some(&snapshot)).await?;
+        let side = begin_report_postgres(db, Some(&snapshot), timeout_ms).await?;
         let dossiers = tally_dossiers(&main, &cohort, now).await?;
         narrow_to_ids(&main, &mut cohort, &dossiers).await?;
         let (legs, medians) = if dossiers.ids.is_some() {
@@ -436,6 +487,7 @@ pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_m
 async fn begin_report_postgres(
     db: &DatabaseConnection,
     snapshot: Option<&str>,
+    timeout_ms: u128,
 ) -> Result<DatabaseTransaction, DbErr> {
     let txn = db
         .begin_with_config(
@@ -454,7 +506,10 @@ async fn begin_report_postgres(
         txn.execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
             .await?;
     }
-    txn.execute_unprepared(REPORT_SESSION_POSTGRES).await?;
+    txn.execute_unprepared(&format!(
+        "{REPORT_SESSION_POSTGRES}; SET LOCAL statement_timeout = {timeout_ms}"
+    ))
+    .await?;
     Ok(txn)
 }
 

@@ -97,7 +97,13 @@ struct Answer {
     status: HttpStatus,
     retry_after: Option<Duration>,
     body: Vec<u8>,
+    /// The body went over [`MAX_ANSWER_BYTES`] and was not read further (`body` is empty).
+    too_large: bool,
 }
+
+/// The largest answer read from the carrier: a page of the feed or a parcel's history is far smaller,
+/// and a bigger answer is a failed call, never a reason to hold the worker's memory.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// What to do after an exchange.
 enum Verdict {
@@ -226,11 +232,26 @@ impl HttpCarrier {
         let response = request.send().await?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await?.to_vec();
+        let mut response = response;
+        let declared = response.content_length().unwrap_or(0);
+        let mut body =
+            Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(MAX_ANSWER_BYTES));
+        let mut too_large = declared > MAX_ANSWER_BYTES as u64;
+        while !too_large && let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                too_large = true;
+            } else {
+                body.extend_from_slice(&chunk);
+            }
+        }
+        if too_large {
+            body = Vec::new();
+        }
         Ok(Answer {
             status,
             retry_after,
             body,
+            too_large,
         })
     }
 
@@ -272,6 +293,13 @@ impl HttpCarrier {
             }
         };
         let status = answer.status;
+        if answer.too_large {
+            return Verdict::Fail(CarrierError::Decode(format!(
+                "the answer (HTTP {}) is larger than {} MiB",
+                status.as_u16(),
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            )));
+        }
         if status.is_success() {
             return Verdict::Done(answer.body);
         }
