@@ -159,6 +159,11 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
             ..defaults.outbox.clone()
         },
         carrier: carrier_sync(settings),
+        alerts_email: settings
+            .alerts
+            .email
+            .clone()
+            .filter(|e| !e.trim().is_empty()),
         ..defaults
     }
 }

@@ -174,6 +174,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             allow_private_networks: true,
         },
         complaints: Default::default(),
+        alerts: Default::default(),
     }
 }
 

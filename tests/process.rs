@@ -1,6 +1,6 @@
-//! The real `dossier` binary as a child process: built once per test run (through `cargo build --bin
-//! dossier`, into the same target directory as the tests), started on a free port, and killed when its
-//! guard is dropped.
+//! The real `dossier` binary as a child process: the one `cargo test --workspace` built beside the
+//! tests (built here only when missing, or when `DOSSIER_TEST_REBUILD_BINARY` is set after a change
+//! with `cargo test -p tests`), started on a free port, and killed when its guard is dropped.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,13 @@ pub fn dossier_binary() -> PathBuf {
                 .expect("the profile directory")
                 .to_owned();
             let target_dir = profile_dir.parent().expect("the target directory");
+            let binary = profile_dir.join(format!("dossier{}", std::env::consts::EXE_SUFFIX));
+            // `cargo test --workspace` builds the binary with the tests (the root package's own
+            // process tests need it); a build here would resolve features apart from that one and
+            // rebuild half the dependencies.
+            if binary.exists() && std::env::var_os("DOSSIER_TEST_REBUILD_BINARY").is_none() {
+                return binary;
+            }
             let status = Command::new(cargo)
                 .current_dir(&workspace)
                 .args(["build", "--bin", "dossier", "--target-dir"])
@@ -34,7 +41,6 @@ pub fn dossier_binary() -> PathBuf {
                 .status()
                 .expect("run cargo build");
             assert!(status.success(), "cargo build --bin dossier failed");
-            let binary = profile_dir.join(format!("dossier{}", std::env::consts::EXE_SUFFIX));
             assert!(binary.exists(), "{} was not built", binary.display());
             binary
         })

@@ -35,6 +35,17 @@ pub struct Settings {
     /// Citizens' complaints (Circular 17 Art. 8).
     #[serde(default)]
     pub complaints: ComplaintSettings,
+    /// Where administrators are told what needs them (`DOSSIER__ALERTS__…`).
+    #[serde(default)]
+    pub alerts: AlertSettings,
+}
+
+/// Where administrators are told what needs them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AlertSettings {
+    /// The administrators' address (`DOSSIER__ALERTS__EMAIL`): it gets a copy of every agency's
+    /// periodic report (Circular 17 Art. 13).
+    pub email: Option<String>,
 }
 
 /// Agency systems' webhooks.

@@ -38,6 +38,8 @@ pub struct WorkerSettings {
     pub outbox: outbox::OutboxSettings,
     /// The carrier feed sync; `None` when no carrier is configured.
     pub carrier: Option<CarrierSync>,
+    /// The administrators' address, copied on every periodic report.
+    pub alerts_email: Option<String>,
 }
 
 /// Where the carrier is and how often its feed is read.
@@ -84,13 +86,14 @@ impl Default for WorkerSettings {
             idle_interval: Duration::from_secs(30),
             outbox: outbox::OutboxSettings::default(),
             carrier: None,
+            alerts_email: None,
         }
     }
 }
 
 /// Runs every duty of the worker as a loop of its own until `shutdown` turns true: carrier feed sync,
 /// quiet parcels, one outbox lane per kind of delivery (e-mail, webhooks, carrier orders), the
-/// deadline sweep and housekeeping. The loops share nothing but the store, so one slow or stuck
+/// deadline sweep, the periodic reports and housekeeping. The loops share nothing but the store, so one slow or stuck
 /// dependency (an SMTP server that does not answer, a carrier that is slow) never stops the others.
 ///
 /// On shutdown, a carrier read in hand is dropped and its lease released (another worker reads the
@@ -174,6 +177,16 @@ pub async fn run(store: Store, settings: WorkerSettings, shutdown: watch::Receiv
         move || {
             let store = store_.clone();
             async move { deadlines::step(&store).await }
+        },
+    ));
+    let (store_, alerts) = (store.clone(), settings.alerts_email.clone());
+    loops.spawn(duty(
+        "period_reports",
+        shutdown.clone(),
+        settings.idle_interval,
+        move || {
+            let (store, alerts) = (store_.clone(), alerts.clone());
+            async move { period_reports::step(&store, alerts.as_deref(), domain::clock::now()).await }
         },
     ));
     let store_ = store.clone();

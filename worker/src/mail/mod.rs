@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
-use domain::ops::outbox::EmailPayload;
-use lettre::message::{Mailbox, MultiPart};
+use domain::ops::outbox::{EmailPayload, Notice};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -365,7 +366,10 @@ impl Mailer {
             .to(to)
             .subject(mail.subject)
             .date_now()
-            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .multipart(with_attachment(
+                MultiPart::alternative_plain_html(mail.text, mail.html),
+                payload,
+            ))
             .map_err(|_| SendError::Permanent("the message could not be built".into()))
     }
 
@@ -392,6 +396,21 @@ impl Mailer {
                 self.timeout.as_secs_f32()
             ))),
         }
+    }
+}
+
+/// The message body, with the notice's file attached when it carries one (a periodic report's CSV).
+fn with_attachment(body: MultiPart, payload: &EmailPayload) -> MultiPart {
+    match &payload.notice {
+        Notice::PeriodReport {
+            csv_file_name, csv, ..
+        } => MultiPart::mixed().multipart(body).singlepart(
+            Attachment::new(csv_file_name.clone()).body(
+                csv.clone(),
+                ContentType::parse("text/csv; charset=utf-8").unwrap_or(ContentType::TEXT_PLAIN),
+            ),
+        ),
+        _ => body,
     }
 }
 
@@ -454,6 +473,51 @@ mod tests {
             "smtps://mail.example.vn"
         );
         assert_eq!(lettre_url("smtp://127.0.0.1:2525"), "smtp://127.0.0.1:2525");
+    }
+
+    #[test]
+    fn a_periodic_report_carries_its_csv_as_an_attachment_and_other_notices_none() {
+        let mailer = Mailer::new(&MailSettings::default()).expect("mailer");
+        let now = chrono::Utc::now();
+        let mut payload = EmailPayload {
+            message_key: "report-2026-Q3-UBND".to_owned(),
+            recipient: domain::ops::outbox::Recipient::Agency,
+            to: "motcua@hoankiem.example.vn".to_owned(),
+            to_name: None,
+            language: "vi".to_owned(),
+            dossier_code: String::new(),
+            agency_name: Some("Ủy ban nhân dân phường Hoàn Kiếm".to_owned()),
+            procedure_name: None,
+            at: now,
+            notice: Notice::PeriodReport {
+                period: "2026-Q3".to_owned(),
+                from: chrono::NaiveDate::from_ymd_opt(2026, 7, 1).expect("date"),
+                to: chrono::NaiveDate::from_ymd_opt(2026, 9, 30).expect("date"),
+                agency_code: "UBND-P-HOANKIEM".to_owned(),
+                dossiers: 3,
+                csv_file_name: "bao-cao-2026-Q3-UBND-P-HOANKIEM.csv".to_owned(),
+                csv: "section,key,value\nby_status,received_by_agency,3\n".to_owned(),
+            },
+        };
+        let message = mailer
+            .compose(&payload, "https://hoso.example.vn")
+            .expect("compose");
+        let text = String::from_utf8_lossy(&message.formatted()).into_owned();
+        assert!(text.contains("multipart/mixed"), "{text}");
+        assert!(text.contains("Content-Disposition: attachment;"), "{text}");
+        assert!(
+            text.contains("\"bao-cao-2026-Q3-UBND-P-HOANKIEM.csv\""),
+            "{text}"
+        );
+        assert!(text.contains("text/csv"), "{text}");
+        assert!(text.contains("by_status,received_by_agency,3"), "{text}");
+
+        payload.notice = Notice::Delivered { item_code: None };
+        let message = mailer
+            .compose(&payload, "https://hoso.example.vn")
+            .expect("compose");
+        let text = String::from_utf8_lossy(&message.formatted()).into_owned();
+        assert!(!text.contains("multipart/mixed"), "{text}");
     }
 
     #[tokio::test]
