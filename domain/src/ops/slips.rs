@@ -75,13 +75,18 @@ pub async fn slip_record(
     actor: &Actor,
     code: &str,
 ) -> Result<SlipRecord, OpError> {
-    let dossier = find_by_code(conn, code)
+    let mut dossier = find_by_code(conn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     if actor.may_access(&dossier) == Access::Denied {
         return Err(OpError::Forbidden(
             "this dossier is not yours to see".into(),
         ));
+    }
+    // The post office's copy, like every view a postal key gets, leaves out the applicant's identity
+    // number and e-mail; the citizen's and the agency's copies carry them.
+    if actor.staff_with_role(entity::enums::Role::Postal).is_some() {
+        super::dossiers::redact_for_post(&mut dossier);
     }
     let agency = agency::Entity::find_by_id(dossier.agency_code.clone())
         .one(conn)
