@@ -78,7 +78,8 @@ pub struct LimitSettings {
     /// How long a report waits for a turn before it is refused (429).
     pub report_wait_secs: u64,
     /// How long a report's statements may run (PostgreSQL's `statement_timeout`; on SQLite the whole
-    /// report is bounded by a timer).
+    /// report is bounded by a timer). 0 allows no time at all: every report is refused, a switch for
+    /// an operator whose database is in trouble.
     pub report_timeout_ms: u64,
 }
 

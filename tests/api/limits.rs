@@ -800,6 +800,30 @@ async fn a_report_that_runs_out_of_time_is_stopped_with_a_clear_answer() {
 }
 
 #[tokio::test]
+async fn on_postgresql_a_report_whose_statements_wait_too_long_is_cancelled_with_a_clear_answer() {
+    if tests::test_database_url().is_none() {
+        return;
+    }
+    let app = TestApp::spawn_with(|s| s.limits.report_timeout_ms = 300).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 3).await;
+    // Another session holds the dossiers table: the report's statements cannot run.
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let blocker = app.store.write.begin().await.expect("begin");
+    blocker
+        .execute_unprepared("LOCK TABLE dossiers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let res = summary(&app, &admin, "period=2026").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_rate_limited(res).await;
+    blocker.rollback().await.expect("rollback");
+    // Once the table is free, the same report is made.
+    assert_eq!(summary(&app, &admin, "period=2026").await.status(), 200);
+}
+
+#[tokio::test]
 async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused() {
     // No waiting: reports that arrive while one runs are refused.
     let app = TestApp::spawn_with(|s| {

@@ -492,6 +492,9 @@ pub async fn run_report(
         ),
         retry_after_secs: 60,
     };
+    if reports.timeout.is_zero() {
+        return Err(timed_out());
+    }
     let report = domain::ops::reports::summary_report_within(
         &state.store.read,
         period,
