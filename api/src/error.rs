@@ -22,7 +22,7 @@ pub struct ErrorEnvelope {
 pub struct ErrorBody {
     /// Machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `invalid_transition`,
     /// `conflict`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `rate_limited`,
-    /// `internal`.
+    /// `unavailable` (the database cannot be reached just now), `internal`.
     pub code: String,
     /// For people.
     pub message: String,
@@ -70,6 +70,10 @@ pub enum ApiError {
     /// Too many requests; `Retry-After` says when to try again.
     #[oai(status = 429)]
     RateLimited(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    /// `unavailable`: the database cannot be reached just now (a restart, a failover); nothing was
+    /// changed, and `Retry-After` says when to try again.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
     /// A bug; the body carries no internals.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
@@ -170,8 +174,47 @@ impl From<sea_orm::DbErr> for ApiError {
             _ if matches!(err, sea_orm::DbErr::RecordNotFound(_)) => {
                 Self::not_found("no such record")
             }
+            _ if database_unreachable(&err) => {
+                tracing::warn!(error.cause = %err, "the database cannot be reached");
+                Self::Unavailable(
+                    envelope(
+                        "unavailable",
+                        "the service cannot reach its database just now; nothing was changed, try again shortly",
+                        vec![],
+                    ),
+                    RETRY_WHEN_UNREACHABLE_SECS,
+                )
+            }
             _ => Self::internal(&err),
         }
+    }
+}
+
+/// When a client may try again after the database could not be reached.
+const RETRY_WHEN_UNREACHABLE_SECS: u64 = 5;
+
+/// Whether `err` says the database could not be reached (no connection to be had, a connection lost
+/// mid-statement, a server shutting down or starting up) rather than that a statement was wrong.
+fn database_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's class 57: admin shutdown, crash shutdown, cannot connect now.
+        sea_orm::sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

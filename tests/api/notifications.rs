@@ -699,6 +699,8 @@ async fn without_smtp_each_message_is_written_as_an_eml_file() {
 #[derive(Debug, Clone)]
 struct Seen {
     signature_ok: bool,
+    /// The Standard Webhooks signature checks out, and its id is the delivery's.
+    standard_ok: bool,
     delivery_header: String,
     timestamp_header: String,
     body: Value,
@@ -736,7 +738,19 @@ async fn webhook_receiver(
             let signature = header("X-Dossier-Signature");
             let delivery_header = header("X-Dossier-Delivery");
             let timestamp_header = header("X-Dossier-Timestamp");
+            let standard_id = header("webhook-id");
+            let standard_timestamp = header("webhook-timestamp");
+            let standard_signatures = header("webhook-signature");
             let raw = req.into_body().into_vec().await.unwrap_or_default();
+            let expected = worker::webhooks::standard_signature(
+                secret.as_bytes(),
+                &standard_id,
+                standard_timestamp.parse().unwrap_or_default(),
+                &raw,
+            );
+            let standard_ok = standard_id == delivery_header
+                && standard_timestamp == timestamp_header
+                && standard_signatures.split(' ').any(|s| s == expected);
             let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
             mac.update(&raw);
             let signature_ok = signature
@@ -746,6 +760,7 @@ async fn webhook_receiver(
             let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             log.lock().expect("lock").push(Seen {
                 signature_ok,
+                standard_ok,
                 delivery_header,
                 timestamp_header,
                 body,
@@ -862,6 +877,7 @@ async fn webhooks_are_signed_retried_after_a_500_and_sent_only_for_the_agencys_o
     assert_eq!(delivery.len(), 32);
     for s in &seen {
         assert!(s.signature_ok, "bad signature: {s:?}");
+        assert!(s.standard_ok, "bad Standard Webhooks signature: {s:?}");
         assert_eq!(
             s.delivery_header, delivery,
             "the same delivery id on every attempt"
@@ -1040,6 +1056,7 @@ async fn the_result_delivered_as_the_carrier_reports_it_is_told_to_the_citizen_a
         .iter()
         .map(|s| {
             assert!(s.signature_ok);
+            assert!(s.standard_ok);
             (
                 s.body["event"]["kind"].as_str().unwrap_or_default(),
                 s.body["event"]["source"].as_str().unwrap_or_default(),

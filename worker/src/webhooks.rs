@@ -8,6 +8,12 @@
 //! replayed with a fresh header). Every answer but a 2xx is a failure to retry; redirects are not
 //! followed, so a delivery never lands anywhere but the registered URL.
 //!
+//! Each delivery is also signed per the Standard Webhooks specification, so receivers can use its
+//! reference libraries: `webhook-id` (the delivery id, stable across retries), `webhook-timestamp`
+//! (Unix seconds) and `webhook-signature: v1,<base64 of HMAC-SHA256 over "{id}.{timestamp}.{body}">`,
+//! keyed with the secret's bytes — or, for a secret written `whsec_<base64>`, with the bytes it
+//! encodes.
+//!
 //! Only public addresses are connected to ([`domain::net::is_public_ip`]), unless the service runs on
 //! a closed network (`webhooks.allow_private_networks`): the client's resolver drops every other
 //! address a name resolves to, so the address checked is the one connected to (a name that resolved to
@@ -30,6 +36,46 @@ pub const SIGNATURE_HEADER: &str = "X-Dossier-Signature";
 pub const DELIVERY_HEADER: &str = "X-Dossier-Delivery";
 /// The header carrying the signing time.
 pub const TIMESTAMP_HEADER: &str = "X-Dossier-Timestamp";
+
+/// The Standard Webhooks headers: the message id, the signing time, the signatures.
+pub const STANDARD_ID_HEADER: &str = "webhook-id";
+/// See [`STANDARD_ID_HEADER`].
+pub const STANDARD_TIMESTAMP_HEADER: &str = "webhook-timestamp";
+/// See [`STANDARD_ID_HEADER`].
+pub const STANDARD_SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// The key a secret stands for: a `whsec_<base64>` secret's decoded bytes, any other secret's own
+/// bytes (also a `whsec_` one that does not decode, rather than signing with nothing).
+pub fn secret_key(secret: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        })
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+/// `v1,<base64 of HMAC-SHA256 over "{id}.{timestamp}.{body}">`, one signature of the
+/// [`STANDARD_SIGNATURE_HEADER`] (Standard Webhooks 1.0).
+pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
 
 /// `sha256=<hex HMAC-SHA256 of body keyed with secret>`, the value of [`SIGNATURE_HEADER`].
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
@@ -183,6 +229,12 @@ impl WebhookClient {
         let body = body(payload, timestamp)
             .map_err(|e| WebhookError::Retry(format!("the body could not be written: {e}")))?;
         let signature = signature(hook.secret.as_bytes(), &body);
+        let standard = standard_signature(
+            &secret_key(&hook.secret),
+            &payload.delivery_id,
+            timestamp,
+            &body,
+        );
         let answer = self
             .http
             .post(&hook.url)
@@ -190,6 +242,9 @@ impl WebhookClient {
             .header(SIGNATURE_HEADER, signature)
             .header(DELIVERY_HEADER, &payload.delivery_id)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(STANDARD_ID_HEADER, &payload.delivery_id)
+            .header(STANDARD_TIMESTAMP_HEADER, timestamp.to_string())
+            .header(STANDARD_SIGNATURE_HEADER, standard)
             .body(body)
             .send()
             .await
@@ -220,6 +275,33 @@ fn describe(err: &reqwest::Error) -> String {
         "the receiver could not be reached".to_owned()
     } else {
         "the request failed on the way".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod standard_tests {
+    use super::*;
+
+    /// The vector of the Standard Webhooks reference libraries (`standardwebhooks` on PyPI computes
+    /// the same value for these inputs).
+    #[test]
+    fn the_standard_signature_matches_the_reference_libraries() {
+        let key = secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        assert_eq!(
+            standard_signature(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn a_plain_secret_is_its_own_key() {
+        assert_eq!(secret_key("a-long-shared-secret"), b"a-long-shared-secret");
+        assert_eq!(secret_key("whsec_%%%"), b"whsec_%%%");
     }
 }
 

@@ -290,6 +290,7 @@ fn error_body(err: OpError) -> ErrorBody {
         | ApiError::UnsupportedMediaType(body)
         | ApiError::ValidationFailed(body)
         | ApiError::RateLimited(body, _)
+        | ApiError::Unavailable(body, _)
         | ApiError::Internal(body) => body.0.error,
     }
 }
