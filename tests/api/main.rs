@@ -23,6 +23,7 @@ mod labels;
 mod limits;
 mod notifications;
 mod operations;
+mod outage;
 mod period_reports;
 mod postal;
 mod postal_privacy;
