@@ -4,7 +4,8 @@
 //! - public writes per client: `POST /api/v1/dossiers` without a staff key, the web request form's
 //!   `POST /`, staff sign-in attempts (`POST /staff`);
 //! - public reads per client: `/api/v1/track/*`, `/t/*`, `/l/*`;
-//! - every request made with an API key (`Bearer dk_…`), per key.
+//! - every request made with an API key (`Bearer dk_…`), per key; every request of a staff web
+//!   session, per key behind the session (all sessions of one key share that count).
 //!
 //! The client is the socket's peer address, or the last `X-Forwarded-For` hop when the peer is a
 //! trusted proxy (`server.trusted_proxies`). The check runs before the body is read and before any
@@ -103,8 +104,9 @@ impl RateLimits {
         )
     }
 
-    /// Whether `req` may go on; `Err` holds how long the client must wait.
-    fn check(&self, req: &Request) -> Result<(), Duration> {
+    /// Whether `req` may go on; `Err` holds how long the client must wait. `session_key` is the key
+    /// behind the request's staff session cookie, if any.
+    fn check(&self, req: &Request, session_key: Option<i64>) -> Result<(), Duration> {
         let path = req.uri().path();
         let key = api_key_of(req);
         let is_write = req.method() == Method::POST
@@ -127,11 +129,15 @@ impl RateLimits {
         {
             return Err(not_until.wait_time_from(limiter.clock().now()));
         }
-        if let Some(key) = key {
-            let hashed = self.key_hasher.hash_one(key);
-            if let Err(not_until) = self.keys.check_key(&hashed) {
-                return Err(not_until.wait_time_from(self.keys.clock().now()));
-            }
+        let hashed = match (key, session_key) {
+            (Some(key), _) => Some(self.key_hasher.hash_one(key)),
+            (None, Some(id)) => Some(self.key_hasher.hash_one(("session", id))),
+            (None, None) => None,
+        };
+        if let Some(hashed) = hashed
+            && let Err(not_until) = self.keys.check_key(&hashed)
+        {
+            return Err(not_until.wait_time_from(self.keys.clock().now()));
         }
         Ok(())
     }
@@ -200,7 +206,10 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        if let Err(wait) = self.limits.check(&req) {
+        let session_key = req
+            .data::<crate::state::AppState>()
+            .and_then(|state| crate::web::session::session_key_id(state, &req));
+        if let Err(wait) = self.limits.check(&req, session_key) {
             return Ok(too_many_requests(
                 &req,
                 retry_after_secs(wait),

@@ -91,7 +91,10 @@ impl Phase {
 /// What each connection sends.
 #[derive(Clone)]
 enum Load {
-    Create(Bytes),
+    /// A pickup request, written around its applicant's phone (the text before and after it): each
+    /// request has a phone of its own, as citizens do, so the per-phone limit counts what it would
+    /// count in real use.
+    Create(Bytes, Bytes),
     Track(Arc<Vec<String>>),
 }
 
@@ -119,10 +122,16 @@ async fn run_load(
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
                 let req = match &load {
-                    Load::Create(body) => Request::post("/api/v1/dossiers")
-                        .header("host", "127.0.0.1")
-                        .header("content-type", "application/json")
-                        .body(Full::new(body.clone()))?,
+                    Load::Create(head, tail) => {
+                        let mut body = Vec::with_capacity(head.len() + 10 + tail.len());
+                        body.extend_from_slice(head);
+                        body.extend_from_slice(format!("09{:08}", i % 100_000_000).as_bytes());
+                        body.extend_from_slice(tail);
+                        Request::post("/api/v1/dossiers")
+                            .header("host", "127.0.0.1")
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from(body)))?
+                    }
                     Load::Track(codes) => {
                         Request::get(format!("/api/v1/track/{}", codes[i % codes.len()]))
                             .header("host", "127.0.0.1")
@@ -312,11 +321,19 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let result = async {
-        let body = Bytes::from(serde_json::to_vec(&request_body())?);
+        let mut template = request_body();
+        template["applicant"]["phone"] = json!("PHONE");
+        let template = serde_json::to_string(&template)?;
+        let (head, tail) = template
+            .split_once("PHONE")
+            .context("the request template has no phone")?;
         let create = run_load(
             "POST /api/v1/dossiers",
             port,
-            Load::Create(body),
+            Load::Create(
+                Bytes::copy_from_slice(head.as_bytes()),
+                Bytes::copy_from_slice(tail.as_bytes()),
+            ),
             args.connections,
             args.seconds,
             201,

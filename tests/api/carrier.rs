@@ -293,6 +293,11 @@ async fn two_workers_at_once_ingest_each_event_once() {
             step(&app.store, &carrier, &a),
             step(&app.store, &carrier, &b)
         );
+        // A step that trips over the other worker's work (a broken lease) fails: it must not.
+        assert!(
+            x != StepOutcome::Failed && y != StepOutcome::Failed,
+            "a worker's step failed: {x:?} {y:?}"
+        );
         if x == StepOutcome::Idle && y == StepOutcome::Idle {
             break;
         }

@@ -548,7 +548,7 @@ async fn concurrent_sweeps_raise_each_deadline_exactly_once() {
     let now = domain::clock::now();
     // Four sweeps at once, each taking small batches so that they meet on the same rows.
     let sweeps = futures_util::future::join_all(
-        (0..4).map(|_| worker::deadlines::sweep(&app.store, now, 5)),
+        (0..4).map(|_| domain::ops::deadlines::sweep(&app.store, now, 5)),
     )
     .await;
     let mut raised = 0;
@@ -557,7 +557,7 @@ async fn concurrent_sweeps_raise_each_deadline_exactly_once() {
     }
     // Whatever the first round left is raised by later sweeps; nothing is raised twice.
     loop {
-        let more = worker::deadlines::sweep(&app.store, now, 5)
+        let more = domain::ops::deadlines::sweep(&app.store, now, 5)
             .await
             .expect("sweep")
             .legs;

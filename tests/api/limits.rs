@@ -157,6 +157,29 @@ async fn requests_over_the_per_key_limit_are_refused_and_other_keys_go_on() {
 }
 
 #[tokio::test]
+async fn a_staff_web_session_counts_against_its_keys_limit() {
+    use super::staff_web::{Jar, get, sign_in};
+    let app = TestApp::spawn_with(|s| s.limits.key_requests_per_minute = 3).await;
+    let busy = app.key(Role::Postal, Some(OFFICE), None).await;
+    let other = app.key(Role::Postal, Some(OFFICE), None).await;
+    let mut jar = Jar::default();
+    sign_in(&app.base_url, &mut jar, &busy).await;
+    for _ in 0..3 {
+        let res = get(&app.base_url, &mut jar, "/staff/pickups").await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_rate_limited_page(get(&app.base_url, &mut jar, "/staff/pickups").await).await;
+    // A second session of the same key shares its count; another key's session goes on.
+    let mut again = Jar::default();
+    sign_in(&app.base_url, &mut again, &busy).await;
+    assert_rate_limited_page(get(&app.base_url, &mut again, "/staff/pickups").await).await;
+    let mut fresh = Jar::default();
+    sign_in(&app.base_url, &mut fresh, &other).await;
+    let res = get(&app.base_url, &mut fresh, "/staff/pickups").await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_forwarded_client_counts_only_behind_a_trusted_proxy() {
     // Not trusted: a made-up X-Forwarded-For does not buy a fresh allowance.
     let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
@@ -909,6 +932,68 @@ async fn a_connection_that_does_not_finish_its_headers_in_time_is_closed_while_o
     let mut answer = Vec::new();
     quick.read_to_end(&mut answer).await.expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_outlives_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// Sends one request on `conn` and reads its whole answer (by its `Content-Length`).
+    async fn ask(conn: &mut tokio::net::TcpStream) -> String {
+        conn.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut chunk))
+                .await
+                .expect("an answer in time")
+                .expect("read");
+            assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().expect("length"))
+                    })
+                    .expect("content-length");
+                if body.len() >= length {
+                    return text;
+                }
+            }
+        }
+    }
+    let app = TestApp::spawn_with(|s| s.server.header_timeout_secs = 1).await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    assert!(ask(&mut conn).await.starts_with("HTTP/1.1 200"));
+    // Idle for longer than the header timeout: kept open (idle connections last 60 s) and reused.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(ask(&mut conn).await.starts_with("HTTP/1.1 200"));
+    // A request begun on it and left unfinished is closed after the header timeout all the same.
+    conn.write_all(b"GET /health/live HTTP/1.1\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut rest),
+    )
+    .await
+    .expect("closed, not left open");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(800)
+            && elapsed < std::time::Duration::from_secs(5),
+        "closed after {elapsed:?}"
+    );
 }
 
 /// A carrier record of realistic size, for an item nobody knows.

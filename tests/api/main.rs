@@ -27,6 +27,7 @@ mod outage;
 mod period_reports;
 mod postal;
 mod postal_privacy;
+mod query_plans;
 mod reports;
 mod robustness;
 mod safe_defaults;

@@ -13,6 +13,7 @@ use worker::StepOutcome;
 
 use super::postal::{
     Keys, confirm, dossier as dossier_view, draft, expect_error, get, json_of, parse_time, post,
+    scan_id, vn_time,
 };
 
 const MISSING: &str = "Giấy tờ tùy thân (bản sao)";
@@ -258,6 +259,32 @@ async fn a_supplement_sent_by_post_returns_the_dossier_to_processing_with_a_new_
         .expect("the supplement parcel");
     assert_eq!(parcel["status"], "picked_up");
     let item_code = parcel["item_code"].as_str().expect("item code").to_owned();
+
+    // On its way: a scan moves the parcel, and the dossier still waits for it.
+    let scan = json!({
+        "scan_id": scan_id(),
+        "item_code": item_code,
+        "event": "departed",
+        "at": vn_time(TimeDelta::zero()),
+        "location": "Bưu cục Hoàn Kiếm",
+    });
+    let scanned = json_of(
+        post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await,
+        201,
+    )
+    .await;
+    assert_eq!(scanned["result"], "accepted", "{scanned}");
+    assert_eq!(scanned["applied"], true, "{scanned}");
+    assert_eq!(scanned["status"], "supplement_requested", "{scanned}");
+    let d = dossier_view(&app, &code, &token).await;
+    let parcel = d["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["purpose"] == "supplement")
+        .cloned()
+        .expect("the supplement parcel");
+    assert_eq!(parcel["status"], "in_transit", "{d}");
 
     // Still waiting, still no overdue however often the sweep runs.
     assert_eq!(sweep_until_idle(&app).await, 0);

@@ -3,8 +3,6 @@
 
 use chrono::{Duration, Utc};
 use domain::store::Store;
-use entity::idempotency_record;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::StepOutcome;
 
@@ -15,19 +13,13 @@ pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
 #[tracing::instrument(name = "housekeeping", skip_all)]
 pub async fn step(store: &Store) -> StepOutcome {
     let cutoff = Utc::now() - Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
-    match idempotency_record::Entity::delete_many()
-        .filter(idempotency_record::Column::CreatedAt.lt(cutoff))
-        .exec(&store.write)
-        .await
-    {
-        Ok(res) if res.rows_affected > 0 => {
-            tracing::info!(
-                purged = res.rows_affected,
-                "expired idempotency records removed"
-            );
+    match domain::ops::idempotency::purge_before(&store.write, cutoff).await {
+        Ok(purged) => {
+            if purged > 0 {
+                tracing::info!(purged, "expired idempotency records removed");
+            }
             StepOutcome::Idle
         }
-        Ok(_) => StepOutcome::Idle,
         Err(err) => {
             tracing::error!(error.cause = %err, "housekeeping failed");
             StepOutcome::Failed

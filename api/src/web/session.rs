@@ -129,6 +129,14 @@ fn open(state: &AppState, value: &str) -> Option<(i64, String)> {
     (expires > Utc::now().timestamp()).then_some((key_id, nonce))
 }
 
+/// The key behind the request's session cookie, if the cookie is genuine and unexpired (no database
+/// read: a signed-out session or a revoked key is refused later, by [`StaffSession::of`]).
+pub fn session_key_id(state: &AppState, req: &Request) -> Option<i64> {
+    cookie(req, SESSION_COOKIE)
+        .and_then(|v| open(state, &v))
+        .map(|(key_id, _)| key_id)
+}
+
 /// A signed-in member of staff.
 #[derive(Debug, Clone)]
 pub struct StaffSession {

@@ -560,12 +560,7 @@ async fn insert_new_dossier(
         }
     } else {
         if let Some(limit) = phone_limit {
-            let open = dossier::Entity::find()
-                .filter(dossier::Column::ApplicantPhone.eq(active_value(&dossier.applicant_phone)))
-                .filter(
-                    dossier::Column::Status
-                        .is_in(super::postal::OPEN_PICKUP_STATUSES.iter().copied()),
-                )
+            let open = open_pickup_requests_of(&active_value(&dossier.applicant_phone))
                 .count(txn)
                 .await?;
             if open >= u64::from(limit) {
@@ -614,6 +609,23 @@ async fn insert_new_dossier(
         super::outbox::enqueue_for_event(txn, &event).await?;
     }
     Ok(true)
+}
+
+/// The open pickup requests of an applicant phone (SQLite's count; PostgreSQL counts in
+/// `open_pickup_requests_locked`). The statuses are written out as the partial index
+/// `dossiers_open_by_phone` names them: SQLite uses a partial index only when the query repeats its
+/// condition, which bound parameters do not, and the count would read every dossier.
+pub fn open_pickup_requests_of(phone: &str) -> sea_orm::Select<dossier::Entity> {
+    let open_statuses = super::postal::OPEN_PICKUP_STATUSES
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    dossier::Entity::find()
+        .filter(dossier::Column::ApplicantPhone.eq(phone))
+        .filter(Expr::cust(format!(
+            "\"dossiers\".\"status\" IN ({open_statuses})"
+        )))
 }
 
 /// The value of a set field (empty when not set).

@@ -69,3 +69,17 @@ pub async fn store(
     .await
     .map(|_| ())
 }
+
+/// Removes the answers stored before `cutoff` (past any client's retry, so the access tokens inside
+/// them do not linger); returns how many.
+pub async fn purge_before(
+    conn: &impl ConnectionTrait,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let res = entity::idempotency_record::Entity::delete_many()
+        .filter(entity::idempotency_record::Column::CreatedAt.lt(cutoff))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}

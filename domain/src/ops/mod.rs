@@ -13,6 +13,7 @@ pub mod carrier_ingest;
 pub mod carrier_orders;
 pub mod catalog;
 pub mod complaints;
+pub mod deadlines;
 pub mod dossiers;
 pub mod due_dates;
 pub mod feed;

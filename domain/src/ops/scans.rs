@@ -21,7 +21,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
-    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegStatus, ScanEvent,
+    DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus,
+    ScanEvent,
 };
 use entity::{delivery_attempt, dossier, dossier_event, leg, scan};
 use sea_orm::sea_query::Expr;
@@ -577,7 +578,17 @@ async fn apply_scans(
             note: scan.note.clone(),
         };
         let mut applied = false;
+        // A supplement's parcel travels while the dossier waits for it (`supplement_requested`):
+        // its scans move the parcel, not the dossier, until the desk signs for it.
+        let supplement_on_its_way = leg.model.purpose == Some(LegPurpose::Supplement)
+            && from == DossierStatus::SupplementRequested
+            && super::supplements::ON_ITS_WAY.contains(&leg.status());
         match rule.action.filter(|_| !late) {
+            Some(Action::ScanInTransit) if supplement_on_its_way => {
+                events.push(timeline_only(rule.kind));
+                leg.set(LegStatus::InTransit);
+                applied = true;
+            }
             None => events.push(timeline_only(rule.kind)),
             Some(Action::RecordDeliveryFailure) => {
                 let (notices, last_notice) = leg.notices();
