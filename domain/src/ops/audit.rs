@@ -38,6 +38,8 @@ pub enum AuditActor {
     CommandLine,
     /// Someone who is not (yet) known, e.g. a failed sign-in.
     Unknown,
+    /// The worker, acting on its own (e.g. disabling a webhook whose receiver is gone).
+    Worker,
 }
 
 impl AuditActor {
@@ -53,6 +55,7 @@ impl AuditActor {
             AuditActor::Key { name, .. } => name.clone(),
             AuditActor::CommandLine => "command line".to_owned(),
             AuditActor::Unknown => "unknown".to_owned(),
+            AuditActor::Worker => "worker".to_owned(),
         }
     }
 }
