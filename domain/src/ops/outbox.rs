@@ -1,10 +1,11 @@
 //! The outbox: every e-mail and webhook delivery is a row written in the same transaction as the change
 //! that caused it, so a committed change is never without its notifications and a rolled-back one never
 //! has any. Workers claim rows with a lease, deliver them at least once, and record the outcome:
-//! done, or another attempt later (`base · 2^attempts`, capped), or — after the last attempt —
-//! `failed`, kept for the administrators to see and requeue. A worker killed between claim and send
-//! loses nothing: its lease runs out and the next claim picks the row up again. Receivers dedupe by the
-//! e-mail's Message-ID or the webhook's delivery id, which stay the same on every attempt.
+//! done, or another attempt later (`base · 2^attempts`, capped; webhook deliveries follow
+//! [`crate::webhook_retry`] instead), or — after the last attempt — `failed`, kept for the
+//! administrators to see and requeue. A worker killed between claim and send loses nothing: its lease
+//! runs out and the next claim picks the row up again. Receivers dedupe by the e-mail's Message-ID or
+//! the webhook's delivery id, which stay the same on every attempt.
 //!
 //! Notifications derive from timeline events: [`enqueue_for_event`] is called by
 //! [`super::append_event`] for every event, so no use-case has to remember it.
