@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use domain::webhook_retry::WebhookRetrySchedule;
 use entity::enums::{OutboxStatus, Role};
 use entity::{outbox, webhook};
@@ -438,7 +438,8 @@ async fn failed_attempts_follow_the_schedule_and_a_longer_retry_after_up_to_a_da
     // The real schedule: 5 s, 5 min, 30 min, 2 h … with up to 10 % jitter.
     let deps = deps(&sink, WebhookRetrySchedule::default());
     let receiver = Receiver::start(204).await;
-    let in_3_hours = (Utc::now() + chrono::Duration::hours(3))
+    let three_hours_on = (Utc::now() + chrono::Duration::hours(3)).trunc_subsecs(0);
+    let in_3_hours = three_hours_on
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
     receiver.then(500, None);
@@ -456,13 +457,14 @@ async fn failed_attempts_follow_the_schedule_and_a_longer_retry_after_up_to_a_da
     new_dossier(&app).await;
     let row_id = rows_of(&app, id).await[0].id;
 
-    // (lowest, highest) wait after each failed answer, in seconds.
+    // (lowest, highest) wait after each failed answer, in seconds; the third is an HTTP date, checked
+    // against that date.
     let expected: [(i64, i64); 5] = [
-        (5, 6),                       // the first step, 5 s plus jitter
-        (3600, 3601),                 // Retry-After: 3600 beats the 5 min step
-        (3 * 3600 - 2, 3 * 3600 + 1), // an HTTP date three hours ahead beats 30 min
-        (86_400, 86_401),             // 30 days asked, capped at the 24 h step
-        (18_000, 19_801),             // Retry-After: 1 is shorter than the 5 h step, which wins
+        (5, 6),           // the first step, 5 s plus jitter
+        (3600, 3601),     // Retry-After: 3600 beats the 5 min step
+        (-1, 1),          // an HTTP date three hours ahead beats 30 min
+        (86_400, 86_401), // 30 days asked, capped at the 24 h step
+        (18_000, 19_801), // Retry-After: 1 is shorter than the 5 h step, which wins
     ];
     for (i, (low, high)) in expected.into_iter().enumerate() {
         let before = Utc::now();
@@ -475,10 +477,15 @@ async fn failed_attempts_follow_the_schedule_and_a_longer_retry_after_up_to_a_da
             .expect("read")
             .expect("row");
         assert_eq!(row.status, OutboxStatus::Pending);
+        let (from, to) = if i == 2 {
+            (three_hours_on, three_hours_on)
+        } else {
+            (before, after)
+        };
         assert!(
-            row.next_attempt_at >= before + chrono::Duration::seconds(low)
-                && row.next_attempt_at <= after + chrono::Duration::seconds(high),
-            "attempt {}: next at {} (between {before} and {after}, wait {low}..{high} s)",
+            row.next_attempt_at >= from + chrono::Duration::seconds(low)
+                && row.next_attempt_at <= to + chrono::Duration::seconds(high),
+            "attempt {}: next at {} (between {from} and {to}, then {low}..{high} s)",
             i + 1,
             row.next_attempt_at
         );
