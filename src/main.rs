@@ -131,6 +131,11 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
     let o = &settings.outbox;
     let secs = std::time::Duration::from_secs;
     let defaults = worker::WorkerSettings::default();
+    let alerts_email = settings
+        .alerts
+        .email
+        .clone()
+        .filter(|e| !e.trim().is_empty());
     worker::WorkerSettings {
         outbox: worker::outbox::OutboxSettings {
             mail: worker::mail::MailSettings {
@@ -156,14 +161,11 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
             webhook_timeout: secs(o.webhook_timeout_secs.max(1)),
             attempt_timeout: secs(o.attempt_timeout_secs.max(1)),
             shutdown_drain: secs(o.shutdown_drain_secs),
+            alerts_email: alerts_email.clone(),
             ..defaults.outbox.clone()
         },
         carrier: carrier_sync(settings),
-        alerts_email: settings
-            .alerts
-            .email
-            .clone()
-            .filter(|e| !e.trim().is_empty()),
+        alerts_email,
         ..defaults
     }
 }

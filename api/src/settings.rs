@@ -186,6 +186,7 @@ pub struct SmtpSettings {
 
 /// How the worker delivers the outbox: retries back off as `retry_base_secs · 2^attempts`, at most
 /// `retry_cap_secs` apart, and after `max_attempts` the row is kept as `failed` for an administrator.
+/// Webhook deliveries follow their own schedule instead (`domain::webhook_retry`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct OutboxSettings {

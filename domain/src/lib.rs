@@ -21,3 +21,4 @@ pub mod s10;
 pub mod scan_rules;
 pub mod sla;
 pub mod store;
+pub mod webhook_retry;

@@ -210,6 +210,21 @@ text_enum! {
 }
 
 text_enum! {
+    /// How one attempt at a webhook delivery ended: `delivered` (2xx), `failed` (another status,
+    /// retried), `gone` (410: the webhook was disabled at once), `timeout` (no answer in time),
+    /// `unreachable` (connection refused, DNS, TLS…), `refused` (not connected to: the receiver's
+    /// address is not public).
+    WebhookAttemptOutcome {
+        Delivered => "delivered",
+        Failed => "failed",
+        Gone => "gone",
+        Timeout => "timeout",
+        Unreachable => "unreachable",
+        Refused => "refused",
+    }
+}
+
+text_enum! {
     /// The half-day a postman will call for a pickup.
     PickupWindow {
         Morning => "morning",

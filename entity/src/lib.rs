@@ -34,4 +34,5 @@ pub mod staff_session;
 pub mod supplement;
 pub mod tariff;
 pub mod webhook;
+pub mod webhook_delivery_attempt;
 pub mod working_day;

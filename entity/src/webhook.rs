@@ -15,11 +15,23 @@ pub struct Model {
     pub url: String,
     /// The key of the deliveries' HMAC-SHA256 signature.
     pub secret: String,
-    /// Inactive webhooks get no new deliveries.
+    /// Enabled: inactive (disabled) webhooks get no new deliveries.
     pub active: bool,
     /// The audit name of the admin key that registered it.
     pub created_by: String,
     pub created_at: DateTimeUtc,
+    /// The secret before the last rotation: it still signs, beside `secret`, until
+    /// `previous_secret_expires_at`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTimeUtc>,
+    /// When the secret was last rotated.
+    pub secret_rotated_at: Option<DateTimeUtc>,
+    /// When and why the webhook was disabled (a 410 from the receiver, or retries run out); cleared
+    /// when it is enabled again.
+    pub disabled_at: Option<DateTimeUtc>,
+    pub disabled_reason: Option<String>,
+    /// When the administrators were last e-mailed about this webhook (at most once a day).
+    pub last_alert_at: Option<DateTimeUtc>,
 }
 
 /// Shows everything but the secret, so that a webhook can be logged or printed safely.
@@ -33,6 +45,18 @@ impl std::fmt::Debug for Model {
             .field("active", &self.active)
             .field("created_by", &self.created_by)
             .field("created_at", &self.created_at)
+            .field(
+                "previous_secret",
+                &self.previous_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "previous_secret_expires_at",
+                &self.previous_secret_expires_at,
+            )
+            .field("secret_rotated_at", &self.secret_rotated_at)
+            .field("disabled_at", &self.disabled_at)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("last_alert_at", &self.last_alert_at)
             .finish()
     }
 }

@@ -56,6 +56,8 @@ mod m20261205_400003_create_incidents;
 mod m20261205_400004_create_complaints;
 mod m20261205_400005_create_period_reports;
 mod m20261206_000001_create_legs_dossier_index;
+mod m20261206_100001_add_webhooks_rotation_and_disabling;
+mod m20261206_100002_create_webhook_delivery_attempts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -117,6 +119,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_300004_add_procedure_documents_code_required::Migration),
             Box::new(m20261205_300005_create_working_days::Migration),
             Box::new(m20261206_000001_create_legs_dossier_index::Migration),
+            Box::new(m20261206_100001_add_webhooks_rotation_and_disabling::Migration),
+            Box::new(m20261206_100002_create_webhook_delivery_attempts::Migration),
         ]
     }
 }

@@ -36,4 +36,5 @@ mod slips;
 mod staff_web;
 mod supplements;
 mod validation;
+mod webhook_lifecycle;
 mod webhook_targets;

@@ -34,8 +34,12 @@ const FROM: &str = "Dịch vụ hồ sơ qua bưu chính <no-reply@dossier.test>
 const DEADLINE: Duration = Duration::from_secs(15);
 
 /// A worker for `app` sending mail to `smtp_url` (or `.eml` files into `dir`), retrying within
-/// milliseconds so that tests never wait for a backoff.
-fn deps_with(smtp_url: Option<String>, dir: std::path::PathBuf, max_attempts: i32) -> OutboxDeps {
+/// milliseconds so that tests never wait for a backoff (webhooks: ten attempts, 1 ms apart).
+pub(super) fn deps_with(
+    smtp_url: Option<String>,
+    dir: std::path::PathBuf,
+    max_attempts: i32,
+) -> OutboxDeps {
     OutboxDeps::new(&OutboxSettings {
         mail: MailSettings {
             smtp_url: smtp_url.map(SecretString::from),
@@ -49,6 +53,10 @@ fn deps_with(smtp_url: Option<String>, dir: std::path::PathBuf, max_attempts: i3
             base: Duration::from_millis(1),
             cap: Duration::from_millis(5),
             max_attempts,
+        },
+        webhook_retry: domain::webhook_retry::WebhookRetrySchedule {
+            delays: vec![Duration::from_millis(1); 9],
+            ..Default::default()
         },
         batch_size: 50,
         concurrency: 8,
@@ -169,7 +177,7 @@ async fn set_failed_notices(app: &TestApp, dossier_id: i64, notices: i32) {
         .expect("update leg");
 }
 
-fn parse(mail: &ReceivedMail) -> mail_parser::Message<'_> {
+pub(super) fn parse(mail: &ReceivedMail) -> mail_parser::Message<'_> {
     mail_parser::MessageParser::default()
         .parse(&mail.data)
         .expect("a parseable message")
@@ -779,7 +787,11 @@ async fn webhook_receiver(
     (format!("http://127.0.0.1:{port}/hooks/dossiers"), seen)
 }
 
-async fn register(app: &TestApp, bearer: Option<&str>, body: &Value) -> reqwest::Response {
+pub(super) async fn register(
+    app: &TestApp,
+    bearer: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
     let mut req = app
         .client
         .post(app.url("/api/v1/admin/webhooks"))
@@ -984,7 +996,7 @@ async fn workers_claiming_at_the_same_time_never_take_the_same_row() {
 }
 
 /// The subjects of the e-mails `sink` received for `to`, in order.
-fn subjects_to(sink: &SmtpSink, to: &str) -> Vec<String> {
+pub(super) fn subjects_to(sink: &SmtpSink, to: &str) -> Vec<String> {
     sink.messages()
         .iter()
         .filter(|m| m.rcpt_to == [to])

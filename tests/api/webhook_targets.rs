@@ -116,11 +116,13 @@ async fn counting_receiver() -> (u16, Arc<AtomicUsize>) {
     (port, connections)
 }
 
-/// An outbox worker that tries each delivery once, with the network policy given.
+/// An outbox worker that tries each delivery once (a webhook schedule without retries), with the
+/// network policy given.
 fn deps(allow_private_networks: bool) -> OutboxDeps {
     let mut settings = worker::WorkerSettings::default().outbox;
     settings.mail.dir = std::env::temp_dir().join("dossier-test-mail");
     settings.retry.max_attempts = 1;
+    settings.webhook_retry.delays.clear();
     settings.webhook_timeout = Duration::from_secs(5);
     let mut deps = OutboxDeps::new(&settings).expect("outbox deps");
     deps.webhooks =
@@ -194,9 +196,10 @@ async fn deliveries_never_connect_to_a_non_public_address_by_ip_or_by_name() {
     assert_eq!(rows.len(), 2);
     for row in &rows {
         assert_eq!(row.status, OutboxStatus::Failed);
-        assert_eq!(
-            row.last_error.as_deref(),
-            Some("the receiver's address is not public"),
+        assert!(
+            row.last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("the receiver's address is not public")),
             "{row:?}"
         );
     }

@@ -11,6 +11,11 @@
 //! the attempts in flight get [`OutboxSettings::shutdown_drain`] to finish, and the rest are
 //! abandoned and given back at once — not left to the lease.
 //!
+//! Webhook deliveries follow their own schedule ([`domain::webhook_retry`]: ten attempts over about
+//! three days, honouring `Retry-After`), and every attempt is recorded with its HTTP status
+//! ([`domain::ops::webhooks::record_attempt`]); e-mails and carrier orders keep
+//! [`OutboxSettings::retry`].
+//!
 //! Delivery is at least once: a worker killed after the receiver accepted a message and before it
 //! recorded that sends it again once its lease runs out; the Message-ID and the delivery id stay the
 //! same, so receivers can drop the repeat.
@@ -24,7 +29,10 @@ use domain::ops::carrier_orders::CarrierOrderPayload;
 use domain::ops::outbox::{
     self as queue, DeliveryKind, EmailPayload, FailOutcome, RetryPolicy, WebhookPayload,
 };
+use domain::ops::webhooks::{AttemptRecorded, AttemptReport};
 use domain::store::Store;
+use domain::webhook_retry::WebhookRetrySchedule;
+use entity::enums::WebhookAttemptOutcome;
 use entity::outbox;
 use futures_util::{FutureExt, StreamExt, stream};
 
@@ -39,7 +47,13 @@ pub struct OutboxSettings {
     pub mail: MailSettings,
     /// Where people reach the service: the base of the tracking links in e-mails.
     pub public_base_url: String,
+    /// The backoff of e-mails and carrier orders.
     pub retry: RetryPolicy,
+    /// The retry schedule of webhook deliveries.
+    pub webhook_retry: WebhookRetrySchedule,
+    /// Where to e-mail when a webhook is disabled because its retries ran out
+    /// (`DOSSIER__ALERTS__EMAIL`); nobody when `None`.
+    pub alerts_email: Option<String>,
     /// Rows claimed per step.
     pub batch_size: u64,
     /// Deliveries in flight at once.
@@ -64,6 +78,8 @@ impl Default for OutboxSettings {
             mail: MailSettings::default(),
             public_base_url: "http://127.0.0.1:8080".to_owned(),
             retry: RetryPolicy::default(),
+            webhook_retry: WebhookRetrySchedule::default(),
+            alerts_email: None,
             batch_size: 200,
             concurrency: 16,
             lease: Duration::from_secs(300),
@@ -258,7 +274,12 @@ fn held(in_hand: &Mutex<BTreeSet<i64>>) -> Vec<i64> {
 /// The result of one attempt, before it is recorded.
 enum Attempt {
     Sent,
-    Failed { error: String, permanent: bool },
+    Failed {
+        error: String,
+        permanent: bool,
+    },
+    /// A webhook attempt, recorded on the webhooks' own schedule.
+    Webhook(AttemptReport),
 }
 
 /// Delivers one claimed row and records the outcome, unless `abandon` completes first (the worker is
@@ -312,21 +333,61 @@ async fn deliver_row_once(
         deadline,
         AssertUnwindSafe(attempt(store, deps, &row)).catch_unwind(),
     );
+    let webhook = DeliveryKind::parse(&row.kind) == Some(DeliveryKind::Webhook);
     let attempt = tokio::select! {
         attempted = attempting => match attempted {
             Ok(Ok(attempt)) => attempt,
-            Ok(Err(_)) => Attempt::Failed {
-                error: "the delivery panicked; see the worker's log".to_owned(),
-                permanent: false,
-            },
-            Err(_) => Attempt::Failed {
-                error: format!("the attempt did not finish within {} s", deadline.as_secs_f32()),
-                permanent: false,
-            },
+            Ok(Err(_)) => broken(webhook, WebhookAttemptOutcome::Failed, "the delivery panicked; see the worker's log".to_owned()),
+            Err(_) => broken(
+                webhook,
+                WebhookAttemptOutcome::Timeout,
+                format!("the attempt did not finish within {} s", deadline.as_secs_f32()),
+            ),
         },
         () = abandon => return RowOutcome::Abandoned,
     };
     match attempt {
+        Attempt::Webhook(report) => {
+            match domain::ops::webhooks::record_attempt(
+                store,
+                &row,
+                &deps.worker_id,
+                &report,
+                &deps.settings.webhook_retry,
+                deps.settings.alerts_email.as_deref(),
+            )
+            .await
+            {
+                Ok(AttemptRecorded::Done) => RowOutcome::Done,
+                Ok(AttemptRecorded::RetryAt(at)) => {
+                    tracing::warn!(
+                        outbox.id = row.id,
+                        outbox.kind = %row.kind,
+                        outbox.attempt = row.attempts + 1,
+                        outbox.next_attempt_at = %at,
+                        http.status = report.http_status,
+                        error.message = report.error.as_deref().unwrap_or_default(),
+                        "webhook delivery failed; will retry"
+                    );
+                    RowOutcome::Retry
+                }
+                Ok(AttemptRecorded::Disabled) => {
+                    tracing::error!(
+                        outbox.id = row.id,
+                        outbox.attempt = row.attempts + 1,
+                        http.status = report.http_status,
+                        error.message = report.error.as_deref().unwrap_or_default(),
+                        "webhook delivery given up and the webhook disabled"
+                    );
+                    RowOutcome::GaveUp
+                }
+                Ok(AttemptRecorded::NotHeld) => RowOutcome::Retry,
+                Err(err) => {
+                    tracing::error!(outbox.id = row.id, error.cause = %err, "recording a webhook attempt failed");
+                    RowOutcome::StoreFailed
+                }
+            }
+        }
         Attempt::Sent => match queue::complete(store, row.id).await {
             Ok(()) => RowOutcome::Done,
             Err(err) => {
@@ -411,43 +472,29 @@ async fn attempt(store: &Store, deps: &OutboxDeps, row: &outbox::Model) -> Attem
                 Ok(p) => p,
                 Err(_) => return unreadable(),
             };
-            let started = std::time::Instant::now();
-            let result = deps.webhooks.deliver(&store.read, &payload).await;
-            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            match result {
-                Ok(Delivered::Accepted(status)) => {
+            match deps.webhooks.deliver(&store.read, &payload).await {
+                Ok(Delivered::Attempted(report)) => {
                     tracing::info!(
                         outbox.id = row.id,
                         outbox.attempt = attempt_no,
                         webhook.id = payload.webhook_id,
                         webhook.delivery = %payload.delivery_id,
-                        http.status = status,
-                        elapsed_ms,
-                        "webhook delivered"
+                        webhook.outcome = %report.outcome,
+                        http.status = report.http_status,
+                        elapsed_ms = report.elapsed_ms,
+                        "webhook attempted"
                     );
-                    Attempt::Sent
+                    Attempt::Webhook(report)
                 }
                 Ok(Delivered::Skipped) => {
                     tracing::info!(
                         outbox.id = row.id,
                         webhook.id = payload.webhook_id,
-                        "webhook removed or inactive; delivery dropped"
-                    );
-                    Attempt::Sent
-                }
-                Err(WebhookError::Retry(error)) => {
-                    tracing::info!(
-                        outbox.id = row.id,
-                        outbox.attempt = attempt_no,
-                        webhook.id = payload.webhook_id,
-                        webhook.delivery = %payload.delivery_id,
-                        elapsed_ms,
-                        error.message = %error,
-                        "webhook attempt failed"
+                        "webhook disabled; delivery stopped"
                     );
                     Attempt::Failed {
-                        error,
-                        permanent: false,
+                        error: "stopped: the webhook is disabled".to_owned(),
+                        permanent: true,
                     }
                 }
                 Err(WebhookError::Db(err)) => Attempt::Failed {
@@ -479,6 +526,25 @@ async fn attempt(store: &Store, deps: &OutboxDeps, row: &outbox::Model) -> Attem
             error: format!("this worker does not deliver `{}` rows", row.kind),
             permanent: true,
         },
+    }
+}
+
+/// An attempt that broke down (panicked, or ran past the overall deadline): a webhook's is recorded
+/// as an attempt of its own, any other kind's as a failure to retry.
+fn broken(webhook: bool, outcome: WebhookAttemptOutcome, error: String) -> Attempt {
+    if webhook {
+        Attempt::Webhook(AttemptReport {
+            outcome,
+            http_status: None,
+            error: Some(error),
+            retry_after: None,
+            elapsed_ms: None,
+        })
+    } else {
+        Attempt::Failed {
+            error,
+            permanent: false,
+        }
     }
 }
 

@@ -14,6 +14,14 @@
 //! keyed with the secret's bytes — or, for a secret written `whsec_<base64>`, with the bytes it
 //! encodes.
 //!
+//! After a rotation of the secret, for a day both the new and the previous secret sign: the
+//! `webhook-signature` header carries both signatures, separated by a space, the new one first
+//! (receivers accept a delivery when any one matches); `X-Dossier-Signature` is always the new
+//! secret's.
+//!
+//! Each attempt's outcome goes back as an [`AttemptReport`]: its HTTP status and `Retry-After`, never
+//! the receiver's body.
+//!
 //! Only public addresses are connected to ([`domain::net::is_public_ip`]), unless the service runs on
 //! a closed network (`webhooks.allow_private_networks`): the client's resolver drops every other
 //! address a name resolves to, so the address checked is the one connected to (a name that resolved to
@@ -26,6 +34,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use domain::ops::outbox::WebhookPayload;
+use domain::ops::webhooks::AttemptReport;
+use entity::enums::WebhookAttemptOutcome;
 use hmac::{Hmac, Mac};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use sha2::Sha256;
@@ -106,24 +116,36 @@ pub fn body(payload: &WebhookPayload, timestamp: i64) -> Result<Vec<u8>, serde_j
     }))
 }
 
-/// Why a delivery did not happen.
+/// Why a delivery could not be attempted.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    /// The receiver answered something other than 2xx, or could not be reached: try again later.
-    #[error("{0}")]
-    Retry(String),
     /// Reading the webhook failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
 
 /// What became of a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
-    /// The receiver answered 2xx with this status.
-    Accepted(u16),
-    /// The webhook was removed or switched off since the event: nothing to send.
+    /// The receiver was tried: how it went (2xx is [`WebhookAttemptOutcome::Delivered`]).
+    Attempted(AttemptReport),
+    /// The webhook was disabled since the event: nothing was sent.
     Skipped,
+}
+
+/// A failed attempt's report.
+fn failed(
+    outcome: WebhookAttemptOutcome,
+    error: String,
+    http_status: Option<u16>,
+) -> AttemptReport {
+    AttemptReport {
+        outcome,
+        http_status,
+        error: Some(error),
+        retry_after: None,
+        elapsed_ms: None,
+    }
 }
 
 /// The process's network policy for webhooks: whether non-public addresses may be reached. Off until
@@ -208,8 +230,8 @@ impl WebhookClient {
         }
     }
 
-    /// Sends one delivery attempt. The URL and the secret are read now, so a webhook that was
-    /// switched off gets nothing more.
+    /// Sends one delivery attempt. The URL and the secrets are read now, so a webhook that was
+    /// disabled gets nothing more and a rotated secret signs at once.
     pub async fn deliver(
         &self,
         conn: &impl ConnectionTrait,
@@ -223,19 +245,34 @@ impl WebhookClient {
             return Ok(Delivered::Skipped);
         };
         if !self.target_allowed(&hook.url) {
-            return Err(WebhookError::Retry(NOT_PUBLIC.to_owned()));
+            return Ok(Delivered::Attempted(failed(
+                WebhookAttemptOutcome::Refused,
+                NOT_PUBLIC.to_owned(),
+                None,
+            )));
         }
-        let timestamp = chrono::Utc::now().timestamp();
-        let body = body(payload, timestamp)
-            .map_err(|e| WebhookError::Retry(format!("the body could not be written: {e}")))?;
+        let now = domain::clock::now();
+        let timestamp = now.timestamp();
+        let body = match body(payload, timestamp) {
+            Ok(body) => body,
+            Err(e) => {
+                return Ok(Delivered::Attempted(failed(
+                    WebhookAttemptOutcome::Failed,
+                    format!("the body could not be written: {e}"),
+                    None,
+                )));
+            }
+        };
         let signature = signature(hook.secret.as_bytes(), &body);
-        let standard = standard_signature(
-            &secret_key(&hook.secret),
-            &payload.delivery_id,
-            timestamp,
-            &body,
-        );
-        let answer = self
+        let standard = domain::ops::webhooks::signing_secrets(&hook, now)
+            .into_iter()
+            .map(|secret| {
+                standard_signature(&secret_key(secret), &payload.delivery_id, timestamp, &body)
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let started = std::time::Instant::now();
+        let sent = self
             .http
             .post(&hook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -247,34 +284,75 @@ impl WebhookClient {
             .header(STANDARD_SIGNATURE_HEADER, standard)
             .body(body)
             .send()
-            .await
-            .map_err(|e| WebhookError::Retry(describe(&e)))?;
-        let status = answer.status();
-        if status.is_success() {
-            Ok(Delivered::Accepted(status.as_u16()))
-        } else {
-            Err(WebhookError::Retry(format!(
-                "the receiver answered HTTP {}",
-                status.as_u16()
-            )))
-        }
+            .await;
+        let elapsed_ms = i64::try_from(started.elapsed().as_millis()).ok();
+        let mut report = match sent {
+            Err(e) => {
+                let (outcome, error) = describe(&e);
+                failed(outcome, error, None)
+            }
+            Ok(answer) => {
+                // Only the status and Retry-After are read; the body is dropped unread.
+                let status = answer.status();
+                let retry_after = answer
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| domain::webhook_retry::parse_retry_after(v, now));
+                if status.is_success() {
+                    AttemptReport {
+                        outcome: WebhookAttemptOutcome::Delivered,
+                        http_status: Some(status.as_u16()),
+                        error: None,
+                        retry_after: None,
+                        elapsed_ms: None,
+                    }
+                } else {
+                    let outcome = if status == reqwest::StatusCode::GONE {
+                        WebhookAttemptOutcome::Gone
+                    } else {
+                        WebhookAttemptOutcome::Failed
+                    };
+                    AttemptReport {
+                        retry_after,
+                        ..failed(
+                            outcome,
+                            format!("the receiver answered HTTP {}", status.as_u16()),
+                            Some(status.as_u16()),
+                        )
+                    }
+                }
+            }
+        };
+        report.elapsed_ms = elapsed_ms;
+        Ok(Delivered::Attempted(report))
     }
 }
 
-/// A network failure in words that carry no URL (it may hold a token) and nothing the far side said.
-fn describe(err: &reqwest::Error) -> String {
+/// A network failure in words that carry no URL (it may hold a token) and nothing the far side said,
+/// with the outcome it stands for.
+fn describe(err: &reqwest::Error) -> (WebhookAttemptOutcome, String) {
     let refused = std::iter::successors(Some(err as &(dyn std::error::Error + 'static)), |e| {
         e.source()
     })
     .any(|e| e.to_string() == NOT_PUBLIC);
     if refused {
-        NOT_PUBLIC.to_owned()
+        (WebhookAttemptOutcome::Refused, NOT_PUBLIC.to_owned())
     } else if err.is_timeout() {
-        "the receiver did not answer in time".to_owned()
+        (
+            WebhookAttemptOutcome::Timeout,
+            "the receiver did not answer in time".to_owned(),
+        )
     } else if err.is_connect() {
-        "the receiver could not be reached".to_owned()
+        (
+            WebhookAttemptOutcome::Unreachable,
+            "the receiver could not be reached".to_owned(),
+        )
     } else {
-        "the request failed on the way".to_owned()
+        (
+            WebhookAttemptOutcome::Failed,
+            "the request failed on the way".to_owned(),
+        )
     }
 }
 

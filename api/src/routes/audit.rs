@@ -16,12 +16,13 @@ pub struct AuditEntryOut {
     /// Pass as `after` to read on from this entry.
     pub cursor: String,
     pub at: chrono::DateTime<chrono::FixedOffset>,
-    /// Who: `key #ID NAME`, `command line`, or `unknown` (a failed sign-in).
+    /// Who: `key #ID NAME`, `command line`, `worker` (e.g. a webhook disabled after a 410), or
+    /// `unknown` (a failed sign-in).
     pub actor: String,
     /// The API key behind `actor`, if any.
     pub actor_key_id: Option<i64>,
     /// What: `{kind}.{verb}`, e.g. `api_key.create`, `api_key.revoke`, `webhook.register`,
-    /// `outbox.requeue`, `agency.create`, `holiday.delete`, `staff_session.sign_in`,
+    /// `webhook.rotate`, `webhook.enable`, `webhook.disable`, `outbox.requeue`, `agency.create`, `holiday.delete`, `staff_session.sign_in`,
     /// `staff_session.sign_in_failed`.
     pub action: String,
     /// On what: `{kind}:{id or code}`.
@@ -46,8 +47,8 @@ pub struct AuditApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
 impl AuditApi {
-    /// The audit trail, oldest first: key creation and revocation, webhook registration, outbox
-    /// requeues, reference-data writes, staff sign-ins (and failed ones). `limit` 1–500, default 100.
+    /// The audit trail, oldest first: key creation and revocation, webhook registration, secret
+    /// rotation, enabling and disabling, outbox requeues, reference-data writes, staff sign-ins (and failed ones). `limit` 1–500, default 100.
     #[oai(path = "/audit", method = "get")]
     async fn audit(
         &self,

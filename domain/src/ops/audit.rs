@@ -1,6 +1,7 @@
-//! The audit trail of privileged actions: API keys made and revoked, webhooks registered, outbox rows
-//! requeued, reference-data writes, staff sign-ins that succeeded or failed. Each row is written in the
-//! same transaction as the change it records, carries no secret, and is never changed afterwards (on
+//! The audit trail of privileged actions: API keys made and revoked, webhooks registered, their secrets
+//! rotated, enabled and disabled (by the worker, on a 410 or retries run out), outbox rows requeued,
+//! reference-data writes, staff sign-ins that succeeded or failed. Each row is written in the same
+//! transaction as the change it records, carries no secret, and is never changed afterwards (on
 //! PostgreSQL a trigger refuses UPDATE and DELETE of `admin_audit`).
 
 use entity::admin_audit;
@@ -38,6 +39,8 @@ pub enum AuditActor {
     CommandLine,
     /// Someone who is not (yet) known, e.g. a failed sign-in.
     Unknown,
+    /// The worker, acting on its own (e.g. disabling a webhook whose receiver is gone).
+    Worker,
 }
 
 impl AuditActor {
@@ -53,6 +56,7 @@ impl AuditActor {
             AuditActor::Key { name, .. } => name.clone(),
             AuditActor::CommandLine => "command line".to_owned(),
             AuditActor::Unknown => "unknown".to_owned(),
+            AuditActor::Worker => "worker".to_owned(),
         }
     }
 }
@@ -83,7 +87,8 @@ pub struct AuditRecord<'a> {
     pub entity: &'a str,
     /// Which one: its id or code.
     pub code: &'a str,
-    /// What was done: `create`, `revoke`, `register`, `requeue`, `sign_in`, `sign_in_failed`, …
+    /// What was done: `create`, `revoke`, `register`, `rotate`, `enable`, `disable`, `requeue`,
+    /// `sign_in`, `sign_in_failed`, …
     pub action: &'a str,
     /// The record before, without secrets.
     pub before: Option<serde_json::Value>,

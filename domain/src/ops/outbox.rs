@@ -1,10 +1,11 @@
 //! The outbox: every e-mail and webhook delivery is a row written in the same transaction as the change
 //! that caused it, so a committed change is never without its notifications and a rolled-back one never
 //! has any. Workers claim rows with a lease, deliver them at least once, and record the outcome:
-//! done, or another attempt later (`base · 2^attempts`, capped), or — after the last attempt —
-//! `failed`, kept for the administrators to see and requeue. A worker killed between claim and send
-//! loses nothing: its lease runs out and the next claim picks the row up again. Receivers dedupe by the
-//! e-mail's Message-ID or the webhook's delivery id, which stay the same on every attempt.
+//! done, or another attempt later (`base · 2^attempts`, capped; webhook deliveries follow
+//! [`crate::webhook_retry`] instead), or — after the last attempt — `failed`, kept for the
+//! administrators to see and requeue. A worker killed between claim and send loses nothing: its lease
+//! runs out and the next claim picks the row up again. Receivers dedupe by the e-mail's Message-ID or
+//! the webhook's delivery id, which stay the same on every attempt.
 //!
 //! Notifications derive from timeline events: [`enqueue_for_event`] is called by
 //! [`super::append_event`] for every event, so no use-case has to remember it.
@@ -142,6 +143,16 @@ pub enum Notice {
         dossiers: i64,
         csv_file_name: String,
         csv: String,
+    },
+    /// To the operators (`DOSSIER__ALERTS__EMAIL`): a webhook was disabled because its deliveries'
+    /// retries ran out; it gets nothing until an administrator enables it again.
+    WebhookDisabled {
+        webhook_id: i64,
+        agency_code: String,
+        /// `scheme://host[:port]` of its URL (the path may carry a token).
+        url_origin: String,
+        reason: String,
+        attempts: i32,
     },
 }
 
@@ -746,6 +757,11 @@ pub async fn claim_batch_of(
 
 /// Marks a delivered row done. A row is done once, whoever delivered it.
 pub async fn complete(store: &Store, id: i64) -> Result<(), DbErr> {
+    complete_on(&store.write, id).await
+}
+
+/// [`complete`] inside the caller's transaction.
+pub async fn complete_on(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
     outbox::Entity::update_many()
         .col_expr(
             outbox::Column::Status,
@@ -766,7 +782,7 @@ pub async fn complete(store: &Store, id: i64) -> Result<(), DbErr> {
         )
         .filter(outbox::Column::Id.eq(id))
         .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
-        .exec(&store.write)
+        .exec(conn)
         .await?;
     Ok(())
 }
@@ -855,6 +871,36 @@ pub async fn fail(
     let next = now
         + chrono::Duration::from_std(policy.backoff(claimed.attempts))
             .unwrap_or(chrono::Duration::hours(6));
+    let held = fail_until(
+        &store.write,
+        claimed,
+        worker_id,
+        error,
+        (!gave_up).then_some(next),
+    )
+    .await?;
+    Ok(if !held {
+        FailOutcome::NotHeld
+    } else if gave_up {
+        FailOutcome::GaveUp
+    } else {
+        FailOutcome::RetryAt(next)
+    })
+}
+
+/// Records a failed attempt of a row claimed by `worker_id`, inside the caller's transaction:
+/// `attempts + 1`, and another attempt at `next`, or — with `None` — `failed` for good. Returns
+/// whether the row was still this worker's (when not, nothing was changed). The webhook lane calls it
+/// with the time its own schedule gives ([`crate::webhook_retry`]).
+pub async fn fail_until(
+    conn: &impl ConnectionTrait,
+    claimed: &outbox::Model,
+    worker_id: &str,
+    error: &str,
+    next: Option<DateTime<Utc>>,
+) -> Result<bool, DbErr> {
+    let gave_up = next.is_none();
+    let next = next.unwrap_or_else(crate::clock::now);
     let status = if gave_up {
         OutboxStatus::Failed
     } else {
@@ -881,15 +927,50 @@ pub async fn fail(
         .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
         .filter(outbox::Column::LockedBy.eq(worker_id))
         .filter(outbox::Column::Attempts.eq(claimed.attempts))
-        .exec(&store.write)
+        .exec(conn)
         .await?;
-    Ok(if res.rows_affected == 0 {
-        FailOutcome::NotHeld
-    } else if gave_up {
-        FailOutcome::GaveUp
-    } else {
-        FailOutcome::RetryAt(next)
-    })
+    Ok(res.rows_affected > 0)
+}
+
+/// Stops every pending delivery to webhook `webhook_id` (it was disabled): the rows become `failed`
+/// with `error` as their last error, released whoever held them, and stay listed for the
+/// administrators, who may requeue them once the webhook is enabled again. Returns how many.
+pub async fn stop_webhook_deliveries(
+    conn: &impl ConnectionTrait,
+    webhook_id: i64,
+    error: &str,
+) -> Result<u64, DbErr> {
+    let of_webhook = match conn.get_database_backend() {
+        DbBackend::Postgres => Expr::cust_with_values(
+            "CAST(payload ->> 'webhook_id' AS BIGINT) = $1",
+            [webhook_id],
+        ),
+        _ => Expr::cust_with_values(
+            "CAST(json_extract(payload, '$.webhook_id') AS INTEGER) = ?",
+            [webhook_id],
+        ),
+    };
+    let error: String = error.chars().take(500).collect();
+    let res = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Failed.as_str()),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(Some(error)))
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox::Column::Kind.eq(DeliveryKind::Webhook.as_str()))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(of_webhook)
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// The most rows one admin listing shows.

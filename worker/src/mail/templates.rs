@@ -424,6 +424,29 @@ pub fn render(payload: &EmailPayload, public_base_url: &str) -> RenderedMail {
                 Lang::En => format!("Periodic report {period} — {agency}"),
             }
         }
+        Notice::WebhookDisabled {
+            webhook_id,
+            agency_code,
+            url_origin,
+            reason,
+            attempts,
+        } => {
+            facts.clear();
+            blocks.push(Block::Paragraph(match lang {
+                Lang::Vi => format!(
+                    "Webhook số {webhook_id} của {agency_code} ({url_origin}) đã bị tắt sau {attempts} lần gửi không thành công: {reason}. Hệ thống sẽ không gửi gì đến địa chỉ này cho đến khi quản trị viên bật lại (POST /api/v1/admin/webhooks/{webhook_id}/enable)."
+                ),
+                Lang::En => format!(
+                    "Webhook {webhook_id} of {agency_code} ({url_origin}) was disabled after {attempts} failed attempts: {reason}. Nothing is sent to it until an administrator enables it again (POST /api/v1/admin/webhooks/{webhook_id}/enable)."
+                ),
+            }));
+            facts.push((lang.t("Cơ quan", "Agency").to_owned(), agency_code.clone()));
+            facts.push(("Webhook".to_owned(), webhook_id.to_string()));
+            match lang {
+                Lang::Vi => format!("Webhook {webhook_id} của {agency_code} đã bị tắt"),
+                Lang::En => format!("Webhook {webhook_id} of {agency_code} was disabled"),
+            }
+        }
     };
     blocks.push(Block::Facts(facts));
     if !code.is_empty() {
