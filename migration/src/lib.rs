@@ -55,6 +55,9 @@ mod m20261205_400002_add_delivery_attempts_proof;
 mod m20261205_400003_create_incidents;
 mod m20261205_400004_create_complaints;
 mod m20261205_400005_create_period_reports;
+mod m20261206_500001_add_agencies_portal_unit_code;
+mod m20261206_500002_create_integration_states;
+mod m20261206_500003_create_outbox_dossier_kind_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -115,6 +118,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_300003_narrow_legs_dossier_direction_index::Migration),
             Box::new(m20261205_300004_add_procedure_documents_code_required::Migration),
             Box::new(m20261205_300005_create_working_days::Migration),
+            Box::new(m20261206_500001_add_agencies_portal_unit_code::Migration),
+            Box::new(m20261206_500002_create_integration_states::Migration),
+            Box::new(m20261206_500003_create_outbox_dossier_kind_index::Migration),
         ]
     }
 }
