@@ -643,6 +643,14 @@ async fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
             integrations.base_url(),
             integrations.base_url()
         );
+    } else if !settings.sms.configured()
+        && !settings.zalo.configured()
+        && !settings.portal.configured()
+    {
+        println!(
+            "  SMS, Zalo, portal: none configured; phone notices and portal sync are off \
+             (DOSSIER__SMS__URL, DOSSIER__ZALO__APP_ID, DOSSIER__PORTAL__BASE_URL)"
+        );
     }
     let (tx, rx) = shutdown_signal();
     let worker = settings.server.run_worker.then(|| {
