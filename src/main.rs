@@ -162,12 +162,102 @@ fn worker_settings(settings: &Settings, public_base_url: String) -> worker::Work
             attempt_timeout: secs(o.attempt_timeout_secs.max(1)),
             shutdown_drain: secs(o.shutdown_drain_secs),
             alerts_email: alerts_email.clone(),
+            sms: sms_config(settings),
+            zalo: zalo_config(settings),
+            portal: portal_config(settings),
             ..defaults.outbox.clone()
         },
         carrier: carrier_sync(settings),
         alerts_email,
         ..defaults
     }
+}
+
+/// The deadline of one call to the SMS gateway, Zalo or the portal.
+fn integration_timeout(settings: &Settings) -> std::time::Duration {
+    std::time::Duration::from_secs(settings.outbox.integration_timeout_secs.max(1))
+}
+
+fn empty_secret() -> secrecy::SecretString {
+    secrecy::SecretString::from(String::new())
+}
+
+/// The SMS gateway from `sms.*`, when its URL is configured.
+fn sms_config(settings: &Settings) -> Option<worker::sms::SmsConfig> {
+    let s = &settings.sms;
+    s.configured().then(|| worker::sms::SmsConfig {
+        url: s.url.clone().unwrap_or_default(),
+        api_key: s.api_key.clone().unwrap_or_default(),
+        secret_key: s.secret_key.clone().unwrap_or_else(empty_secret),
+        brandname: s.brandname.clone().unwrap_or_default(),
+        timeout: integration_timeout(settings),
+    })
+}
+
+/// Zalo ZNS from `zalo.*`, when the app, its refresh token and the template are configured.
+fn zalo_config(settings: &Settings) -> Option<worker::zalo::ZaloConfig> {
+    let z = &settings.zalo;
+    z.configured().then(|| worker::zalo::ZaloConfig {
+        base_url: z.base_url.clone(),
+        oauth_url: z.oauth_url.clone(),
+        app_id: z.app_id.clone().unwrap_or_default(),
+        secret_key: z.secret_key.clone().unwrap_or_else(empty_secret),
+        refresh_token: z.refresh_token.clone().unwrap_or_else(empty_secret),
+        template_id: z.template_id.clone().unwrap_or_default(),
+        timeout: integration_timeout(settings),
+    })
+}
+
+/// The national portal from `portal.*`, when its URL is configured.
+fn portal_config(settings: &Settings) -> Option<worker::portal::PortalConfig> {
+    let p = &settings.portal;
+    p.configured().then(|| worker::portal::PortalConfig {
+        base_url: p.base_url.clone().unwrap_or_default(),
+        username: p.username.clone().unwrap_or_default(),
+        password: p.password.clone().unwrap_or_else(empty_secret),
+        dstcode: p.dstcode.clone().unwrap_or_default(),
+        timeout: integration_timeout(settings),
+    })
+}
+
+/// The embedded default: with no SMS gateway, no Zalo app and no portal configured, one sandbox of
+/// the three runs in this process and the worker delivers to it, so the demo shows every channel.
+async fn embedded_integrations(
+    settings: &mut Settings,
+) -> anyhow::Result<Option<notify_sandbox::NotifySandbox>> {
+    if settings.sms.configured()
+        || settings.zalo.configured()
+        || settings.portal.configured()
+        || !settings.server.run_worker
+    {
+        return Ok(None);
+    }
+    let sandbox = notify_sandbox::NotifySandbox::start(notify_sandbox::NotifyConfig::default())
+        .await
+        .context("Failed to start the embedded SMS, Zalo and portal sandbox")?;
+    let c = sandbox.config().clone();
+    let base = sandbox.base_url();
+    settings.sms = api::settings::SmsSettings {
+        url: Some(base.clone()),
+        api_key: Some(c.sms_api_key.clone()),
+        secret_key: Some(secrecy::SecretString::from(c.sms_secret_key.clone())),
+        brandname: Some(c.sms_brandname.clone()),
+    };
+    settings.zalo = api::settings::ZaloSettings {
+        base_url: base.clone(),
+        oauth_url: base.clone(),
+        app_id: Some(c.zalo_app_id.clone()),
+        secret_key: Some(secrecy::SecretString::from(c.zalo_secret_key.clone())),
+        refresh_token: Some(secrecy::SecretString::from(c.zalo_refresh_token.clone())),
+        template_id: Some(c.zalo_template_id.clone()),
+    };
+    settings.portal = api::settings::PortalSettings {
+        base_url: Some(base),
+        username: Some(c.portal_username.clone()),
+        password: Some(secrecy::SecretString::from(c.portal_password.clone())),
+        dstcode: Some(c.portal_dstcode.clone()),
+    };
+    Ok(Some(sandbox))
 }
 
 /// The carrier feed sync from `carrier.*`, when a carrier URL is configured.
@@ -505,6 +595,12 @@ async fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Like the carrier's: never on a production database unless `--demo` is given.
+    let integrations = if embedded {
+        embedded_integrations(&mut settings).await?
+    } else {
+        None
+    };
     let app = Application::build(&settings).await?;
     let base = app.base_url().to_owned();
     let worker_settings = worker_settings(&settings, base.clone());
@@ -541,6 +637,21 @@ async fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
     {
         println!(
             "  Carrier:       none configured; carrier sync is off (DOSSIER__CARRIER__BASE_URL)"
+        );
+    }
+    if let Some(integrations) = &integrations {
+        println!(
+            "  SMS, Zalo, portal: {} (embedded sandbox; what it received: {}/_sandbox/received)",
+            integrations.base_url(),
+            integrations.base_url()
+        );
+    } else if !settings.sms.configured()
+        && !settings.zalo.configured()
+        && !settings.portal.configured()
+    {
+        println!(
+            "  SMS, Zalo, portal: none configured; phone notices and portal sync are off \
+             (DOSSIER__SMS__URL, DOSSIER__ZALO__APP_ID, DOSSIER__PORTAL__BASE_URL)"
         );
     }
     let (tx, rx) = shutdown_signal();

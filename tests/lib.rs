@@ -2,6 +2,7 @@
 //! (a SQLite file in a temporary directory, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is
 //! set), seeded with the demo reference data, and offers one helper per endpoint.
 
+pub mod notify_fixture;
 pub mod outbox_fixture;
 pub mod process;
 pub mod smtp_sink;
@@ -175,6 +176,9 @@ pub fn test_settings(database_url: &str) -> Settings {
         },
         complaints: Default::default(),
         alerts: Default::default(),
+        sms: Default::default(),
+        zalo: Default::default(),
+        portal: Default::default(),
     }
 }
 

@@ -38,6 +38,95 @@ pub struct Settings {
     /// Where administrators are told what needs them (`DOSSIER__ALERTS__…`).
     #[serde(default)]
     pub alerts: AlertSettings,
+    /// The brandname SMS gateway (`DOSSIER__SMS__…`).
+    #[serde(default)]
+    pub sms: SmsSettings,
+    /// Zalo Notification Service (`DOSSIER__ZALO__…`).
+    #[serde(default)]
+    pub zalo: ZaloSettings,
+    /// The national public-service portal (`DOSSIER__PORTAL__…`).
+    #[serde(default)]
+    pub portal: PortalSettings,
+}
+
+/// The brandname SMS gateway (INTEGRATIONS.md §1); off while `url` is unset.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SmsSettings {
+    /// The gateway's base URL (`DOSSIER__SMS__URL`).
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    pub secret_key: Option<SecretString>,
+    pub brandname: Option<String>,
+}
+
+impl SmsSettings {
+    /// Whether SMS is configured.
+    pub fn configured(&self) -> bool {
+        self.url.as_deref().is_some_and(|u| !u.trim().is_empty())
+    }
+}
+
+/// Zalo Notification Service (INTEGRATIONS.md §2); off while the app, the refresh token or the
+/// template is unset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ZaloSettings {
+    /// `DOSSIER__ZALO__BASE_URL`, default `https://business.openapi.zalo.me`.
+    pub base_url: String,
+    /// `DOSSIER__ZALO__OAUTH_URL`, default `https://oauth.zaloapp.com`.
+    pub oauth_url: String,
+    pub app_id: Option<String>,
+    pub secret_key: Option<SecretString>,
+    /// The first refresh token; Zalo rotates it and the service keeps the latest in the database.
+    pub refresh_token: Option<SecretString>,
+    /// The approved "dossier status" template.
+    pub template_id: Option<String>,
+}
+
+impl Default for ZaloSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://business.openapi.zalo.me".to_owned(),
+            oauth_url: "https://oauth.zaloapp.com".to_owned(),
+            app_id: None,
+            secret_key: None,
+            refresh_token: None,
+            template_id: None,
+        }
+    }
+}
+
+impl ZaloSettings {
+    /// Whether ZNS is configured.
+    pub fn configured(&self) -> bool {
+        let set = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+        set(self.app_id.as_deref())
+            && set(self.template_id.as_deref())
+            && set(self
+                .refresh_token
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret))
+    }
+}
+
+/// The national public-service portal (INTEGRATIONS.md §3); off while `base_url` is unset.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PortalSettings {
+    /// `DOSSIER__PORTAL__BASE_URL`.
+    pub base_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The `dstcode` header of the login.
+    pub dstcode: Option<String>,
+}
+
+impl PortalSettings {
+    /// Whether the portal is configured.
+    pub fn configured(&self) -> bool {
+        self.base_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    }
 }
 
 /// Where administrators are told what needs them.
@@ -211,6 +300,8 @@ pub struct OutboxSettings {
     /// When the worker stops, how long deliveries in flight may still take before their rows are
     /// given back.
     pub shutdown_drain_secs: u64,
+    /// How long one call to the SMS gateway, Zalo or the portal may take.
+    pub integration_timeout_secs: u64,
 }
 
 impl Default for OutboxSettings {
@@ -227,6 +318,7 @@ impl Default for OutboxSettings {
             smtp_timeout_secs: 30,
             attempt_timeout_secs: 60,
             shutdown_drain_secs: 5,
+            integration_timeout_secs: 10,
         }
     }
 }
@@ -269,6 +361,14 @@ impl Settings {
             )
             .build()?
             .try_deserialize()
+    }
+
+    /// The outside systems configured here: phone notices (ZNS or SMS) and the portal.
+    pub fn outlets(&self) -> domain::ops::integrations::Outlets {
+        domain::ops::integrations::Outlets {
+            phone: self.sms.configured() || self.zalo.configured(),
+            portal: self.portal.configured(),
+        }
     }
 
     /// The base of links handed to people.

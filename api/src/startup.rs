@@ -175,6 +175,14 @@ impl Application {
                 first_admin_key = Some(key.secret);
             }
         }
+        let outlets = settings.outlets();
+        if outlets.phone || outlets.portal {
+            // Phone notices and portal calls are written from now on; a worker started with these
+            // settings delivers them (and declares the same when it starts).
+            domain::ops::integrations::declare_outlets(&store.write, outlets)
+                .await
+                .context("Failed to record the configured phone and portal outlets")?;
+        }
         let label_key = label_signing_key(settings, &store.write).await?;
         let listener = tokio::net::TcpListener::bind(settings.server.bind.as_str())
             .await

@@ -15,6 +15,7 @@ pub mod fees;
 pub mod label_token;
 pub mod lifecycle;
 pub mod net;
+pub mod notify;
 pub mod ops;
 pub mod route;
 pub mod s10;

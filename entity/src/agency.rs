@@ -14,6 +14,8 @@ pub struct Model {
     pub ward_code: String,
     pub address: String,
     pub email: Option<String>,
+    /// The unit code (`madonvi`) at the national public-service portal; `None` sends `code`.
+    pub portal_unit_code: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

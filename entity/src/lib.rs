@@ -18,6 +18,7 @@ pub mod handover_record;
 pub mod holiday;
 pub mod idempotency_record;
 pub mod incident;
+pub mod integration_state;
 pub mod item_code_range;
 pub mod leg;
 pub mod major_city;

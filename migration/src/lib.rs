@@ -58,6 +58,9 @@ mod m20261205_400005_create_period_reports;
 mod m20261206_000001_create_legs_dossier_index;
 mod m20261206_100001_add_webhooks_rotation_and_disabling;
 mod m20261206_100002_create_webhook_delivery_attempts;
+mod m20261206_500001_add_agencies_portal_unit_code;
+mod m20261206_500002_create_integration_states;
+mod m20261206_500003_create_outbox_dossier_kind_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -121,6 +124,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_create_legs_dossier_index::Migration),
             Box::new(m20261206_100001_add_webhooks_rotation_and_disabling::Migration),
             Box::new(m20261206_100002_create_webhook_delivery_attempts::Migration),
+            Box::new(m20261206_500001_add_agencies_portal_unit_code::Migration),
+            Box::new(m20261206_500002_create_integration_states::Migration),
+            Box::new(m20261206_500003_create_outbox_dossier_kind_index::Migration),
         ]
     }
 }

@@ -128,6 +128,8 @@ async fn a_new_agency_and_procedure_take_pickup_requests_at_once() {
     let mut named = new_agency();
     named["province_name"] = "Thành phố Hà Nội".into();
     named["ward_name"] = "Phường Cửa Nam".into();
+    // The portal knows the agency by its own code until an administrator gives it another.
+    named["portal_unit_code"] = "UBND-P-CUANAM".into();
     assert_eq!(agency, named);
     let procedure = json_of(
         post(

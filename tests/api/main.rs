@@ -18,6 +18,7 @@ mod fees;
 mod handovers;
 mod idempotency;
 mod incidents;
+mod integrations;
 mod keys;
 mod labels;
 mod limits;

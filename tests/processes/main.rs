@@ -3,6 +3,7 @@
 //! carrier sandbox. They need PostgreSQL (`TEST_DATABASE_URL`): on SQLite, where one worker is the
 //! rule, they print a note and pass.
 
+mod notify_processes;
 mod worker_processes;
 
 use std::path::{Path, PathBuf};

@@ -2,15 +2,20 @@
 //! function that does one unit of work and reports a [`StepOutcome`], so tests can drive a loop step by
 //! step instead of sleeping.
 
+mod answer;
 pub mod carrier;
 pub mod deadlines;
 pub mod housekeeping;
 pub mod mail;
 pub mod outbox;
+pub mod outlets;
 pub mod period_reports;
+pub mod portal;
 pub mod quiet;
+pub mod sms;
 pub mod sync;
 pub mod webhooks;
+pub mod zalo;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +125,12 @@ pub async fn run(store: Store, settings: WorkerSettings, shutdown: watch::Receiv
         }
     };
     if let Some(deps) = &deliveries {
+        // Phone notices and portal calls are written only while a worker delivers them.
+        if let Err(err) =
+            domain::ops::integrations::declare_outlets(&store.write, deps.outlets()).await
+        {
+            tracing::error!(error.cause = %err, "declaring the phone and portal outlets failed");
+        }
         tracing::info!(mail.transport = %deps.mailer.describe(), "worker started");
     } else {
         tracing::info!("worker started");

@@ -39,7 +39,11 @@ use futures_util::{FutureExt, StreamExt, stream};
 use crate::StepOutcome;
 use crate::carrier::HttpCarrier;
 use crate::mail::{MailSettings, Mailer, SendError};
+use crate::outlets::{NotDelivered, PhoneChannels};
+use crate::portal::PortalClient;
+use crate::sms::SmsClient;
 use crate::webhooks::{Delivered, WebhookClient, WebhookError};
+use crate::zalo::ZaloClient;
 
 /// How the outbox is worked.
 #[derive(Debug, Clone)]
@@ -70,6 +74,12 @@ pub struct OutboxSettings {
     /// When the worker stops, how long the attempts in flight may still take before they are
     /// abandoned and their rows given back.
     pub shutdown_drain: Duration,
+    /// The SMS gateway, when configured.
+    pub sms: Option<crate::sms::SmsConfig>,
+    /// Zalo ZNS, when configured.
+    pub zalo: Option<crate::zalo::ZaloConfig>,
+    /// The national public-service portal, when configured.
+    pub portal: Option<crate::portal::PortalConfig>,
 }
 
 impl Default for OutboxSettings {
@@ -87,6 +97,9 @@ impl Default for OutboxSettings {
             poll_interval: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(60),
             shutdown_drain: Duration::from_secs(5),
+            sms: None,
+            zalo: None,
+            portal: None,
         }
     }
 }
@@ -101,6 +114,10 @@ pub struct OutboxDeps {
     /// The carrier that `carrier_order` rows are placed at; without one, those rows are left to a
     /// worker that has it.
     pub carrier: Option<Arc<HttpCarrier>>,
+    /// ZNS and SMS, for `phone_notice` rows.
+    pub phone: PhoneChannels,
+    /// The national portal, for `portal_call` rows.
+    pub portal: Option<PortalClient>,
 }
 
 impl OutboxDeps {
@@ -108,12 +125,19 @@ impl OutboxDeps {
     pub fn new(settings: &OutboxSettings) -> anyhow::Result<Self> {
         let mailer = Mailer::new(&settings.mail)?;
         let webhooks = WebhookClient::new(settings.webhook_timeout)?;
+        let phone = PhoneChannels {
+            zns: settings.zalo.clone().map(ZaloClient::new).transpose()?,
+            sms: settings.sms.clone().map(SmsClient::new).transpose()?,
+        };
+        let portal = settings.portal.clone().map(PortalClient::new).transpose()?;
         Ok(Self {
             mailer,
             webhooks,
             settings: settings.clone(),
             worker_id: worker_id(),
             carrier: None,
+            phone,
+            portal,
         })
     }
 
@@ -123,28 +147,34 @@ impl OutboxDeps {
         self
     }
 
-    /// The lanes this worker runs, one loop each: e-mail and webhooks, and carrier orders when it
-    /// has a carrier.
+    /// The lanes this worker runs, one loop each: e-mail and webhooks, carrier orders when it has a
+    /// carrier, phone notices when it has ZNS or SMS, portal calls when it has the portal.
     pub fn lanes(&self) -> Vec<&'static [DeliveryKind]> {
         let mut lanes: Vec<&'static [DeliveryKind]> =
             vec![&[DeliveryKind::Email], &[DeliveryKind::Webhook]];
         if self.carrier.is_some() {
             lanes.push(&[DeliveryKind::CarrierOrder]);
         }
+        if self.phone.any() {
+            lanes.push(&[DeliveryKind::PhoneNotice]);
+        }
+        if self.portal.is_some() {
+            lanes.push(&[DeliveryKind::PortalCall]);
+        }
         lanes
     }
 
-    /// The kinds of rows this worker delivers.
-    fn kinds(&self) -> &'static [DeliveryKind] {
-        if self.carrier.is_some() {
-            &[
-                DeliveryKind::Email,
-                DeliveryKind::Webhook,
-                DeliveryKind::CarrierOrder,
-            ]
-        } else {
-            &[DeliveryKind::Email, DeliveryKind::Webhook]
+    /// Which outside systems this worker delivers to, as declared to the store when it starts.
+    pub fn outlets(&self) -> domain::ops::integrations::Outlets {
+        domain::ops::integrations::Outlets {
+            phone: self.phone.any(),
+            portal: self.portal.is_some(),
         }
+    }
+
+    /// The kinds of rows this worker delivers.
+    fn kinds(&self) -> Vec<DeliveryKind> {
+        self.lanes().into_iter().flatten().copied().collect()
     }
 }
 
@@ -174,7 +204,7 @@ enum RowOutcome {
 /// this). `Worked` when rows were claimed (call again at once), `Idle` when nothing was due, `Failed`
 /// when the store could not be reached.
 pub async fn step(store: &Store, deps: &OutboxDeps) -> StepOutcome {
-    step_lane(store, deps, deps.kinds(), std::future::pending()).await
+    step_lane(store, deps, &deps.kinds(), std::future::pending()).await
 }
 
 /// Claims one batch of `kinds` and delivers it, renewing the batch's lease while it works. When
@@ -522,6 +552,48 @@ async fn attempt(store: &Store, deps: &OutboxDeps, row: &outbox::Model) -> Attem
                 },
             }
         }
+        Some(DeliveryKind::PhoneNotice) => {
+            match crate::outlets::deliver_phone_notice(
+                store,
+                &deps.phone,
+                &deps.worker_id,
+                &deps.settings.public_base_url,
+                row,
+            )
+            .await
+            {
+                Ok(channel) => {
+                    tracing::info!(
+                        outbox.id = row.id,
+                        outbox.attempt = attempt_no,
+                        phone.channel = channel,
+                        "phone notice sent"
+                    );
+                    Attempt::Sent
+                }
+                Err(not) => not_delivered(not),
+            }
+        }
+        Some(DeliveryKind::PortalCall) => {
+            let Some(portal) = &deps.portal else {
+                return Attempt::Failed {
+                    error: "this worker has no portal configured".to_owned(),
+                    permanent: false,
+                };
+            };
+            match crate::outlets::deliver_portal_call(store, portal, row).await {
+                Ok(service) => {
+                    tracing::info!(
+                        outbox.id = row.id,
+                        outbox.attempt = attempt_no,
+                        portal.service = service,
+                        "portal call made"
+                    );
+                    Attempt::Sent
+                }
+                Err(not) => not_delivered(not),
+            }
+        }
         None => Attempt::Failed {
             error: format!("this worker does not deliver `{}` rows", row.kind),
             permanent: true,
@@ -545,6 +617,13 @@ fn broken(webhook: bool, outcome: WebhookAttemptOutcome, error: String) -> Attem
             error,
             permanent: false,
         }
+    }
+}
+
+fn not_delivered(not: NotDelivered) -> Attempt {
+    Attempt::Failed {
+        error: not.error,
+        permanent: not.permanent,
     }
 }
 

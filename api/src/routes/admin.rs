@@ -37,6 +37,8 @@ pub struct AdminAgencyIn {
     pub address: Option<String>,
     /// Where the agency is told about its dossiers.
     pub email: Option<String>,
+    /// The unit code (`madonvi`) at the national public-service portal; the agency's code when absent.
+    pub portal_unit_code: Option<String>,
 }
 
 /// An agency as stored.
@@ -51,6 +53,8 @@ pub struct AdminAgencyOut {
     pub ward_name: String,
     pub address: String,
     pub email: Option<String>,
+    /// The unit code the national portal knows the agency by.
+    pub portal_unit_code: String,
 }
 
 impl From<AgencyView> for AdminAgencyOut {
@@ -65,6 +69,7 @@ impl From<AgencyView> for AdminAgencyOut {
             ward_code: a.ward_code,
             address: a.address,
             email: a.email,
+            portal_unit_code: a.portal_unit_code,
         }
     }
 }
@@ -315,6 +320,7 @@ impl AdminApi {
             ward_code: b.ward_code,
             address: b.address,
             email: b.email,
+            portal_unit_code: b.portal_unit_code,
         };
         let written = domain::ops::admin::put_agency(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))

@@ -117,6 +117,8 @@ pub struct AgencyRequest {
     pub ward_code: Option<String>,
     pub address: Option<String>,
     pub email: Option<String>,
+    /// The unit code (`madonvi`) at the national public-service portal; the agency's code when absent.
+    pub portal_unit_code: Option<String>,
 }
 
 /// An agency as stored.
@@ -129,11 +131,14 @@ pub struct AgencyView {
     pub ward_code: String,
     pub address: String,
     pub email: Option<String>,
+    /// The unit code the national portal knows the agency by (its own code unless one was given).
+    pub portal_unit_code: String,
 }
 
 impl From<agency::Model> for AgencyView {
     fn from(a: agency::Model) -> Self {
         Self {
+            portal_unit_code: a.portal_unit_code.clone().unwrap_or_else(|| a.code.clone()),
             code: a.code,
             name: a.name,
             identifier: a.identifier,
@@ -526,6 +531,13 @@ pub async fn put_agency(
     {
         c.fail("email", msg);
     }
+    let portal_unit_code =
+        c.optional_text("portal_unit_code", request.portal_unit_code.as_deref(), 50);
+    if let Some(unit) = &portal_unit_code
+        && let Err(msg) = check_agency_code(unit)
+    {
+        c.fail("portal_unit_code", msg);
+    }
     c.finish().map_err(OpError::Validation)?;
     let (Some(code), Some(name), Some(province_code), Some(ward_code), Some(address)) = (
         code,
@@ -550,6 +562,7 @@ pub async fn put_agency(
         ward_code: Set(ward_code),
         address: Set(address),
         email: Set(email),
+        portal_unit_code: Set(portal_unit_code),
         created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
         updated_at: Set(now),
     };

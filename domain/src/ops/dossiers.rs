@@ -648,9 +648,10 @@ fn active_webhooks(agency_code: String) -> sea_orm::sea_query::SelectStatement {
 
 /// On PostgreSQL, a new dossier whose first event e-mails nobody is written by one statement with no
 /// transaction around it (one statement is atomic on its own, and this spares the `BEGIN` and `COMMIT`
-/// trips): the dossier is inserted only if its agency has no active webhook. `false` when the agency
-/// has one: nothing was written, and the caller writes the dossier in a transaction with the outbox
-/// rows it causes.
+/// trips): the dossier is inserted only if its agency has no active webhook and no phone notices are
+/// sent. `false` when the agency
+/// has one (or phone notices are sent): nothing was written, and the caller writes the dossier in a
+/// transaction with the outbox rows it causes.
 async fn insert_new_dossier_alone(
     write: &DatabaseConnection,
     dossier: &dossier::ActiveModel,
@@ -711,6 +712,13 @@ fn new_dossier_statement(
         values.and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(
             hooks.clone(),
         )));
+        // Nor while the request's notice goes to the phone: that needs its outbox row written too.
+        values.and_where(Expr::cust_with_values(
+            "NOT EXISTS (SELECT 1 FROM integration_states WHERE name = $1 AND value = 'on')",
+            [sea_orm::Value::from(
+                super::integrations::OUTLET_PHONE.to_owned(),
+            )],
+        ));
     }
     if let Some(limit) = phone_limit {
         values.and_where(Expr::cust_with_values(

@@ -22,6 +22,7 @@ pub mod handovers;
 pub mod idempotency;
 pub mod identity;
 pub mod incidents;
+pub mod integrations;
 pub mod keys;
 pub mod labels;
 pub mod outbox;

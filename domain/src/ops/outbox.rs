@@ -37,6 +37,12 @@ pub enum DeliveryKind {
     Webhook,
     /// One parcel's order at the carrier ([`super::carrier_orders::CarrierOrderPayload`]).
     CarrierOrder,
+    /// One citizen notice to the applicant's phone, by Zalo ZNS or else by SMS
+    /// ([`super::integrations::PhoneNoticePayload`]).
+    PhoneNotice,
+    /// One call to the national public-service portal ([`super::integrations::PortalCallPayload`]);
+    /// a dossier's calls go in order.
+    PortalCall,
 }
 
 impl DeliveryKind {
@@ -46,6 +52,8 @@ impl DeliveryKind {
             DeliveryKind::Email => "email",
             DeliveryKind::Webhook => "webhook",
             DeliveryKind::CarrierOrder => "carrier_order",
+            DeliveryKind::PhoneNotice => "phone_notice",
+            DeliveryKind::PortalCall => "portal_call",
         }
     }
 
@@ -55,6 +63,8 @@ impl DeliveryKind {
             DeliveryKind::Email,
             DeliveryKind::Webhook,
             DeliveryKind::CarrierOrder,
+            DeliveryKind::PhoneNotice,
+            DeliveryKind::PortalCall,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -294,7 +304,9 @@ pub async fn enqueue_for_event(
 /// has an active webhook (read in the statement that wrote the event) and may then skip
 /// [`enqueue_for_event`]'s own look-up. The rule of [`enqueue_for_events`].
 pub fn causes_deliveries(event: &dossier_event::Model, agency_has_webhook: bool) -> bool {
-    agency_has_webhook || citizen_notice_kind(event.kind, event.leg)
+    agency_has_webhook
+        || citizen_notice_kind(event.kind, event.leg)
+        || super::integrations::may_reach_outlets(event)
 }
 
 /// Rows per bulk statement, well under both databases' limits on bound parameters.
@@ -342,9 +354,15 @@ pub async fn enqueue_for_events(
     hooks.dedup();
     let notifying: Vec<&dossier_event::Model> = events
         .iter()
-        .filter(|e| causes_deliveries(e, false))
+        .filter(|e| citizen_notice_kind(e.kind, e.leg))
         .collect();
-    if hooks.is_empty() && notifying.is_empty() {
+    let outlets = if events.iter().any(super::integrations::may_reach_outlets) {
+        super::integrations::outlets(conn).await?
+    } else {
+        super::integrations::Outlets::default()
+    };
+    let any_outlet = outlets.phone || outlets.portal;
+    if hooks.is_empty() && notifying.is_empty() && !any_outlet {
         return Ok(());
     }
     let mut dossiers: HashMap<i64, dossier::Model> = HashMap::new();
@@ -398,6 +416,11 @@ pub async fn enqueue_for_events(
                 ));
             }
         }
+    }
+    if any_outlet {
+        rows.extend(
+            super::integrations::rows_for_events(conn, events, &dossiers, outlets, now).await?,
+        );
     }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -629,6 +652,19 @@ pub async fn enqueue_citizen_email(
     message_key: String,
     notice: Notice,
 ) -> Result<(), DbErr> {
+    if matches!(notice, Notice::ComplaintAnswered { .. })
+        && let Some(row) = super::integrations::phone_notice_row(
+            conn,
+            dossier,
+            crate::notify::PhoneTopic::ComplaintAnswered,
+            crate::clock::now(),
+        )
+        .await?
+    {
+        outbox::Entity::insert(row)
+            .exec_without_returning(conn)
+            .await?;
+    }
     let Some(to) = dossier
         .applicant_email
         .as_deref()
@@ -732,6 +768,22 @@ pub async fn claim_batch_of(
         )
         .order_by_asc(outbox::Column::Id)
         .limit(limit);
+    if kinds.contains(&DeliveryKind::PortalCall) {
+        // A dossier's portal calls go in the order they were written: a call is due only when no
+        // earlier call of its dossier is still waiting (pending, held, or failed and kept for an
+        // administrator), so the portal never sees a later status before an earlier one.
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(outbox::Column::Kind.ne(DeliveryKind::PortalCall.as_str()))
+                .add(Expr::cust(
+                    "NOT EXISTS (SELECT 1 FROM outbox AS earlier \
+                     WHERE earlier.dossier_id = outbox.dossier_id \
+                     AND earlier.kind = 'portal_call' \
+                     AND earlier.id < outbox.id \
+                     AND earlier.status <> 'done')",
+                )),
+        );
+    }
     if store.backend() == DbBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
@@ -785,6 +837,24 @@ pub async fn complete_on(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbE
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Replaces the payload of a row `worker_id` holds, to remember how far its delivery got (e.g. that
+/// ZNS refused the phone, so the next attempt goes straight to SMS). Returns whether the row was held.
+pub async fn update_payload(
+    store: &Store,
+    id: i64,
+    worker_id: &str,
+    payload: serde_json::Value,
+) -> Result<bool, DbErr> {
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Payload, Expr::value(payload))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::LockedBy.eq(worker_id))
+        .exec(&store.write)
+        .await?;
+    Ok(res.rows_affected > 0)
 }
 
 /// Extends the lease of the rows `worker_id` still holds among `ids` to `lease` from now, so a batch

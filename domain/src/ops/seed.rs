@@ -222,6 +222,7 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
         ward_code: Set(a.3.into()),
         address: Set(a.4.into()),
         email: Set(None),
+        portal_unit_code: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }))
