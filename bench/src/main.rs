@@ -65,8 +65,9 @@ struct Phase {
 }
 
 impl Phase {
+    /// Answered as expected, per second: a failed request is not a result.
     fn rate(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
+        (self.requests - self.errors) as f64 / self.elapsed.as_secs_f64()
     }
     fn percentile(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -355,6 +356,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         track.print();
+        if create.errors + track.errors > 0 {
+            bail!(
+                "{} requests were not answered as expected: this run measures nothing",
+                create.errors + track.errors
+            );
+        }
         let peak = peak_rss_kib(pid);
         server.kill().await.ok();
         match args.db {
