@@ -26,16 +26,23 @@ use crate::state::AppState;
 #[derive(Debug, Object)]
 pub struct AdminAgencyIn {
     /// Capital letters, digits, `-`, `.`, `_`, e.g. `UBND-P-HOANKIEM`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The official identifier (mã định danh), e.g. `000.00.01.H29`.
+    #[oai(nullable)]
     pub identifier: Option<String>,
     /// 2 digits, e.g. `01`.
+    #[oai(nullable)]
     pub province_code: Option<String>,
     /// 5 digits, e.g. `00070`.
+    #[oai(nullable)]
     pub ward_code: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
     /// Where the agency is told about its dossiers.
+    #[oai(nullable)]
     pub email: Option<String>,
 }
 
@@ -44,12 +51,14 @@ pub struct AdminAgencyIn {
 pub struct AdminAgencyOut {
     pub code: String,
     pub name: String,
+    #[oai(nullable)]
     pub identifier: Option<String>,
     pub province_code: String,
     pub province_name: String,
     pub ward_code: String,
     pub ward_name: String,
     pub address: String,
+    #[oai(nullable)]
     pub email: Option<String>,
 }
 
@@ -72,13 +81,17 @@ impl From<AgencyView> for AdminAgencyOut {
 /// A document on a procedure's published list.
 #[derive(Debug, Object)]
 pub struct AdminDocumentIn {
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Whether the original must be handed in (otherwise a copy does).
+    #[oai(nullable)]
     pub original_required: Option<bool>,
     /// The code requests may name it by (letters, digits, `.`, `-`, `_`); `<procedure>-<nn>` by
     /// position when absent.
+    #[oai(nullable)]
     pub code: Option<String>,
     /// Whether every pickup request must include it; `false` when absent.
+    #[oai(nullable)]
     pub required: Option<bool>,
 }
 
@@ -86,15 +99,21 @@ pub struct AdminDocumentIn {
 #[derive(Debug, Object)]
 pub struct AdminProcedureIn {
     /// The national code, a digit, a dot and 6 digits, e.g. `1.001193`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Integer VND, 0 when free.
+    #[oai(nullable)]
     pub admin_fee_vnd: Option<i64>,
     /// Working days the agency has to rule, at least 1.
+    #[oai(nullable)]
     pub processing_days: Option<i64>,
     /// The published document list, in order.
+    #[oai(nullable)]
     pub documents: Option<Vec<AdminDocumentIn>>,
     /// The agencies that handle the procedure (may be empty).
+    #[oai(nullable)]
     pub agency_codes: Option<Vec<String>>,
 }
 
@@ -145,10 +164,13 @@ impl From<ProcedureView> for AdminProcedureOut {
 #[derive(Debug, Object)]
 pub struct AdminRangeIn {
     /// 2 capital letters, e.g. `EB`.
+    #[oai(nullable)]
     pub service_indicator: Option<String>,
     /// 0 to 99999999.
+    #[oai(nullable)]
     pub first_serial: Option<i64>,
     /// At least `first_serial`, at most 99999999.
+    #[oai(nullable)]
     pub last_serial: Option<i64>,
 }
 
@@ -156,13 +178,19 @@ pub struct AdminRangeIn {
 #[derive(Debug, Object)]
 pub struct AdminOfficeIn {
     /// 6 digits, e.g. `100000`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub province_code: Option<String>,
+    #[oai(nullable)]
     pub ward_code: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
     /// The range to allocate from: the same range (indicator and first serial) is resized; another
     /// one replaces the office's current range, whose issued serials are never reused.
+    #[oai(nullable)]
     pub item_code_range: Option<AdminRangeIn>,
 }
 
@@ -216,8 +244,10 @@ impl From<OfficeView> for AdminOfficeOut {
 #[derive(Debug, Object)]
 pub struct AdminTariffIn {
     /// `local` | `intra_province` | `inter_province_major` | `inter_province`.
+    #[oai(nullable)]
     pub route_class: Option<String>,
     /// Integer VND per leg.
+    #[oai(nullable)]
     pub postage_vnd: Option<i64>,
 }
 
@@ -241,7 +271,9 @@ impl From<TariffView> for AdminTariffOut {
 #[derive(Debug, Object)]
 pub struct AdminHolidayIn {
     /// `YYYY-MM-DD`.
+    #[oai(nullable)]
     pub date: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
 }
 

@@ -27,19 +27,24 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Object)]
 pub struct VerdictIn {
     /// `accepted` | `supplement_requested` | `rejected`.
+    #[oai(nullable)]
     pub decision: Option<String>,
     /// Required to request supplements or to refuse: what is wrong, or why the dossier is refused.
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// The date on the appointment slip (`YYYY-MM-DD`), when the agency sets it.
+    #[oai(nullable)]
     pub result_due_date: Option<String>,
     /// With `supplement_requested`: the documents the citizen must still bring, one name each. They
     /// head the timeline note and the citizen's e-mail.
+    #[oai(nullable)]
     pub missing_documents: Option<Vec<String>>,
 }
 
 /// A note on the result.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct ResultIn {
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -47,6 +52,7 @@ pub struct ResultIn {
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct CollectedIn {
     /// For the timeline; no personal data.
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -59,11 +65,14 @@ pub struct WorklistItemOut {
     pub procedure_code: String,
     pub agency_code: String,
     /// `accepted` or `rejected`, once the agency has ruled.
+    #[oai(nullable)]
     pub outcome: Option<String>,
     pub with_appointment: bool,
     /// The legal filing time: when the handover record to the agency was signed (or the desk receipt).
+    #[oai(nullable)]
     pub filed_at: Option<DateTime<FixedOffset>>,
     /// The agency's deadline.
+    #[oai(nullable)]
     pub result_due_at: Option<DateTime<FixedOffset>>,
     /// A deadline (the agency's, or a parcel's) has passed with its work undone.
     pub overdue: bool,
@@ -79,6 +88,7 @@ pub struct WorklistOut {
     /// In registration order.
     pub items: Vec<WorklistItemOut>,
     /// Pass it as `after` for the next page; `null` when this page is the last.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -19,6 +19,7 @@ pub struct AuditEntryOut {
     /// Who: `key #ID NAME`, `command line`, or `unknown` (a failed sign-in).
     pub actor: String,
     /// The API key behind `actor`, if any.
+    #[oai(nullable)]
     pub actor_key_id: Option<i64>,
     /// What: `{kind}.{verb}`, e.g. `api_key.create`, `api_key.revoke`, `webhook.register`,
     /// `outbox.requeue`, `agency.create`, `holiday.delete`, `staff_session.sign_in`,
@@ -27,10 +28,13 @@ pub struct AuditEntryOut {
     /// On what: `{kind}:{id or code}`.
     pub target: String,
     /// The address the request came from; none for the command line.
+    #[oai(nullable)]
     pub client_ip: Option<String>,
     /// The record before the change (secrets left out).
+    #[oai(nullable)]
     pub before: Option<serde_json::Value>,
     /// The record after the change (secrets left out).
+    #[oai(nullable)]
     pub after: Option<serde_json::Value>,
 }
 

@@ -20,6 +20,7 @@ pub struct FeedEventOut {
     pub at: chrono::DateTime<chrono::FixedOffset>,
     pub kind: String,
     /// The dossier's status after the event; absent when the event did not change it.
+    #[oai(nullable)]
     pub status: Option<String>,
     /// `api` | `scan` | `carrier` | `system`.
     pub source: String,

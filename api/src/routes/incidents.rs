@@ -33,23 +33,29 @@ fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
 #[derive(Debug, Clone, Object)]
 pub struct IncidentIn {
     /// `lost` | `damaged` | `delayed`.
+    #[oai(nullable)]
     pub kind: Option<String>,
     /// `inbound` | `outbound`: the parcel it happened to.
+    #[oai(nullable)]
     pub leg: Option<String>,
+    #[oai(nullable)]
     pub note: Option<String>,
     /// What the post paid the citizen, in VND; 0 when absent.
+    #[oai(nullable)]
     pub compensation_vnd: Option<i64>,
 }
 
 /// A complaint's text.
 #[derive(Debug, Clone, Object)]
 pub struct ComplaintIn {
+    #[oai(nullable)]
     pub text: Option<String>,
 }
 
 /// A complaint's answer.
 #[derive(Debug, Clone, Object)]
 pub struct AnswerIn {
+    #[oai(nullable)]
     pub text: Option<String>,
 }
 
@@ -74,7 +80,9 @@ pub struct ComplaintOut {
     pub due_at: DateTime<FixedOffset>,
     /// Open past `due_at`.
     pub overdue: bool,
+    #[oai(nullable)]
     pub answer: Option<String>,
+    #[oai(nullable)]
     pub answered_at: Option<DateTime<FixedOffset>>,
     pub created_at: DateTime<FixedOffset>,
 }
