@@ -88,11 +88,20 @@ impl<T: ParseFromJSON, const REQUIRED: bool> ParseFromJSON for Checked<T, REQUIR
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             None | Some(Value::Null) => Ok(Self(None)),
+            // poem-openapi reads a number or a boolean as a string; the document says string.
+            Some(value) if is_string_schema::<T>() && !value.is_string() => {
+                Err(ParseError::expected_type(value))
+            }
             value => T::parse_from_json(value)
                 .map(|v| Self(Some(v)))
                 .map_err(ParseError::propagate),
         }
     }
+}
+
+/// Whether the document declares `T` as a string.
+fn is_string_schema<T: Type>() -> bool {
+    matches!(T::schema_ref(), MetaSchemaRef::Inline(schema) if schema.ty == "string")
 }
 
 impl<T: ToJSON, const REQUIRED: bool> ToJSON for Checked<T, REQUIRED> {
@@ -130,10 +139,16 @@ mod tests {
         let missing =
             Applicant::parse_from_json(Some(serde_json::json!({}))).expect("absent parses");
         assert_eq!(missing.phone.as_deref(), None);
-        assert!(
-            Applicant::parse_from_json(Some(serde_json::json!({"phone": []}))).is_err(),
-            "a wrong JSON type is still a parse error"
-        );
+        for wrong in [
+            serde_json::json!([]),
+            serde_json::json!(false),
+            serde_json::json!(7),
+        ] {
+            assert!(
+                Applicant::parse_from_json(Some(serde_json::json!({"phone": wrong}))).is_err(),
+                "a wrong JSON type is still a parse error"
+            );
+        }
 
         let mut registry = Registry::new();
         Applicant::register(&mut registry);

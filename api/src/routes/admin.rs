@@ -19,6 +19,7 @@ use poem_openapi::{
 
 use super::ApiTags;
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -270,11 +271,57 @@ impl From<TariffView> for AdminTariffOut {
 /// A public holiday (lunar-calendar holidays are entered for each year).
 #[derive(Debug, Object)]
 pub struct AdminHolidayIn {
-    /// `YYYY-MM-DD`.
-    #[oai(nullable)]
-    pub date: Option<String>,
-    #[oai(nullable)]
-    pub name: Option<String>,
+    /// `YYYY-MM-DD`, a real day in the years 2000 to 2100. (The document leaves out 29 February,
+    /// which the service takes in leap years.)
+    #[oai(validator(
+        pattern = r"^\s*(20[0-9]{2}|2100)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)\s*$"
+    ))]
+    pub date: Required<String>,
+    /// Up to 200 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub name: Required<String>,
+}
+
+/// A holiday's or working day's date in a path: `YYYY-MM-DD`, a real day in the years 2000 to 2100
+/// (`domain::ops::admin::HOLIDAY_YEARS`); anything else is a 400.
+#[derive(Debug, Clone, Copy)]
+pub struct HolidayDate(pub chrono::NaiveDate);
+
+impl poem_openapi::types::Type for HolidayDate {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string(date)".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = poem_openapi::registry::MetaSchema::new_with_format("string", "date");
+        schema.pattern = Some(r"^(20[0-9]{2}|2100)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)$".to_owned());
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for HolidayDate {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        domain::ops::admin::parse_holiday_date(value)
+            .map(HolidayDate)
+            .map_err(|msg| poem_openapi::types::ParseError::custom(format!("date {msg}")))
+    }
 }
 
 /// A holiday as stored.
@@ -485,8 +532,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = HolidayRequest {
-            date: body.0.date,
-            name: body.0.name,
+            date: body.0.date.0,
+            name: body.0.name.0,
         };
         let written = domain::ops::admin::put_holiday(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
@@ -512,11 +559,10 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        date: Path<String>,
+        date: Path<HolidayDate>,
     ) -> Result<Json<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
-        let date = domain::ops::admin::parse_holiday_date(&date.0)
-            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let date = date.0.0;
         let removed = domain::ops::admin::delete_holiday(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }
@@ -532,8 +578,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = HolidayRequest {
-            date: body.0.date,
-            name: body.0.name,
+            date: body.0.date.0,
+            name: body.0.name.0,
         };
         let written = domain::ops::admin::put_working_day(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
@@ -558,11 +604,10 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        date: Path<String>,
+        date: Path<HolidayDate>,
     ) -> Result<Json<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
-        let date = domain::ops::admin::parse_holiday_date(&date.0)
-            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let date = date.0.0;
         let removed = domain::ops::admin::delete_working_day(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }

@@ -218,10 +218,15 @@ impl AgencyApi {
         state: Data<&AppState>,
         caller: Caller,
         /// Only dossiers in these statuses, comma-separated (e.g. `received_by_agency,processing`).
+        #[oai(validator(
+            pattern = r"^\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?(\s*,\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?)*\s*$"
+        ))]
         status: Query<Option<String>>,
         /// `true`: only dossiers with a passed deadline; `false`: only those on time.
+        #[oai(validator(pattern = r"^\s*(true|false)?\s*$"))]
         overdue: Query<Option<String>>,
         /// Dossiers per page, 1 to 200 (default 50).
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]?|1[0-9]{2}|200))?\s*$"))]
         limit: Query<Option<String>>,
         /// The `next_cursor` of the previous page.
         after: Query<Option<String>>,

@@ -58,6 +58,8 @@ impl AuditApi {
         state: Data<&AppState>,
         caller: Caller,
         after: Query<Option<String>>,
+        /// Entries per page, 1 to 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
     ) -> Result<Json<AuditPageOut>, ApiError> {
         let actor = match &caller.0 {

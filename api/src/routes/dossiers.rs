@@ -592,7 +592,14 @@ impl DossierApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(
+                max_length = 200,
+                pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+            )
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<CreateDossierIn>,
     ) -> Result<CreateResponse, ApiError> {
         let request = DossierRequest::from(&body.0);
@@ -600,7 +607,7 @@ impl DossierApi {
             None => None,
             Some(key)
                 if key.is_empty()
-                    || key.len() > MAX_IDEMPOTENCY_KEY
+                    || key.chars().count() > MAX_IDEMPOTENCY_KEY
                     || key.chars().any(char::is_control) =>
             {
                 return Err(ApiError::bad_request(format!(

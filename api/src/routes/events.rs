@@ -48,6 +48,8 @@ impl EventFeedApi {
         state: Data<&AppState>,
         caller: Caller,
         after: Query<Option<String>>,
+        /// Events per page, 1 to 1000.
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]{0,2}|1000))?\s*$"))]
         limit: Query<Option<String>>,
     ) -> Result<Json<FeedPageOut>, ApiError> {
         if caller.0 == Actor::Public {

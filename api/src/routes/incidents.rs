@@ -185,6 +185,8 @@ impl IncidentApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// `open` or `answered`.
+        #[oai(validator(pattern = r"^\s*(open|answered)?\s*$"))]
         status: Query<Option<String>>,
     ) -> Result<Json<ComplaintsOut>, ApiError> {
         let actor = require_credentials(&caller)?;

@@ -390,8 +390,13 @@ impl PostalApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// One status.
+        #[oai(validator(
+            pattern = r"^\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?\s*$"
+        ))]
         status: Query<Option<String>>,
         /// Requests per page, 1 to 500 (default 100).
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]?|[1-4][0-9]{2}|500))?\s*$"))]
         limit: Query<Option<String>>,
         /// The cursor of the `Link` header's next page.
         after: Query<Option<String>>,

@@ -155,8 +155,10 @@ impl WebhookApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// `pending`, `done` or `failed`.
+        #[oai(validator(pattern = r"^\s*(pending|done|failed)?\s*$"))]
         status: Query<Option<String>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0")))] limit: Query<Option<u64>>,
     ) -> Result<Json<Vec<OutboxRowOut>>, ApiError> {
         require_admin(&caller)?;
         let status = match status.0.as_deref().map(str::trim) {
