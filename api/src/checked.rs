@@ -116,6 +116,14 @@ impl<T: serde::Serialize, const REQUIRED: bool> serde::Serialize for Checked<T, 
     }
 }
 
+impl<'de, T: serde::Deserialize<'de>, const REQUIRED: bool> serde::Deserialize<'de>
+    for Checked<T, REQUIRED>
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

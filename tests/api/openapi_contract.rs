@@ -114,7 +114,7 @@ async fn every_operation_answers_as_the_openapi_document_says() {
 /// Operations whose requests may keep every rule the document states and still be refused (400 or
 /// 422), because the rule involves the reference data or several fields together, which OpenAPI 3.0
 /// cannot state. Every other check runs on them; only "valid data is accepted" does not.
-/// Each path has one operation only.
+/// (A path's other operations, such as the `GET` lists beside the admin writes, run with them.)
 const REFUSABLE_OPERATIONS: &[&str] = &[
     // A pickup request: the procedure must be one the agency handles, the documents on its published
     // list, the ward in the province and a post office serving it, the pickup address present for
@@ -123,6 +123,21 @@ const REFUSABLE_OPERATIONS: &[&str] = &[
     // A report's period is `period`, or `from` and `to` together: each is optional on its own.
     "/api/v1/reports/summary",
     "/api/v1/reports/fees",
+    // Agencies and post offices: the ward must be a ward of the province on the administrative map.
+    "/api/v1/admin/agencies",
+    "/api/v1/admin/offices",
+    // A procedure names agencies that must exist.
+    "/api/v1/admin/procedures",
+    // A `postal` key needs an existing office and an `agency` key an existing agency.
+    "/api/v1/admin/keys",
+    // A webhook belongs to an existing agency, and its URL must be one the service may call.
+    "/api/v1/admin/webhooks",
+    // A make-up working day must be a Saturday or a Sunday.
+    "/api/v1/admin/working-days",
+    // A handover names an existing agency and dossiers that are ready to be handed over.
+    "/api/v1/handovers",
+    // A recipient signing as a proxy must give the written authorisation's reference.
+    "/api/v1/dossiers/{code}/delivery/identity",
 ];
 
 /// One schemathesis run over the operations `filters` select; the failures it printed, if any.

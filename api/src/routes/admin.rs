@@ -245,11 +245,11 @@ impl From<OfficeView> for AdminOfficeOut {
 #[derive(Debug, Object)]
 pub struct AdminTariffIn {
     /// `local` | `intra_province` | `inter_province_major` | `inter_province`.
-    #[oai(nullable)]
-    pub route_class: Option<String>,
-    /// Integer VND per leg.
-    #[oai(nullable)]
-    pub postage_vnd: Option<i64>,
+    #[oai(validator(pattern = r"^(local|intra_province|inter_province_major|inter_province)$"))]
+    pub route_class: Required<String>,
+    /// Integer VND per leg, 0 to 1 000 000 000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub postage_vnd: Required<i64>,
 }
 
 /// A tariff as stored.
@@ -502,8 +502,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminTariffOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = TariffRequest {
-            route_class: body.0.route_class,
-            postage_vnd: body.0.postage_vnd,
+            route_class: body.0.route_class.0,
+            postage_vnd: body.0.postage_vnd.0,
         };
         let written = domain::ops::admin::put_tariff(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))

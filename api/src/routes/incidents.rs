@@ -17,6 +17,7 @@ use poem_openapi::{
 use super::dossiers::{IncidentOut, incident_out};
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::{Optional, Required};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,30 +34,38 @@ fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
 #[derive(Debug, Clone, Object)]
 pub struct IncidentIn {
     /// `lost` | `damaged` | `delayed`.
-    #[oai(nullable)]
-    pub kind: Option<String>,
+    #[oai(validator(pattern = r"^(lost|damaged|delayed)$"))]
+    pub kind: Required<String>,
     /// `inbound` | `outbound`: the parcel it happened to.
-    #[oai(nullable)]
-    pub leg: Option<String>,
+    #[oai(validator(pattern = r"^(inbound|outbound)$"))]
+    pub leg: Required<String>,
     #[oai(nullable)]
     pub note: Option<String>,
-    /// What the post paid the citizen, in VND; 0 when absent.
-    #[oai(nullable)]
-    pub compensation_vnd: Option<i64>,
+    /// What the post paid the citizen, in VND, 0 to 1 000 000 000; 0 when absent.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub compensation_vnd: Optional<i64>,
 }
 
 /// A complaint's text.
 #[derive(Debug, Clone, Object)]
 pub struct ComplaintIn {
-    #[oai(nullable)]
-    pub text: Option<String>,
+    /// Up to 4000 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub text: Required<String>,
 }
 
 /// A complaint's answer.
 #[derive(Debug, Clone, Object)]
 pub struct AnswerIn {
-    #[oai(nullable)]
-    pub text: Option<String>,
+    /// Up to 4000 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub text: Required<String>,
 }
 
 /// A complaint, as the citizen who filed it gets it back.
@@ -141,10 +150,10 @@ impl IncidentApi {
         let actor = require_credentials(&caller)?;
         let body = body.0;
         let request = IncidentRequest {
-            kind: body.kind,
-            leg: body.leg,
+            kind: body.kind.0,
+            leg: body.leg.0,
             note: body.note,
-            compensation_vnd: body.compensation_vnd,
+            compensation_vnd: body.compensation_vnd.0,
         };
         let recorded =
             domain::ops::incidents::record_incident(&state.store, actor, &code.0, &request).await?;

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,8 +17,8 @@ use crate::state::AppState;
 #[derive(Debug, Object)]
 pub struct KeyIn {
     /// `admin`, `postal` or `agency`.
-    #[oai(nullable)]
-    pub role: Option<String>,
+    #[oai(validator(pattern = r"^\s*(admin|postal|agency)\s*$"))]
+    pub role: Required<String>,
     /// The post office of a `postal` key.
     #[oai(nullable)]
     pub office_code: Option<String>,

@@ -22,6 +22,7 @@ use secrecy::ExposeSecret;
 use super::dossiers::{AddressOut, DocumentOut, DossierOut, FeesOut, dossier_out};
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::{ApiError, ErrorBody};
 use crate::optional_json::OptionalJson;
 use crate::state::AppState;
@@ -167,12 +168,18 @@ pub struct PickupFailedIn {
 /// Who signed for the result (Decision 45 Art. 10).
 #[derive(Debug, Clone, Default, Object, serde::Deserialize)]
 pub struct RecipientIn {
-    #[oai(nullable)]
-    pub full_name: Option<String>,
+    /// Up to 100 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    #[serde(default)]
+    pub full_name: Required<String>,
     /// CCCD (12 digits), CMND (9 digits) or passport number (a letter and 7–8 digits). Unless `proxy`
     /// is true, it must be the applicant's.
-    #[oai(nullable)]
-    pub id_number: Option<String>,
+    #[oai(validator(pattern = r"^\s*([0-9]{9}|[0-9]{12}|[A-Za-z][0-9]{7,8})\s*$"))]
+    #[serde(default)]
+    pub id_number: Required<String>,
     /// Signing for the citizen with a written authorisation.
     #[oai(nullable)]
     pub proxy: Option<bool>,
@@ -185,8 +192,8 @@ pub struct RecipientIn {
 impl From<RecipientIn> for RecipientRequest {
     fn from(r: RecipientIn) -> Self {
         RecipientRequest {
-            full_name: r.full_name,
-            id_number: r.id_number,
+            full_name: r.full_name.0,
+            id_number: r.id_number.0,
             proxy: r.proxy,
             authorization_ref: r.authorization_ref,
         }
