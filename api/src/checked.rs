@@ -11,7 +11,9 @@
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
 use serde_json::Value;
 
 /// A value the document declares with its rules; `REQUIRED` says whether the document lists it as
@@ -96,6 +98,27 @@ impl<T: ParseFromJSON, const REQUIRED: bool> ParseFromJSON for Checked<T, REQUIR
                 .map(|v| Self(Some(v)))
                 .map_err(ParseError::propagate),
         }
+    }
+}
+
+/// A query parameter: absent gives `None`; a value that is not a `T` at all is still a 400.
+impl<T: ParseFromParameter, const REQUIRED: bool> ParseFromParameter for Checked<T, REQUIRED> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        T::parse_from_parameter(value)
+            .map(|v| Self(Some(v)))
+            .map_err(ParseError::propagate)
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> ParseResult<Self> {
+        let mut iter = iter.into_iter().peekable();
+        if iter.peek().is_none() {
+            return Ok(Self(None));
+        }
+        T::parse_from_parameters(iter)
+            .map(|v| Self(Some(v)))
+            .map_err(ParseError::propagate)
     }
 }
 

@@ -58,9 +58,9 @@ impl AuditApi {
         state: Data<&AppState>,
         caller: Caller,
         after: Query<Option<String>>,
-        /// Entries per page, 1 to 500.
+        /// Entries per page, 1 to 500 (outside: 422 `validation_failed`, as for the cursor).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<u64>>,
+        limit: Query<crate::checked::Optional<u64>>,
     ) -> Result<Json<AuditPageOut>, ApiError> {
         let actor = match &caller.0 {
             Actor::Public => {
@@ -72,7 +72,7 @@ impl AuditApi {
             _ => return Err(ApiError::forbidden("this needs an admin key")),
         };
         let page =
-            domain::ops::audit::list_audit(&state.store.read, actor, after.0.as_deref(), limit.0)
+            domain::ops::audit::list_audit(&state.store.read, actor, after.0.as_deref(), limit.0.0)
                 .await?;
         Ok(Json(AuditPageOut {
             entries: page
