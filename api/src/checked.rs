@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{
     ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
 };
@@ -62,8 +62,16 @@ impl<T: Type, const REQUIRED: bool> Type for Checked<T, REQUIRED> {
         T::name()
     }
 
+    /// `T`'s schema; an optional field is also `nullable`, as `null` reads as absent.
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        if REQUIRED {
+            T::schema_ref()
+        } else {
+            T::schema_ref().merge(MetaSchema {
+                nullable: true,
+                ..MetaSchema::ANY
+            })
+        }
     }
 
     fn register(registry: &mut Registry) {

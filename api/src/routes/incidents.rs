@@ -39,8 +39,9 @@ pub struct IncidentIn {
     /// `inbound` | `outbound`: the parcel it happened to.
     #[oai(validator(pattern = r"^(inbound|outbound)$"))]
     pub leg: Required<String>,
-    #[oai(nullable)]
-    pub note: Option<String>,
+    /// Up to 500 characters, no control characters; blank counts as absent.
+    #[oai(validator(max_length = 500, pattern = r"^\s*$|^[^\x00-\x1F\x7F-\x9F]*$"))]
+    pub note: Optional<String>,
     /// What the post paid the citizen, in VND, 0 to 1 000 000 000; 0 when absent.
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     pub compensation_vnd: Optional<i64>,
@@ -152,7 +153,7 @@ impl IncidentApi {
         let request = IncidentRequest {
             kind: body.kind.0,
             leg: body.leg.0,
-            note: body.note,
+            note: body.note.0,
             compensation_vnd: body.compensation_vnd.0,
         };
         let recorded =
