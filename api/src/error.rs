@@ -26,8 +26,8 @@ pub struct ErrorBody {
     pub code: String,
     /// For people.
     pub message: String,
-    /// One entry per invalid field (validation failures).
-    #[oai(skip_serializing_if_is_empty)]
+    /// One entry per invalid field (validation failures); absent on other errors.
+    #[oai(default, skip_serializing_if_is_empty)]
     pub details: Vec<ErrorDetail>,
 }
 

@@ -2,7 +2,9 @@
 //! envelope, and the application that binds them to a listener.
 
 pub mod access_log;
+pub mod allow;
 pub mod auth;
+pub mod checked;
 pub mod client_ip;
 pub mod error;
 pub mod labels;

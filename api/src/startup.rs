@@ -297,6 +297,7 @@ impl Drop for AbortOnDrop {
 /// The whole route tree with its middleware.
 pub fn routes(state: AppState) -> impl poem::Endpoint {
     let api = openapi_service().server(state.public_base_url.to_string());
+    let allow = crate::allow::AllowOn405::from_spec(&api.spec());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let rate_limit = RateLimit(state.guards.rate_limits.clone());
@@ -308,6 +309,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .with(BodyLimit { max: MAX_JSON_BODY })
         .with(rate_limit)
         .catch_all_error(render_poem_error)
+        .with(allow)
         .with(AccessLog)
         .around(crate::client_ip::scope)
         .data(state)

@@ -770,3 +770,21 @@ async fn the_openapi_document_lists_the_admin_operations_and_the_feed() {
         .collect();
     assert_eq!(params, ["after", "limit"]);
 }
+
+#[tokio::test]
+async fn holidays_of_a_year_outside_the_calendar_are_an_empty_list() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    for year in ["-222996", "1999", "2101"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/admin/holidays?year={year}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{year}");
+        let list: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(list, serde_json::json!([]), "{year}");
+    }
+}

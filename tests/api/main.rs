@@ -23,6 +23,7 @@ mod keys;
 mod labels;
 mod limits;
 mod notifications;
+mod openapi_contract;
 mod operations;
 mod outage;
 mod period_reports;

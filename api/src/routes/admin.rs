@@ -19,6 +19,7 @@ use poem_openapi::{
 
 use super::ApiTags;
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,16 +27,23 @@ use crate::state::AppState;
 #[derive(Debug, Object)]
 pub struct AdminAgencyIn {
     /// Capital letters, digits, `-`, `.`, `_`, e.g. `UBND-P-HOANKIEM`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The official identifier (mã định danh), e.g. `000.00.01.H29`.
+    #[oai(nullable)]
     pub identifier: Option<String>,
     /// 2 digits, e.g. `01`.
+    #[oai(nullable)]
     pub province_code: Option<String>,
     /// 5 digits, e.g. `00070`.
+    #[oai(nullable)]
     pub ward_code: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
     /// Where the agency is told about its dossiers.
+    #[oai(nullable)]
     pub email: Option<String>,
     /// The unit code (`madonvi`) at the national public-service portal; the agency's code when absent.
     pub portal_unit_code: Option<String>,
@@ -46,12 +54,14 @@ pub struct AdminAgencyIn {
 pub struct AdminAgencyOut {
     pub code: String,
     pub name: String,
+    #[oai(nullable)]
     pub identifier: Option<String>,
     pub province_code: String,
     pub province_name: String,
     pub ward_code: String,
     pub ward_name: String,
     pub address: String,
+    #[oai(nullable)]
     pub email: Option<String>,
     /// The unit code the national portal knows the agency by.
     pub portal_unit_code: String,
@@ -77,13 +87,17 @@ impl From<AgencyView> for AdminAgencyOut {
 /// A document on a procedure's published list.
 #[derive(Debug, Object)]
 pub struct AdminDocumentIn {
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Whether the original must be handed in (otherwise a copy does).
+    #[oai(nullable)]
     pub original_required: Option<bool>,
     /// The code requests may name it by (letters, digits, `.`, `-`, `_`); `<procedure>-<nn>` by
     /// position when absent.
+    #[oai(nullable)]
     pub code: Option<String>,
     /// Whether every pickup request must include it; `false` when absent.
+    #[oai(nullable)]
     pub required: Option<bool>,
 }
 
@@ -91,15 +105,21 @@ pub struct AdminDocumentIn {
 #[derive(Debug, Object)]
 pub struct AdminProcedureIn {
     /// The national code, a digit, a dot and 6 digits, e.g. `1.001193`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Integer VND, 0 when free.
+    #[oai(nullable)]
     pub admin_fee_vnd: Option<i64>,
     /// Working days the agency has to rule, at least 1.
+    #[oai(nullable)]
     pub processing_days: Option<i64>,
     /// The published document list, in order.
+    #[oai(nullable)]
     pub documents: Option<Vec<AdminDocumentIn>>,
     /// The agencies that handle the procedure (may be empty).
+    #[oai(nullable)]
     pub agency_codes: Option<Vec<String>>,
 }
 
@@ -150,10 +170,13 @@ impl From<ProcedureView> for AdminProcedureOut {
 #[derive(Debug, Object)]
 pub struct AdminRangeIn {
     /// 2 capital letters, e.g. `EB`.
+    #[oai(nullable)]
     pub service_indicator: Option<String>,
     /// 0 to 99999999.
+    #[oai(nullable)]
     pub first_serial: Option<i64>,
     /// At least `first_serial`, at most 99999999.
+    #[oai(nullable)]
     pub last_serial: Option<i64>,
 }
 
@@ -161,13 +184,19 @@ pub struct AdminRangeIn {
 #[derive(Debug, Object)]
 pub struct AdminOfficeIn {
     /// 6 digits, e.g. `100000`.
+    #[oai(nullable)]
     pub code: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub province_code: Option<String>,
+    #[oai(nullable)]
     pub ward_code: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
     /// The range to allocate from: the same range (indicator and first serial) is resized; another
     /// one replaces the office's current range, whose issued serials are never reused.
+    #[oai(nullable)]
     pub item_code_range: Option<AdminRangeIn>,
 }
 
@@ -221,9 +250,11 @@ impl From<OfficeView> for AdminOfficeOut {
 #[derive(Debug, Object)]
 pub struct AdminTariffIn {
     /// `local` | `intra_province` | `inter_province_major` | `inter_province`.
-    pub route_class: Option<String>,
-    /// Integer VND per leg.
-    pub postage_vnd: Option<i64>,
+    #[oai(validator(pattern = r"^(local|intra_province|inter_province_major|inter_province)$"))]
+    pub route_class: Required<String>,
+    /// Integer VND per leg, 0 to 1 000 000 000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub postage_vnd: Required<i64>,
 }
 
 /// A tariff as stored.
@@ -245,9 +276,57 @@ impl From<TariffView> for AdminTariffOut {
 /// A public holiday (lunar-calendar holidays are entered for each year).
 #[derive(Debug, Object)]
 pub struct AdminHolidayIn {
-    /// `YYYY-MM-DD`.
-    pub date: Option<String>,
-    pub name: Option<String>,
+    /// `YYYY-MM-DD`, a real day in the years 2000 to 2100. (The document leaves out 29 February,
+    /// which the service takes in leap years.)
+    #[oai(validator(
+        pattern = r"^\s*(20[0-9]{2}|2100)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)\s*$"
+    ))]
+    pub date: Required<String>,
+    /// Up to 200 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub name: Required<String>,
+}
+
+/// A holiday's or working day's date in a path: `YYYY-MM-DD`, a real day in the years 2000 to 2100
+/// (`domain::ops::admin::HOLIDAY_YEARS`); anything else is a 400.
+#[derive(Debug, Clone, Copy)]
+pub struct HolidayDate(pub chrono::NaiveDate);
+
+impl poem_openapi::types::Type for HolidayDate {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string(date)".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = poem_openapi::registry::MetaSchema::new_with_format("string", "date");
+        schema.pattern = Some(r"^(20[0-9]{2}|2100)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)$".to_owned());
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for HolidayDate {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        domain::ops::admin::parse_holiday_date(value)
+            .map(HolidayDate)
+            .map_err(|msg| poem_openapi::types::ParseError::custom(format!("date {msg}")))
+    }
 }
 
 /// A holiday as stored.
@@ -429,8 +508,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminTariffOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = TariffRequest {
-            route_class: body.0.route_class,
-            postage_vnd: body.0.postage_vnd,
+            route_class: body.0.route_class.0,
+            postage_vnd: body.0.postage_vnd.0,
         };
         let written = domain::ops::admin::put_tariff(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
@@ -459,8 +538,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = HolidayRequest {
-            date: body.0.date,
-            name: body.0.name,
+            date: body.0.date.0,
+            name: body.0.name.0,
         };
         let written = domain::ops::admin::put_holiday(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
@@ -486,11 +565,10 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        date: Path<String>,
+        date: Path<HolidayDate>,
     ) -> Result<Json<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
-        let date = domain::ops::admin::parse_holiday_date(&date.0)
-            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let date = date.0.0;
         let removed = domain::ops::admin::delete_holiday(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }
@@ -506,8 +584,8 @@ impl AdminApi {
     ) -> Result<WriteResponse<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let request = HolidayRequest {
-            date: body.0.date,
-            name: body.0.name,
+            date: body.0.date.0,
+            name: body.0.name.0,
         };
         let written = domain::ops::admin::put_working_day(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
@@ -532,11 +610,10 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        date: Path<String>,
+        date: Path<HolidayDate>,
     ) -> Result<Json<AdminHolidayOut>, ApiError> {
         let actor = require_admin(&caller)?;
-        let date = domain::ops::admin::parse_holiday_date(&date.0)
-            .map_err(|msg| ApiError::bad_request(format!("date {msg}")))?;
+        let date = date.0.0;
         let removed = domain::ops::admin::delete_working_day(&state.store, actor, date).await?;
         Ok(Json(removed.into()))
     }

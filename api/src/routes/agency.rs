@@ -27,19 +27,24 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Object)]
 pub struct VerdictIn {
     /// `accepted` | `supplement_requested` | `rejected`.
+    #[oai(nullable)]
     pub decision: Option<String>,
     /// Required to request supplements or to refuse: what is wrong, or why the dossier is refused.
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// The date on the appointment slip (`YYYY-MM-DD`), when the agency sets it.
+    #[oai(nullable)]
     pub result_due_date: Option<String>,
     /// With `supplement_requested`: the documents the citizen must still bring, one name each. They
     /// head the timeline note and the citizen's e-mail.
+    #[oai(nullable)]
     pub missing_documents: Option<Vec<String>>,
 }
 
 /// A note on the result.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct ResultIn {
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -47,6 +52,7 @@ pub struct ResultIn {
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct CollectedIn {
     /// For the timeline; no personal data.
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -59,11 +65,14 @@ pub struct WorklistItemOut {
     pub procedure_code: String,
     pub agency_code: String,
     /// `accepted` or `rejected`, once the agency has ruled.
+    #[oai(nullable)]
     pub outcome: Option<String>,
     pub with_appointment: bool,
     /// The legal filing time: when the handover record to the agency was signed (or the desk receipt).
+    #[oai(nullable)]
     pub filed_at: Option<DateTime<FixedOffset>>,
     /// The agency's deadline.
+    #[oai(nullable)]
     pub result_due_at: Option<DateTime<FixedOffset>>,
     /// A deadline (the agency's, or a parcel's) has passed with its work undone.
     pub overdue: bool,
@@ -79,6 +88,7 @@ pub struct WorklistOut {
     /// In registration order.
     pub items: Vec<WorklistItemOut>,
     /// Pass it as `after` for the next page; `null` when this page is the last.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -208,10 +218,15 @@ impl AgencyApi {
         state: Data<&AppState>,
         caller: Caller,
         /// Only dossiers in these statuses, comma-separated (e.g. `received_by_agency,processing`).
+        #[oai(validator(
+            pattern = r"^\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?(\s*,\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?)*\s*$"
+        ))]
         status: Query<Option<String>>,
         /// `true`: only dossiers with a passed deadline; `false`: only those on time.
+        #[oai(validator(pattern = r"^\s*(true|false)?\s*$"))]
         overdue: Query<Option<String>>,
         /// Dossiers per page, 1 to 200 (default 50).
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]?|1[0-9]{2}|200))?\s*$"))]
         limit: Query<Option<String>>,
         /// The `next_cursor` of the previous page.
         after: Query<Option<String>>,

@@ -20,6 +20,7 @@ pub struct AuditEntryOut {
     /// `unknown` (a failed sign-in).
     pub actor: String,
     /// The API key behind `actor`, if any.
+    #[oai(nullable)]
     pub actor_key_id: Option<i64>,
     /// What: `{kind}.{verb}`, e.g. `api_key.create`, `api_key.revoke`, `webhook.register`,
     /// `webhook.rotate`, `webhook.enable`, `webhook.disable`, `outbox.requeue`, `agency.create`, `holiday.delete`, `staff_session.sign_in`,
@@ -28,10 +29,13 @@ pub struct AuditEntryOut {
     /// On what: `{kind}:{id or code}`.
     pub target: String,
     /// The address the request came from; none for the command line.
+    #[oai(nullable)]
     pub client_ip: Option<String>,
     /// The record before the change (secrets left out).
+    #[oai(nullable)]
     pub before: Option<serde_json::Value>,
     /// The record after the change (secrets left out).
+    #[oai(nullable)]
     pub after: Option<serde_json::Value>,
 }
 
@@ -55,7 +59,9 @@ impl AuditApi {
         state: Data<&AppState>,
         caller: Caller,
         after: Query<Option<String>>,
-        limit: Query<Option<u64>>,
+        /// Entries per page, 1 to 500 (outside: 422 `validation_failed`, as for the cursor).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<crate::checked::Optional<u64>>,
     ) -> Result<Json<AuditPageOut>, ApiError> {
         let actor = match &caller.0 {
             Actor::Public => {
@@ -67,7 +73,7 @@ impl AuditApi {
             _ => return Err(ApiError::forbidden("this needs an admin key")),
         };
         let page =
-            domain::ops::audit::list_audit(&state.store.read, actor, after.0.as_deref(), limit.0)
+            domain::ops::audit::list_audit(&state.store.read, actor, after.0.as_deref(), limit.0.0)
                 .await?;
         Ok(Json(AuditPageOut {
             entries: page

@@ -21,7 +21,9 @@ pub struct DeliveryExceptionOut {
     pub office_code: String,
     pub agency_code: String,
     /// The outbound parcel.
+    #[oai(nullable)]
     pub item_code: Option<String>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<FixedOffset>>,
     /// Always `false` here: the reason the dossier is listed.
     pub identity_confirmed: bool,
@@ -37,6 +39,7 @@ pub struct ExceptionsOut {
 #[derive(Debug, Clone, Object)]
 pub struct IdentityIn {
     /// Checked like the recipient of `POST /api/v1/dossiers/{code}/delivery`.
+    #[oai(nullable)]
     pub recipient: Option<RecipientIn>,
 }
 

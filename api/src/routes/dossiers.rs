@@ -16,6 +16,7 @@ use poem_openapi::{
 
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::{Optional, Required};
 use crate::error::ApiError;
 use crate::optional_json::OptionalJson;
 use crate::state::AppState;
@@ -23,69 +24,105 @@ use crate::state::AppState;
 /// The applicant, as on the slip.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct ApplicantIn {
-    /// Required.
-    pub full_name: Option<String>,
-    /// Required: a Vietnamese mobile or landline, `0…` or `+84…`.
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    /// Required: 12-digit CCCD or 9-digit CMND.
-    pub id_number: Option<String>,
+    /// Up to 100 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub full_name: Required<String>,
+    /// A Vietnamese mobile or landline: `0` or `+84`, then 9 or 10 digits (the first not `0`),
+    /// with spaces, dots or dashes between digits allowed. Stored as `0…`.
+    #[oai(validator(pattern = r"^(\+8[ .-]*4|8[ .-]*4|0)[ .-]*[1-9]([ .-]*[0-9]){8,9}$"))]
+    pub phone: Required<String>,
+    /// Optional; blank counts as absent. A plain ASCII address with a dotted domain (at most 64
+    /// characters before the `@`).
+    #[oai(validator(
+        max_length = 254,
+        pattern = r"^\s*$|^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$"
+    ))]
+    pub email: Optional<String>,
+    /// A 12-digit CCCD or a 9-digit CMND.
+    #[oai(validator(pattern = r"^([0-9]{9}|[0-9]{12})$"))]
+    pub id_number: Required<String>,
 }
 
-/// An address: a line, a ward and a province (two-level local government since 2025).
+/// An address: a line, a ward and a province (two-level local government since 2025). The ward
+/// must lie in the province.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct AddressIn {
-    pub line: Option<String>,
+    /// Up to 200 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub line: Required<String>,
     /// 5 digits.
-    pub ward_code: Option<String>,
+    #[oai(validator(pattern = r"^[0-9]{5}$"))]
+    pub ward_code: Required<String>,
     /// 2 digits, e.g. `01` Hà Nội, `79` TP. Hồ Chí Minh.
-    pub province_code: Option<String>,
+    #[oai(validator(pattern = r"^[0-9]{2}$"))]
+    pub province_code: Required<String>,
 }
 
 /// A document handed over.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct DocumentIn {
     /// The document's exact name on the procedure's list (or give its `code`).
-    pub name: Option<String>,
+    #[oai(validator(max_length = 200))]
+    pub name: Optional<String>,
     /// The document's code on the procedure's list (`GET /api/v1/procedures`).
+    #[oai(nullable)]
     pub code: Option<String>,
     /// Whether the original is included.
+    #[oai(nullable)]
     pub original: Option<bool>,
-    /// Number of copies included.
-    pub copies: Option<i64>,
+    /// Number of copies included, 0 to 20; with no original, at least 1.
+    #[oai(validator(minimum(value = "0"), maximum(value = "20")))]
+    pub copies: Optional<i64>,
 }
 
 /// A pickup request (or, with an agency key and mode `return`, a dossier filed at the desk).
+///
+/// The document states each field's own rules; the rest depends on the reference data and on other
+/// fields (the procedure must be the agency's, the documents on its list, the ward in the province,
+/// a post office serving it) and is answered 422 `validation_failed` naming the field.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct CreateDossierIn {
-    /// Required: the national procedure code.
-    pub procedure_code: Option<String>,
-    /// Required.
-    pub agency_code: Option<String>,
-    /// Required: `send` | `return` | `send_and_return`.
-    pub service_mode: Option<String>,
-    /// Required.
-    pub applicant: Option<ApplicantIn>,
+    /// The national procedure code.
+    #[oai(validator(max_length = 50))]
+    pub procedure_code: Required<String>,
+    #[oai(validator(max_length = 50))]
+    pub agency_code: Required<String>,
+    /// `send` | `return` | `send_and_return`.
+    #[oai(validator(pattern = r"^(send|return|send_and_return)$"))]
+    pub service_mode: Required<String>,
+    pub applicant: Required<ApplicantIn>,
     /// Required for `send` and `send_and_return`.
+    #[oai(nullable)]
     pub pickup_address: Option<AddressIn>,
     /// Defaults to the pickup address; required for `return`.
+    #[oai(nullable)]
     pub return_address: Option<AddressIn>,
-    /// Required, at least one.
-    pub documents: Option<Vec<DocumentIn>>,
+    /// At least one, at most 50.
+    #[oai(validator(min_items = 1, max_items = 50))]
+    pub documents: Required<Vec<DocumentIn>>,
     /// Whether the agency gives an appointment slip (doubles the delivery time).
+    #[oai(nullable)]
     pub with_appointment: Option<bool>,
     /// `none` | `revolutionary` | `heroic_mother` (free) | `war_invalid` | `hero` (50%).
-    pub fee_exemption: Option<String>,
+    #[oai(validator(pattern = r"^(none|revolutionary|heroic_mother|war_invalid|hero)$"))]
+    pub fee_exemption: Optional<String>,
     /// `vi` (default) or `en`, for messages to the citizen.
-    pub language: Option<String>,
+    #[oai(validator(pattern = r"^(vi|en)$"))]
+    pub language: Optional<String>,
 }
 
 impl From<&AddressIn> for AddressRequest {
     fn from(a: &AddressIn) -> Self {
         AddressRequest {
-            line: a.line.clone(),
-            ward_code: a.ward_code.clone(),
-            province_code: a.province_code.clone(),
+            line: a.line.0.clone(),
+            ward_code: a.ward_code.0.clone(),
+            province_code: a.province_code.0.clone(),
         }
     }
 }
@@ -93,30 +130,30 @@ impl From<&AddressIn> for AddressRequest {
 impl From<&CreateDossierIn> for DossierRequest {
     fn from(body: &CreateDossierIn) -> Self {
         DossierRequest {
-            procedure_code: body.procedure_code.clone(),
-            agency_code: body.agency_code.clone(),
-            service_mode: body.service_mode.clone(),
+            procedure_code: body.procedure_code.0.clone(),
+            agency_code: body.agency_code.0.clone(),
+            service_mode: body.service_mode.0.clone(),
             applicant: body.applicant.as_ref().map(|a| ApplicantRequest {
-                full_name: a.full_name.clone(),
-                phone: a.phone.clone(),
-                email: a.email.clone(),
-                id_number: a.id_number.clone(),
+                full_name: a.full_name.0.clone(),
+                phone: a.phone.0.clone(),
+                email: a.email.0.clone(),
+                id_number: a.id_number.0.clone(),
             }),
             pickup_address: body.pickup_address.as_ref().map(AddressRequest::from),
             return_address: body.return_address.as_ref().map(AddressRequest::from),
             documents: body.documents.as_ref().map(|docs| {
                 docs.iter()
                     .map(|d| DocumentRequest {
-                        name: d.name.clone(),
+                        name: d.name.0.clone(),
                         original: d.original,
-                        copies: d.copies,
+                        copies: d.copies.0,
                         code: d.code.clone(),
                     })
                     .collect()
             }),
             with_appointment: body.with_appointment,
-            fee_exemption: body.fee_exemption.clone(),
-            language: body.language.clone(),
+            fee_exemption: body.fee_exemption.0.clone(),
+            language: body.language.0.clone(),
         }
     }
 }
@@ -181,6 +218,7 @@ enum CreateResponse {
 pub struct ApplicantOut {
     pub full_name: String,
     pub phone: String,
+    #[oai(nullable)]
     pub email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub id_number: Option<String>,
@@ -230,14 +268,18 @@ pub struct LegOut {
     pub direction: String,
     /// `dossier`, `result` or `supplement`.
     pub purpose: String,
+    #[oai(nullable)]
     pub item_code: Option<String>,
     pub status: String,
     pub route_class: String,
+    #[oai(nullable)]
     pub due_at: Option<DateTime<FixedOffset>>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<FixedOffset>>,
     pub failed_attempts: i32,
     /// For a delivered result: whether the recipient's identity was checked (Decision 45 Art. 10).
     /// `false` for a delivery the carrier reported, until the office confirms who signed.
+    #[oai(nullable)]
     pub identity_confirmed: Option<bool>,
 }
 
@@ -247,11 +289,14 @@ pub struct TimelineOut {
     pub at: DateTime<FixedOffset>,
     pub kind: String,
     /// The dossier's status after the event.
+    #[oai(nullable)]
     pub status: Option<String>,
     /// `api` | `scan` | `carrier` | `system`.
     pub source: String,
     pub actor: String,
+    #[oai(nullable)]
     pub location: Option<String>,
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -266,7 +311,9 @@ pub struct DossierOut {
     pub agency_name: String,
     pub office_code: String,
     pub applicant: ApplicantOut,
+    #[oai(nullable)]
     pub pickup_address: Option<AddressOut>,
+    #[oai(nullable)]
     pub return_address: Option<AddressOut>,
     pub documents: Vec<DocumentOut>,
     pub with_appointment: bool,
@@ -274,13 +321,17 @@ pub struct DossierOut {
     pub fees: FeesOut,
     pub route_class: String,
     /// The legal filing time: when the handover record to the agency was signed.
+    #[oai(nullable)]
     pub filed_at: Option<DateTime<FixedOffset>>,
     /// The agency's deadline.
+    #[oai(nullable)]
     pub result_due_at: Option<DateTime<FixedOffset>>,
     pub overdue: bool,
     /// While the agency waits for supplements: the documents it asked for.
     pub missing_documents: Vec<String>,
+    #[oai(nullable)]
     pub national_dossier_no: Option<String>,
+    #[oai(nullable)]
     pub outcome: Option<String>,
     pub language: String,
     pub legs: Vec<LegOut>,
@@ -299,6 +350,7 @@ pub struct IncidentOut {
     pub kind: String,
     /// `inbound` | `outbound`.
     pub leg: String,
+    #[oai(nullable)]
     pub note: Option<String>,
     /// What the post paid the citizen.
     pub compensation_vnd: i64,
@@ -323,8 +375,10 @@ pub struct TrackLegOut {
     pub direction: String,
     /// `dossier`, `result` or `supplement`.
     pub purpose: String,
+    #[oai(nullable)]
     pub item_code: Option<String>,
     pub status: String,
+    #[oai(nullable)]
     pub due_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -333,7 +387,9 @@ pub struct TrackLegOut {
 pub struct TrackEventOut {
     pub at: DateTime<FixedOffset>,
     pub kind: String,
+    #[oai(nullable)]
     pub status: Option<String>,
+    #[oai(nullable)]
     pub location: Option<String>,
 }
 
@@ -352,8 +408,10 @@ pub struct TrackOut {
 #[derive(Debug, Clone, Object)]
 pub struct SupplementIn {
     /// The documents handed over, as on a pickup request.
+    #[oai(nullable)]
     pub documents: Option<Vec<DocumentIn>>,
     /// Where to collect them; `null` collects at the dossier's pickup address.
+    #[oai(nullable)]
     pub pickup_address: Option<AddressIn>,
 }
 
@@ -367,6 +425,7 @@ enum SupplementResponse {
 /// Why a dossier is cancelled.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct CancelIn {
+    #[oai(nullable)]
     pub reason: Option<String>,
 }
 
@@ -533,7 +592,14 @@ impl DossierApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(
+                max_length = 200,
+                pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+            )
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<CreateDossierIn>,
     ) -> Result<CreateResponse, ApiError> {
         let request = DossierRequest::from(&body.0);
@@ -541,7 +607,7 @@ impl DossierApi {
             None => None,
             Some(key)
                 if key.is_empty()
-                    || key.len() > MAX_IDEMPOTENCY_KEY
+                    || key.chars().count() > MAX_IDEMPOTENCY_KEY
                     || key.chars().any(char::is_control) =>
             {
                 return Err(ApiError::bad_request(format!(
@@ -635,17 +701,17 @@ impl DossierApi {
             documents: body.documents.map(|docs| {
                 docs.into_iter()
                     .map(|d| DocumentRequest {
-                        name: d.name,
+                        name: d.name.0,
                         original: d.original,
-                        copies: d.copies,
+                        copies: d.copies.0,
                         code: d.code,
                     })
                     .collect()
             }),
             pickup_address: body.pickup_address.map(|a| AddressRequest {
-                line: a.line,
-                ward_code: a.ward_code,
-                province_code: a.province_code,
+                line: a.line.0,
+                ward_code: a.ward_code.0,
+                province_code: a.province_code.0,
             }),
         };
         domain::ops::supplements::submit_supplement(&state.store, &caller.0, &code.0, &request)

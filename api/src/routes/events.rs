@@ -20,6 +20,7 @@ pub struct FeedEventOut {
     pub at: chrono::DateTime<chrono::FixedOffset>,
     pub kind: String,
     /// The dossier's status after the event; absent when the event did not change it.
+    #[oai(nullable)]
     pub status: Option<String>,
     /// `api` | `scan` | `carrier` | `system`.
     pub source: String,
@@ -47,6 +48,8 @@ impl EventFeedApi {
         state: Data<&AppState>,
         caller: Caller,
         after: Query<Option<String>>,
+        /// Events per page, 1 to 1000.
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]{0,2}|1000))?\s*$"))]
         limit: Query<Option<String>>,
     ) -> Result<Json<FeedPageOut>, ApiError> {
         if caller.0 == Actor::Public {

@@ -23,10 +23,13 @@ use crate::state::AppState;
 pub struct HandoverIn {
     /// `to_agency` (a post office hands dossiers to an agency's desk) or `to_post` (an agency hands
     /// results to the post).
+    #[oai(nullable)]
     pub direction: Option<String>,
     /// The agency on the other side of the desk.
+    #[oai(nullable)]
     pub agency_code: Option<String>,
     /// The dossiers handed over (at most 500).
+    #[oai(nullable)]
     pub dossier_codes: Option<Vec<String>>,
 }
 
@@ -36,6 +39,7 @@ pub struct HandoverItemOut {
     pub dossier_code: String,
     /// The parcel's S10 code: the inbound one (to the agency), or the outbound one allocated when the
     /// post signs (to the post; `null` until then).
+    #[oai(nullable)]
     pub item_code: Option<String>,
     /// The dossier's current status.
     pub status: String,
@@ -58,7 +62,9 @@ pub struct HandoverOut {
     pub created_at: DateTime<FixedOffset>,
     pub created_by: String,
     /// When the receiving side signed: for `to_agency`, the legal filing time of every dossier on it.
+    #[oai(nullable)]
     pub confirmed_at: Option<DateTime<FixedOffset>>,
+    #[oai(nullable)]
     pub confirmed_by: Option<String>,
     pub items: Vec<HandoverItemOut>,
     /// The fees handed over with the dossiers: the sum of the items' `admin_fee_vnd`.

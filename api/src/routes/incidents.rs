@@ -17,6 +17,7 @@ use poem_openapi::{
 use super::dossiers::{IncidentOut, incident_out};
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::{Optional, Required};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,24 +34,39 @@ fn require_credentials(caller: &Caller) -> Result<&Actor, ApiError> {
 #[derive(Debug, Clone, Object)]
 pub struct IncidentIn {
     /// `lost` | `damaged` | `delayed`.
-    pub kind: Option<String>,
+    #[oai(validator(pattern = r"^(lost|damaged|delayed)$"))]
+    pub kind: Required<String>,
     /// `inbound` | `outbound`: the parcel it happened to.
-    pub leg: Option<String>,
-    pub note: Option<String>,
-    /// What the post paid the citizen, in VND; 0 when absent.
-    pub compensation_vnd: Option<i64>,
+    #[oai(validator(pattern = r"^(inbound|outbound)$"))]
+    pub leg: Required<String>,
+    /// Up to 500 characters, no control characters; blank counts as absent.
+    #[oai(validator(max_length = 500, pattern = r"^\s*$|^[^\x00-\x1F\x7F-\x9F]*$"))]
+    pub note: Optional<String>,
+    /// What the post paid the citizen, in VND, 0 to 1 000 000 000; 0 when absent.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub compensation_vnd: Optional<i64>,
 }
 
 /// A complaint's text.
 #[derive(Debug, Clone, Object)]
 pub struct ComplaintIn {
-    pub text: Option<String>,
+    /// Up to 4000 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub text: Required<String>,
 }
 
 /// A complaint's answer.
 #[derive(Debug, Clone, Object)]
 pub struct AnswerIn {
-    pub text: Option<String>,
+    /// Up to 4000 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub text: Required<String>,
 }
 
 /// A complaint, as the citizen who filed it gets it back.
@@ -74,7 +90,9 @@ pub struct ComplaintOut {
     pub due_at: DateTime<FixedOffset>,
     /// Open past `due_at`.
     pub overdue: bool,
+    #[oai(nullable)]
     pub answer: Option<String>,
+    #[oai(nullable)]
     pub answered_at: Option<DateTime<FixedOffset>>,
     pub created_at: DateTime<FixedOffset>,
 }
@@ -133,10 +151,10 @@ impl IncidentApi {
         let actor = require_credentials(&caller)?;
         let body = body.0;
         let request = IncidentRequest {
-            kind: body.kind,
-            leg: body.leg,
-            note: body.note,
-            compensation_vnd: body.compensation_vnd,
+            kind: body.kind.0,
+            leg: body.leg.0,
+            note: body.note.0,
+            compensation_vnd: body.compensation_vnd.0,
         };
         let recorded =
             domain::ops::incidents::record_incident(&state.store, actor, &code.0, &request).await?;
@@ -177,6 +195,8 @@ impl IncidentApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// `open` or `answered`.
+        #[oai(validator(pattern = r"^\s*(open|answered)?\s*$"))]
         status: Query<Option<String>>,
     ) -> Result<Json<ComplaintsOut>, ApiError> {
         let actor = require_credentials(&caller)?;

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,14 +17,19 @@ use crate::state::AppState;
 #[derive(Debug, Object)]
 pub struct KeyIn {
     /// `admin`, `postal` or `agency`.
-    pub role: Option<String>,
+    #[oai(validator(pattern = r"^\s*(admin|postal|agency)\s*$"))]
+    pub role: Required<String>,
     /// The post office of a `postal` key.
+    #[oai(nullable)]
     pub office_code: Option<String>,
     /// The agency of an `agency` key.
+    #[oai(nullable)]
     pub agency_code: Option<String>,
     /// Who holds the key.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Days until the key expires (1 to 3650); none for a key without an end.
+    #[oai(nullable)]
     pub expires_in_days: Option<i64>,
 }
 
@@ -32,15 +38,20 @@ pub struct KeyIn {
 pub struct KeyOut {
     pub id: i64,
     pub role: String,
+    #[oai(nullable)]
     pub office_code: Option<String>,
+    #[oai(nullable)]
     pub agency_code: Option<String>,
     pub name: String,
     /// The key's first characters, to recognise it.
     pub prefix: String,
     pub created_at: chrono::DateTime<chrono::FixedOffset>,
     /// When it was last accepted (to the minute).
+    #[oai(nullable)]
     pub last_used_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[oai(nullable)]
     pub expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[oai(nullable)]
     pub revoked_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
@@ -68,11 +79,14 @@ pub struct IssuedKeyOut {
     /// The secret, `dk_…`: it is not stored and cannot be shown again.
     pub key: String,
     pub role: String,
+    #[oai(nullable)]
     pub office_code: Option<String>,
+    #[oai(nullable)]
     pub agency_code: Option<String>,
     pub name: String,
     pub prefix: String,
     pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    #[oai(nullable)]
     pub expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 

@@ -82,6 +82,7 @@ pub struct ParcelOut {
     pub dossier_code: String,
     /// `inbound` or `outbound`.
     pub direction: String,
+    #[oai(nullable)]
     pub item_code: Option<String>,
     /// The dossier's status.
     pub status: String,

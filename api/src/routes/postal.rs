@@ -22,6 +22,7 @@ use secrecy::ExposeSecret;
 use super::dossiers::{AddressOut, DocumentOut, DossierOut, FeesOut, dossier_out};
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
+use crate::checked::Required;
 use crate::error::{ApiError, ErrorBody};
 use crate::optional_json::OptionalJson;
 use crate::state::AppState;
@@ -55,6 +56,7 @@ pub struct PickupOut {
     pub procedure_code: String,
     pub agency_code: String,
     pub applicant: PickupApplicantOut,
+    #[oai(nullable)]
     pub pickup_address: Option<AddressOut>,
     /// The documents to check with the citizen.
     pub documents: Vec<DocumentOut>,
@@ -62,8 +64,10 @@ pub struct PickupOut {
     pub fees: FeesOut,
     pub with_appointment: bool,
     /// The booked date, once scheduled.
+    #[oai(nullable)]
     pub scheduled_date: Option<NaiveDate>,
     /// `morning` | `afternoon`, once scheduled.
+    #[oai(nullable)]
     pub scheduled_window: Option<String>,
     pub created_at: DateTime<FixedOffset>,
 }
@@ -132,8 +136,10 @@ fn pickup_out(item: PickupItem) -> PickupOut {
 #[derive(Debug, Clone, Object)]
 pub struct ScheduleIn {
     /// `YYYY-MM-DD`, today or later.
+    #[oai(nullable)]
     pub date: Option<String>,
     /// `morning` | `afternoon`.
+    #[oai(nullable)]
     pub window: Option<String>,
 }
 
@@ -141,10 +147,13 @@ pub struct ScheduleIn {
 #[derive(Debug, Clone, Object)]
 pub struct PickupIn {
     /// Must be `true`: the documents were checked against the procedure's published list.
+    #[oai(nullable)]
     pub documents_checked: Option<bool>,
     /// Must equal the dossier's `fees.total_vnd`.
+    #[oai(nullable)]
     pub fee_collected_vnd: Option<i64>,
     /// The S10 code on the parcel (typed or scanned); `null` allocates one from the office's range.
+    #[oai(nullable)]
     pub item_code: Option<String>,
 }
 
@@ -152,28 +161,39 @@ pub struct PickupIn {
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct PickupFailedIn {
     /// Required.
+    #[oai(nullable)]
     pub reason: Option<String>,
 }
 
 /// Who signed for the result (Decision 45 Art. 10).
 #[derive(Debug, Clone, Default, Object, serde::Deserialize)]
 pub struct RecipientIn {
-    pub full_name: Option<String>,
+    /// Up to 100 characters, not blank, no control characters.
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    #[serde(default)]
+    pub full_name: Required<String>,
     /// CCCD (12 digits), CMND (9 digits) or passport number (a letter and 7–8 digits). Unless `proxy`
     /// is true, it must be the applicant's.
-    pub id_number: Option<String>,
+    #[oai(validator(pattern = r"^\s*([0-9]{9}|[0-9]{12}|[A-Za-z][0-9]{7,8})\s*$"))]
+    #[serde(default)]
+    pub id_number: Required<String>,
     /// Signing for the citizen with a written authorisation.
+    #[oai(nullable)]
     pub proxy: Option<bool>,
     /// The written authorisation's number and date; required when `proxy` is true, kept with the
     /// delivery.
+    #[oai(nullable)]
     pub authorization_ref: Option<String>,
 }
 
 impl From<RecipientIn> for RecipientRequest {
     fn from(r: RecipientIn) -> Self {
         RecipientRequest {
-            full_name: r.full_name,
-            id_number: r.id_number,
+            full_name: r.full_name.0,
+            id_number: r.id_number.0,
             proxy: r.proxy,
             authorization_ref: r.authorization_ref,
         }
@@ -184,16 +204,21 @@ impl From<RecipientIn> for RecipientRequest {
 #[derive(Debug, Clone, Object)]
 pub struct DeliveryIn {
     /// `delivered` | `failed`.
+    #[oai(nullable)]
     pub outcome: Option<String>,
     /// Required when failed: bad address, moved, recipient not found, refused…
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// Required when delivered.
+    #[oai(nullable)]
     pub recipient: Option<RecipientIn>,
     /// When the attempt was made (RFC 3339), for attempts recorded after the fact; not in the future.
     /// Defaults to now.
+    #[oai(nullable)]
     pub at: Option<String>,
     /// Collected at the door when delivered: in `return` mode the result's postage
     /// (`fees.postage_vnd`), otherwise 0 (paid at pickup). Absent means 0.
+    #[oai(nullable)]
     pub fee_collected_vnd: Option<i64>,
 }
 
@@ -201,19 +226,27 @@ pub struct DeliveryIn {
 #[derive(Debug, Clone, Default, Object, serde::Deserialize)]
 pub struct ScanIn {
     /// The scanner's UUID for this scan; the same `scan_id` twice is stored once.
+    #[oai(nullable)]
     pub scan_id: Option<String>,
     /// The label's QR payload (a URL ending in `/l/{token}`)…
+    #[oai(nullable)]
     pub label: Option<String>,
     /// …or the parcel's S10 item code.
+    #[oai(nullable)]
     pub item_code: Option<String>,
     /// `accepted_at_office` | `departed` | `arrived` | `out_for_delivery` | `delivery_failed` | `delivered`.
+    #[oai(nullable)]
     pub event: Option<String>,
     /// When the parcel was scanned (RFC 3339 with offset).
+    #[oai(nullable)]
     pub at: Option<String>,
+    #[oai(nullable)]
     pub location: Option<String>,
+    #[oai(nullable)]
     pub note: Option<String>,
     /// Required on a `delivered` scan of a result (outbound parcel): who signed for it, checked like
     /// the body of `POST /api/v1/dossiers/{code}/delivery`.
+    #[oai(nullable)]
     pub recipient: Option<RecipientIn>,
 }
 
@@ -237,6 +270,7 @@ impl From<ScanIn> for ScanRequest {
 pub struct ScanBatchIn {
     /// Up to 1,000 scans, each shaped like the body of `POST /api/v1/scans`. Each is answered on its
     /// own: a malformed one does not spoil the others.
+    #[oai(nullable)]
     pub scans: Option<Vec<serde_json::Value>>,
 }
 
@@ -245,17 +279,22 @@ pub struct ScanBatchIn {
 pub struct ScanResultOut {
     /// The scan's position in the batch (0 for a single scan).
     pub index: u32,
+    #[oai(nullable)]
     pub scan_id: Option<String>,
     /// `accepted` (stored), `duplicate` (stored before: forget it) or `error` (nothing stored; resending
     /// it unchanged gives the same answer — correct it or drop it).
     pub result: String,
+    #[oai(nullable)]
     pub dossier_code: Option<String>,
     /// The dossier's status after the scan.
+    #[oai(nullable)]
     pub status: Option<String>,
     /// Whether the scan moved the status; a late scan only joins the timeline.
+    #[oai(nullable)]
     pub applied: Option<bool>,
     /// Why it was refused, with the API's error codes (`validation_failed`, `not_found`, `forbidden`,
     /// `invalid_transition`, `bad_request`).
+    #[oai(nullable)]
     pub error: Option<ErrorBody>,
 }
 
@@ -358,8 +397,13 @@ impl PostalApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// One status.
+        #[oai(validator(
+            pattern = r"^\s*(pickup_requested|pickup_scheduled|pickup_failed|picked_up|in_transit|received_by_agency|processing|supplement_requested|rejected|awaiting_result|result_ready|result_with_post|out_for_delivery|delivery_failed|delivered|returned_to_agency|collected_in_person|cancelled)?\s*$"
+        ))]
         status: Query<Option<String>>,
         /// Requests per page, 1 to 500 (default 100).
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]?|[1-4][0-9]{2}|500))?\s*$"))]
         limit: Query<Option<String>>,
         /// The cursor of the `Link` header's next page.
         after: Query<Option<String>>,

@@ -48,6 +48,7 @@ pub struct PeriodOut {
     /// The last local date, included.
     pub to: NaiveDate,
     /// `2026-Q4`, `2026-H2` or `2026` when asked for by preset.
+    #[oai(nullable)]
     pub preset: Option<String>,
     /// Always `Asia/Ho_Chi_Minh`.
     pub time_zone: String,
@@ -84,8 +85,10 @@ pub struct LegFiguresOut {
     pub on_time: i64,
     pub late: i64,
     /// `on_time / (on_time + late)`, 0 to 1, four decimals; `null` when nothing was delivered.
+    #[oai(nullable)]
     pub on_time_rate: Option<f64>,
     /// Median days (of 24 h) from the leg's start to its delivery, two decimals.
+    #[oai(nullable)]
     pub median_transit_days: Option<f64>,
     /// Failed delivery attempts (notices left), summed.
     pub failed_attempts: i64,
@@ -105,12 +108,15 @@ pub struct AgencyFiguresOut {
     pub inbound_delivered: i64,
     pub inbound_on_time: i64,
     pub inbound_late: i64,
+    #[oai(nullable)]
     pub inbound_on_time_rate: Option<f64>,
     pub outbound_delivered: i64,
     pub outbound_on_time: i64,
     pub outbound_late: i64,
+    #[oai(nullable)]
     pub outbound_on_time_rate: Option<f64>,
     /// Both directions together.
+    #[oai(nullable)]
     pub on_time_rate: Option<f64>,
     pub failed_attempts: i64,
     pub returned_to_agency: i64,
@@ -134,6 +140,7 @@ pub struct OverdueOut {
 pub struct SummaryOut {
     pub period: PeriodOut,
     /// The agency reported on; `null` for all agencies.
+    #[oai(nullable)]
     pub agency_code: Option<String>,
     pub generated_at: DateTime<FixedOffset>,
     /// Dossiers the period covers.

@@ -27,11 +27,14 @@ pub struct WebhookIn {
     /// Where deliveries are POSTed: an `https://` URL of a public address (no credentials; not
     /// loopback, private, link-local or metadata addresses), unless the service runs on a closed
     /// network (`DOSSIER__WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true`).
+    #[oai(nullable)]
     pub url: Option<String>,
     /// The key of the deliveries' HMAC-SHA256 signature, at least 16 characters. Stored to sign
     /// with; never shown again.
+    #[oai(nullable)]
     pub secret: Option<String>,
     /// The agency whose dossiers' timeline events are delivered.
+    #[oai(nullable)]
     pub agency_code: Option<String>,
 }
 
@@ -147,14 +150,17 @@ pub struct OutboxRowOut {
     pub id: i64,
     /// `email` or `webhook`.
     pub kind: String,
+    #[oai(nullable)]
     pub dossier_code: Option<String>,
     /// `pending`, `done` or `failed`.
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: chrono::DateTime<chrono::FixedOffset>,
     /// Why the last attempt failed.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    #[oai(nullable)]
     pub done_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
@@ -310,8 +316,10 @@ impl WebhookApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// `pending`, `done` or `failed`.
+        #[oai(validator(pattern = r"^\s*(pending|done|failed)?\s*$"))]
         status: Query<Option<String>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0")))] limit: Query<Option<u64>>,
     ) -> Result<Json<Vec<OutboxRowOut>>, ApiError> {
         require_admin(&caller)?;
         let status = match status.0.as_deref().map(str::trim) {

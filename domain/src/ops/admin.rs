@@ -1547,6 +1547,10 @@ pub async fn list_holidays(
     admin(actor)?;
     let mut query = holiday::Entity::find().order_by_asc(holiday::Column::Date);
     if let Some(year) = year {
+        // No holiday lies outside HOLIDAY_YEARS; and PostgreSQL refuses dates before 4713 BC.
+        if !HOLIDAY_YEARS.contains(&year) {
+            return Ok(vec![]);
+        }
         let (Some(first), Some(last)) = (
             NaiveDate::from_ymd_opt(year, 1, 1),
             NaiveDate::from_ymd_opt(year, 12, 31),
