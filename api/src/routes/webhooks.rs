@@ -292,7 +292,9 @@ impl WebhookApi {
         caller: Caller,
         id: Path<i64>,
         after: Query<Option<String>>,
-        limit: Query<Option<u64>>,
+        /// Attempts per page, 1 to 500 (outside: 422 `validation_failed`, as for the cursor).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<crate::checked::Optional<u64>>,
     ) -> Result<Json<DeliveryAttemptPageOut>, ApiError> {
         let actor = require_admin(&caller)?;
         let page = domain::ops::webhooks::list_attempts(
@@ -300,7 +302,7 @@ impl WebhookApi {
             actor,
             id.0,
             after.0.as_deref(),
-            limit.0,
+            limit.0.0,
         )
         .await?;
         Ok(Json(DeliveryAttemptPageOut {
