@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::form::{Choice, Posted};
 use super::i18n::{Lang, local_date, vnd};
-use super::page::{Chrome, error_page, render, status_of};
+use super::page::{Answer, Chrome, render, status_of};
 use super::qr;
 use super::request_form::{self, FormInputs, RequestForm};
 use super::served_provinces;
@@ -188,16 +188,7 @@ pub async fn desk(
         })
     }
     .await;
-    match result {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    Answer::staff(&state, req, &staff).page(result)
 }
 
 /// `POST /agency/dossiers/{code}/{action}`: a ruling (`verdict`), the result ready (`result`), or the
@@ -246,10 +237,7 @@ pub async fn dossier_action(
             domain::ops::agency::mark_collected(store, actor, &code, &request).await
         }
         _ => {
-            return error_page(
-                &state,
-                req,
-                Some(&staff),
+            return Answer::staff(&state, req, &staff).refuse(
                 StatusCode::NOT_FOUND,
                 lang.t("Không có thao tác này.", "No such action.")
                     .to_owned(),
@@ -386,19 +374,10 @@ pub async fn return_page(
     staff: StaffSession,
     Query(q): Query<ProcedureQuery>,
 ) -> Response {
-    let lang = Lang::of(req);
     let procedure = q.procedure.unwrap_or_default();
     let c = Chrome::staff(req, &staff);
-    match return_page_of(&state, c, &staff, &procedure, None, &[], None).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    let page = return_page_of(&state, c, &staff, &procedure, None, &[], None).await;
+    Answer::staff(&state, req, &staff).page(page)
 }
 
 /// `POST /agency/return`: registers the dossier (mode `return`) with the agency's key.
@@ -432,13 +411,7 @@ pub async fn create_return(
             .await
             {
                 Ok(page) => render(status, &page),
-                Err(err) => error_page(
-                    &state,
-                    req,
-                    Some(&staff),
-                    status_of(&err),
-                    lang.op_error(&err),
-                ),
+                Err(err) => Answer::staff(&state, req, &staff).error(&err),
             }
         }
     };
@@ -454,13 +427,7 @@ pub async fn create_return(
             Ok(p) => p,
             Err(err) => {
                 let err = OpError::Db(err);
-                return error_page(
-                    &state,
-                    req,
-                    Some(&staff),
-                    status_of(&err),
-                    lang.op_error(&err),
-                );
+                return Answer::staff(&state, req, &staff).error(&err);
             }
         };
     let Some(chosen) = procedures.iter().find(|p| p.procedure.code == procedure) else {
@@ -692,22 +659,13 @@ pub async fn report(
             );
             response
         }
-        Err(ReportError::Forbidden(message)) => error_page(
-            &state,
-            req,
-            Some(&staff),
+        Err(ReportError::Forbidden(message)) => Answer::staff(&state, req, &staff).refuse(
             StatusCode::FORBIDDEN,
             lang.op_error(&OpError::Forbidden(message)),
         ),
         Err(ReportError::Db(err)) => {
             let err = OpError::Db(err);
-            error_page(
-                &state,
-                req,
-                Some(&staff),
-                status_of(&err),
-                lang.op_error(&err),
-            )
+            Answer::staff(&state, req, &staff).error(&err)
         }
     }
 }

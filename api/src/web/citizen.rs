@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::form::{Choice, Posted};
 use super::i18n::{Lang, vnd};
-use super::page::{Chrome, error_page, render, status_of};
+use super::page::{Answer, Chrome, render, status_of};
 use super::request_form::{self, FormInputs, RequestForm};
 use super::session::{self, FlashKind, MaybeStaff, StaffSession, percent_encode, redirect_with};
 use super::view::DossierView;
@@ -225,16 +225,9 @@ pub async fn show_form(
     let c = Chrome::public(&state, req);
     let agency = pick.agency.unwrap_or_default();
     let procedure = pick.procedure.unwrap_or_default();
-    match load_choices(&state, Some(&agency)).await {
-        Ok(choices) => render(
-            StatusCode::OK,
-            &request_page(c, &choices, &agency, &procedure, None, &[], None),
-        ),
-        Err(err) => {
-            let lang = c.lang;
-            error_page(&state, req, None, status_of(&err), lang.op_error(&err))
-        }
-    }
+    let choices = load_choices(&state, Some(&agency)).await;
+    Answer::public(&state, req)
+        .page(choices.map(|ch| request_page(c, &ch, &agency, &procedure, None, &[], None)))
 }
 
 /// `POST /`: registers the request, or draws the form again with every error beside its field and
@@ -252,7 +245,7 @@ pub async fn submit_request(
     let procedure = posted.raw("procedure_code").to_owned();
     let choices = match load_choices(&state, Some(&agency)).await {
         Ok(choices) => choices,
-        Err(err) => return error_page(&state, req, None, status_of(&err), lang.op_error(&err)),
+        Err(err) => return Answer::public(&state, req).error(&err),
     };
     let Some(chosen) = choices
         .procedures
@@ -434,22 +427,11 @@ pub async fn tracking(
                 "Không có hồ sơ nào mang mã này. Vui lòng kiểm tra lại mã hồ sơ.",
                 "No dossier has this code. Please check the code.",
             );
-            return error_page(
-                &state,
-                req,
-                staff.as_ref(),
-                StatusCode::NOT_FOUND,
-                message.to_owned(),
-            );
+            return Answer::new(&state, req, staff.as_ref())
+                .refuse(StatusCode::NOT_FOUND, message.to_owned());
         }
         Err(err) => {
-            return error_page(
-                &state,
-                req,
-                staff.as_ref(),
-                status_of(&err),
-                lang.op_error(&err),
-            );
+            return Answer::new(&state, req, staff.as_ref()).error(&err);
         }
     };
     let k = q.k.unwrap_or_default();
@@ -521,10 +503,7 @@ pub async fn cancel(
     let actor = match authenticate(&state.store.read, &k).await {
         Ok(Ok(actor @ Actor::Citizen { .. })) => actor,
         Ok(_) => {
-            return error_page(
-                &state,
-                req,
-                None,
+            return Answer::public(&state, req).refuse(
                 StatusCode::FORBIDDEN,
                 lang.t(
                     "Đường dẫn truy cập không đúng với hồ sơ này.",
@@ -535,7 +514,7 @@ pub async fn cancel(
         }
         Err(err) => {
             let err = OpError::Db(err);
-            return error_page(&state, req, None, status_of(&err), lang.op_error(&err));
+            return Answer::public(&state, req).error(&err);
         }
     };
     let reason = posted.text("reason");

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::form::{Choice, Posted};
 use super::i18n::{Lang, local_time, vnd};
-use super::page::{Chrome, error_page, render, status_of};
+use super::page::{Answer, Chrome, render, status_of};
 use super::qr;
 use super::session::{
     self, FlashKind, MaybeStaff, SESSION_COOKIE, StaffSession, append_cookie, percent_encode,
@@ -396,16 +396,7 @@ pub async fn pickups(req: &Request, state: Data<&AppState>, staff: StaffSession)
         })
     }
     .await;
-    match result {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    Answer::staff(&state, req, &staff).page(result)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -429,17 +420,8 @@ pub async fn dossier_page(
     staff: StaffSession,
     Path(code): Path<String>,
 ) -> Response {
-    let lang = Lang::of(req);
-    match domain::ops::dossiers::view_dossier(&state.store.read, &staff.actor, &code).await {
-        Ok(record) => render(StatusCode::OK, &dossier_page_of(req, &staff, &record)),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    let record = domain::ops::dossiers::view_dossier(&state.store.read, &staff.actor, &code).await;
+    Answer::staff(&state, req, &staff).page(record.map(|r| dossier_page_of(req, &staff, &r)))
 }
 
 fn dossier_page_of(req: &Request, staff: &StaffSession, record: &DossierRecord) -> DossierPage {
@@ -533,10 +515,7 @@ pub async fn dossier_action(
             .await
         }
         _ => {
-            return error_page(
-                &state,
-                req,
-                Some(&staff),
+            return Answer::staff(&state, req, &staff).refuse(
                 StatusCode::NOT_FOUND,
                 lang.t("Không có thao tác này.", "No such action.")
                     .to_owned(),
@@ -861,16 +840,7 @@ pub async fn handovers(req: &Request, state: Data<&AppState>, staff: StaffSessio
         })
     }
     .await;
-    match result {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    Answer::staff(&state, req, &staff).page(result)
 }
 
 /// The codes ticked on a handover form (`dossier.{code}` checkboxes).
@@ -1022,16 +992,7 @@ pub async fn handover_page(
         })
     }
     .await;
-    match result {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    Answer::staff(&state, req, &staff).page(result)
 }
 
 /// `POST /staff/handovers/{id}/confirm`: the receiving side signs.
@@ -1121,16 +1082,7 @@ pub async fn deliveries(req: &Request, state: Data<&AppState>, staff: StaffSessi
         })
     }
     .await;
-    match result {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(err) => error_page(
-            &state,
-            req,
-            Some(&staff),
-            status_of(&err),
-            lang.op_error(&err),
-        ),
-    }
+    Answer::staff(&state, req, &staff).page(result)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1175,13 +1127,7 @@ pub async fn label(
         {
             Ok(record) => record,
             Err(err) => {
-                return error_page(
-                    &state,
-                    req,
-                    Some(&staff),
-                    status_of(&err),
-                    lang.op_error(&err),
-                );
+                return Answer::staff(&state, req, &staff).error(&err);
             }
         };
     let token = domain::label_token::sign(state.label_key.expose_secret(), record.leg.id);
@@ -1215,10 +1161,7 @@ pub async fn label(
     };
     rendered.unwrap_or_else(|err| {
         tracing::error!(error.cause = %err, "a label failed to render");
-        error_page(
-            &state,
-            req,
-            Some(&staff),
+        Answer::staff(&state, req, &staff).refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             lang.t(
                 "Không in được nhãn; lỗi đã được ghi lại.",
@@ -1268,13 +1211,7 @@ pub async fn label_sheet(req: &Request, state: Data<&AppState>, staff: StaffSess
         }
         Ok(sheet) => sheet,
         Err(err) => {
-            return error_page(
-                &state,
-                req,
-                Some(&staff),
-                status_of(&err),
-                lang.op_error(&err),
-            );
+            return Answer::staff(&state, req, &staff).error(&err);
         }
     };
     let date = domain::sla::local_date(Utc::now())
