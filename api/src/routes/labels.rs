@@ -17,11 +17,11 @@ use poem_openapi::{
 use secrecy::ExposeSecret;
 
 use super::ApiTags;
-use super::dossiers::{TrackOut, track_out};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::labels::{self, LabelData, Party};
 use crate::state::AppState;
+use crate::views::{TrackOut, track_out};
 
 /// Which parcel of the dossier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
