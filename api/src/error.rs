@@ -256,10 +256,7 @@ pub async fn render_poem_error(err: poem::Error) -> poem::Response {
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
-            format!(
-                "the body is over the limit of {} bytes",
-                MAX_JSON_BODY
-            ),
+            format!("the body is over the limit of {} bytes", MAX_JSON_BODY),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", err.to_string()),
         StatusCode::UNAUTHORIZED => ("unauthorized", err.to_string()),

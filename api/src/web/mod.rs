@@ -9,6 +9,13 @@
 //! - Agency clerks: `/agency` the desk (handover records to sign, the worklist, rulings and results,
 //!   results handed to the post), `/agency/return` dossiers filed in person, `/agency/report`.
 //!
+//! Where things live: `page.rs` the frame of every page and [`page::Answer`], which draws a page or
+//! the error page of a domain refusal; `session.rs` the staff session and the form tokens; `form.rs`,
+//! `request_form.rs`, `view.rs`, `i18n.rs` what pages share; `citizen.rs` the public pages;
+//! `staff/` and `agency/` one file per page. A new page gets a file in the folder of its audience (a
+//! template under `api/templates/`) and its route in [`mount`]; its handler extracts, calls one
+//! use-case, and answers with `Answer::…(…).page(result)`.
+//!
 //! Pages call the same use-cases as the JSON API (`domain::ops::*`) with the actor of the session or
 //! the access token, so every rule and every permission is decided in one place; a page only draws
 //! what the domain answered. Personal data appears only for the citizen holding the token and for

@@ -13,6 +13,7 @@ use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::page::{Answer, Chrome, render};
 use crate::web::session::StaffSession;
+use domain::ops::reports::SummaryReport;
 
 /// A bar of the on-time chart.
 #[derive(Debug, Clone)]
@@ -89,68 +90,7 @@ pub async fn report(
     .await;
     match made {
         Ok(report) => {
-            page.from = report.period.from.format("%d/%m/%Y").to_string();
-            page.to = report.period.to.format("%d/%m/%Y").to_string();
-            page.dossiers = report.dossiers;
-            page.by_status = report
-                .by_status
-                .iter()
-                .filter(|s| s.dossiers > 0)
-                .map(|s| (lang.status(s.status), s.dossiers))
-                .collect();
-            let mut bars = Vec::new();
-            for leg in &report.legs {
-                bars.push((lang.direction(leg.direction).to_owned(), leg.on_time.rate()));
-            }
-            for a in &report.agencies {
-                bars.push((
-                    format!(
-                        "{} — {}",
-                        a.agency_name,
-                        lang.t("cả hai chiều", "both ways")
-                    ),
-                    a.on_time().rate(),
-                ));
-            }
-            page.bars = bars
-                .into_iter()
-                .enumerate()
-                .map(|(i, (label, rate))| {
-                    let percent = rate.map_or(0, |r| (r * 100.0).round().clamp(0.0, 100.0) as u32);
-                    Bar {
-                        label,
-                        length: percent * 48 / 10,
-                        text: rate.map_or_else(
-                            || {
-                                lang.t("chưa có bưu gửi đã phát", "nothing delivered yet")
-                                    .to_owned()
-                            },
-                            |_| format!("{percent}%"),
-                        ),
-                        low: rate.is_some() && percent < 90,
-                        y: u32::try_from(i).unwrap_or(0) * 44,
-                    }
-                })
-                .collect();
-            page.chart_height = u32::try_from(page.bars.len()).unwrap_or(0) * 44;
-            page.legs = report
-                .legs
-                .iter()
-                .map(|l| {
-                    (
-                        lang.direction(l.direction),
-                        l.started,
-                        l.on_time.delivered,
-                        l.on_time.on_time,
-                        l.on_time.late,
-                        l.median_transit_days
-                            .map(|d| format!("{d:.2}"))
-                            .unwrap_or_else(|| "—".to_owned()),
-                        l.failed_attempts,
-                    )
-                })
-                .collect();
-            page.overdue_results = report.overdue.agency_results;
+            fill(&mut page, lang, &report);
             render(StatusCode::OK, &page)
         }
         Err(ReportError::BadQuery(message)) => {
@@ -182,4 +122,70 @@ pub async fn report(
             Answer::staff(&state, req, &staff).error(&err)
         }
     }
+}
+
+/// Fills `page` with what `summary` counted: statuses, on-time bars, parcels and overdue results.
+fn fill(page: &mut ReportPage, lang: Lang, summary: &SummaryReport) {
+    page.from = summary.period.from.format("%d/%m/%Y").to_string();
+    page.to = summary.period.to.format("%d/%m/%Y").to_string();
+    page.dossiers = summary.dossiers;
+    page.by_status = summary
+        .by_status
+        .iter()
+        .filter(|s| s.dossiers > 0)
+        .map(|s| (lang.status(s.status), s.dossiers))
+        .collect();
+    let mut bars = Vec::new();
+    for leg in &summary.legs {
+        bars.push((lang.direction(leg.direction).to_owned(), leg.on_time.rate()));
+    }
+    for a in &summary.agencies {
+        bars.push((
+            format!(
+                "{} — {}",
+                a.agency_name,
+                lang.t("cả hai chiều", "both ways")
+            ),
+            a.on_time().rate(),
+        ));
+    }
+    page.bars = bars
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, rate))| {
+            let percent = rate.map_or(0, |r| (r * 100.0).round().clamp(0.0, 100.0) as u32);
+            Bar {
+                label,
+                length: percent * 48 / 10,
+                text: rate.map_or_else(
+                    || {
+                        lang.t("chưa có bưu gửi đã phát", "nothing delivered yet")
+                            .to_owned()
+                    },
+                    |_| format!("{percent}%"),
+                ),
+                low: rate.is_some() && percent < 90,
+                y: u32::try_from(i).unwrap_or(0) * 44,
+            }
+        })
+        .collect();
+    page.chart_height = u32::try_from(page.bars.len()).unwrap_or(0) * 44;
+    page.legs = summary
+        .legs
+        .iter()
+        .map(|l| {
+            (
+                lang.direction(l.direction),
+                l.started,
+                l.on_time.delivered,
+                l.on_time.on_time,
+                l.on_time.late,
+                l.median_transit_days
+                    .map(|d| format!("{d:.2}"))
+                    .unwrap_or_else(|| "—".to_owned()),
+                l.failed_attempts,
+            )
+        })
+        .collect();
+    page.overdue_results = summary.overdue.agency_results;
 }
