@@ -7,7 +7,6 @@ use chrono::Utc;
 use domain::ops::OpError;
 use domain::ops::access::{Actor, authenticate};
 use domain::ops::dossiers::{CreateOutcome, CreatedDossier};
-use domain::ops::idempotency::IdempotencyClaim;
 use domain::ops::labels::LabelLanding;
 use domain::ops::reference::ProcedureWithDocuments;
 use poem::http::StatusCode;
@@ -258,40 +257,38 @@ pub async fn submit_request(
         );
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &request_page(c, &choices, &agency, "", None, &[], Some(banner.to_owned())),
+            &request_page(
+                c.clone(),
+                &choices,
+                &agency,
+                "",
+                None,
+                &[],
+                Some(banner.to_owned()),
+            ),
         );
+    };
+    let again = |status: StatusCode, errors: &[domain::ops::FieldError], banner: String| {
+        let page = request_page(
+            c.clone(),
+            &choices,
+            &agency,
+            &procedure,
+            Some(&posted),
+            errors,
+            Some(banner),
+        );
+        render(status, &page)
     };
     if !session::visitor_csrf_ok(&state, req, posted.csrf()) {
         let banner = lang.t(
             "Phiên làm việc của trang đã hết hạn. Vui lòng kiểm tra và gửi lại.",
             "This page's session has expired. Please check the form and send it again.",
         );
-        return render(
-            StatusCode::FORBIDDEN,
-            &request_page(
-                c,
-                &choices,
-                &agency,
-                &procedure,
-                Some(&posted),
-                &[],
-                Some(banner.to_owned()),
-            ),
-        );
+        return again(StatusCode::FORBIDDEN, &[], banner.to_owned());
     }
     let (request, rows) = request_form::to_request(&posted, chosen, lang, false);
-    let claim = posted
-        .text("form_id")
-        .filter(|id| request_form::is_form_id(id))
-        .and_then(|id| {
-            let canonical = serde_json::to_vec(&request).ok()?;
-            Some(IdempotencyClaim::new(
-                "create_dossier",
-                "web",
-                &id,
-                &canonical,
-            ))
-        });
+    let claim = request_form::claim_of(&posted, &request, "web");
     match domain::ops::dossiers::create_dossier(
         &state.store,
         &Actor::Public,
@@ -309,7 +306,7 @@ pub async fn submit_request(
                 .unwrap_or_default();
             confirmation(
                 &state,
-                c,
+                c.clone(),
                 created,
                 agency_name,
                 chosen.procedure.name.clone(),
@@ -321,33 +318,11 @@ pub async fn submit_request(
                 "Hồ sơ chưa được gửi: vui lòng sửa các mục được đánh dấu.",
                 "The request was not sent: please correct the marked fields.",
             );
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &request_page(
-                    c,
-                    &choices,
-                    &agency,
-                    &procedure,
-                    Some(&posted),
-                    &errors,
-                    Some(banner.to_owned()),
-                ),
-            )
+            again(StatusCode::UNPROCESSABLE_ENTITY, &errors, banner.to_owned())
         }
         Err(err) => {
             let status = status_of(&err);
-            let mut response = render(
-                status,
-                &request_page(
-                    c,
-                    &choices,
-                    &agency,
-                    &procedure,
-                    Some(&posted),
-                    &[],
-                    Some(lang.op_error(&err)),
-                ),
-            );
+            let mut response = again(status, &[], lang.op_error(&err));
             if let OpError::TooMany {
                 retry_after_secs, ..
             } = err

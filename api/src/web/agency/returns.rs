@@ -2,8 +2,7 @@
 
 use askama::Template;
 use domain::ops::OpError;
-use domain::ops::dossiers::{CreateOutcome, DossierRequest};
-use domain::ops::idempotency::IdempotencyClaim;
+use domain::ops::dossiers::{CreateOutcome, CreatedDossier, DossierRequest};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Query};
 use poem::{Request, Response, handler};
@@ -141,7 +140,7 @@ pub async fn create_return(
         let procedure = procedure.clone();
         async move {
             let c = Chrome::staff(req, &staff);
-            match return_page_of(
+            let page = return_page_of(
                 &state,
                 c,
                 &staff,
@@ -150,11 +149,8 @@ pub async fn create_return(
                 &errors,
                 Some(banner),
             )
-            .await
-            {
-                Ok(page) => render(status, &page),
-                Err(err) => Answer::staff(&state, req, &staff).error(&err),
-            }
+            .await;
+            Answer::staff(&state, req, &staff).page_with(status, page)
         }
     };
     if !staff.csrf_ok(&state, posted.csrf()) {
@@ -184,19 +180,8 @@ pub async fn create_return(
     let (mut request, rows): (DossierRequest, Vec<usize>) =
         request_form::to_request(&posted, chosen, lang, true);
     request.agency_code = Some(agency.clone());
-    let claim = posted
-        .text("form_id")
-        .filter(|id| request_form::is_form_id(id))
-        .and_then(|id| {
-            let canonical = serde_json::to_vec(&request).ok()?;
-            let caller = format!("key{}", staff.key.key_id);
-            Some(IdempotencyClaim::new(
-                "create_dossier",
-                &caller,
-                &id,
-                &canonical,
-            ))
-        });
+    let caller = format!("key{}", staff.key.key_id);
+    let claim = request_form::claim_of(&posted, &request, &caller);
     match domain::ops::dossiers::create_dossier(
         &state.store,
         &staff.actor,
@@ -206,22 +191,7 @@ pub async fn create_return(
     .await
     {
         Ok(CreateOutcome::Created(created) | CreateOutcome::Replayed(created)) => {
-            let tracking_url = format!("{}/t/{}", state.public_base_url, created.code);
-            let access_url = format!("{tracking_url}?k={}", created.access_token);
-            let page = RegisteredPage {
-                c: Chrome::staff(req, &staff),
-                qr_svg: qr::svg(
-                    &access_url,
-                    180,
-                    lang.t("Mã QR của đường dẫn riêng", "QR code of the private link"),
-                )
-                .unwrap_or_default(),
-                code: created.code,
-                postage: vnd(created.fees.postage_vnd),
-                total: vnd(created.fees.total_vnd),
-                tracking_url,
-                access_url,
-            };
+            let page = registered_page(&state, Chrome::staff(req, &staff), lang, created);
             render(StatusCode::OK, &page)
         }
         Err(OpError::Validation(errors)) => {
@@ -236,5 +206,30 @@ pub async fn create_return(
             let status = status_of(&err);
             again(Vec::new(), lang.op_error(&err), status).await
         }
+    }
+}
+
+/// The page that confirms a dossier filed at the desk, with its private link as a QR code.
+fn registered_page(
+    state: &AppState,
+    c: Chrome,
+    lang: Lang,
+    created: CreatedDossier,
+) -> RegisteredPage {
+    let tracking_url = format!("{}/t/{}", state.public_base_url, created.code);
+    let access_url = format!("{tracking_url}?k={}", created.access_token);
+    RegisteredPage {
+        c,
+        qr_svg: qr::svg(
+            &access_url,
+            180,
+            lang.t("Mã QR của đường dẫn riêng", "QR code of the private link"),
+        )
+        .unwrap_or_default(),
+        code: created.code,
+        postage: vnd(created.fees.postage_vnd),
+        total: vnd(created.fees.total_vnd),
+        tracking_url,
+        access_url,
     }
 }
