@@ -1,6 +1,7 @@
 //! Views that the JSON API and the pages both show: the masked public tracking view of a dossier
 //! (also what the tracking cache holds and what a label's QR code lands on). They sit below `routes`
-//! and `web`, which import them; they import neither.
+//! and `web`, which import them; they import neither. Also whether a request wants a page or JSON,
+//! which the label route, the rate limits and the pages all ask.
 
 use chrono::{DateTime, FixedOffset};
 use domain::ops::dossiers::DossierRecord;
@@ -77,4 +78,12 @@ pub fn track_out(record: DossierRecord) -> TrackOut {
             })
             .collect(),
     }
+}
+
+/// Whether the request comes from a browser that wants a page rather than JSON.
+pub fn wants_html(req: &poem::Request) -> bool {
+    req.headers()
+        .get(poem::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
 }

@@ -7,7 +7,6 @@ use chrono::Utc;
 use domain::ops::OpError;
 use domain::ops::access::{Actor, authenticate};
 use domain::ops::dossiers::{CreateOutcome, CreatedDossier};
-use domain::ops::labels::LabelLanding;
 use domain::ops::reference::ProcedureWithDocuments;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query, Redirect};
@@ -18,7 +17,7 @@ use super::form::{Choice, Posted};
 use super::i18n::{Lang, vnd};
 use super::page::{Answer, Chrome, render, status_of};
 use super::request_form::{self, FormInputs, RequestForm};
-use super::session::{self, FlashKind, MaybeStaff, StaffSession, percent_encode, redirect_with};
+use super::session::{self, FlashKind, MaybeStaff, percent_encode, redirect_with};
 use super::view::DossierView;
 use super::{qr, served_provinces};
 use crate::state::AppState;
@@ -504,33 +503,4 @@ pub async fn cancel(
         ),
         Err(err) => redirect_with(&state, &back, FlashKind::Error, &lang.op_error(&err)),
     }
-}
-
-/// Where a browser that opened a label's QR code goes: the staff page of the dossier for signed-in
-/// staff entitled to it, the public tracking page for anyone else.
-pub async fn label_landing(
-    state: &AppState,
-    req: &Request,
-    leg_id: i64,
-) -> Result<String, OpError> {
-    let staff = StaffSession::of(req).await.ok().flatten();
-    let actor = staff.map_or(Actor::Public, |s| s.actor);
-    Ok(
-        match domain::ops::labels::land(&state.store.read, &actor, leg_id).await? {
-            LabelLanding::Parcel { dossier, .. } => {
-                format!("/staff/dossiers/{}", percent_encode(&dossier.code))
-            }
-            LabelLanding::Public(record) => {
-                format!("/t/{}", percent_encode(&record.dossier.code))
-            }
-        },
-    )
-}
-
-/// Whether the request comes from a browser that wants a page rather than JSON.
-pub fn wants_html(req: &Request) -> bool {
-    req.headers()
-        .get(poem::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }

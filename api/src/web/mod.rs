@@ -35,7 +35,6 @@ mod view;
 
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
 
-pub use citizen::{label_landing, wants_html};
 use page::WebPage;
 
 use crate::state::AppState;
