@@ -236,6 +236,10 @@ fn extractor_error(err: poem::Error) -> ApiError {
     }
 }
 
+/// Largest accepted JSON body (API.md). The body limit (`limits`) enforces it; it lives here so that
+/// the envelope's 413 answer can name it without the error module depending on the limits.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
 /// Renders any error that reached the top of the route tree into the envelope. Answers that handlers
 /// already rendered pass through unchanged.
 pub async fn render_poem_error(err: poem::Error) -> poem::Response {
@@ -252,10 +256,7 @@ pub async fn render_poem_error(err: poem::Error) -> poem::Response {
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
-            format!(
-                "the body is over the limit of {} bytes",
-                crate::limits::MAX_JSON_BODY
-            ),
+            format!("the body is over the limit of {} bytes", MAX_JSON_BODY),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", err.to_string()),
         StatusCode::UNAUTHORIZED => ("unauthorized", err.to_string()),

@@ -19,6 +19,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod track_cache;
+pub mod views;
 pub mod web;
 
 pub use settings::Settings;

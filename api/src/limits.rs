@@ -10,8 +10,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::
 /// 408 and its connection closed.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Largest accepted JSON body (API.md).
-pub const MAX_JSON_BODY: usize = 64 * 1024;
+/// Largest accepted JSON body (API.md); defined beside the envelope that names it in a 413 answer.
+pub use crate::error::MAX_JSON_BODY;
 
 /// Largest accepted scan batch: 1,000 scans of up to about 1 KiB each.
 pub const MAX_SCAN_BATCH_BODY: usize = 1024 * 1024;

@@ -158,6 +158,17 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
+/// What the limits need from the pages, handed over by `startup` so that this module does not depend
+/// on the web module: the key behind a request's staff web session, and the page a browser is
+/// refused with.
+#[derive(Clone, Copy)]
+pub struct PageHooks {
+    /// The key behind the request's staff web session, if it has a valid one.
+    pub session_key: fn(&Request) -> Option<i64>,
+    /// The page of a refused request, given the seconds to wait (the caller sets `Retry-After`).
+    pub refusal_page: fn(&Request, u64) -> Response,
+}
+
 /// Whether the refused request came from a web page (answered with a page, not JSON).
 fn is_page(req: &Request) -> bool {
     let path = req.uri().path();
@@ -166,13 +177,18 @@ fn is_page(req: &Request) -> bool {
         || path.starts_with("/t/")
         || path == "/staff"
         || path.starts_with("/staff/")
-        || (path.starts_with("/l/") && crate::web::wants_html(req))
+        || (path.starts_with("/l/") && crate::views::wants_html(req))
 }
 
 /// The 429 answer: the error envelope (or a page for browsers) with `Retry-After`.
-pub fn too_many_requests(req: &Request, retry_after: u64, message: &str) -> Response {
+pub fn too_many_requests(
+    req: &Request,
+    hooks: &PageHooks,
+    retry_after: u64,
+    message: &str,
+) -> Response {
     let mut response = if is_page(req) {
-        crate::web::too_many_requests_page(req, retry_after)
+        (hooks.refusal_page)(req, retry_after)
     } else {
         crate::error::ApiError::too_many(message, retry_after).into_response()
     };
@@ -184,7 +200,7 @@ pub fn too_many_requests(req: &Request, retry_after: u64, message: &str) -> Resp
 }
 
 /// The middleware that applies [`RateLimits`].
-pub struct RateLimit(pub Arc<RateLimits>);
+pub struct RateLimit(pub Arc<RateLimits>, pub PageHooks);
 
 impl<E: Endpoint> Middleware<E> for RateLimit {
     type Output = RateLimitEndpoint<E>;
@@ -193,6 +209,7 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
         RateLimitEndpoint {
             inner,
             limits: self.0.clone(),
+            hooks: self.1,
         }
     }
 }
@@ -200,18 +217,18 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
 pub struct RateLimitEndpoint<E> {
     inner: E,
     limits: Arc<RateLimits>,
+    hooks: PageHooks,
 }
 
 impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let session_key = req
-            .data::<crate::state::AppState>()
-            .and_then(|state| crate::web::session::session_key_id(state, &req));
+        let session_key = (self.hooks.session_key)(&req);
         if let Err(wait) = self.limits.check(&req, session_key) {
             return Ok(too_many_requests(
                 &req,
+                &self.hooks,
                 retry_after_secs(wait),
                 "too many requests from this client; try again after the time in Retry-After",
             ));

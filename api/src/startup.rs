@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 use crate::access_log::AccessLog;
 use crate::error::render_poem_error;
 use crate::limits::{BodyLimit, MAX_JSON_BODY};
-use crate::rate_limit::{RateLimit, RateLimits};
+use crate::rate_limit::{PageHooks, RateLimit, RateLimits};
 use crate::routes::admin::AdminApi;
 use crate::routes::carrier::CarrierApi;
 use crate::routes::events::EventFeedApi;
@@ -300,7 +300,16 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
     let allow = crate::allow::AllowOn405::from_spec(&api.spec());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let rate_limit = RateLimit(state.guards.rate_limits.clone());
+    let rate_limit = RateLimit(
+        state.guards.rate_limits.clone(),
+        PageHooks {
+            session_key: |req| {
+                req.data::<AppState>()
+                    .and_then(|state| crate::web::session::session_key_id(state, req))
+            },
+            refusal_page: crate::web::too_many_requests_page,
+        },
+    );
     let api_routes = Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)

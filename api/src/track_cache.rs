@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use domain::store::{Store, WriteGeneration};
 
-use crate::routes::dossiers::TrackOut;
+use crate::views::TrackOut;
 
 /// The oldest answer served, for changes written by other processes.
 pub const MAX_AGE: Duration = Duration::from_secs(1);

@@ -109,7 +109,7 @@ fn worklist_item_out(item: WorklistItem) -> WorklistItemOut {
             .legs
             .into_iter()
             .map(|l| LegOut {
-                purpose: super::dossiers::purpose_of(&l).to_owned(),
+                purpose: crate::views::purpose_of(&l).to_owned(),
                 direction: l.direction.to_string(),
                 item_code: l.item_code,
                 status: l.status.to_string(),

@@ -20,6 +20,7 @@ use crate::checked::{Optional, Required};
 use crate::error::ApiError;
 use crate::optional_json::OptionalJson;
 use crate::state::AppState;
+use crate::views::{TrackOut, purpose_of, track_out};
 
 /// The applicant, as on the slip.
 #[derive(Debug, Clone, Object, serde::Serialize)]
@@ -178,16 +179,6 @@ impl From<domain::fees::Fees> for FeesOut {
             total_vnd: f.total_vnd,
             supplement_postage_vnd: 0,
         }
-    }
-}
-
-/// Why a parcel travels: `dossier` (inbound), `result` (outbound) or `supplement` (inbound, the
-/// documents the agency asked for).
-pub(crate) fn purpose_of(l: &entity::leg::Model) -> &'static str {
-    match (l.purpose, l.direction) {
-        (Some(p), _) => p.as_str(),
-        (None, entity::enums::LegDirection::Inbound) => "dossier",
-        (None, entity::enums::LegDirection::Outbound) => "result",
     }
 }
 
@@ -369,41 +360,6 @@ pub fn incident_out(i: entity::incident::Model) -> IncidentOut {
     }
 }
 
-/// A parcel in the public view.
-#[derive(Debug, Clone, Object)]
-pub struct TrackLegOut {
-    pub direction: String,
-    /// `dossier`, `result` or `supplement`.
-    pub purpose: String,
-    #[oai(nullable)]
-    pub item_code: Option<String>,
-    pub status: String,
-    #[oai(nullable)]
-    pub due_at: Option<DateTime<FixedOffset>>,
-}
-
-/// A timeline entry in the public view.
-#[derive(Debug, Clone, Object)]
-pub struct TrackEventOut {
-    pub at: DateTime<FixedOffset>,
-    pub kind: String,
-    #[oai(nullable)]
-    pub status: Option<String>,
-    #[oai(nullable)]
-    pub location: Option<String>,
-}
-
-/// The public tracking view: no name, phone, email, id number or street address.
-#[derive(Debug, Clone, Object)]
-pub struct TrackOut {
-    pub code: String,
-    pub status: String,
-    pub service_mode: String,
-    pub agency_name: String,
-    pub legs: Vec<TrackLegOut>,
-    pub timeline: Vec<TrackEventOut>,
-}
-
 /// Supplementary documents the citizen sends by post.
 #[derive(Debug, Clone, Object)]
 pub struct SupplementIn {
@@ -532,36 +488,6 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
         incidents: record.incidents.into_iter().map(incident_out).collect(),
         created_at: local_time(d.created_at),
         updated_at: local_time(d.updated_at),
-    }
-}
-
-pub(crate) fn track_out(record: DossierRecord) -> TrackOut {
-    TrackOut {
-        code: record.dossier.code,
-        status: record.dossier.status.to_string(),
-        service_mode: record.dossier.service_mode.to_string(),
-        agency_name: record.agency_name,
-        legs: record
-            .legs
-            .into_iter()
-            .map(|l| TrackLegOut {
-                purpose: purpose_of(&l).to_owned(),
-                direction: l.direction.to_string(),
-                item_code: l.item_code,
-                status: l.status.to_string(),
-                due_at: l.due_at.map(local_time),
-            })
-            .collect(),
-        timeline: record
-            .timeline
-            .into_iter()
-            .map(|e| TrackEventOut {
-                at: local_time(e.at),
-                kind: e.kind.to_string(),
-                status: e.to_status.map(|s| s.to_string()),
-                location: e.location,
-            })
-            .collect(),
     }
 }
 

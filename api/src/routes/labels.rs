@@ -17,11 +17,12 @@ use poem_openapi::{
 use secrecy::ExposeSecret;
 
 use super::ApiTags;
-use super::dossiers::{TrackOut, track_out};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::labels::{self, LabelData, Party};
 use crate::state::AppState;
+use crate::views::{TrackOut, track_out, wants_html};
+use crate::web::session::{StaffSession, percent_encode};
 
 /// Which parcel of the dossier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -183,8 +184,8 @@ impl LabelApi {
         let Some(leg_id) = label_token::verify(state.label_key.expose_secret(), &token.0) else {
             return Err(ApiError::not_found("no such label"));
         };
-        if crate::web::wants_html(req) && !matches!(caller.0, Actor::Staff(_)) {
-            let page = crate::web::label_landing(&state, req, leg_id).await?;
+        if wants_html(req) && !matches!(caller.0, Actor::Staff(_)) {
+            let page = label_landing(&state, req, leg_id).await?;
             return Ok(LandingResponse::Page(page));
         }
         let landing = domain::ops::labels::land(&state.store.read, &caller.0, leg_id).await?;
@@ -309,4 +310,25 @@ pub(crate) async fn render_off_the_runtime(
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(internal)
+}
+
+/// Where a browser that opened a label's QR code goes: the staff page of the dossier for signed-in
+/// staff entitled to it, the public tracking page for anyone else.
+async fn label_landing(
+    state: &AppState,
+    req: &poem::Request,
+    leg_id: i64,
+) -> Result<String, domain::ops::OpError> {
+    let staff = StaffSession::of(req).await.ok().flatten();
+    let actor = staff.map_or(Actor::Public, |s| s.actor);
+    Ok(
+        match domain::ops::labels::land(&state.store.read, &actor, leg_id).await? {
+            LabelLanding::Parcel { dossier, .. } => {
+                format!("/staff/dossiers/{}", percent_encode(&dossier.code))
+            }
+            LabelLanding::Public(record) => {
+                format!("/t/{}", percent_encode(&record.dossier.code))
+            }
+        },
+    )
 }

@@ -1,4 +1,12 @@
-//! The HTTP routes of API.md, grouped by audience.
+//! The HTTP routes of API.md (the JSON API under `/api/v1`, documented by poem-openapi), grouped by
+//! audience: one file per resource, each an `OpenApi` impl whose handlers extract the caller, call one
+//! use-case in `domain::ops` and map its answer to the `…Out` payloads; errors are `ApiError`
+//! (`crate::error`) through `?`.
+//!
+//! A new endpoint goes into the file of its resource; a new resource gets a file here, its `pub mod`
+//! below and its API added to the service in `crate::startup`. Views that pages show as well (the
+//! public tracking view) live in `crate::views`, not here; this module never imports `crate::web`
+//! for them.
 
 pub mod admin;
 pub mod agency;

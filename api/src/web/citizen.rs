@@ -7,8 +7,6 @@ use chrono::Utc;
 use domain::ops::OpError;
 use domain::ops::access::{Actor, authenticate};
 use domain::ops::dossiers::{CreateOutcome, CreatedDossier};
-use domain::ops::idempotency::IdempotencyClaim;
-use domain::ops::labels::LabelLanding;
 use domain::ops::reference::ProcedureWithDocuments;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query, Redirect};
@@ -17,9 +15,9 @@ use serde::Deserialize;
 
 use super::form::{Choice, Posted};
 use super::i18n::{Lang, vnd};
-use super::page::{Chrome, error_page, render, status_of};
+use super::page::{Answer, Chrome, render, status_of};
 use super::request_form::{self, FormInputs, RequestForm};
-use super::session::{self, FlashKind, MaybeStaff, StaffSession, percent_encode, redirect_with};
+use super::session::{self, FlashKind, MaybeStaff, percent_encode, redirect_with};
 use super::view::DossierView;
 use super::{qr, served_provinces};
 use crate::state::AppState;
@@ -225,16 +223,9 @@ pub async fn show_form(
     let c = Chrome::public(&state, req);
     let agency = pick.agency.unwrap_or_default();
     let procedure = pick.procedure.unwrap_or_default();
-    match load_choices(&state, Some(&agency)).await {
-        Ok(choices) => render(
-            StatusCode::OK,
-            &request_page(c, &choices, &agency, &procedure, None, &[], None),
-        ),
-        Err(err) => {
-            let lang = c.lang;
-            error_page(&state, req, None, status_of(&err), lang.op_error(&err))
-        }
-    }
+    let choices = load_choices(&state, Some(&agency)).await;
+    Answer::public(&state, req)
+        .page(choices.map(|ch| request_page(c, &ch, &agency, &procedure, None, &[], None)))
 }
 
 /// `POST /`: registers the request, or draws the form again with every error beside its field and
@@ -252,7 +243,7 @@ pub async fn submit_request(
     let procedure = posted.raw("procedure_code").to_owned();
     let choices = match load_choices(&state, Some(&agency)).await {
         Ok(choices) => choices,
-        Err(err) => return error_page(&state, req, None, status_of(&err), lang.op_error(&err)),
+        Err(err) => return Answer::public(&state, req).error(&err),
     };
     let Some(chosen) = choices
         .procedures
@@ -265,40 +256,38 @@ pub async fn submit_request(
         );
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &request_page(c, &choices, &agency, "", None, &[], Some(banner.to_owned())),
+            &request_page(
+                c.clone(),
+                &choices,
+                &agency,
+                "",
+                None,
+                &[],
+                Some(banner.to_owned()),
+            ),
         );
+    };
+    let again = |status: StatusCode, errors: &[domain::ops::FieldError], banner: String| {
+        let page = request_page(
+            c.clone(),
+            &choices,
+            &agency,
+            &procedure,
+            Some(&posted),
+            errors,
+            Some(banner),
+        );
+        render(status, &page)
     };
     if !session::visitor_csrf_ok(&state, req, posted.csrf()) {
         let banner = lang.t(
             "Phiên làm việc của trang đã hết hạn. Vui lòng kiểm tra và gửi lại.",
             "This page's session has expired. Please check the form and send it again.",
         );
-        return render(
-            StatusCode::FORBIDDEN,
-            &request_page(
-                c,
-                &choices,
-                &agency,
-                &procedure,
-                Some(&posted),
-                &[],
-                Some(banner.to_owned()),
-            ),
-        );
+        return again(StatusCode::FORBIDDEN, &[], banner.to_owned());
     }
     let (request, rows) = request_form::to_request(&posted, chosen, lang, false);
-    let claim = posted
-        .text("form_id")
-        .filter(|id| request_form::is_form_id(id))
-        .and_then(|id| {
-            let canonical = serde_json::to_vec(&request).ok()?;
-            Some(IdempotencyClaim::new(
-                "create_dossier",
-                "web",
-                &id,
-                &canonical,
-            ))
-        });
+    let claim = request_form::claim_of(&posted, &request, "web");
     match domain::ops::dossiers::create_dossier(
         &state.store,
         &Actor::Public,
@@ -316,7 +305,7 @@ pub async fn submit_request(
                 .unwrap_or_default();
             confirmation(
                 &state,
-                c,
+                c.clone(),
                 created,
                 agency_name,
                 chosen.procedure.name.clone(),
@@ -328,33 +317,11 @@ pub async fn submit_request(
                 "Hồ sơ chưa được gửi: vui lòng sửa các mục được đánh dấu.",
                 "The request was not sent: please correct the marked fields.",
             );
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &request_page(
-                    c,
-                    &choices,
-                    &agency,
-                    &procedure,
-                    Some(&posted),
-                    &errors,
-                    Some(banner.to_owned()),
-                ),
-            )
+            again(StatusCode::UNPROCESSABLE_ENTITY, &errors, banner.to_owned())
         }
         Err(err) => {
             let status = status_of(&err);
-            let mut response = render(
-                status,
-                &request_page(
-                    c,
-                    &choices,
-                    &agency,
-                    &procedure,
-                    Some(&posted),
-                    &[],
-                    Some(lang.op_error(&err)),
-                ),
-            );
+            let mut response = again(status, &[], lang.op_error(&err));
             if let OpError::TooMany {
                 retry_after_secs, ..
             } = err
@@ -434,22 +401,11 @@ pub async fn tracking(
                 "Không có hồ sơ nào mang mã này. Vui lòng kiểm tra lại mã hồ sơ.",
                 "No dossier has this code. Please check the code.",
             );
-            return error_page(
-                &state,
-                req,
-                staff.as_ref(),
-                StatusCode::NOT_FOUND,
-                message.to_owned(),
-            );
+            return Answer::new(&state, req, staff.as_ref())
+                .refuse(StatusCode::NOT_FOUND, message.to_owned());
         }
         Err(err) => {
-            return error_page(
-                &state,
-                req,
-                staff.as_ref(),
-                status_of(&err),
-                lang.op_error(&err),
-            );
+            return Answer::new(&state, req, staff.as_ref()).error(&err);
         }
     };
     let k = q.k.unwrap_or_default();
@@ -521,10 +477,7 @@ pub async fn cancel(
     let actor = match authenticate(&state.store.read, &k).await {
         Ok(Ok(actor @ Actor::Citizen { .. })) => actor,
         Ok(_) => {
-            return error_page(
-                &state,
-                req,
-                None,
+            return Answer::public(&state, req).refuse(
                 StatusCode::FORBIDDEN,
                 lang.t(
                     "Đường dẫn truy cập không đúng với hồ sơ này.",
@@ -535,7 +488,7 @@ pub async fn cancel(
         }
         Err(err) => {
             let err = OpError::Db(err);
-            return error_page(&state, req, None, status_of(&err), lang.op_error(&err));
+            return Answer::public(&state, req).error(&err);
         }
     };
     let reason = posted.text("reason");
@@ -550,33 +503,4 @@ pub async fn cancel(
         ),
         Err(err) => redirect_with(&state, &back, FlashKind::Error, &lang.op_error(&err)),
     }
-}
-
-/// Where a browser that opened a label's QR code goes: the staff page of the dossier for signed-in
-/// staff entitled to it, the public tracking page for anyone else.
-pub async fn label_landing(
-    state: &AppState,
-    req: &Request,
-    leg_id: i64,
-) -> Result<String, OpError> {
-    let staff = StaffSession::of(req).await.ok().flatten();
-    let actor = staff.map_or(Actor::Public, |s| s.actor);
-    Ok(
-        match domain::ops::labels::land(&state.store.read, &actor, leg_id).await? {
-            LabelLanding::Parcel { dossier, .. } => {
-                format!("/staff/dossiers/{}", percent_encode(&dossier.code))
-            }
-            LabelLanding::Public(record) => {
-                format!("/t/{}", percent_encode(&record.dossier.code))
-            }
-        },
-    )
-}
-
-/// Whether the request comes from a browser that wants a page rather than JSON.
-pub fn wants_html(req: &Request) -> bool {
-    req.headers()
-        .get(poem::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }

@@ -9,6 +9,13 @@
 //! - Agency clerks: `/agency` the desk (handover records to sign, the worklist, rulings and results,
 //!   results handed to the post), `/agency/return` dossiers filed in person, `/agency/report`.
 //!
+//! Where things live: `page.rs` the frame of every page and [`page::Answer`], which draws a page or
+//! the error page of a domain refusal; `session.rs` the staff session and the form tokens; `form.rs`,
+//! `request_form.rs`, `view.rs`, `i18n.rs` what pages share; `citizen.rs` the public pages;
+//! `staff/` and `agency/` one file per page. A new page gets a file in the folder of its audience (a
+//! template under `api/templates/`) and its route in [`mount`]; its handler extracts, calls one
+//! use-case, and answers with `Answer::…(…).page(result)`.
+//!
 //! Pages call the same use-cases as the JSON API (`domain::ops::*`) with the actor of the session or
 //! the access token, so every rule and every permission is decided in one place; a page only draws
 //! what the domain answered. Personal data appears only for the citizen holding the token and for
@@ -28,7 +35,6 @@ mod view;
 
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
 
-pub use citizen::{label_landing, wants_html};
 use page::WebPage;
 
 use crate::state::AppState;
@@ -45,55 +51,71 @@ pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
         .at("/t/:code/cancel", post(citizen::cancel).with(WebPage))
         .at(
             "/staff",
-            get(staff::sign_in_page).post(staff::sign_in).with(WebPage),
+            get(staff::sign_in::sign_in_page)
+                .post(staff::sign_in::sign_in)
+                .with(WebPage),
         )
-        .at("/staff/signout", post(staff::sign_out).with(WebPage))
-        .at("/staff/pickups", get(staff::pickups).with(WebPage))
+        .at(
+            "/staff/signout",
+            post(staff::sign_in::sign_out).with(WebPage),
+        )
+        .at("/staff/pickups", get(staff::pickups::pickups).with(WebPage))
         .at(
             "/staff/dossiers/:code",
-            get(staff::dossier_page).with(WebPage),
+            get(staff::dossier::dossier_page).with(WebPage),
         )
         .at(
             "/staff/dossiers/:code/:action",
-            post(staff::dossier_action).with(WebPage),
+            post(staff::dossier::dossier_action).with(WebPage),
         )
         .at(
             "/staff/scan",
-            get(staff::scan_page).post(staff::scan).with(WebPage),
+            get(staff::scan::scan_page)
+                .post(staff::scan::scan)
+                .with(WebPage),
         )
         .at(
             "/staff/handovers",
-            get(staff::handovers)
-                .post(staff::create_handover)
+            get(staff::handovers::handovers)
+                .post(staff::handovers::create_handover)
                 .with(WebPage),
         )
         .at(
             "/staff/handovers/:id",
-            get(staff::handover_page).with(WebPage),
+            get(staff::handovers::handover_page).with(WebPage),
         )
         .at(
             "/staff/handovers/:id/confirm",
-            post(staff::confirm_handover).with(WebPage),
+            post(staff::handovers::confirm_handover).with(WebPage),
         )
-        .at("/staff/deliveries", get(staff::deliveries).with(WebPage))
-        .at("/staff/labels/sheet", get(staff::label_sheet).with(WebPage))
-        .at("/staff/labels/:code", get(staff::label).with(WebPage))
-        .at("/agency", get(agency::desk).with(WebPage))
+        .at(
+            "/staff/deliveries",
+            get(staff::deliveries::deliveries).with(WebPage),
+        )
+        .at(
+            "/staff/labels/sheet",
+            get(staff::labels::label_sheet).with(WebPage),
+        )
+        .at(
+            "/staff/labels/:code",
+            get(staff::labels::label).with(WebPage),
+        )
+        .at("/agency", get(agency::desk::desk).with(WebPage))
         .at(
             "/agency/dossiers/:code/:action",
-            post(agency::dossier_action).with(WebPage),
+            post(agency::desk::dossier_action).with(WebPage),
         )
         .at(
             "/agency/handovers",
-            post(agency::create_handover).with(WebPage),
+            post(agency::desk::create_handover).with(WebPage),
         )
         .at(
             "/agency/return",
-            get(agency::return_page)
-                .post(agency::create_return)
+            get(agency::returns::return_page)
+                .post(agency::returns::create_return)
                 .with(WebPage),
         )
-        .at("/agency/report", get(agency::report).with(WebPage))
+        .at("/agency/report", get(agency::report::report).with(WebPage))
         .at("/static/*path", get(assets::serve));
     Home { home, rest }
 }

@@ -162,6 +162,61 @@ pub fn error_page(
     render(status, &ErrorPage { c, title, message })
 }
 
+/// Whom a page answers: the request, the service and the staff session if any. A handler makes one,
+/// calls the domain once, and hands the outcome to [`Answer::page`], which draws the page or the
+/// error page of the refusal, so no handler repeats that choice.
+#[derive(Clone, Copy)]
+pub struct Answer<'a> {
+    state: &'a AppState,
+    req: &'a Request,
+    staff: Option<&'a StaffSession>,
+}
+
+impl<'a> Answer<'a> {
+    /// An answer to anyone: staff navigation when signed in.
+    pub fn new(state: &'a AppState, req: &'a Request, staff: Option<&'a StaffSession>) -> Self {
+        Answer { state, req, staff }
+    }
+
+    /// An answer to a signed-in member of staff.
+    pub fn staff(state: &'a AppState, req: &'a Request, staff: &'a StaffSession) -> Self {
+        Answer::new(state, req, Some(staff))
+    }
+
+    /// An answer to a visitor.
+    pub fn public(state: &'a AppState, req: &'a Request) -> Self {
+        Answer::new(state, req, None)
+    }
+
+    /// The page drawn with 200, or the error page of the domain's refusal.
+    pub fn page<T: Template>(self, result: Result<T, domain::ops::OpError>) -> Response {
+        self.page_with(StatusCode::OK, result)
+    }
+
+    /// The page drawn with `status`, or the error page of the domain's refusal.
+    pub fn page_with<T: Template>(
+        self,
+        status: StatusCode,
+        result: Result<T, domain::ops::OpError>,
+    ) -> Response {
+        match result {
+            Ok(page) => render(status, &page),
+            Err(err) => self.error(&err),
+        }
+    }
+
+    /// The error page of a domain refusal, in the reader's language.
+    pub fn error(self, err: &domain::ops::OpError) -> Response {
+        let message = Lang::of(self.req).op_error(err);
+        self.refuse(status_of(err), message)
+    }
+
+    /// An error page with `status` and `message`.
+    pub fn refuse(self, status: StatusCode, message: impl Into<String>) -> Response {
+        error_page(self.state, self.req, self.staff, status, message.into())
+    }
+}
+
 /// The status a domain refusal is answered with on a page.
 pub fn status_of(err: &domain::ops::OpError) -> StatusCode {
     use domain::ops::OpError;

@@ -397,6 +397,23 @@ pub fn is_form_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The idempotency claim of a posted request form: its `form_id` (when well formed) with the request
+/// as sent, so that a form sent twice registers one dossier.
+pub fn claim_of(
+    posted: &Posted,
+    request: &DossierRequest,
+    caller: &str,
+) -> Option<domain::ops::idempotency::IdempotencyClaim> {
+    let id = posted.text("form_id").filter(|id| is_form_id(id))?;
+    let canonical = serde_json::to_vec(request).ok()?;
+    Some(domain::ops::idempotency::IdempotencyClaim::new(
+        "create_dossier",
+        caller,
+        &id,
+        &canonical,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
