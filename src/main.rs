@@ -386,7 +386,8 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("Failed to read the settings")?;
     worker::webhooks::set_allow_private_networks(settings.webhooks.allow_private_networks);
     api::telemetry::init_subscriber(api::telemetry::get_subscriber(
-        "info",
+        // The migrator names every migration it applies; startup says it in one line instead.
+        "info,sea_orm_migration=warn",
         settings.server.json_logs,
         std::io::stderr,
     ));

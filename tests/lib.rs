@@ -1,6 +1,11 @@
 //! The test harness: [`TestApp::spawn`] starts the real application on port 0 with a fresh database
 //! (a SQLite file in a temporary directory, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is
 //! set), seeded with the demo reference data, and offers one helper per endpoint.
+//!
+//! Where to add: a black-box test of an endpoint goes in `api/<area>.rs` (registered in `api/main.rs`),
+//! using [`TestApp`] and the fixtures here (`smtp_sink`, `outbox_fixture`, `notify_fixture`); a test that
+//! needs real `dossier` processes (kill -9, two workers) goes in `processes/`; a browser test in `web/`.
+//! Every test runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 pub mod notify_fixture;
 pub mod outbox_fixture;

@@ -93,9 +93,20 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
             unknown.version
         );
     }
+    let pending = migration::Migrator::get_pending_migrations(db)
+        .await
+        .map(|p| p.len())
+        .unwrap_or_default();
     migration::Migrator::up(db, None)
         .await
         .context("Failed to apply database migrations")?;
+    if pending > 0 {
+        // One line for all of them: the migrator's own logs are at `warn` by default.
+        tracing::info!(
+            migrations.applied = pending,
+            "database schema brought up to date"
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,11 @@
 //!
 //! Pure rules live in their own modules and know nothing of HTTP or the database; `ops` applies them to
 //! the store, one transaction per use-case, writing the change and its timeline event together.
+//!
+//! Where to add: a rule that needs no database (a deadline, a fee, a status move) goes in its own module
+//! here (`sla`, `fees`, `lifecycle`, `calendar`, …) with unit tests; a use-case goes in `ops/<area>.rs`
+//! as one function that checks, writes and enqueues its notices in one transaction, and is then called by
+//! a route in `api` or a loop in `worker`. Queries belong under `ops`, not in `api` or `worker`.
 
 pub mod calendar;
 pub mod carrier_codes;

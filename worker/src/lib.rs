@@ -1,6 +1,10 @@
 //! The long-running loops of the dossier service. Each loop is a sequence of steps; a step is a
 //! function that does one unit of work and reports a [`StepOutcome`], so tests can drive a loop step by
 //! step instead of sleeping.
+//!
+//! Where to add: a new loop is a `step` function in its own module returning [`StepOutcome`], with its
+//! queries in `domain::ops`, spawned in [`run`] through `duty` (which gives it its metric and its
+//! shutdown); a new kind of outbox delivery is a lane in `outbox.rs` with its adapter beside it.
 
 mod answer;
 pub mod carrier;
