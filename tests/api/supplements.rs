@@ -167,6 +167,29 @@ async fn a_supplement_sent_by_post_returns_the_dossier_to_processing_with_a_new_
     assert_eq!(d["overdue"], false);
     assert_eq!(kinds_of(&d, "overdue"), 0);
 
+    // The citizen's page names what to send; the public view does not.
+    let page = |query: String| {
+        let url = app.url(&format!("/t/{code}{query}"));
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("page")
+        }
+    };
+    let own = page(format!("?k={token}")).await;
+    assert!(
+        own.contains("missing-documents") && own.contains(MISSING),
+        "{own}"
+    );
+    let public = page(String::new()).await;
+    assert!(!public.contains("missing-documents"), "{public}");
+
     // The citizen sends the missing document by post.
     let documents = json!([{"name": MISSING, "original": false, "copies": 1}]);
     let d = json_of(
@@ -299,6 +322,11 @@ async fn a_supplement_sent_by_post_returns_the_dossier_to_processing_with_a_new_
     assert_eq!(d["overdue"], false);
     assert_eq!(kinds_of(&d, "overdue"), 0);
     assert_eq!(d["missing_documents"], json!([]));
+    assert!(
+        !page(format!("?k={token}"))
+            .await
+            .contains("missing-documents")
+    );
     let parcel = d["legs"]
         .as_array()
         .expect("legs")

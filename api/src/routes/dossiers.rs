@@ -413,15 +413,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
         .iter()
         .filter_map(|s| s.postage_vnd)
         .sum();
-    let missing_documents = match record.supplements.last() {
-        Some(s)
-            if s.filed_at.is_none()
-                && record.dossier.status == entity::enums::DossierStatus::SupplementRequested =>
-        {
-            domain::ops::supplements::missing_documents(s)
-        }
-        _ => Vec::new(),
-    };
+    let missing_documents = record.missing_documents();
     let d = record.dossier;
     DossierOut {
         pickup_address: address(&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),

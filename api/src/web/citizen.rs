@@ -434,6 +434,17 @@ pub async fn tracking(
     {
         domain::ops::dossiers::redact_for_post(&mut record.dossier);
     }
+    // The documents the agency asks for, for those who see the dossier whole (the public read
+    // leaves them out).
+    if (holds_token || staff_entitled)
+        && record.dossier.status == entity::enums::DossierStatus::SupplementRequested
+    {
+        match domain::ops::supplements::list_for_dossier(&state.store.read, record.dossier.id).await
+        {
+            Ok(supplements) => record.supplements = supplements,
+            Err(err) => return Answer::public(&state, req).error(&err),
+        }
+    }
     let can_cancel = holds_token
         && domain::lifecycle::next_status(
             record.dossier.service_mode,

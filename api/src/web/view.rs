@@ -32,6 +32,8 @@ pub struct EventRow {
 /// The personal part.
 #[derive(Debug, Clone)]
 pub struct PersonalPart {
+    /// What the agency asked the citizen to send (a supplement by post), while it waits for it.
+    pub missing_documents: Vec<String>,
     pub full_name: String,
     pub phone: String,
     pub email: String,
@@ -101,6 +103,7 @@ impl DossierView {
             .collect();
         timeline.reverse();
         let personal = full.then(|| PersonalPart {
+            missing_documents: record.missing_documents(),
             full_name: d.applicant_full_name.clone(),
             phone: d.applicant_phone.clone(),
             email: d.applicant_email.clone().unwrap_or_default(),

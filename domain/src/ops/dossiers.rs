@@ -1335,6 +1335,20 @@ pub struct DossierRecord {
 }
 
 impl DossierRecord {
+    /// The documents the agency asked for, while the dossier waits for them (`supplement_requested`
+    /// and the supplement not filed yet); empty otherwise.
+    pub fn missing_documents(&self) -> Vec<String> {
+        match self.supplements.last() {
+            Some(s)
+                if s.filed_at.is_none()
+                    && self.dossier.status == entity::enums::DossierStatus::SupplementRequested =>
+            {
+                super::supplements::missing_documents(s)
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether a legal deadline has passed with its work undone: the agency's result deadline while
     /// the dossier is with the agency, or a parcel's delivery deadline while it is on its way.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
