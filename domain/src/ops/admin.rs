@@ -1309,21 +1309,7 @@ pub async fn put_holiday(
     request: &HolidayRequest,
 ) -> Result<Written<HolidayView>, OpError> {
     let key = admin(actor)?;
-    let mut c = Checker::new();
-    let date = c
-        .required_text("date", request.date.as_deref(), 10)
-        .and_then(|d| match parse_holiday_date(&d) {
-            Ok(date) => Some(date),
-            Err(msg) => {
-                c.fail("date", msg);
-                None
-            }
-        });
-    let name = c.required_text("name", request.name.as_deref(), MAX_NAME);
-    c.finish().map_err(OpError::Validation)?;
-    let (Some(date), Some(name)) = (date, name) else {
-        return Err(OpError::Validation(vec![]));
-    };
+    let (date, name) = check_calendar_day(request, false)?;
 
     let txn = store.begin().await?;
     let calendar_before = super::reference::working_calendar(&txn).await?;
@@ -1361,6 +1347,40 @@ pub async fn put_holiday(
         record: saved,
         created: change == Change::Create,
     })
+}
+
+/// The date and name of a calendar entry: a holiday, or with `weekend_only` a make-up working day,
+/// which must fall on a Saturday or Sunday.
+fn check_calendar_day(
+    request: &HolidayRequest,
+    weekend_only: bool,
+) -> Result<(NaiveDate, String), OpError> {
+    let mut c = Checker::new();
+    let date = c
+        .required_text("date", request.date.as_deref(), 10)
+        .and_then(|d| match parse_holiday_date(&d) {
+            Ok(date) if weekend_only && !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => {
+                c.fail(
+                    "date",
+                    format!(
+                        "{date} is a {}, a working day anyway: a make-up working day is a Saturday or Sunday",
+                        date.weekday()
+                    ),
+                );
+                None
+            }
+            Ok(date) => Some(date),
+            Err(msg) => {
+                c.fail("date", msg);
+                None
+            }
+        });
+    let name = c.required_text("name", request.name.as_deref(), MAX_NAME);
+    c.finish().map_err(OpError::Validation)?;
+    match (date, name) {
+        (Some(date), Some(name)) => Ok((date, name)),
+        _ => Err(OpError::Validation(vec![])),
+    }
 }
 
 /// Recounts the deadlines still running with the calendar as the caller's transaction now has it.
@@ -1414,31 +1434,7 @@ pub async fn put_working_day(
     request: &HolidayRequest,
 ) -> Result<Written<HolidayView>, OpError> {
     let key = admin(actor)?;
-    let mut c = Checker::new();
-    let date = c
-        .required_text("date", request.date.as_deref(), 10)
-        .and_then(|d| match parse_holiday_date(&d) {
-            Ok(date) if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => {
-                c.fail(
-                    "date",
-                    format!(
-                        "{date} is a {}, a working day anyway: a make-up working day is a Saturday or Sunday",
-                        date.weekday()
-                    ),
-                );
-                None
-            }
-            Ok(date) => Some(date),
-            Err(msg) => {
-                c.fail("date", msg);
-                None
-            }
-        });
-    let name = c.required_text("name", request.name.as_deref(), MAX_NAME);
-    c.finish().map_err(OpError::Validation)?;
-    let (Some(date), Some(name)) = (date, name) else {
-        return Err(OpError::Validation(vec![]));
-    };
+    let (date, name) = check_calendar_day(request, true)?;
 
     let txn = store.begin().await?;
     let calendar_before = super::reference::working_calendar(&txn).await?;
