@@ -13,7 +13,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -549,9 +549,10 @@ async fn insert_new_dossier(
     phone_limit: Option<u32>,
 ) -> Result<bool, sea_orm::DbErr> {
     // On the busiest write most of the cost of a statement is its trip to the server (or to SQLite's
-    // driver thread) and back: PostgreSQL writes everything in one statement, SQLite in three, and both
-    // read whether the agency has a webhook in the statement that writes the event.
-    let (event, agency_has_webhook) = if txn.get_database_backend() == DbBackend::Postgres {
+    // driver thread) and back: PostgreSQL writes everything in one statement, SQLite in three (the
+    // phone's count inside the dossier's insert), and both read whether the agency has a webhook and
+    // whether any outlet is on in the statement that writes the event.
+    let event = if txn.get_database_backend() == DbBackend::Postgres {
         match insert_new_dossier_in_one_statement(txn, dossier, legs, actor, first, phone_limit)
             .await?
         {
@@ -559,19 +560,11 @@ async fn insert_new_dossier(
             None => return Ok(false),
         }
     } else {
-        if let Some(limit) = phone_limit {
-            let open = open_pickup_requests_of(&active_value(&dossier.applicant_phone))
-                .count(txn)
-                .await?;
-            if open >= u64::from(limit) {
-                return Ok(false);
-            }
-        }
         let agency_code = active_value(&dossier.agency_code);
-        let dossier_id = dossier::Entity::insert(dossier)
-            .exec(txn)
-            .await?
-            .last_insert_id;
+        let Some(dossier_id) = insert_dossier_within_limit(txn, &dossier, phone_limit).await?
+        else {
+            return Ok(false);
+        };
         let legs: Vec<leg::ActiveModel> = legs
             .into_iter()
             .map(|mut l| {
@@ -595,37 +588,109 @@ async fn insert_new_dossier(
                 "$1 AS agency_has_webhook",
                 Expr::exists(active_webhooks(agency_code)),
             ),
+            Expr::cust_with_expr("$1 AS outlets_on", Expr::exists(outlets_on())),
         ]));
         let row = txn
             .query_one_raw(txn.get_database_backend().build(&insert))
             .await?
             .ok_or(sea_orm::DbErr::RecordNotInserted)?;
-        (
-            dossier_event::Model::from_query_result(&row, "")?,
-            row.try_get("", "agency_has_webhook")?,
-        )
+        NewEventRow::read(&row)?
     };
-    if super::outbox::causes_deliveries(&event, agency_has_webhook) {
-        super::outbox::enqueue_for_event(txn, &event).await?;
+    if super::outbox::causes_deliveries(&event.event, event.agency_has_webhook, event.outlets_on) {
+        super::outbox::enqueue_for_event(txn, &event.event).await?;
     }
     Ok(true)
 }
 
-/// The open pickup requests of an applicant phone (SQLite's count; PostgreSQL counts in
-/// `open_pickup_requests_locked`). The statuses are written out as the partial index
-/// `dossiers_open_by_phone` names them: SQLite uses a partial index only when the query repeats its
-/// condition, which bound parameters do not, and the count would read every dossier.
-pub fn open_pickup_requests_of(phone: &str) -> sea_orm::Select<dossier::Entity> {
+/// A new dossier's first event as its insert answered it, with what decides whether it causes
+/// outbox rows (read by the same statement, so no later look-up is needed when it causes none).
+struct NewEventRow {
+    event: dossier_event::Model,
+    agency_has_webhook: bool,
+    outlets_on: bool,
+}
+
+impl NewEventRow {
+    fn read(row: &sea_orm::QueryResult) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            event: dossier_event::Model::from_query_result(row, "")?,
+            agency_has_webhook: row.try_get("", "agency_has_webhook")?,
+            outlets_on: row.try_get("", "outlets_on")?,
+        })
+    }
+}
+
+/// `SELECT 1` of the outlets (phone notices, the portal) a worker delivers to, for `EXISTS`.
+fn outlets_on() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(entity::integration_state::Entity)
+        .and_where(entity::integration_state::Column::Name.is_in([
+            super::integrations::OUTLET_PHONE,
+            super::integrations::OUTLET_PORTAL,
+        ]))
+        .and_where(entity::integration_state::Column::Value.eq("on"))
+        .to_owned()
+}
+
+/// SQLite: inserts the dossier, with a `phone_limit` only while its applicant phone has fewer open
+/// pickup requests, counted by the same statement (SQLite has one writer, so the count stands until
+/// the transaction ends). Answers the new dossier's id, or `None` when the limit refused it.
+async fn insert_dossier_within_limit(
+    txn: &DatabaseTransaction,
+    dossier: &dossier::ActiveModel,
+    phone_limit: Option<u32>,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
+    let mut values = Query::select();
+    values.exprs(rows.pop().unwrap_or_default());
+    if let Some(limit) = phone_limit {
+        values.and_where(Expr::cust_with_values(
+            format!(
+                "(SELECT COUNT(*) FROM \"dossiers\" WHERE \"applicant_phone\" = ? AND {}) < ?",
+                open_statuses_condition()
+            ),
+            [
+                sea_orm::Value::from(active_value(&dossier.applicant_phone)),
+                sea_orm::Value::from(i64::from(limit)),
+            ],
+        ));
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(dossier::Entity)
+        .columns(columns)
+        .select_from(values)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
+    insert.returning_col(dossier::Column::Id);
+    match txn
+        .query_one_raw(txn.get_database_backend().build(&insert))
+        .await?
+    {
+        Some(row) => Ok(Some(row.try_get("", dossier::Column::Id.as_str())?)),
+        None => Ok(None),
+    }
+}
+
+/// `"dossiers"."status" IN ('pickup_requested', …)`: the statuses of an open pickup request, written
+/// out as the partial index `dossiers_open_by_phone` names them. SQLite uses a partial index only
+/// when the query repeats its condition, which bound parameters do not, and the count would read
+/// every dossier.
+fn open_statuses_condition() -> String {
     let open_statuses = super::postal::OPEN_PICKUP_STATUSES
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
         .join(", ");
+    format!("\"dossiers\".\"status\" IN ({open_statuses})")
+}
+
+/// The open pickup requests of an applicant phone, with the condition SQLite's count uses when it
+/// writes a new dossier (PostgreSQL counts in `open_pickup_requests_locked`).
+pub fn open_pickup_requests_of(phone: &str) -> sea_orm::Select<dossier::Entity> {
     dossier::Entity::find()
         .filter(dossier::Column::ApplicantPhone.eq(phone))
-        .filter(Expr::cust(format!(
-            "\"dossiers\".\"status\" IN ({open_statuses})"
-        )))
+        .filter(Expr::cust(open_statuses_condition()))
 }
 
 /// The value of a set field (empty when not set).
@@ -665,8 +730,8 @@ async fn insert_new_dossier_alone(
 }
 
 /// [`insert_new_dossier`]'s rows as one PostgreSQL statement ([`new_dossier_statement`]). Answers the
-/// stored event, and whether the dossier's agency has an active webhook (read by the same statement, so
-/// no later look-up is needed); `None` when the phone's limit refused the dossier.
+/// stored event, with whether the dossier's agency has an active webhook and whether an outlet is on;
+/// `None` when the phone's limit refused the dossier.
 async fn insert_new_dossier_in_one_statement(
     txn: &DatabaseTransaction,
     dossier: dossier::ActiveModel,
@@ -674,7 +739,7 @@ async fn insert_new_dossier_in_one_statement(
     actor: &Actor,
     first: NewEvent,
     phone_limit: Option<u32>,
-) -> Result<Option<(dossier_event::Model, bool)>, sea_orm::DbErr> {
+) -> Result<Option<NewEventRow>, sea_orm::DbErr> {
     let statement = new_dossier_statement(&dossier, &legs, actor, first, false, phone_limit)?;
     let Some(row) = txn.query_one_raw(statement).await? else {
         return if phone_limit.is_some() {
@@ -683,10 +748,7 @@ async fn insert_new_dossier_in_one_statement(
             Err(sea_orm::DbErr::RecordNotInserted)
         };
     };
-    Ok(Some((
-        dossier_event::Model::from_query_result(&row, "")?,
-        row.try_get("", "agency_has_webhook")?,
-    )))
+    Ok(Some(NewEventRow::read(&row)?))
 }
 
 /// A new dossier, its legs and its first event as one PostgreSQL statement of data-modifying CTEs: the
@@ -757,6 +819,7 @@ fn new_dossier_statement(
         Query::select()
             .column(Asterisk)
             .expr_as(Expr::exists(hooks), Alias::new("agency_has_webhook"))
+            .expr_as(Expr::exists(outlets_on()), Alias::new("outlets_on"))
             .from(Alias::new("new_event"))
             .to_owned(),
     );

@@ -301,12 +301,17 @@ pub async fn enqueue_for_event(
 }
 
 /// Whether an event causes outbox rows, for a writer that already knows whether the dossier's agency
-/// has an active webhook (read in the statement that wrote the event) and may then skip
-/// [`enqueue_for_event`]'s own look-up. The rule of [`enqueue_for_events`].
-pub fn causes_deliveries(event: &dossier_event::Model, agency_has_webhook: bool) -> bool {
+/// has an active webhook and whether any outlet (phone notices, the portal) is on (read in the
+/// statement that wrote the event) and may then skip [`enqueue_for_event`]'s own look-ups. The rule
+/// of [`enqueue_for_events`].
+pub fn causes_deliveries(
+    event: &dossier_event::Model,
+    agency_has_webhook: bool,
+    outlets_on: bool,
+) -> bool {
     agency_has_webhook
         || citizen_notice_kind(event.kind, event.leg)
-        || super::integrations::may_reach_outlets(event)
+        || (outlets_on && super::integrations::may_reach_outlets(event))
 }
 
 /// Rows per bulk statement, well under both databases' limits on bound parameters.
