@@ -144,6 +144,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             json_logs: false,
             trusted_proxies: String::new(),
             header_timeout_secs: 10,
+            track_cache: true,
         },
         database: DatabaseSettings {
             url: database_url.to_owned(),

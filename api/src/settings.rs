@@ -234,6 +234,13 @@ pub struct ServerSettings {
     /// A connection whose request headers are not complete within this many seconds is closed.
     #[serde(default = "default_header_timeout_secs")]
     pub header_timeout_secs: u64,
+    /// Keep public tracking views in memory between reads (SQLite only; off to measure the database).
+    #[serde(default = "default_track_cache")]
+    pub track_cache: bool,
+}
+
+fn default_track_cache() -> bool {
+    true
 }
 
 fn default_header_timeout_secs() -> u64 {

@@ -209,7 +209,10 @@ impl Application {
                 .base_url
                 .as_deref()
                 .is_some_and(|u| !u.trim().is_empty()),
-            track_cache: crate::track_cache::TrackCache::for_store(&store),
+            track_cache: crate::track_cache::TrackCache::for_store(
+                &store,
+                settings.server.track_cache,
+            ),
             store,
             public_base_url: Arc::from(settings.public_base_url(port)),
             label_key: Arc::new(label_key),

@@ -41,10 +41,11 @@ pub struct TrackCache {
 }
 
 impl TrackCache {
-    /// A cache for `store`: active on SQLite, a pass-through on PostgreSQL.
-    pub fn for_store(store: &Store) -> Self {
+    /// A cache for `store`: active on SQLite unless `enabled` is false, a pass-through on
+    /// PostgreSQL.
+    pub fn for_store(store: &Store, enabled: bool) -> Self {
         Self {
-            generation: store.write_generation.clone(),
+            generation: store.write_generation.clone().filter(|_| enabled),
             views: Arc::new(quick_cache::sync::Cache::new(CAPACITY)),
         }
     }

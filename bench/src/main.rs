@@ -1,18 +1,31 @@
-//! `dossier-bench`: load on the real server binary, compared with raw SQL doing the same work on the
-//! same database in the same run.
+//! `dossier-bench`: load on the real server binary, compared in the same run with the same work done
+//! the fastest honest way without the server.
 //!
-//! It starts `dossier serve` (the release binary next to this one) on a fresh database, drives
-//! `POST /api/v1/dossiers` and `GET /api/v1/track/{code}` from 64 keep-alive HTTP/1.1 connections
-//! for a fixed time, then runs the baselines: on PostgreSQL `pgbench` with scripts of the same
-//! statements, on SQLite a raw loop over the same driver. It reports req/s, p50/p99 latency, the
-//! ratios and the server's peak resident memory (VmHWM).
+//! It starts `dossier serve --no-worker` (the release binary next to this one) on a fresh database and
+//! runs `--rounds` rounds, each alternating the service and its baselines, from `--connections`
+//! keep-alive HTTP/1.1 connections:
+//! 1. `POST /api/v1/dossiers`, then the intake baselines: on PostgreSQL pgbench running the service's own
+//!    statement (captured on the wire from the server, see [`pg_capture`]) and the minimal dossier+event
+//!    transaction, each at 8, 16, 32 and 64 clients, the best taken; on SQLite the service's three
+//!    statements per dossier, 64 dossiers per transaction as the service's writer batches them, over
+//!    the same driver, pragmas and allocator;
+//! 2. `GET /api/v1/track/{code}` over every dossier made so far (at least `--codes`), then on PostgreSQL
+//!    pgbench running the service's captured tracking statements; on SQLite a second server with the
+//!    tracking cache off reads the same codes (uncached);
+//! 3. tracking while pickup requests are written (a quarter of the connections write).
+//! Any answer but the expected one fails the run. It prints each round, then per figure the median and
+//! the spread (min–max) over the rounds, the ratios, the server's CPU time per pickup request and its
+//! peak resident memory.
 //!
 //! ```sh
-//! cargo build --release --workspace --bins
+//! cargo build --release -p dossier -p bench --bins
 //! target/release/dossier-bench --db sqlite
 //! target/release/dossier-bench --db postgres --pg-url postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 
+mod pg_capture;
+
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,16 +57,26 @@ struct Args {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// Seconds of load per phase.
-    #[arg(long, default_value_t = 20)]
+    /// Seconds of load per phase of the service.
+    #[arg(long, default_value_t = 8)]
     seconds: u64,
-    /// Dossiers the tracking phase reads from.
-    #[arg(long, default_value_t = 2000)]
-    track_pool: usize,
+    /// Seconds of each pgbench run (one per client count).
+    #[arg(long, default_value_t = 5)]
+    baseline_seconds: u64,
+    /// Rounds of service and baselines, alternating.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Least number of distinct dossiers the tracking phases read.
+    #[arg(long, default_value_t = 20_000)]
+    codes: usize,
     /// The server's database pool (`database.max_connections`); empty for the server's default.
     #[arg(long)]
     db_pool: Option<u32>,
 }
+
+/// The service's allocator (the `dossier` binary's), so the SQLite baseline runs as the service does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Latencies and count of one phase.
 struct Phase {
@@ -99,6 +122,8 @@ enum Load {
     Track(Arc<Vec<String>>),
 }
 
+/// Sends `load` from `connections` connections for `seconds`; the phase, and the codes of the
+/// dossiers a `Create` load made.
 async fn run_load(
     name: &str,
     port: u16,
@@ -106,9 +131,11 @@ async fn run_load(
     connections: usize,
     seconds: u64,
     expect: u16,
-) -> anyhow::Result<Phase> {
+) -> anyhow::Result<(Phase, Vec<String>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(connections);
+    // Each run's phones differ from every earlier run's: one phone per request, as citizens have.
+    static PHONES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     for c in 0..connections {
         let stop = stop.clone();
         let load = load.clone();
@@ -119,14 +146,16 @@ async fn run_load(
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(conn);
             let mut latencies = Vec::with_capacity(200_000);
+            let mut codes = Vec::new();
             let mut errors = 0u64;
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
                 let req = match &load {
                     Load::Create(head, tail) => {
+                        let phone = PHONES.fetch_add(1, Ordering::Relaxed);
                         let mut body = Vec::with_capacity(head.len() + 10 + tail.len());
                         body.extend_from_slice(head);
-                        body.extend_from_slice(format!("09{:08}", i % 100_000_000).as_bytes());
+                        body.extend_from_slice(format!("09{:08}", phone % 100_000_000).as_bytes());
                         body.extend_from_slice(tail);
                         Request::post("/api/v1/dossiers")
                             .header("host", "127.0.0.1")
@@ -143,13 +172,17 @@ async fn run_load(
                 let started = Instant::now();
                 let res = sender.send_request(req).await?;
                 let status = res.status().as_u16();
-                res.into_body().collect().await?;
+                let body = res.into_body().collect().await?.to_bytes();
                 latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if status != expect {
                     errors += 1;
+                } else if matches!(load, Load::Create(..))
+                    && let Some(code) = code_of(&body)
+                {
+                    codes.push(code);
                 }
             }
-            anyhow::Ok((latencies, errors))
+            anyhow::Ok((latencies, errors, codes))
         }));
     }
     let started = Instant::now();
@@ -157,20 +190,31 @@ async fn run_load(
     stop.store(true, Ordering::Relaxed);
     let mut latencies_us = Vec::new();
     let mut errors = 0;
+    let mut codes = Vec::new();
     for t in tasks {
-        let (l, e) = t.await??;
+        let (l, e, c) = t.await??;
         latencies_us.extend(l);
         errors += e;
+        codes.extend(c);
     }
     let elapsed = started.elapsed();
     latencies_us.sort_unstable();
-    Ok(Phase {
-        name: name.to_owned(),
-        requests: latencies_us.len() as u64,
-        errors,
-        elapsed,
-        latencies_us,
-    })
+    Ok((
+        Phase {
+            name: name.to_owned(),
+            requests: latencies_us.len() as u64,
+            errors,
+            elapsed,
+            latencies_us,
+        },
+        codes,
+    ))
+}
+
+/// The `code` of a pickup request's answer.
+fn code_of(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    Some(v.get("code")?.as_str()?.to_owned())
 }
 
 fn request_body() -> Value {
@@ -222,23 +266,97 @@ async fn wait_ready(port: u16) -> anyhow::Result<()> {
     bail!("the server did not become ready")
 }
 
-/// Creates `n` dossiers through the API and returns their codes.
-async fn create_codes(port: u16, n: usize) -> anyhow::Result<Vec<String>> {
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/api/v1/dossiers");
-    let mut codes = Vec::with_capacity(n);
-    for _ in 0..n {
-        let res = client.post(&url).json(&request_body()).send().await?;
-        let status = res.status();
-        let v: Value = res.json().await?;
-        codes.push(
-            v["code"]
-                .as_str()
-                .with_context(|| format!("no code in the answer ({status}): {v}"))?
-                .to_owned(),
+/// A running `dossier serve --no-worker`.
+struct Server {
+    child: tokio::process::Child,
+    port: u16,
+    pid: u32,
+}
+
+/// Starts the server on `db_url` with the limits on (every request is counted) at ceilings this one
+/// client never reaches, so the figures include what the limiter costs.
+async fn start_server(
+    bin: &std::path::Path,
+    db_url: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut command = tokio::process::Command::new(bin);
+    for limit in [
+        "PUBLIC_WRITES_PER_MINUTE",
+        "PUBLIC_READS_PER_MINUTE",
+        "KEY_REQUESTS_PER_MINUTE",
+        "OPEN_REQUESTS_PER_PHONE",
+    ] {
+        command.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = command
+        .args([
+            "serve",
+            "--no-worker",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            db_url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start the server")?;
+    let pid = child.id().context("server pid")?;
+    wait_ready(port).await?;
+    Ok(Server { child, port, pid })
+}
+
+/// CPU time (user + system) a process has used so far, in seconds (`/proc/{pid}/stat`, in the
+/// kernel's 100 Hz clock ticks).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields of the line; the 12th and 13th after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Each figure's value per round.
+#[derive(Default)]
+struct Figures(BTreeMap<String, Vec<f64>>);
+
+impl Figures {
+    fn add(&mut self, name: &str, value: f64) {
+        self.0.entry(name.to_owned()).or_default().push(value);
+    }
+
+    fn print(&self) {
+        println!("\n== median [min–max] over the rounds");
+        for (name, values) in &self.0 {
+            let mut v = values.clone();
+            v.sort_by(f64::total_cmp);
+            let median = v[v.len() / 2];
+            println!(
+                "{name:<58} {median:>10.1}  [{:.1}–{:.1}]",
+                v[0],
+                v[v.len() - 1]
+            );
+        }
+    }
+}
+
+fn ensure_clean(phase: &Phase) -> anyhow::Result<()> {
+    if phase.errors > 0 {
+        bail!(
+            "{}: {} requests were not answered as expected: this run measures nothing",
+            phase.name,
+            phase.errors
         );
     }
-    Ok(codes)
+    Ok(())
 }
 
 #[tokio::main]
@@ -248,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
     let server_bin = exe.with_file_name("dossier");
     if !server_bin.exists() {
         bail!(
-            "{} not found: run `cargo build --release --workspace --bins` first",
+            "{} not found: run `cargo build --release -p dossier -p bench --bins` first",
             server_bin.display()
         );
     }
@@ -275,7 +393,6 @@ async fn main() -> anyhow::Result<()> {
             (format!("{base}/{name}"), Some(name))
         }
     };
-    let port = free_port()?;
     // The demo reference data the requests name (`serve` seeds nothing on PostgreSQL by itself).
     let seeded = tokio::process::Command::new(&server_bin)
         .args(["seed", "--database-url", &db_url])
@@ -285,130 +402,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("seed the database")?;
     anyhow::ensure!(seeded.success(), "seeding the database failed");
-    let mut server = tokio::process::Command::new(&server_bin);
+    let mut env = Vec::new();
     if let Some(pool) = args.db_pool {
-        server.env("DOSSIER__DATABASE__MAX_CONNECTIONS", pool.to_string());
+        env.push((
+            "DOSSIER__DATABASE__MAX_CONNECTIONS".to_owned(),
+            pool.to_string(),
+        ));
     }
-    // The limits stay on — every request is counted — with ceilings this one client never reaches,
-    // so the figures include what the limiter costs.
-    for limit in [
-        "PUBLIC_WRITES_PER_MINUTE",
-        "PUBLIC_READS_PER_MINUTE",
-        "KEY_REQUESTS_PER_MINUTE",
-        "OPEN_REQUESTS_PER_PHONE",
-    ] {
-        server.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
-    }
-    let mut server = server
-        .args([
-            "serve",
-            "--no-worker",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &db_url,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start the server")?;
-    let pid = server.id().context("server pid")?;
-    wait_ready(port).await?;
-    println!(
-        "dossier-bench: {:?}, {} connections, {} s per phase, server pid {pid}",
-        args.db, args.connections, args.seconds
-    );
-
-    let result = async {
-        let mut template = request_body();
-        template["applicant"]["phone"] = json!("PHONE");
-        let template = serde_json::to_string(&template)?;
-        let (head, tail) = template
-            .split_once("PHONE")
-            .context("the request template has no phone")?;
-        let create = run_load(
-            "POST /api/v1/dossiers",
-            port,
-            Load::Create(
-                Bytes::copy_from_slice(head.as_bytes()),
-                Bytes::copy_from_slice(tail.as_bytes()),
-            ),
-            args.connections,
-            args.seconds,
-            201,
-        )
-        .await?;
-        create.print();
-        let codes = Arc::new(
-            create_codes(port, args.track_pool)
-                .await
-                .context("create the dossiers to track")?,
-        );
-        let track = run_load(
-            "GET /api/v1/track/{code}",
-            port,
-            Load::Track(codes),
-            args.connections,
-            args.seconds,
-            200,
-        )
-        .await?;
-        track.print();
-        if create.errors + track.errors > 0 {
-            bail!(
-                "{} requests were not answered as expected: this run measures nothing",
-                create.errors + track.errors
-            );
-        }
-        let peak = peak_rss_kib(pid);
-        server.kill().await.ok();
-        match args.db {
-            Db::Postgres => {
-                let insert =
-                    pgbench(&db_url, INSERT_SCRIPT_PG, args.connections, args.seconds).await?;
-                let read = pgbench(
-                    &db_url,
-                    &track_script_pg(&db_url).await?,
-                    args.connections,
-                    args.seconds,
-                )
-                .await?;
-                insert.print();
-                read.print();
-                println!(
-                    "ratio insert: API {:.0} / raw {:.0} = {:.0}%",
-                    create.rate(),
-                    insert.rate(),
-                    100.0 * create.rate() / insert.rate()
-                );
-                println!(
-                    "ratio track:  API {:.0} / raw {:.0} = {:.0}%",
-                    track.rate(),
-                    read.rate(),
-                    100.0 * track.rate() / read.rate()
-                );
-            }
-            Db::Sqlite => {
-                let raw = sqlite_insert_loop(&db_url, args.seconds).await?;
-                raw.print();
-                println!(
-                    "ratio insert: API {:.0} / raw {:.0} = {:.0}%",
-                    create.rate(),
-                    raw.rate(),
-                    100.0 * create.rate() / raw.rate()
-                );
-            }
-        }
-        match peak {
-            Some(kib) => println!("server peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
-            None => println!("server peak memory: unavailable"),
-        }
-        anyhow::Ok(())
-    }
-    .await;
-    server.kill().await.ok();
+    let result = run(&args, &server_bin, &db_url, &env).await;
     if let Some(name) = pg_db {
         let admin = Database::connect(args.pg_url.as_str()).await?;
         admin
@@ -421,149 +422,557 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-/// The statements `POST /api/v1/dossiers` commits, as one raw transaction per request. (JSON keeps a
-/// space after each colon: pgbench reads `:name` as one of its variables.)
-const INSERT_SCRIPT_PG: &str = r#"
+async fn run(
+    args: &Args,
+    server_bin: &std::path::Path,
+    db_url: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<()> {
+    let scripts = match args.db {
+        Db::Postgres => Some(
+            capture_scripts(server_bin, db_url, env)
+                .await
+                .context("capture the service's statements")?,
+        ),
+        Db::Sqlite => None,
+    };
+    let mut server = start_server(server_bin, db_url, env).await?;
+    // SQLite keeps tracking views in memory: a second server on the same file reads without.
+    let mut uncached = match args.db {
+        Db::Sqlite => {
+            let mut env = env.to_vec();
+            env.push(("DOSSIER__SERVER__TRACK_CACHE".into(), "false".into()));
+            Some(start_server(server_bin, db_url, &env).await?)
+        }
+        Db::Postgres => None,
+    };
+    println!(
+        "dossier-bench: {:?}, {} connections, {} s per phase, {} rounds, server pid {}",
+        args.db, args.connections, args.seconds, args.rounds, server.pid
+    );
+    let mut template = request_body();
+    template["applicant"]["phone"] = json!("PHONE");
+    let template = serde_json::to_string(&template)?;
+    let (head, tail) = template
+        .split_once("PHONE")
+        .context("the request template has no phone")?;
+    let create = Load::Create(
+        Bytes::copy_from_slice(head.as_bytes()),
+        Bytes::copy_from_slice(tail.as_bytes()),
+    );
+    let mut figures = Figures::default();
+    let mut codes: Vec<String> = Vec::new();
+    for round in 1..=args.rounds {
+        println!("\n-- round {round}");
+        // Intake: the service, then its baselines.
+        let cpu_before = cpu_seconds(server.pid);
+        let (intake, made) = run_load(
+            "POST /api/v1/dossiers",
+            server.port,
+            create.clone(),
+            args.connections,
+            args.seconds,
+            201,
+        )
+        .await?;
+        let cpu_after = cpu_seconds(server.pid);
+        intake.print();
+        ensure_clean(&intake)?;
+        codes.extend(made);
+        figures.add("intake: service req/s", intake.rate());
+        figures.add("intake: service p99 ms", intake.percentile(0.99));
+        if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+            let per_request = (after - before) * 1e6 / intake.requests.max(1) as f64;
+            println!("server CPU per pickup request: {per_request:.0} µs");
+            figures.add("intake: server CPU µs per request", per_request);
+        }
+        match (&args.db, &scripts) {
+            (Db::Postgres, Some(scripts)) => {
+                let minimal = pgbench_best(
+                    db_url,
+                    &[MINIMAL_TXN_PG.to_owned()],
+                    &[],
+                    args.baseline_seconds,
+                )
+                .await?;
+                minimal.print("pgbench: minimal dossier+event transaction");
+                let own = pgbench_best(
+                    db_url,
+                    &scripts.intake,
+                    &scripts.intake_defines,
+                    args.baseline_seconds,
+                )
+                .await?;
+                own.print("pgbench: the service's captured intake");
+                figures.add(
+                    "intake: pgbench minimal txn tps (best clients)",
+                    minimal.tps,
+                );
+                figures.add(
+                    "intake: pgbench service statement tps (best clients)",
+                    own.tps,
+                );
+                figures.add(
+                    "intake: service / minimal txn %",
+                    100.0 * intake.rate() / minimal.tps,
+                );
+                figures.add(
+                    "intake: service / its own statement %",
+                    100.0 * intake.rate() / own.tps,
+                );
+            }
+            _ => {
+                let raw = sqlite_batched_insert(db_url, args.seconds).await?;
+                raw.print();
+                figures.add("intake: SQLite batched raw insert /s", raw.rate());
+                figures.add(
+                    "intake: service / batched raw %",
+                    100.0 * intake.rate() / raw.rate(),
+                );
+            }
+        }
+        // Enough distinct dossiers to track.
+        while codes.len() < args.codes {
+            let (more, made) = run_load(
+                "(dossiers to track)",
+                server.port,
+                create.clone(),
+                args.connections,
+                2,
+                201,
+            )
+            .await?;
+            ensure_clean(&more)?;
+            codes.extend(made);
+        }
+        let tracked = Arc::new(spread(&codes));
+        let name = match args.db {
+            Db::Sqlite => format!("GET /api/v1/track ({} codes, cache on)", tracked.len()),
+            Db::Postgres => format!("GET /api/v1/track ({} codes)", tracked.len()),
+        };
+        let (track, _) = run_load(
+            &name,
+            server.port,
+            Load::Track(tracked.clone()),
+            args.connections,
+            args.seconds,
+            200,
+        )
+        .await?;
+        track.print();
+        ensure_clean(&track)?;
+        match (&args.db, &scripts, &uncached) {
+            (Db::Postgres, Some(scripts), _) => {
+                figures.add("tracking: service req/s", track.rate());
+                figures.add("tracking: service p99 ms", track.percentile(0.99));
+                let own = pgbench_best(
+                    db_url,
+                    &scripts.track,
+                    &scripts.track_defines,
+                    args.baseline_seconds,
+                )
+                .await?;
+                own.print("pgbench: the service's captured tracking");
+                figures.add(
+                    "tracking: pgbench service statements tps (best clients)",
+                    own.tps,
+                );
+                figures.add(
+                    "tracking: service / its own statements %",
+                    100.0 * track.rate() / own.tps,
+                );
+            }
+            (_, _, Some(uncached)) => {
+                figures.add("tracking: service, cache on, req/s", track.rate());
+                figures.add(
+                    "tracking: service, cache on, p99 ms",
+                    track.percentile(0.99),
+                );
+                let (cold, _) = run_load(
+                    &format!("GET /api/v1/track ({} codes, cache off)", tracked.len()),
+                    uncached.port,
+                    Load::Track(tracked.clone()),
+                    args.connections,
+                    args.seconds,
+                    200,
+                )
+                .await?;
+                cold.print();
+                ensure_clean(&cold)?;
+                figures.add("tracking: service, cache off, req/s", cold.rate());
+                figures.add(
+                    "tracking: service, cache off, p99 ms",
+                    cold.percentile(0.99),
+                );
+            }
+            _ => {}
+        }
+        // Tracking while a quarter of the connections write pickup requests.
+        let writers = (args.connections / 4).max(1);
+        let readers = args.connections.saturating_sub(writers).max(1);
+        let (reads, writes) = tokio::join!(
+            run_load(
+                "GET /api/v1/track while writing",
+                server.port,
+                Load::Track(tracked.clone()),
+                readers,
+                args.seconds,
+                200,
+            ),
+            run_load(
+                "POST /api/v1/dossiers meanwhile",
+                server.port,
+                create.clone(),
+                writers,
+                args.seconds,
+                201,
+            ),
+        );
+        let ((reads, _), (writes, made)) = (reads?, writes?);
+        reads.print();
+        writes.print();
+        ensure_clean(&reads)?;
+        ensure_clean(&writes)?;
+        codes.extend(made);
+        figures.add("under writes: tracking req/s", reads.rate());
+        figures.add("under writes: tracking p99 ms", reads.percentile(0.99));
+        figures.add("under writes: pickup requests req/s", writes.rate());
+    }
+    figures.print();
+    match peak_rss_kib(server.pid) {
+        Some(kib) => println!("server peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("server peak memory: unavailable"),
+    }
+    server.child.kill().await.ok();
+    if let Some(s) = uncached.as_mut() {
+        s.child.kill().await.ok();
+    }
+    Ok(())
+}
+
+/// The codes in an order that spreads neighbours apart (consecutive requests read unrelated
+/// dossiers), without a random generator: a fixed stride coprime with the length.
+fn spread(codes: &[String]) -> Vec<String> {
+    let n = codes.len();
+    let mut stride = 7919 % n.max(1);
+    while stride > 1 && gcd(stride, n) != 1 {
+        stride += 1;
+    }
+    let stride = stride.max(1);
+    (0..n).map(|i| codes[(i * stride) % n].clone()).collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The smallest honest transaction a pickup request needs: its dossier row and its first event,
+/// committed together. (JSON keeps a space after each colon: pgbench reads `:name` as a variable.)
+const MINIMAL_TXN_PG: &str = r#"
 BEGIN;
-INSERT INTO dossiers (code, status, service_mode, procedure_code, agency_code, office_code, applicant_full_name, applicant_phone, applicant_email, applicant_id_number, pickup_line, pickup_ward_code, pickup_province_code, return_line, return_ward_code, return_province_code, documents, with_appointment, fee_exemption, route_class, postage_vnd, admin_fee_vnd, total_vnd, access_token_hash, language, created_at, updated_at)
-VALUES (substr(md5(random()::text), 1, 11), 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', '0912345678', 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{"name": "Tờ khai đăng ký", "original": true, "copies": 1}]', false, 'none', 'local', 52000, 8000, 60000, md5(random()::text) || md5(random()::text), 'vi', now(), now()) RETURNING id \gset
-INSERT INTO legs (dossier_id, direction, route_class, status, failed_attempts, created_at, updated_at) VALUES (:id, 'inbound', 'local', 'planned', 0, now(), now()), (:id, 'outbound', 'local', 'planned', 0, now(), now());
+INSERT INTO dossiers (code, status, service_mode, procedure_code, agency_code, office_code, applicant_full_name, applicant_phone, applicant_email, applicant_id_number, pickup_line, pickup_ward_code, pickup_province_code, return_line, return_ward_code, return_province_code, documents, with_appointment, fee_exemption, route_class, postage_vnd, admin_fee_vnd, total_vnd, access_token_hash, language, created_at, updated_at) VALUES (substr(md5(random()::text), 1, 11), 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', '0912345678', 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{"name": "Tờ khai đăng ký", "original": true, "copies": 1}]', false, 'none', 'local', 52000, 8000, 60000, md5(random()::text) || md5(random()::text), 'vi', now(), now()) RETURNING id \gset
 INSERT INTO dossier_events (dossier_id, at, kind, source, actor, to_status, recorded_at) VALUES (:id, now(), 'requested', 'api', 'public', 'pickup_requested', now());
 COMMIT;
 "#;
 
-/// The reads `GET /api/v1/track/{code}` makes, by a random existing dossier.
-async fn track_script_pg(db_url: &str) -> anyhow::Result<String> {
-    let db = Database::connect(db_url).await?;
-    let row = db
-        .query_one_raw(Statement::from_string(
+/// pgbench scripts of the service's own statements, with the variables they read.
+struct Scripts {
+    intake: Vec<String>,
+    intake_defines: Vec<String>,
+    /// One script per tracked code (pgbench picks one at random per transaction).
+    track: Vec<String>,
+    track_defines: Vec<String>,
+}
+
+/// Runs a server whose database connection passes through [`pg_capture::Capture`], sends it one
+/// pickup request and one tracking read after a warm-up of each, and writes what it sent to
+/// PostgreSQL for each as pgbench scripts.
+async fn capture_scripts(
+    server_bin: &std::path::Path,
+    db_url: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<Scripts> {
+    let mut url = reqwest::Url::parse(db_url)?;
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().context("no host in the database URL")?,
+        url.port().unwrap_or(5432)
+    );
+    let capture = pg_capture::Capture::start(upstream).await?;
+    url.set_port(Some(capture.port))
+        .map_err(|()| anyhow::anyhow!("cannot set the port"))?;
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let mut server = start_server(server_bin, url.as_str(), env).await?;
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let request = |phone: &str| {
+        let mut body = request_body();
+        body["applicant"]["phone"] = json!(phone);
+        client
+            .post(format!("{base}/api/v1/dossiers"))
+            .json(&body)
+            .send()
+    };
+    let warm: Value = request("0911111111")
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let warm_code = warm["code"].as_str().context("no code")?.to_owned();
+    client
+        .get(format!("{base}/api/v1/track/{warm_code}"))
+        .send()
+        .await?
+        .error_for_status()?;
+    capture.record();
+    let made: Value = request("0987654321")
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let intake = capture.take();
+    let code = made["code"].as_str().context("no code")?.to_owned();
+    capture.record();
+    client
+        .get(format!("{base}/api/v1/track/{code}"))
+        .send()
+        .await?
+        .error_for_status()?;
+    let track = capture.take();
+    server.child.kill().await.ok();
+    anyhow::ensure!(
+        !intake.is_empty() && !track.is_empty(),
+        "nothing was captured"
+    );
+    println!("captured for a pickup request:");
+    for c in &intake {
+        println!("  {}", c.sql.chars().take(160).collect::<String>());
+    }
+    println!("captured for a tracking read:");
+    for c in &track {
+        println!("  {}", c.sql.chars().take(160).collect::<String>());
+    }
+
+    // Values that must differ per request: the dossier's code, its token's hash, the phone.
+    let vary_intake = |v: &str| -> Option<String> {
+        if v == code {
+            Some("substr(md5(random()::text), 1, 11)".into())
+        } else if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some("md5(random()::text) || md5(random()::text)".into())
+        } else if v.len() <= 13 && v.ends_with("987654321") {
+            let prefix = &v[..v.len() - 9];
+            Some(format!(
+                "'{prefix}' || lpad(floor(random() * 1000000000)::int8::text, 9, '0')"
+            ))
+        } else {
+            None
+        }
+    };
+    let mut intake_script = String::new();
+    let mut intake_defines = Vec::new();
+    for (i, c) in intake.iter().enumerate() {
+        let prefix = format!("i{i}p");
+        intake_script.push_str(&c.pgbench_line(&prefix, &vary_intake));
+        intake_script.push('\n');
+        intake_defines.extend(
+            c.pgbench_defines(&prefix)
+                .into_iter()
+                .filter(|d| vary_intake(d.split_once('=').map_or("", |(_, v)| v)).is_none()),
+        );
+    }
+    // The tracked code is the one value that changes: one script per code, up to pgbench's limit.
+    let codes: Vec<String> = {
+        let db = Database::connect(db_url).await?;
+        db.query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT min(id) AS lo, max(id) AS hi FROM dossiers",
+            "SELECT code FROM dossiers ORDER BY id",
         ))
         .await?
-        .context("no dossiers")?;
-    let lo: i64 = row.try_get("", "lo")?;
-    let hi: i64 = row.try_get("", "hi")?;
-    db.close().await?;
-    Ok(format!(
-        r#"
-\set id random({lo}, {hi})
-SELECT * FROM dossiers WHERE id = :id;
-SELECT * FROM agencies WHERE code = 'UBND-P-HOANKIEM';
-SELECT * FROM legs WHERE dossier_id = :id ORDER BY id;
-SELECT * FROM dossier_events WHERE dossier_id = :id ORDER BY at, id;
-"#
-    ))
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "code").ok())
+        .collect()
+    };
+    let mut track_scripts = Vec::new();
+    let mut track_defines = Vec::new();
+    for (k, tracked) in codes.iter().take(100).enumerate() {
+        let variable = format!("code{k}");
+        let vary = |v: &str| (v == code).then(|| format!(":{variable}"));
+        let mut script = String::new();
+        for (i, c) in track.iter().enumerate() {
+            let prefix = format!("t{i}p");
+            script.push_str(&c.pgbench_line(&prefix, &vary));
+            script.push('\n');
+            if k == 0 {
+                track_defines.extend(
+                    c.pgbench_defines(&prefix)
+                        .into_iter()
+                        .filter(|d| d.split_once('=').map_or("", |(_, v)| v) != code),
+                );
+            }
+        }
+        track_defines.push(format!("{variable}={tracked}"));
+        track_scripts.push(script);
+    }
+    Ok(Scripts {
+        intake: vec![intake_script],
+        intake_defines,
+        track: track_scripts,
+        track_defines,
+    })
+}
+
+/// The best of pgbench at 8, 16, 32 and 64 clients.
+struct Baseline {
+    tps: f64,
+    clients: usize,
+    latency_ms: f64,
+}
+
+impl Baseline {
+    fn print(&self, name: &str) {
+        println!(
+            "{name:<44} {:>10.0} tps  avg latency {:>6.2} ms  (best at {} clients)",
+            self.tps, self.latency_ms, self.clients
+        );
+    }
+}
+
+async fn pgbench_best(
+    db_url: &str,
+    scripts: &[String],
+    defines: &[String],
+    seconds: u64,
+) -> anyhow::Result<Baseline> {
+    let mut best: Option<Baseline> = None;
+    for clients in [8, 16, 32, 64] {
+        let run = pgbench(db_url, scripts, defines, clients, seconds).await?;
+        if best.as_ref().is_none_or(|b| run.tps > b.tps) {
+            best = Some(run);
+        }
+    }
+    best.context("no pgbench run")
 }
 
 async fn pgbench(
     db_url: &str,
-    script: &str,
-    connections: usize,
+    scripts: &[String],
+    defines: &[String],
+    clients: usize,
     seconds: u64,
-) -> anyhow::Result<Phase> {
-    let file = tempfile::Builder::new().suffix(".sql").tempfile()?;
-    std::fs::write(file.path(), script)?;
-    let log_dir = tempfile::tempdir()?;
-    let out = tokio::process::Command::new("pgbench")
-        .current_dir(log_dir.path())
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &connections.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &seconds.to_string(),
-            "-l",
-            "-f",
-        ])
-        .arg(file.path())
+) -> anyhow::Result<Baseline> {
+    let dir = tempfile::tempdir()?;
+    let mut command = tokio::process::Command::new("pgbench");
+    command.args([
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        &clients.to_string(),
+        "-j",
+        "2",
+        "-T",
+        &seconds.to_string(),
+    ]);
+    for (i, script) in scripts.iter().enumerate() {
+        let path = dir.path().join(format!("script{i}.sql"));
+        std::fs::write(&path, script)?;
+        command.arg("-f").arg(path);
+    }
+    for define in defines {
+        command.arg("-D").arg(define);
+    }
+    let out = command
         .arg(db_url)
         .output()
         .await
-        .context("run pgbench (Debian package postgresql-contrib / postgresql-client)")?;
-    if !out.status.success() {
-        bail!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
+        .context("run pgbench (Debian package postgresql-client)")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let tps = text
-        .lines()
-        .find(|l| l.starts_with("tps"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse::<f64>().ok())
-        .context("pgbench printed no tps")?;
-    // Per-transaction latencies from the logs (column 3, microseconds).
-    let mut latencies_us = Vec::new();
-    for entry in std::fs::read_dir(log_dir.path())? {
-        let content = std::fs::read_to_string(entry?.path())?;
-        latencies_us.extend(
-            content
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok()),
+    if !out.status.success() || text.contains("aborted") {
+        bail!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
         );
     }
-    latencies_us.sort_unstable();
-    let requests = (tps * seconds as f64) as u64;
-    let first = script
-        .lines()
-        .find(|l| l.starts_with("INSERT") || l.starts_with("SELECT"))
-        .unwrap_or("");
-    let kind = if first.starts_with("INSERT") {
-        "raw SQL insert tx (pgbench)"
-    } else {
-        "raw SQL track reads (pgbench)"
+    let value_after = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split('=').nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
     };
-    Ok(Phase {
-        name: kind.to_owned(),
-        requests,
-        errors: 0,
-        elapsed: Duration::from_secs(seconds),
-        latencies_us,
+    Ok(Baseline {
+        tps: value_after("tps").context("pgbench printed no tps")?,
+        clients,
+        latency_ms: value_after("latency average").unwrap_or(0.0),
     })
 }
 
-/// The same insert transaction as the API's, in a loop over one SQLite connection of the same driver.
-async fn sqlite_insert_loop(db_url: &str, seconds: u64) -> anyhow::Result<Phase> {
+/// The service's SQLite writes without the service: its three statements per dossier (the dossier
+/// with its phone's count, the two parcels, the first event reading the webhooks and outlets), 64
+/// dossiers per transaction as its writer batches them, over one connection of the same driver.
+async fn sqlite_batched_insert(db_url: &str, seconds: u64) -> anyhow::Result<Phase> {
     let store = domain_store(db_url).await?;
     let backend = store.get_database_backend();
     let started = Instant::now();
-    let mut latencies_us = Vec::new();
     let mut n: u64 = 0;
+    let mut latencies_us = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         let t = Instant::now();
         let txn = sea_orm::TransactionTrait::begin(&store).await?;
-        let code = format!("R{n:010}");
-        let res = txn
-            .execute_raw(Statement::from_sql_and_values(
+        for _ in 0..64 {
+            let code = format!("R{n:010}");
+            let phone = format!("08{:08}", n % 100_000_000);
+            let row = txn
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    "INSERT INTO dossiers (code, status, service_mode, procedure_code, agency_code, office_code, applicant_full_name, applicant_phone, applicant_email, applicant_id_number, pickup_line, pickup_ward_code, pickup_province_code, return_line, return_ward_code, return_province_code, documents, with_appointment, fee_exemption, route_class, postage_vnd, admin_fee_vnd, total_vnd, access_token_hash, language, created_at, updated_at) SELECT ?, 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', ?, 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{\"code\":\"1.001612-01\",\"name\":\"Tờ khai đăng ký\",\"original\":true,\"copies\":1}]', false, 'none', 'local', 52000, 8000, 60000, ?, 'vi', ?, ? WHERE (SELECT COUNT(*) FROM dossiers WHERE applicant_phone = ? AND status IN ('pickup_requested', 'pickup_scheduled', 'pickup_failed')) < ? RETURNING id",
+                    [
+                        code.clone().into(),
+                        phone.clone().into(),
+                        format!("hash-{code}").into(),
+                        chrono::Utc::now().into(),
+                        chrono::Utc::now().into(),
+                        phone.into(),
+                        1_000_000_000i64.into(),
+                    ],
+                ))
+                .await?
+                .context("the dossier was not inserted")?;
+            let id: i64 = row.try_get("", "id")?;
+            txn.execute_raw(Statement::from_sql_and_values(
                 backend,
-                "INSERT INTO dossiers (code, status, service_mode, procedure_code, agency_code, office_code, applicant_full_name, applicant_phone, applicant_email, applicant_id_number, pickup_line, pickup_ward_code, pickup_province_code, return_line, return_ward_code, return_province_code, documents, with_appointment, fee_exemption, route_class, postage_vnd, admin_fee_vnd, total_vnd, access_token_hash, language, created_at, updated_at) VALUES (?, 'pickup_requested', 'send_and_return', '1.001612', 'UBND-P-HOANKIEM', '100000', 'Nguyễn Văn An', '0912345678', 'an@example.vn', '001090012345', '12 Tràng Tiền', '00070', '01', '12 Tràng Tiền', '00070', '01', '[{\"name\":\"Tờ khai đăng ký\",\"original\":true,\"copies\":1}]', false, 'none', 'local', 52000, 8000, 60000, ?, 'vi', datetime('now'), datetime('now'))",
-                [code.clone().into(), format!("hash-{code}").into()],
+                "INSERT INTO legs (dossier_id, direction, route_class, status, failed_attempts, created_at, updated_at) VALUES (?, 'inbound', 'local', 'planned', 0, ?, ?), (?, 'outbound', 'local', 'planned', 0, ?, ?)",
+                [
+                    id.into(),
+                    chrono::Utc::now().into(),
+                    chrono::Utc::now().into(),
+                    id.into(),
+                    chrono::Utc::now().into(),
+                    chrono::Utc::now().into(),
+                ],
             ))
             .await?;
-        let id = i64::try_from(res.last_insert_id())?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO legs (dossier_id, direction, route_class, status, failed_attempts, created_at, updated_at) VALUES (?, 'inbound', 'local', 'planned', 0, datetime('now'), datetime('now')), (?, 'outbound', 'local', 'planned', 0, datetime('now'), datetime('now'))",
-            [id.into(), id.into()],
-        ))
-        .await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO dossier_events (dossier_id, at, kind, source, actor, to_status, recorded_at) VALUES (?, datetime('now'), 'requested', 'api', 'public', 'pickup_requested', datetime('now'))",
-            [id.into()],
-        ))
-        .await?;
+            txn.query_one_raw(Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO dossier_events (dossier_id, at, kind, source, actor, to_status, recorded_at) VALUES (?, ?, 'requested', 'api', 'public', 'pickup_requested', ?) RETURNING *, EXISTS (SELECT 1 FROM webhooks WHERE active = 1 AND agency_code = ?) AS agency_has_webhook, EXISTS (SELECT 1 FROM integration_states WHERE name IN ('outlets.phone', 'outlets.portal') AND value = 'on') AS outlets_on",
+                [
+                    id.into(),
+                    chrono::Utc::now().into(),
+                    chrono::Utc::now().into(),
+                    "UBND-P-HOANKIEM".into(),
+                ],
+            ))
+            .await?;
+            n += 1;
+        }
         txn.commit().await?;
         latencies_us.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-        n += 1;
     }
     let elapsed = started.elapsed();
     latencies_us.sort_unstable();
     Ok(Phase {
-        name: "raw SQL insert tx loop (SQLite)".into(),
+        name: "SQLite raw, 64 per transaction".into(),
         requests: n,
         errors: 0,
         elapsed,
