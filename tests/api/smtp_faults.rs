@@ -4,7 +4,7 @@
 //! the server accepts; a 5xx fails it for good at once, listed for the administrators and never tried
 //! again; a connection dropped after the final `.` and before the answer is a failed attempt, retried.
 //!
-//! The worker is driven step by step on a backoff of half a second (doubling), so the waits are real
+//! The worker is driven step by step on a backoff of one second (doubling), so the waits are real
 //! but short.
 
 use std::collections::HashSet;
@@ -25,7 +25,7 @@ use worker::outbox::{OutboxDeps, step};
 use super::notifications::deps_with;
 
 /// The wait after a first failed attempt; doubled after each further one.
-const BASE: Duration = Duration::from_millis(500);
+const BASE: Duration = Duration::from_secs(1);
 const DEADLINE: Duration = Duration::from_secs(15);
 
 /// A worker mailing `sink`, retrying after [`BASE`], 2 × [`BASE`], 4 × [`BASE`] …
@@ -129,7 +129,7 @@ async fn a_4xx_to_rcpt_or_data_keeps_the_e_mail_pending_with_its_error_and_retri
             "the error is recorded, without the server's words"
         );
         assert!(row.locked_by.is_none(), "given back: {row:?}");
-        // Retried after a wait that doubles: 0.5 s, 1 s, 2 s.
+        // Retried after a wait that doubles: 1 s, 2 s, 4 s.
         let wait = chrono::Duration::from_std(BASE * (1 << i)).expect("wait");
         let slack = chrono::Duration::milliseconds(5);
         assert!(
