@@ -272,10 +272,12 @@ fn carrier_sync(settings: &Settings) -> Option<worker::CarrierSync> {
             .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
         c.customer_code.clone().unwrap_or_default(),
     );
-    Some(worker::CarrierSync::new(
+    let mut sync = worker::CarrierSync::new(
         config,
         std::time::Duration::from_secs(c.poll_interval_secs.max(1)),
-    ))
+    );
+    sync.sync.lease = std::time::Duration::from_secs(c.feed_lease_secs.max(1));
+    Some(sync)
 }
 
 /// The embedded default: with no carrier URL, a carrier sandbox runs in this process and the worker

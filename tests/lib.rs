@@ -159,6 +159,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             customer_code: None,
             poll_interval_secs: 1,
             webhook_secret: None,
+            feed_lease_secs: 120,
         },
         smtp: SmtpSettings {
             url: None,

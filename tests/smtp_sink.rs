@@ -4,8 +4,12 @@
 //! again on the same port — the "mail server is down" case. It can also hold its answer to each
 //! message's final `.` until released ([`SmtpSink::hold_replies`]): a message whose client goes away
 //! while held is never accepted, as RFC 5321 wants; and it can go mute ([`SmtpSink::mute`]): new
-//! connections are accepted but never greeted — the "server that says nothing" case.
+//! connections are accepted but never greeted — the "server that says nothing" case. And it can
+//! answer a chosen reply ([`SmtpSink::reply_next`]): a 4xx or 5xx to `RCPT TO`, to `DATA` or to the
+//! message's final `.`, or a connection dropped at one of those points — the "server that defers,
+//! refuses or goes away" cases.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +28,38 @@ pub struct ReceivedMail {
     pub rcpt_to: Vec<String>,
     /// The message as sent, dot-stuffing undone, lines ending in CRLF.
     pub data: Vec<u8>,
+    /// Whether the sink answered 250 to its final `.`. A message whose connection was dropped
+    /// after the final `.` and before the answer ([`SmtpReply::Drop`] at [`SmtpStage::EndOfData`])
+    /// is kept with `false`: a real server may have delivered it all the same, and the client
+    /// cannot know.
+    pub acknowledged: bool,
+}
+
+/// A point of the SMTP conversation where the sink can answer otherwise than it usually does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmtpStage {
+    /// The answer to `RCPT TO`.
+    Rcpt,
+    /// The answer to the `DATA` command (before the message is sent).
+    Data,
+    /// The answer to the message's final `.` (after the whole message was sent).
+    EndOfData,
+}
+
+/// What the sink answers at a [`SmtpStage`] instead of its usual reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpReply {
+    /// This reply line, without the CRLF, e.g. `451 4.3.0 Try again later`.
+    Line(String),
+    /// No answer: the connection is closed.
+    Drop,
+}
+
+impl SmtpReply {
+    /// The reply line `code text`.
+    pub fn code(code: u16, text: &str) -> SmtpReply {
+        SmtpReply::Line(format!("{code} {text}"))
+    }
 }
 
 struct Shared {
@@ -40,6 +76,10 @@ struct Shared {
     mute: AtomicBool,
     /// Connections accepted so far.
     connections: AtomicUsize,
+    /// Replies to give instead of the usual ones, in order, per stage.
+    replies: Mutex<Vec<(SmtpStage, SmtpReply)>>,
+    /// How many times each stage was reached.
+    reached: Mutex<HashMap<SmtpStage, usize>>,
 }
 
 impl Default for Shared {
@@ -52,7 +92,21 @@ impl Default for Shared {
             dropped_while_held: AtomicUsize::new(0),
             mute: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            replies: Mutex::default(),
+            reached: Mutex::default(),
         }
+    }
+}
+
+impl Shared {
+    /// Counts a stage reached and takes the reply scripted for it, if any.
+    fn reached(&self, stage: SmtpStage) -> Option<SmtpReply> {
+        if let Ok(mut reached) = self.reached.lock() {
+            *reached.entry(stage).or_insert(0) += 1;
+        }
+        let mut replies = self.replies.lock().ok()?;
+        let index = replies.iter().position(|(s, _)| *s == stage)?;
+        Some(replies.remove(index).1)
     }
 }
 
@@ -162,6 +216,23 @@ impl SmtpSink {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
+    /// Answers `reply` the next time the conversation reaches `stage`, instead of the usual reply
+    /// (250, or 354 to `DATA`). Replies queued for one stage are given in order, one per time.
+    pub fn reply_next(&self, stage: SmtpStage, reply: SmtpReply) {
+        if let Ok(mut replies) = self.shared.replies.lock() {
+            replies.push((stage, reply));
+        }
+    }
+
+    /// How many times a conversation reached `stage` so far (scripted replies included).
+    pub fn reached(&self, stage: SmtpStage) -> usize {
+        self.shared
+            .reached
+            .lock()
+            .map(|r| r.get(&stage).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
     /// Every message received so far, in order of arrival.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         self.shared
@@ -249,11 +320,25 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 rcpt_to.clear();
                 write.write_all(b"250 2.1.0 OK\r\n").await?;
             }
-            "RCPT" => {
-                rcpt_to.push(path_of(arg));
-                write.write_all(b"250 2.1.5 OK\r\n").await?;
-            }
+            "RCPT" => match shared.reached(SmtpStage::Rcpt) {
+                Some(SmtpReply::Drop) => return Ok(()),
+                Some(SmtpReply::Line(reply)) => {
+                    write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+                }
+                None => {
+                    rcpt_to.push(path_of(arg));
+                    write.write_all(b"250 2.1.5 OK\r\n").await?;
+                }
+            },
             "DATA" => {
+                match shared.reached(SmtpStage::Data) {
+                    Some(SmtpReply::Drop) => return Ok(()),
+                    Some(SmtpReply::Line(reply)) => {
+                        write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+                        continue;
+                    }
+                    None => {}
+                }
                 write
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
@@ -282,12 +367,26 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                         return Ok(());
                     }
                 }
+                let reply = shared.reached(SmtpStage::EndOfData);
+                if let Some(SmtpReply::Line(reply)) = reply {
+                    // Refused: the message is not kept, and the envelope is reset as after a reply.
+                    mail_from.clear();
+                    rcpt_to.clear();
+                    write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+                    continue;
+                }
+                let acknowledged = reply.is_none();
                 if let Ok(mut messages) = shared.messages.lock() {
                     messages.push(ReceivedMail {
                         mail_from: std::mem::take(&mut mail_from),
                         rcpt_to: std::mem::take(&mut rcpt_to),
                         data,
+                        acknowledged,
                     });
+                }
+                if !acknowledged {
+                    // Taken in, and the connection dropped before the answer.
+                    return Ok(());
                 }
                 write.write_all(b"250 2.0.0 OK queued\r\n").await?;
             }

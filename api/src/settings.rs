@@ -265,6 +265,15 @@ pub struct CarrierSettings {
     pub customer_code: Option<String>,
     pub poll_interval_secs: u64,
     pub webhook_secret: Option<SecretString>,
+    /// How long a worker holds the feed cursor while it reads (`DOSSIER__CARRIER__FEED_LEASE_SECS`,
+    /// default 120): a worker that dies mid-read is replaced by another after this.
+    #[serde(default = "default_feed_lease_secs")]
+    pub feed_lease_secs: u64,
+}
+
+/// The feed cursor's lease unless configured: long enough for a slow read of a large backlog.
+fn default_feed_lease_secs() -> u64 {
+    120
 }
 
 /// Outgoing mail.

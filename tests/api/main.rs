@@ -35,6 +35,7 @@ mod robustness;
 mod safe_defaults;
 mod scans;
 mod slips;
+mod smtp_faults;
 mod staff_web;
 mod supplements;
 mod validation;

@@ -5,12 +5,17 @@
 //! alone after; every attempt is listed with its HTTP status and never the receiver's body; enabling
 //! brings deliveries back; each of these is audited; refused requests change nothing.
 //!
-//! The worker is driven step by step. The service has no clock to move, so "time passes" by moving a
+//! Also what the first version's tests leave out: a 4xx other than 410 is a failure like a 5xx,
+//! retried on the schedule and, when it never stops, running the retries out; a receiver that does
+//! not answer in time is a timed-out attempt, and while it hangs the worker's other lanes (e-mail)
+//! keep moving.
+//!
+//! The worker is driven step by step (the worker's own loops run where lanes are the point). The service has no clock to move, so "time passes" by moving a
 //! row's due time (or a rotated secret's expiry) into the past; the schedule itself is the real one
 //! where its waits are checked, and a schedule of zero waits (same number of attempts) where the test
 //! runs through all ten attempts.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +30,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tests::TestApp;
+use tests::outbox_fixture::{message_key, queue_emails};
 use tests::smtp_sink::SmtpSink;
 use worker::StepOutcome;
 use worker::outbox::{OutboxDeps, step};
@@ -55,6 +61,8 @@ struct Heard {
 struct Answer {
     status: u16,
     retry_after: Option<String>,
+    /// Never answer: hold the request until the sender gives up.
+    hang: bool,
 }
 
 /// A webhook receiver on the loopback: it answers the scripted answers in order, then `otherwise`,
@@ -102,7 +110,11 @@ impl Receiver {
                 let answer = answers.lock().expect("lock").pop_front().unwrap_or(Answer {
                     status: otherwise,
                     retry_after: None,
+                    hang: false,
                 });
+                if answer.hang {
+                    return std::future::pending::<poem::Response>().await;
+                }
                 let mut res = poem::Response::builder()
                     .status(poem::http::StatusCode::from_u16(answer.status).expect("status"));
                 if let Some(after) = answer.retry_after {
@@ -123,6 +135,16 @@ impl Receiver {
         self.script.lock().expect("lock").push_back(Answer {
             status,
             retry_after,
+            hang: false,
+        });
+    }
+
+    /// The next request gets no answer at all.
+    fn then_hang(&self) {
+        self.script.lock().expect("lock").push_back(Answer {
+            status: 0,
+            retry_after: None,
+            hang: true,
         });
     }
 
@@ -855,4 +877,249 @@ async fn refused_webhook_requests_answer_the_error_envelope_and_change_nothing()
             "{action}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_4xx_other_than_410_is_retried_on_the_schedule_and_the_webhook_stays_enabled() {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    // The real schedule: 5 s, 5 min, 30 min … with up to 10 % jitter.
+    let deps = deps(&sink, WebhookRetrySchedule::default());
+    let receiver = Receiver::start(204).await;
+    receiver.then(400, None);
+    receiver.then(404, None);
+    receiver.then(422, None);
+    let id = new_webhook(
+        &app,
+        &admin,
+        &receiver.url,
+        "a-long-shared-secret-0123456789",
+    )
+    .await;
+    new_dossier(&app).await;
+    let row_id = rows_of(&app, id).await[0].id;
+
+    // (lowest, highest) wait after each refusal, in seconds: the schedule's steps plus jitter.
+    let expected: [(i64, i64); 3] = [(5, 6), (300, 331), (1800, 1981)];
+    for (i, (low, high)) in expected.into_iter().enumerate() {
+        let before = Utc::now();
+        work(&app, &deps).await;
+        let after = Utc::now();
+        assert_eq!(receiver.heard().len(), i + 1, "attempt {}", i + 1);
+        let row = outbox::Entity::find_by_id(row_id)
+            .one(&app.store.read)
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(row.status, OutboxStatus::Pending, "attempt {}", i + 1);
+        assert_eq!(row.attempts, i as i32 + 1);
+        assert!(
+            row.next_attempt_at >= before + chrono::Duration::seconds(low)
+                && row.next_attempt_at <= after + chrono::Duration::seconds(high),
+            "attempt {}: next at {} (between {before} and {after}, then {low}..{high} s)",
+            i + 1,
+            row.next_attempt_at
+        );
+        assert_eq!(step(&app.store, &deps).await, StepOutcome::Idle);
+        assert_eq!(get_webhook(&app, &admin, id).await["enabled"], true);
+        make_due(&app, row_id).await;
+    }
+    work(&app, &deps).await;
+    assert_eq!(receiver.heard().len(), 4);
+
+    let (text, list) = deliveries(&app, &admin, id, "").await;
+    assert!(!text.contains(RECEIVER_SAYS), "{text}");
+    let attempts = list["attempts"].as_array().expect("attempts");
+    let codes: Vec<i64> = attempts
+        .iter()
+        .map(|a| a["http_status"].as_i64().expect("code"))
+        .collect();
+    assert_eq!(codes, [400, 404, 422, 204]);
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["outcome"].as_str().expect("outcome"))
+        .collect();
+    assert_eq!(outcomes, ["failed", "failed", "failed", "delivered"]);
+    assert_eq!(attempts[1]["error"], "the receiver answered HTTP 404");
+    let hook = get_webhook(&app, &admin, id).await;
+    assert_eq!(hook["enabled"], true, "only a 410 disables at once: {hook}");
+    assert_eq!(hook["disabled_reason"], Value::Null);
+    assert_eq!(sink.count(), 0, "no alert");
+}
+
+#[tokio::test]
+async fn a_receiver_that_only_answers_4xx_runs_the_retries_out_and_the_operators_are_e_mailed_once()
+{
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let deps = deps(&sink, no_waits());
+    let refusing = Receiver::start(403).await;
+    let id = new_webhook(
+        &app,
+        &admin,
+        &refusing.url,
+        "a-long-shared-secret-0123456789",
+    )
+    .await;
+    new_dossier(&app).await;
+    new_dossier(&app).await;
+
+    work(&app, &deps).await;
+
+    // The first delivery ran its ten attempts out and disabled the webhook, which stopped the second.
+    assert_eq!(refusing.heard().len(), 10, "ten attempts, no more");
+    let hook = get_webhook(&app, &admin, id).await;
+    assert_eq!(hook["enabled"], false, "{hook}");
+    assert!(
+        hook["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("10 attempts")),
+        "{hook}"
+    );
+    let rows = rows_of(&app, id).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r.status == OutboxStatus::Failed),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0].attempts, 10);
+    assert_eq!(rows[1].attempts, 0, "stopped unsent");
+    let alerts = subjects_to(&sink, OPS);
+    assert_eq!(alerts.len(), 1, "one alert: {alerts:?}");
+    assert!(alerts[0].contains(&format!("Webhook {id} ")), "{alerts:?}");
+    let (_, list) = deliveries(&app, &admin, id, "").await;
+    let attempts = list["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 10);
+    assert!(attempts.iter().all(|a| a["http_status"] == 403), "{list}");
+    assert_eq!(attempts[9]["next_attempt_at"], Value::Null);
+
+    // Nothing more happens: no further attempt, no second alert.
+    work(&app, &deps).await;
+    assert_eq!(refusing.heard().len(), 10);
+    assert_eq!(subjects_to(&sink, OPS).len(), 1);
+}
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_in_time_is_a_timed_out_attempt_and_e_mail_goes_out_meanwhile()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let receiver = Receiver::start(204).await;
+    receiver.then_hang();
+    let id = new_webhook(
+        &app,
+        &admin,
+        &receiver.url,
+        "a-long-shared-secret-0123456789",
+    )
+    .await;
+    new_dossier(&app).await;
+    let row_id = rows_of(&app, id).await[0].id;
+
+    // The worker's own loops, one per lane, with a two-second webhook timeout and one second
+    // between webhook attempts; the overall deadline of an attempt is far beyond both.
+    let timeout = Duration::from_secs(2);
+    let mut settings = deps(&sink, no_waits()).settings;
+    settings.webhook_timeout = timeout;
+    settings.attempt_timeout = Duration::from_secs(60);
+    settings.webhook_retry = WebhookRetrySchedule {
+        delays: vec![Duration::from_secs(1); 9],
+        jitter_percent: 0,
+        ..WebhookRetrySchedule::default()
+    };
+    settings.poll_interval = Duration::from_millis(50);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker::run(
+        app.store.clone(),
+        worker::WorkerSettings {
+            idle_interval: Duration::from_secs(60),
+            outbox: settings,
+            carrier: None,
+            alerts_email: None,
+        },
+        stopped,
+    ));
+
+    // The receiver holds the first attempt.
+    let until = tokio::time::Instant::now() + DEADLINE;
+    while receiver.heard().is_empty() {
+        assert!(tokio::time::Instant::now() < until, "no webhook attempt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let held_since = tokio::time::Instant::now();
+
+    // Meanwhile e-mail goes out: the webhook lane's wait holds back nothing else.
+    let keys: HashSet<String> = queue_emails(&app.store, "meanwhile", 3)
+        .await
+        .expect("queue")
+        .into_iter()
+        .collect();
+    let sent = || -> HashSet<String> {
+        sink.messages()
+            .iter()
+            .filter_map(|m| message_key(&m.data))
+            .filter(|k| keys.contains(k))
+            .collect()
+    };
+    while sent().len() < 3 && held_since.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sent_within = held_since.elapsed();
+    let row = outbox::Entity::find_by_id(row_id)
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(
+        row.attempts, 0,
+        "the webhook attempt had already ended: {row:?}"
+    );
+    assert!(
+        sent() == keys && sent_within < timeout,
+        "{} of 3 e-mails went out in {sent_within:?} while the webhook hung",
+        sent().len()
+    );
+
+    // The hung attempt ends at the timeout as a timed-out attempt, retried a second later, and the
+    // retry is delivered.
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let row = outbox::Entity::find_by_id(row_id)
+            .one(&app.store.read)
+            .await
+            .expect("read")
+            .expect("row");
+        if row.status == OutboxStatus::Done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "not delivered: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        held_since.elapsed() >= timeout,
+        "the retry came before the timeout"
+    );
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the worker stops")
+        .expect("the worker ends cleanly");
+
+    assert_eq!(receiver.heard().len(), 2);
+    let (_, list) = deliveries(&app, &admin, id, "").await;
+    let attempts = list["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{list}");
+    assert_eq!(attempts[0]["outcome"], "timeout", "{list}");
+    assert_eq!(attempts[0]["http_status"], Value::Null);
+    assert_eq!(attempts[0]["error"], "the receiver did not answer in time");
+    assert!(attempts[0]["next_attempt_at"].is_string(), "{list}");
+    assert_eq!(attempts[1]["outcome"], "delivered");
+    assert_eq!(attempts[1]["http_status"], 204);
+    assert_eq!(get_webhook(&app, &admin, id).await["enabled"], true);
 }

@@ -1,6 +1,7 @@
 //! The worker as production runs it: stand-alone `dossier worker` processes on one PostgreSQL
 //! database, a burst of e-mail over a pool smaller than the burst, one worker killed with `kill -9`
-//! in the middle of its sends, an SMTP server that says nothing, a SIGTERM with sends in flight.
+//! in the middle of its sends, an SMTP server that says nothing, a SIGTERM with sends in flight, and
+//! one killed with `kill -9` in the middle of reading the carrier's feed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -281,4 +282,143 @@ async fn a_worker_stopped_with_sends_in_flight_exits_within_its_grace_and_gives_
     assert_eq!(seen.len(), 40);
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     assert!(keys.iter().all(|k| seen.contains_key(k)));
+}
+
+/// The carrier-sync settings of a worker process reading `carrier`, with a short feed lease so that a
+/// killed worker's lease runs out within the test.
+fn carrier_env(
+    app: &TestApp,
+    carrier: &carrier_sandbox::SandboxHandle,
+) -> Vec<(&'static str, String)> {
+    let c = carrier.config();
+    vec![
+        ("DATABASE_URL", app.database_url.clone()),
+        ("DOSSIER__CARRIER__BASE_URL", carrier.base_url()),
+        ("DOSSIER__CARRIER__CONSUMER_KEY", c.consumer_key.clone()),
+        (
+            "DOSSIER__CARRIER__CONSUMER_SECRET",
+            c.consumer_secret.clone(),
+        ),
+        ("DOSSIER__CARRIER__CUSTOMER_CODE", c.customer_code.clone()),
+        ("DOSSIER__CARRIER__POLL_INTERVAL_SECS", "1".into()),
+        ("DOSSIER__CARRIER__FEED_LEASE_SECS", "3".into()),
+    ]
+}
+
+/// The feed cursor as the database holds it (0 before the first read).
+async fn feed_cursor(app: &TestApp) -> i64 {
+    entity::carrier_cursor::Entity::find()
+        .one(&app.store.read)
+        .await
+        .expect("read the cursor")
+        .map_or(0, |c| c.last_id)
+}
+
+/// Carrier events stored.
+async fn stored_events(app: &TestApp) -> u64 {
+    entity::carrier_event::Entity::find()
+        .count(&app.store.read)
+        .await
+        .expect("count carrier events")
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_feed_read_loses_no_carrier_event_and_the_next_one_records_each_once() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let carrier = carrier_sandbox::Sandbox::start(carrier_sandbox::SandboxConfig::default())
+        .await
+        .expect("carrier sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 600 parcels that each move every minute: picked up, at the office, in transit, delivering,
+    // delivered. The first two steps are published now, the rest later.
+    let script = carrier_sandbox::Script::every(Duration::from_secs(60), &[6, 7, 10, 12, 14]);
+    carrier.bulk_orders(600, "KILL-", Some(&script));
+    carrier.advance(Duration::from_secs(150));
+    let first = carrier.records().len();
+    assert!(first >= 1200, "{first} records published first");
+    let env = carrier_env(&app, &carrier);
+    let mut doomed = Process::start("worker-a", &["worker"], &env, dir.path());
+    let first_end = carrier.records().last().map_or(0, |r| r.id);
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            feed_cursor(&app).await == first_end && stored_events(&app).await == first as u64
+        })
+        .await,
+        "the first records were not synced; log:\n{}",
+        doomed.log_text()
+    );
+
+    // Now the carrier answers each feed page after 700 ms, and 1,800 more records wait: reading
+    // them from the cursor (less the overlap window of 500) takes six pages, over four seconds.
+    carrier.inject(carrier_sandbox::Fault::SlowAnswer {
+        times: 1000,
+        delay_ms: 700,
+        scope: carrier_sandbox::Scope::Tracking,
+    });
+    carrier.advance(Duration::from_secs(600));
+    let all = carrier.records();
+    let end = all.last().map_or(0, |r| r.id);
+    assert!(all.len() >= 3000, "{} records in all", all.len());
+    // Kill it once its third page since then has been asked for: the carrier is holding that
+    // answer, so the worker is in the middle of a read with pages in hand and nothing stored.
+    let pages_before = carrier.stats().tracking_feed;
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            carrier.stats().tracking_feed >= pages_before + 3
+        })
+        .await,
+        "the worker did not read on; log:\n{}",
+        doomed.log_text()
+    );
+    doomed.kill_9().await;
+    let cursor_at_kill = feed_cursor(&app).await;
+    let stored_at_kill = stored_events(&app).await;
+    assert!(
+        cursor_at_kill < end && stored_at_kill < all.len() as u64,
+        "the kill did not land mid-read: cursor {cursor_at_kill} of {end}, {stored_at_kill} of {} \
+         stored",
+        all.len()
+    );
+
+    // The next worker takes the feed once the dead one's lease has run out and reads to the end.
+    let next = Process::start("worker-b", &["worker"], &env, dir.path());
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            feed_cursor(&app).await == end
+        })
+        .await,
+        "the cursor stayed at {} of {end}; log:\n{}",
+        feed_cursor(&app).await,
+        next.log_text()
+    );
+
+    // Every carrier record is stored once: none lost, none doubled.
+    let stored = entity::carrier_event::Entity::find()
+        .all(&app.store.read)
+        .await
+        .expect("read carrier events");
+    let mut times: HashMap<(String, i64), usize> = HashMap::new();
+    for event in &stored {
+        *times
+            .entry((event.item_code.clone(), event.carrier_event_id))
+            .or_insert(0) += 1;
+    }
+    let doubled: Vec<_> = times.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "stored more than once: {doubled:?}");
+    let lost: Vec<i64> = all
+        .iter()
+        .filter(|r| !times.contains_key(&(r.item_code.to_string(), r.id)))
+        .map(|r| r.id)
+        .collect();
+    assert!(lost.is_empty(), "never stored: {lost:?}");
+    assert_eq!(stored.len(), all.len());
+    let cursor = entity::carrier_cursor::Entity::find()
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("the cursor");
+    assert_eq!(cursor.last_id, end, "the cursor ends at the feed's end");
 }
