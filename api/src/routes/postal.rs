@@ -248,6 +248,11 @@ pub struct ScanIn {
     /// the body of `POST /api/v1/dossiers/{code}/delivery`.
     #[oai(nullable)]
     pub recipient: Option<RecipientIn>,
+    /// On a `delivered` scan of a result only: the fee collected at the door, checked like the
+    /// delivery endpoint's `fee_collected_vnd` (in `return` mode the result's postage,
+    /// `fees.postage_vnd`; otherwise 0). Absent means 0.
+    #[oai(nullable)]
+    pub fee_collected_vnd: Option<i64>,
 }
 
 impl From<ScanIn> for ScanRequest {
@@ -261,6 +266,7 @@ impl From<ScanIn> for ScanRequest {
             location: s.location,
             note: s.note,
             recipient: s.recipient.map(RecipientRequest::from),
+            fee_collected_vnd: s.fee_collected_vnd,
         }
     }
 }

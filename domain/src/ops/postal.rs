@@ -800,6 +800,28 @@ pub fn postage_due_at_delivery(dossier: &dossier::Model) -> i64 {
     }
 }
 
+/// Checks the fee a postman says was collected at the door on delivering `dossier`'s result (absent
+/// means 0) against [`postage_due_at_delivery`], and gives the amount to record. One rule for the
+/// delivery endpoint and a handheld's `delivered` scan; the refusal names `fee_collected_vnd`.
+pub fn check_fee_at_door(dossier: &dossier::Model, collected: Option<i64>) -> Result<i64, OpError> {
+    let due = postage_due_at_delivery(dossier);
+    let collected = collected.unwrap_or(0);
+    if collected == due {
+        return Ok(collected);
+    }
+    Err(OpError::field(
+        "fee_collected_vnd",
+        if due == 0 {
+            "must be 0: the postage of this dossier was paid at pickup".to_owned()
+        } else {
+            format!(
+                "must be {due} VND, the postage of the result collected at the door \
+                 (`return` mode)"
+            )
+        },
+    ))
+}
+
 /// A delivery attempt as the postman records it.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryRequest {
@@ -883,22 +905,7 @@ pub async fn record_delivery(
             if let Some(r) = &recipient {
                 r.may_sign_for("recipient", &dossier)?;
             }
-            let due = postage_due_at_delivery(&dossier);
-            let collected = request.fee_collected_vnd.unwrap_or(0);
-            if collected != due {
-                return Err(OpError::field(
-                    "fee_collected_vnd",
-                    if due == 0 {
-                        "must be 0: the postage of this dossier was paid at pickup".to_owned()
-                    } else {
-                        format!(
-                            "must be {due} VND, the postage of the result collected at the door \
-                             (`return` mode)"
-                        )
-                    },
-                ));
-            }
-            fee_collected = Some(collected);
+            fee_collected = Some(check_fee_at_door(&dossier, request.fee_collected_vnd)?);
             let proxy = recipient.as_ref().is_some_and(|r| r.proxy);
             events.push(NewEvent {
                 at,
