@@ -445,7 +445,7 @@ async fn only_the_citizen_sends_a_supplement_and_only_when_one_is_asked_for() {
 }
 
 /// The supplement's parcel of a dossier view.
-fn supplement_parcel(d: &Value) -> Value {
+pub(super) fn supplement_parcel(d: &Value) -> Value {
     d["legs"]
         .as_array()
         .expect("legs")
@@ -485,6 +485,31 @@ async fn send_supplement(app: &TestApp, code: &str, token: &str) {
         201,
     )
     .await;
+}
+
+/// A dossier waiting for its supplement, sent by the citizen from `pickup_address` (or the dossier's
+/// own pickup address) and not yet picked up; returns its code and access token. Its first inbound
+/// parcel was picked up.
+pub(super) async fn supplement_sent(
+    app: &TestApp,
+    keys: &Keys,
+    pickup_address: Value,
+) -> (String, String) {
+    let (code, token) = processing(app, keys).await;
+    ask_for_supplement(app, keys, &code).await;
+    json_of(
+        post(
+            app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": [{"name": MISSING, "original": false, "copies": 1}],
+                    "pickup_address": pickup_address}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    (code, token)
 }
 
 /// The office's worklist entry of `code` under `status`, if listed.

@@ -18,8 +18,8 @@ use entity::enums::{
 };
 use entity::{dossier, leg, supplement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 
 use super::access::Actor;
@@ -446,7 +446,23 @@ pub(crate) async fn record_pickup(
     leg_update.due_at = Set(Some(due_at));
     leg_update.started_at = Set(Some(now));
     leg_update.updated_at = Set(now);
-    leg_update.update(txn).await?;
+    let parcel = leg_update.update(txn).await?;
+    // A full parcel: its carrier order goes out from the outbox like the first inbound parcel's,
+    // under a number of its own.
+    let inbound_parcel = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier.id))
+        .filter(leg::Column::Direction.eq(LegDirection::Inbound))
+        .filter(leg::Column::Id.lte(parcel.id))
+        .count(txn)
+        .await?;
+    super::carrier_orders::enqueue_numbered_order(
+        txn,
+        &dossier,
+        super::carrier_orders::supplement_order_number(&dossier.code, inbound_parcel),
+        parcel.id,
+        item_code.as_str(),
+    )
+    .await?;
     let mut row: supplement::ActiveModel = open.into();
     row.picked_up_at = Set(Some(now));
     row.fee_collected_vnd = Set(Some(fee));
