@@ -621,6 +621,29 @@ async fn a_supplement_pickup_is_scheduled_fails_and_is_scheduled_again_like_a_fi
         .await
         .expect("page");
     assert!(page.contains("Supplement · Pickup scheduled"), "{page}");
+    // The dossier's page offers the parcel's actions, and the public view shows its stage.
+    let page = crate::staff_web::get(
+        &app.base_url,
+        &mut jar,
+        &format!("/staff/dossiers/{code}?lang=en"),
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(
+        page.contains(&format!("/staff/dossiers/{code}/pickup-failed")),
+        "{page}"
+    );
+    let tracked = json_of(get(&app, &format!("/api/v1/track/{code}"), None).await, 200).await;
+    assert!(
+        tracked["legs"]
+            .as_array()
+            .expect("legs")
+            .iter()
+            .any(|l| l["purpose"] == "supplement" && l["status"] == "pickup_scheduled"),
+        "{tracked}"
+    );
 
     // The postman came and could not collect it: failed, once; the dossier still waits.
     let d = json_of(
