@@ -120,6 +120,8 @@ pub const RESULT_CLOCK_STATUSES: &[DossierStatus] = &[
 /// returned or cancelled.
 pub const LEG_OPEN_STATUSES: &[LegStatus] = &[
     LegStatus::Planned,
+    LegStatus::PickupScheduled,
+    LegStatus::PickupFailed,
     LegStatus::PickedUp,
     LegStatus::InTransit,
     LegStatus::OutForDelivery,
@@ -491,6 +493,8 @@ mod tests {
             overdue_raised_at: None,
             identity_confirmed: None,
             purpose: None,
+            pickup_date: None,
+            pickup_window: None,
             created_at: now,
             updated_at: now,
         };

@@ -11,7 +11,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `<dossier code>-<I|O>`: the carrier dedupes on it.
+    /// `<dossier code>-<I|O>`, or `<dossier code>-I<n>` for a supplement's parcel (the dossier's n-th
+    /// inbound parcel): the carrier dedupes on it.
     #[sea_orm(unique)]
     pub order_number: String,
     #[sea_orm(unique)]

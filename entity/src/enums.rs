@@ -135,9 +135,13 @@ text_enum! {
 }
 
 text_enum! {
-    /// Where a parcel is, as the post sees it.
+    /// Where a parcel is, as the post sees it. `pickup_scheduled` and `pickup_failed` are a
+    /// supplement's parcel before its pickup (booked; the postman came and could not collect it): a
+    /// dossier's own first parcel stays `planned` then, its pickup's stage being the dossier's status.
     LegStatus {
         Planned => "planned",
+        PickupScheduled => "pickup_scheduled",
+        PickupFailed => "pickup_failed",
         PickedUp => "picked_up",
         InTransit => "in_transit",
         HandedOver => "handed_over",

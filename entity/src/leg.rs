@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{LegDirection, LegPurpose, LegStatus, RouteClass};
+use crate::enums::{LegDirection, LegPurpose, LegStatus, PickupWindow, RouteClass};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "legs")]
@@ -32,6 +32,11 @@ pub struct Model {
     pub identity_confirmed: Option<bool>,
     /// `supplement` for a parcel of supplementary documents; none for the direction's own parcel.
     pub purpose: Option<LegPurpose>,
+    /// A supplement's parcel: the date of its booked pickup (a dossier's first pickup keeps its
+    /// booking in `pickup_appointments`).
+    pub pickup_date: Option<Date>,
+    /// A supplement's parcel: the half-day of its booked pickup.
+    pub pickup_window: Option<PickupWindow>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -61,6 +61,7 @@ mod m20261206_100002_create_webhook_delivery_attempts;
 mod m20261206_500001_add_agencies_portal_unit_code;
 mod m20261206_500002_create_integration_states;
 mod m20261206_500003_create_outbox_dossier_kind_index;
+mod m20261207_000001_add_legs_pickup_appointment;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -127,6 +128,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_500001_add_agencies_portal_unit_code::Migration),
             Box::new(m20261206_500002_create_integration_states::Migration),
             Box::new(m20261206_500003_create_outbox_dossier_kind_index::Migration),
+            Box::new(m20261207_000001_add_legs_pickup_appointment::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use domain::ops::outbox::{DeliveryKind, RetryPolicy};
 use entity::enums::OutboxStatus;
 use entity::{carrier_order, outbox};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tests::TestApp;
 use worker::StepOutcome;
 use worker::carrier::HttpCarrier;
@@ -26,6 +26,7 @@ use super::carrier::{
     sync_settings, sync_until_idle,
 };
 use super::postal::{AGENCY, Keys, dossier, leg, picked_up, to_result_with_post};
+use super::supplements::{supplement_parcel, supplement_sent};
 
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
 
@@ -167,6 +168,82 @@ async fn a_parcels_order_is_placed_when_it_is_picked_up_and_the_dossier_moves_as
     place_orders(&app, &orders).await;
     assert_eq!(sandbox.stats().order_post, 1);
     assert_eq!(sandbox.world_stats().orders, 1);
+}
+
+#[tokio::test]
+async fn a_supplements_parcel_gets_a_carrier_order_of_its_own_placed_once() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = Arc::new(adapter(&sandbox));
+    let mail = tempfile::tempdir().expect("temp dir");
+    let orders = orders_worker(&carrier, mail.path());
+
+    // The citizen sends the supplement from another address than the dossier's.
+    let (code, _) = supplement_sent(
+        &app,
+        &keys,
+        json!({"line": "5 Hàng Bài", "ward_code": "00073", "province_code": "01"}),
+    )
+    .await;
+    place_orders(&app, &orders).await;
+    let first = format!("{code}-I");
+    assert!(sandbox.order(&first).is_some(), "the dossier's own parcel");
+    let number = format!("{code}-I2");
+
+    let d = dossier(&app, &code, &keys.postal).await;
+    let postage = d["fees"]["supplement_postage_vnd"]
+        .as_i64()
+        .expect("postage");
+    let d: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
+        .bearer_auth(&keys.postal)
+        .json(&json!({"documents_checked": true, "fee_collected_vnd": postage}))
+        .send()
+        .await
+        .expect("pickup")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(d["status"], "supplement_requested", "{d}");
+    let item = supplement_parcel(&d)["item_code"]
+        .as_str()
+        .expect("item code")
+        .to_owned();
+    assert!(
+        sandbox.order(&number).is_none(),
+        "never placed inside the pickup request"
+    );
+    let row = order_row(&app, &number).await;
+    assert_eq!(row.item_code, item);
+    assert!(row.placed_at.is_none());
+
+    place_orders(&app, &orders).await;
+    let answer = sandbox.order(&number).expect("placed at the carrier");
+    assert_eq!(answer.item_code.as_deref(), Some(item.as_str()));
+    let sent = sandbox.order_request(&number).expect("the request");
+    assert_eq!(sent.order_number.as_deref(), Some(number.as_str()));
+    assert_eq!(sent.item_code.as_deref(), Some(item.as_str()));
+    assert_eq!(sent.sender_name.as_deref(), Some("Nguyễn Văn An"));
+    assert_eq!(sent.sender_address.as_deref(), Some("5 Hàng Bài"));
+    assert_eq!(sent.sender_ward.as_deref(), Some("00073"));
+    assert!(order_row(&app, &number).await.placed_at.is_some());
+    // The dossier's own order is untouched, and nothing is placed twice.
+    let own = sandbox.order_request(&first).expect("the first order");
+    assert_eq!(own.sender_address.as_deref(), Some("12 Tràng Tiền"));
+    place_orders(&app, &orders).await;
+    assert_eq!(sandbox.stats().order_post, 2);
+    assert_eq!(sandbox.world_stats().orders, 2);
+
+    // The carrier's reports move the supplement's parcel; the dossier still waits for it.
+    script(&sandbox, &first, &[]);
+    script(&sandbox, &number, &[6, 7, 10]);
+    sandbox.advance(4 * HOUR);
+    sync_until_idle(&app, &carrier, &sync_settings("w1")).await;
+    let d = dossier(&app, &code, &keys.postal).await;
+    assert_eq!(d["status"], "supplement_requested");
+    assert_eq!(supplement_parcel(&d)["status"], "in_transit", "{d}");
 }
 
 /// A dossier whose result is with the post, its outbound order placed; returns (code, order number).

@@ -14,6 +14,7 @@ use tests::TestApp;
 
 use super::carrier::{adapter, sandbox, sync_settings, sync_until_idle};
 use super::carrier_orders::{HOUR, orders_worker, result_at_carrier, script};
+use super::handovers::pdf_text;
 use super::postal::{
     Keys, OTHER_OFFICE, confirm, dossier, draft, expect_error, get, json_of, leg, picked_up, post,
     scan_id, to_result_with_post, vn_time,
@@ -375,16 +376,15 @@ async fn a_carrier_reported_delivery_is_an_exception_until_the_identity_is_confi
     .await;
 }
 
-#[tokio::test]
-async fn in_return_mode_the_postage_is_collected_at_the_door() {
-    let app = TestApp::spawn().await;
-    let keys = Keys::new(&app).await;
+/// A `return` dossier made by the agency, its result handed to the post; returns (code, the postage
+/// due at the door, the outbound item code).
+async fn return_result_with_post(app: &TestApp, keys: &Keys) -> (String, i64, String) {
     let mut body = tests::valid_request();
     body["service_mode"] = "return".into();
     body["return_address"] = body["pickup_address"].clone();
     body["pickup_address"] = Value::Null;
     let created = json_of(
-        post(&app, "/api/v1/dossiers", Some(&keys.agency), &body).await,
+        post(app, "/api/v1/dossiers", Some(&keys.agency), &body).await,
         201,
     )
     .await;
@@ -393,7 +393,7 @@ async fn in_return_mode_the_postage_is_collected_at_the_door() {
     assert!(postage > 0);
     json_of(
         post(
-            &app,
+            app,
             &format!("/api/v1/dossiers/{code}/result"),
             Some(&keys.agency),
             &json!({}),
@@ -402,8 +402,21 @@ async fn in_return_mode_the_postage_is_collected_at_the_door() {
         200,
     )
     .await;
-    let record = draft(&app, &keys.agency, "to_post", &[&code]).await;
-    confirm(&app, &keys.postal, record["id"].as_i64().expect("id")).await;
+    let record = draft(app, &keys.agency, "to_post", &[&code]).await;
+    confirm(app, &keys.postal, record["id"].as_i64().expect("id")).await;
+    let d = dossier(app, &code, &keys.postal).await;
+    let item = leg(&d, "outbound")["item_code"]
+        .as_str()
+        .expect("outbound item code")
+        .to_owned();
+    (code, postage, item)
+}
+
+#[tokio::test]
+async fn in_return_mode_the_postage_is_collected_at_the_door() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, postage, _) = return_result_with_post(&app, &keys).await;
 
     let delivery = format!("/api/v1/dossiers/{code}/delivery");
     let recipient =
@@ -439,4 +452,168 @@ async fn in_return_mode_the_postage_is_collected_at_the_door() {
         .await
         .expect("attempts");
     assert_eq!(stored[0].fee_collected_vnd, Some(postage));
+}
+
+/// A delivered scan as a handheld sends it, signed for by the applicant.
+fn delivered_scan(item: &str, fee: Option<i64>) -> Value {
+    let mut scan = json!({
+        "scan_id": scan_id(),
+        "item_code": item,
+        "event": "delivered",
+        "at": vn_time(chrono::TimeDelta::zero()),
+        "recipient": {"full_name": "Nguyễn Văn An", "id_number": APPLICANT_ID, "proxy": false},
+    });
+    if let Some(fee) = fee {
+        scan["fee_collected_vnd"] = fee.into();
+    }
+    scan
+}
+
+/// `n` VND as the receipt prints it: `26.000`.
+fn vnd(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_delivered_scan_collects_the_postage_due_at_the_door_like_the_delivery_endpoint() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, postage, item) = return_result_with_post(&app, &keys).await;
+    let (other, other_postage, other_item) = return_result_with_post(&app, &keys).await;
+    let (paid, paid_item) = result_with_post(&app, &keys).await;
+    let receipt = format!("/api/v1/dossiers/{code}/receipt.pdf");
+    expect_error(
+        get(&app, &receipt, Some(&keys.postal)).await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+
+    // `return` mode: no fee (absent means 0), or the wrong one, is refused; so is a fee on a scan
+    // that collects nothing, and a fee where the postage was paid at pickup. Nothing is stored.
+    let events_before = app.event_count().await;
+    for wrong in [None, Some(0), Some(postage - 1), Some(postage + 1)] {
+        expect_error(
+            post(
+                &app,
+                "/api/v1/scans",
+                Some(&keys.postal),
+                &delivered_scan(&item, wrong),
+            )
+            .await,
+            422,
+            "validation_failed",
+            &["fee_collected_vnd"],
+        )
+        .await;
+    }
+    expect_error(
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &delivered_scan(&item, Some(-postage)),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["fee_collected_vnd"],
+    )
+    .await;
+    let mut out_for_delivery = delivered_scan(&item, Some(postage));
+    out_for_delivery["event"] = "out_for_delivery".into();
+    expect_error(
+        post(&app, "/api/v1/scans", Some(&keys.postal), &out_for_delivery).await,
+        422,
+        "validation_failed",
+        &["fee_collected_vnd"],
+    )
+    .await;
+    expect_error(
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &delivered_scan(&paid_item, Some(26000)),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["fee_collected_vnd"],
+    )
+    .await;
+    assert_eq!(attempts(&app).await, 0, "refusals store nothing");
+    assert_eq!(app.event_count().await, events_before);
+    for c in [&code, &paid] {
+        assert_eq!(
+            dossier(&app, c, &keys.postal).await["status"],
+            "result_with_post"
+        );
+    }
+
+    // A batch: the scan with the wrong fee is refused alone; the right fee and a dossier paid at
+    // pickup with nothing to collect are delivered.
+    let batch = json!({"scans": [
+        delivered_scan(&item, Some(postage - 1000)),
+        delivered_scan(&other_item, Some(other_postage)),
+        delivered_scan(&paid_item, None),
+    ]});
+    let res = json_of(
+        post(&app, "/api/v1/scans/batch", Some(&keys.postal), &batch).await,
+        200,
+    )
+    .await;
+    assert_eq!(res["accepted"], 2, "{res}");
+    assert_eq!(res["errors"], 1, "{res}");
+    assert_eq!(res["results"][0]["error"]["code"], "validation_failed");
+    assert_eq!(
+        res["results"][0]["error"]["details"][0]["field"],
+        "fee_collected_vnd"
+    );
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "result_with_post"
+    );
+    for c in [&other, &paid] {
+        assert_eq!(dossier(&app, c, &keys.postal).await["status"], "delivered");
+    }
+
+    // The right fee alone: delivered, the fee recorded with the delivery, and on the receipt.
+    let res = json_of(
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &delivered_scan(&item, Some(postage)),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(res["status"], "delivered");
+    let stored = delivery_attempt::Entity::find()
+        .all(&app.store.read)
+        .await
+        .expect("attempts");
+    assert_eq!(stored.len(), 3);
+    let fees: Vec<Option<i64>> = stored.iter().map(|a| a.fee_collected_vnd).collect();
+    assert!(fees.contains(&Some(postage)) && fees.contains(&Some(other_postage)));
+    assert!(fees.contains(&Some(0)), "{fees:?}");
+    let text = pdf_text(get(&app, &receipt, Some(&keys.postal)).await)
+        .await
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("BIÊN LAI THU TIỀN"), "{text}");
+    assert!(text.contains(&vnd(postage)), "{text}");
+    assert!(text.contains(&item), "{text}");
 }

@@ -443,3 +443,301 @@ async fn only_the_citizen_sends_a_supplement_and_only_when_one_is_asked_for() {
     .await;
     assert_eq!(leg_count(&app).await, legs + 1);
 }
+
+/// The supplement's parcel of a dossier view.
+pub(super) fn supplement_parcel(d: &Value) -> Value {
+    d["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["purpose"] == "supplement")
+        .cloned()
+        .expect("a supplement parcel")
+}
+
+/// Asks a processing dossier for a supplement (a war invalid's: 13,000 VND postage).
+async fn ask_for_supplement(app: &TestApp, keys: &Keys, code: &str) {
+    json_of(
+        post(
+            app,
+            &path(code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "supplement_requested", "reason": "Thiếu giấy tờ",
+                    "missing_documents": [MISSING]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
+/// The citizen sends the supplement by post, from the dossier's pickup address.
+async fn send_supplement(app: &TestApp, code: &str, token: &str) {
+    json_of(
+        post(
+            app,
+            &path(code, "supplement"),
+            Some(token),
+            &json!({"documents": [{"name": MISSING, "original": false, "copies": 1}],
+                    "pickup_address": null}),
+        )
+        .await,
+        201,
+    )
+    .await;
+}
+
+/// A dossier waiting for its supplement, sent by the citizen from `pickup_address` (or the dossier's
+/// own pickup address) and not yet picked up; returns its code and access token. Its first inbound
+/// parcel was picked up.
+pub(super) async fn supplement_sent(
+    app: &TestApp,
+    keys: &Keys,
+    pickup_address: Value,
+) -> (String, String) {
+    let (code, token) = processing(app, keys).await;
+    ask_for_supplement(app, keys, &code).await;
+    json_of(
+        post(
+            app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": [{"name": MISSING, "original": false, "copies": 1}],
+                    "pickup_address": pickup_address}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    (code, token)
+}
+
+/// The office's worklist entry of `code` under `status`, if listed.
+async fn worklist_entry(app: &TestApp, keys: &Keys, status: &str, code: &str) -> Option<Value> {
+    let list = json_of(
+        get(
+            app,
+            &format!("/api/v1/pickups?status={status}"),
+            Some(&keys.postal),
+        )
+        .await,
+        200,
+    )
+    .await;
+    list.as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["code"] == code)
+        .cloned()
+}
+
+#[tokio::test]
+async fn a_supplement_pickup_is_scheduled_fails_and_is_scheduled_again_like_a_first_pickup() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = processing(&app, &keys).await;
+    ask_for_supplement(&app, &keys, &code).await;
+    let today = super::postal::local_today();
+    let morning = json!({"date": today.to_string(), "window": "morning"});
+    let failed = json!({"reason": "Không có ai ở nhà"});
+
+    // Nothing to collect before the citizen sends it.
+    for (action, body) in [("schedule", &morning), ("pickup-failed", &failed)] {
+        expect_error(
+            post(&app, &path(&code, action), Some(&keys.postal), body).await,
+            409,
+            "invalid_transition",
+            &[],
+        )
+        .await;
+    }
+    send_supplement(&app, &code, &token).await;
+    let entry = worklist_entry(&app, &keys, "pickup_requested", &code)
+        .await
+        .expect("listed as requested");
+    assert_eq!(entry["purpose"], "supplement");
+    assert_eq!(entry["status"], "supplement_requested");
+    assert_eq!(entry["pickup_status"], "pickup_requested");
+
+    // A booking with the first pickup's rules: not in the past, a known half-day; a failure needs a
+    // reason. Refusals store nothing.
+    let before = dossier_view(&app, &code, &token).await;
+    let yesterday = today - chrono::Days::new(1);
+    for (action, body, field) in [
+        (
+            "schedule",
+            json!({"date": yesterday.to_string(), "window": "morning"}),
+            "date",
+        ),
+        (
+            "schedule",
+            json!({"date": today.to_string(), "window": "evening"}),
+            "window",
+        ),
+        ("pickup-failed", json!({"reason": ""}), "reason"),
+    ] {
+        expect_error(
+            post(&app, &path(&code, action), Some(&keys.postal), &body).await,
+            422,
+            "validation_failed",
+            &[field],
+        )
+        .await;
+    }
+    let after = dossier_view(&app, &code, &token).await;
+    assert_eq!(after["timeline"], before["timeline"]);
+    assert_eq!(supplement_parcel(&after)["status"], "planned");
+
+    // Booked: the parcel is scheduled, the dossier still waits for it.
+    let d = json_of(
+        post(&app, &path(&code, "schedule"), Some(&keys.postal), &morning).await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "supplement_requested");
+    let parcel = supplement_parcel(&d);
+    assert_eq!(parcel["status"], "pickup_scheduled");
+    assert_eq!(parcel["pickup_date"], today.to_string());
+    assert_eq!(parcel["pickup_window"], "morning");
+    assert_eq!(kinds_of(&d, "pickup_scheduled"), 1);
+    assert!(
+        worklist_entry(&app, &keys, "pickup_requested", &code)
+            .await
+            .is_none()
+    );
+    let entry = worklist_entry(&app, &keys, "pickup_scheduled", &code)
+        .await
+        .expect("listed as scheduled");
+    assert_eq!(entry["purpose"], "supplement");
+    assert_eq!(entry["pickup_status"], "pickup_scheduled");
+    assert_eq!(entry["scheduled_date"], today.to_string());
+    assert_eq!(entry["scheduled_window"], "morning");
+    // The clerk's page tells the supplement's stage.
+    let mut jar = crate::staff_web::Jar::default();
+    crate::staff_web::sign_in(&app.base_url, &mut jar, &keys.postal).await;
+    let page = crate::staff_web::get(&app.base_url, &mut jar, "/staff/pickups?lang=en")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Supplement · Pickup scheduled"), "{page}");
+    // The dossier's page offers the parcel's actions, and the public view shows its stage.
+    let page = crate::staff_web::get(
+        &app.base_url,
+        &mut jar,
+        &format!("/staff/dossiers/{code}?lang=en"),
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(
+        page.contains(&format!("/staff/dossiers/{code}/pickup-failed")),
+        "{page}"
+    );
+    let tracked = json_of(get(&app, &format!("/api/v1/track/{code}"), None).await, 200).await;
+    assert!(
+        tracked["legs"]
+            .as_array()
+            .expect("legs")
+            .iter()
+            .any(|l| l["purpose"] == "supplement" && l["status"] == "pickup_scheduled"),
+        "{tracked}"
+    );
+
+    // The postman came and could not collect it: failed, once; the dossier still waits.
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "pickup-failed"),
+            Some(&keys.postal),
+            &failed,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "supplement_requested");
+    assert_eq!(supplement_parcel(&d)["status"], "pickup_failed");
+    assert_eq!(kinds_of(&d, "pickup_failed"), 1);
+    let entry = worklist_entry(&app, &keys, "pickup_failed", &code)
+        .await
+        .expect("listed as failed");
+    assert_eq!(entry["pickup_status"], "pickup_failed");
+    expect_error(
+        post(
+            &app,
+            &path(&code, "pickup-failed"),
+            Some(&keys.postal),
+            &failed,
+        )
+        .await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+    let page = crate::staff_web::get(&app.base_url, &mut jar, "/staff/pickups?lang=en")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Supplement · Pickup failed"), "{page}");
+
+    // Booked again, for the afternoon, and collected.
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "schedule"),
+            Some(&keys.postal),
+            &json!({"date": today.to_string(), "window": "afternoon"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let parcel = supplement_parcel(&d);
+    assert_eq!(parcel["status"], "pickup_scheduled");
+    assert_eq!(parcel["pickup_window"], "afternoon");
+    assert_eq!(
+        sweep_until_idle(&app).await,
+        0,
+        "the agency's clock is stopped"
+    );
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": 13_000}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "supplement_requested");
+    assert_eq!(supplement_parcel(&d)["status"], "picked_up");
+    // Picked up: nothing more to book or fail.
+    for (action, body) in [("schedule", &morning), ("pickup-failed", &failed)] {
+        expect_error(
+            post(&app, &path(&code, action), Some(&keys.postal), body).await,
+            409,
+            "invalid_transition",
+            &[],
+        )
+        .await;
+    }
+    assert!(
+        worklist_entry(&app, &keys, "supplement_requested", &code)
+            .await
+            .is_none()
+    );
+
+    // Handed over and signed for: back in processing.
+    let record = draft(&app, &keys.postal, "to_agency", &[&code]).await;
+    confirm(&app, &keys.agency, record["id"].as_i64().expect("id")).await;
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(d["status"], "processing");
+    assert_eq!(supplement_parcel(&d)["status"], "handed_over");
+    assert_eq!(kinds_of(&d, "overdue"), 0);
+}

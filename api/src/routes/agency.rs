@@ -108,17 +108,7 @@ fn worklist_item_out(item: WorklistItem) -> WorklistItemOut {
         legs: item
             .legs
             .into_iter()
-            .map(|l| LegOut {
-                purpose: crate::views::purpose_of(&l).to_owned(),
-                direction: l.direction.to_string(),
-                item_code: l.item_code,
-                status: l.status.to_string(),
-                route_class: l.route_class.to_string(),
-                due_at: l.due_at.map(local_time),
-                delivered_at: l.delivered_at.map(local_time),
-                failed_attempts: l.failed_attempts,
-                identity_confirmed: l.identity_confirmed,
-            })
+            .map(super::dossiers::leg_out)
             .collect(),
         created_at: local_time(d.created_at),
         updated_at: local_time(d.updated_at),

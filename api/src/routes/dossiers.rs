@@ -1,7 +1,7 @@
 //! Dossiers: a citizen's pickup request, the whole dossier for those entitled, the masked public
 //! tracking view, and cancellation before pickup.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::ops::dossiers::{
     AddressRequest, ApplicantRequest, CreateOutcome, CreatedDossier, DocumentRequest,
     DossierRecord, DossierRequest,
@@ -272,6 +272,30 @@ pub struct LegOut {
     /// `false` for a delivery the carrier reported, until the office confirms who signed.
     #[oai(nullable)]
     pub identity_confirmed: Option<bool>,
+    /// A supplement's parcel: the date of its booked pickup (`status` `pickup_scheduled`, or
+    /// `pickup_failed` after a booked call).
+    #[oai(nullable)]
+    pub pickup_date: Option<NaiveDate>,
+    /// A supplement's parcel: `morning` | `afternoon` of its booked pickup.
+    #[oai(nullable)]
+    pub pickup_window: Option<String>,
+}
+
+/// A parcel as the API shows it to those who may see the whole dossier.
+pub(crate) fn leg_out(l: entity::leg::Model) -> LegOut {
+    LegOut {
+        purpose: purpose_of(&l).to_owned(),
+        direction: l.direction.to_string(),
+        item_code: l.item_code,
+        status: l.status.to_string(),
+        route_class: l.route_class.to_string(),
+        due_at: l.due_at.map(local_time),
+        delivered_at: l.delivered_at.map(local_time),
+        failed_attempts: l.failed_attempts,
+        identity_confirmed: l.identity_confirmed,
+        pickup_date: l.pickup_date,
+        pickup_window: l.pickup_window.map(|w| w.to_string()),
+    }
 }
 
 /// A timeline entry.
@@ -449,21 +473,7 @@ pub(crate) fn dossier_out(record: DossierRecord, now: DateTime<Utc>) -> DossierO
         national_dossier_no: d.national_dossier_no,
         outcome: d.outcome,
         language: d.language,
-        legs: record
-            .legs
-            .into_iter()
-            .map(|l| LegOut {
-                purpose: purpose_of(&l).to_owned(),
-                direction: l.direction.to_string(),
-                item_code: l.item_code,
-                status: l.status.to_string(),
-                route_class: l.route_class.to_string(),
-                due_at: l.due_at.map(local_time),
-                delivered_at: l.delivered_at.map(local_time),
-                failed_attempts: l.failed_attempts,
-                identity_confirmed: l.identity_confirmed,
-            })
-            .collect(),
+        legs: record.legs.into_iter().map(leg_out).collect(),
         timeline: record
             .timeline
             .into_iter()

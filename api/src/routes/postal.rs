@@ -51,7 +51,12 @@ pub struct PickupOut {
     /// `dossier`, or `supplement` for the documents an agency asked for (collect
     /// `fees.supplement_postage_vnd` then).
     pub purpose: String,
+    /// The dossier's status (`supplement_requested` for a supplement).
     pub status: String,
+    /// Where this pickup stands: `pickup_requested`, `pickup_scheduled` or `pickup_failed` — the
+    /// dossier's status, or for a supplement the stage of its parcel (the dossier stays
+    /// `supplement_requested`).
+    pub pickup_status: String,
     pub service_mode: String,
     pub procedure_code: String,
     pub agency_code: String,
@@ -63,7 +68,7 @@ pub struct PickupOut {
     /// What to collect: `fee_collected_vnd` must equal `fees.total_vnd`.
     pub fees: FeesOut,
     pub with_appointment: bool,
-    /// The booked date, once scheduled.
+    /// The booked date, once scheduled (for a supplement, its parcel's booking).
     #[oai(nullable)]
     pub scheduled_date: Option<NaiveDate>,
     /// `morning` | `afternoon`, once scheduled.
@@ -73,6 +78,7 @@ pub struct PickupOut {
 }
 
 fn pickup_out(item: PickupItem) -> PickupOut {
+    let pickup_status = item.pickup_status().to_string();
     let d = item.dossier;
     let supplement = item.supplement;
     let documents: Vec<SlipDocument> = match &supplement {
@@ -100,6 +106,7 @@ fn pickup_out(item: PickupItem) -> PickupOut {
         .to_owned(),
         code: d.code,
         status: d.status.to_string(),
+        pickup_status,
         service_mode: d.service_mode.to_string(),
         procedure_code: d.procedure_code,
         agency_code: d.agency_code,
@@ -248,6 +255,11 @@ pub struct ScanIn {
     /// the body of `POST /api/v1/dossiers/{code}/delivery`.
     #[oai(nullable)]
     pub recipient: Option<RecipientIn>,
+    /// On a `delivered` scan of a result only: the fee collected at the door, checked like the
+    /// delivery endpoint's `fee_collected_vnd` (in `return` mode the result's postage,
+    /// `fees.postage_vnd`; otherwise 0). Absent means 0.
+    #[oai(nullable)]
+    pub fee_collected_vnd: Option<i64>,
 }
 
 impl From<ScanIn> for ScanRequest {
@@ -261,6 +273,7 @@ impl From<ScanIn> for ScanRequest {
             location: s.location,
             note: s.note,
             recipient: s.recipient.map(RecipientRequest::from),
+            fee_collected_vnd: s.fee_collected_vnd,
         }
     }
 }

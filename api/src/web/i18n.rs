@@ -179,10 +179,22 @@ impl Lang {
         }
     }
 
+    /// Where a supplement's pickup stands (`stage` in a first pickup's words), for the badge of its
+    /// card: "Bổ sung · Đã hẹn lịch nhận hồ sơ".
+    pub fn supplement_stage(self, stage: DossierStatus) -> String {
+        format!(
+            "{} · {}",
+            self.t("Bổ sung", "Supplement"),
+            self.status(stage)
+        )
+    }
+
     /// A parcel's status, for people.
     pub fn leg_status(self, status: LegStatus) -> &'static str {
         match status {
             LegStatus::Planned => self.t("Chưa gửi", "Not sent yet"),
+            LegStatus::PickupScheduled => self.t("Đã hẹn lịch nhận", "Pickup scheduled"),
+            LegStatus::PickupFailed => self.t("Chưa nhận được", "Pickup failed"),
             LegStatus::PickedUp => self.t("Đã nhận gửi", "Picked up"),
             LegStatus::InTransit => self.t("Đang vận chuyển", "In transit"),
             LegStatus::HandedOver => self.t("Đã bàn giao", "Handed over"),

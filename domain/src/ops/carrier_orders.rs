@@ -1,5 +1,6 @@
 //! Carrier orders (CARRIER.md "Create an order"): one per parcel, created when the parcel gets its item
-//! code (inbound at pickup, outbound when the agency hands the result to the post), and the bookkeeping
+//! code (inbound at pickup — a supplement's parcel too, numbered apart: [`supplement_order_number`] —
+//! outbound when the agency hands the result to the post), and the bookkeeping
 //! of per-order reads, the fallback for parcels the feed has gone quiet about.
 //!
 //! An order is never placed inside a user's request: [`enqueue_order`] writes a `carrier_orders` row and
@@ -20,8 +21,8 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::enums::{LegDirection, LegStatus};
-use entity::{agency, carrier_event, carrier_order, dossier, leg, procedure};
+use entity::enums::{LegDirection, LegPurpose, LegStatus};
+use entity::{agency, carrier_event, carrier_order, dossier, leg, procedure, supplement};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
@@ -50,7 +51,8 @@ const MOVING: [LegStatus; 4] = [
 /// The outbox payload of a `carrier_order` row: what identifies the order, nothing personal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarrierOrderPayload {
-    /// `<dossier code>-<I|O>`; the carrier dedupes on it, so every attempt sends the same.
+    /// `<dossier code>-<I|O>`, or `<dossier code>-I<n>` for a supplement's parcel
+    /// ([`supplement_order_number`]); the carrier dedupes on it, so every attempt sends the same.
     pub order_number: String,
     /// The parcel.
     pub leg_id: i64,
@@ -67,6 +69,21 @@ pub fn order_number(dossier_code: &str, direction: LegDirection) -> String {
     format!("{dossier_code}-{suffix}")
 }
 
+/// The order number of a supplement's parcel: `<dossier code>-I<n>`, where `n` (2 or more) counts
+/// the dossier's inbound parcels in the order they were created, the dossier's own being the first —
+/// `-I2` for the first supplement, `-I3` if the agency asks a second time.
+///
+/// CARRIER.md fixes `<dossier code>-<I|O>`, one order per parcel, and the carrier dedupes on the
+/// number: a supplement's parcel reusing `-I` would be taken for the dossier's own order and never
+/// placed. The direction letter stays first so the number still reads as inbound, and the dossier's
+/// own parcels keep their numbers ([`order_number`]) unchanged.
+pub fn supplement_order_number(dossier_code: &str, inbound_parcel: u64) -> String {
+    format!(
+        "{}{inbound_parcel}",
+        order_number(dossier_code, LegDirection::Inbound)
+    )
+}
+
 /// Writes the carrier order of a parcel that just got its item code, in the caller's transaction: the
 /// `carrier_orders` row and the outbox row that places it.
 pub async fn enqueue_order(
@@ -76,9 +93,28 @@ pub async fn enqueue_order(
     direction: LegDirection,
     item_code: &str,
 ) -> Result<(), DbErr> {
+    enqueue_numbered_order(
+        conn,
+        dossier,
+        order_number(&dossier.code, direction),
+        leg_id,
+        item_code,
+    )
+    .await
+}
+
+/// [`enqueue_order`] with the order number given (a supplement's parcel:
+/// [`supplement_order_number`]).
+pub async fn enqueue_numbered_order(
+    conn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    order_number: String,
+    leg_id: i64,
+    item_code: &str,
+) -> Result<(), DbErr> {
     let now = crate::clock::now();
     let payload = CarrierOrderPayload {
-        order_number: order_number(&dossier.code, direction),
+        order_number,
         leg_id,
         item_code: item_code.to_owned(),
     };
@@ -199,8 +235,23 @@ pub async fn order_details(
             email: a.email.filter(|e| !e.trim().is_empty()),
         },
     );
-    let (sender, receiver, declared_as) = match leg.direction {
-        LegDirection::Inbound => (
+    // A supplement's parcel is collected where the citizen asked for it.
+    let supplement = match leg.purpose {
+        Some(LegPurpose::Supplement) => {
+            supplement::Entity::find()
+                .filter(supplement::Column::LegId.eq(leg.id))
+                .one(conn)
+                .await?
+        }
+        None => None,
+    };
+    let (sender, receiver, declared_as) = match (leg.direction, &supplement) {
+        (LegDirection::Inbound, Some(s)) => (
+            citizen_at(&s.pickup_line, &s.pickup_ward_code, &s.pickup_province_code),
+            desk,
+            format!("Hồ sơ bổ sung TTHC {}", dossier.procedure_code),
+        ),
+        (LegDirection::Inbound, None) => (
             citizen_at(
                 &dossier.pickup_line,
                 &dossier.pickup_ward_code,
@@ -209,7 +260,7 @@ pub async fn order_details(
             desk,
             format!("Hồ sơ TTHC {}", dossier.procedure_code),
         ),
-        LegDirection::Outbound => {
+        (LegDirection::Outbound, _) => {
             let home = if dossier.return_line.is_some() {
                 citizen_at(
                     &dossier.return_line,
@@ -438,6 +489,12 @@ mod tests {
             order_number("ABCD-EFGH", LegDirection::Outbound),
             "ABCD-EFGH-O"
         );
+    }
+
+    #[test]
+    fn a_supplements_order_number_counts_the_inbound_parcels() {
+        assert_eq!(supplement_order_number("ABCD-EFGH", 2), "ABCD-EFGH-I2");
+        assert_eq!(supplement_order_number("ABCD-EFGH", 3), "ABCD-EFGH-I3");
     }
 
     #[test]

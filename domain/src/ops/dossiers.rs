@@ -1412,6 +1412,19 @@ impl DossierRecord {
         }
     }
 
+    /// The supplement whose parcel waits for its pickup (requested, scheduled or failed), with that
+    /// parcel, while the dossier waits for it; `None` otherwise.
+    pub fn supplement_waiting_for_pickup(
+        &self,
+    ) -> Option<(&entity::supplement::Model, &leg::Model)> {
+        if self.dossier.status != entity::enums::DossierStatus::SupplementRequested {
+            return None;
+        }
+        let supplement = self.supplements.last().filter(|s| s.filed_at.is_none())?;
+        let parcel = self.legs.iter().find(|l| Some(l.id) == supplement.leg_id)?;
+        super::supplements::pickup_stage(parcel.status).map(|_| (supplement, parcel))
+    }
+
     /// Whether a legal deadline has passed with its work undone: the agency's result deadline while
     /// the dossier is with the agency, or a parcel's delivery deadline while it is on its way.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {

@@ -40,6 +40,14 @@ pub const OPEN_PICKUP_STATUSES: &[DossierStatus] = &[
     DossierStatus::PickupFailed,
 ];
 
+/// The statuses of a supplement's parcel still to be picked up (see
+/// [`super::supplements::pickup_stage`]).
+pub const SUPPLEMENT_PICKUP: &[LegStatus] = &[
+    LegStatus::Planned,
+    LegStatus::PickupScheduled,
+    LegStatus::PickupFailed,
+];
+
 /// The longest worklist answered at once: a day's work of a large office.
 pub const MAX_WORKLIST: u64 = 500;
 
@@ -228,9 +236,23 @@ pub(crate) async fn set_status(
 #[derive(Debug, Clone)]
 pub struct PickupItem {
     pub dossier: dossier::Model,
+    /// The booked pickup: the dossier's, or for a supplement its parcel's.
     pub appointment: Option<pickup_appointment::Model>,
     /// For a supplement waiting for its pickup: what to collect, where, and for how much.
     pub supplement: Option<entity::supplement::Model>,
+    /// For a supplement: its parcel, whose status is the pickup's stage.
+    pub parcel: Option<leg::Model>,
+}
+
+impl PickupItem {
+    /// Where this pickup stands, in a first pickup's words (`pickup_requested`, `pickup_scheduled`,
+    /// `pickup_failed`): the dossier's status, or for a supplement its parcel's stage.
+    pub fn pickup_status(&self) -> DossierStatus {
+        self.parcel
+            .as_ref()
+            .and_then(|p| super::supplements::pickup_stage(p.status))
+            .unwrap_or(self.dossier.status)
+    }
 }
 
 /// The office's pickup worklist, oldest request first: the dossiers in `status` (or, by default, all
@@ -291,15 +313,23 @@ pub async fn list_pickups_page(
 ) -> Result<PickupPage, OpError> {
     let key = postal_key(actor)?;
     let limit = limit.clamp(1, MAX_WORKLIST);
-    // A supplement waiting for its pickup is listed with the new requests (and alone under its own
-    // status): its parcel is collected like a dossier's.
-    let (statuses, supplements): (Vec<DossierStatus>, bool) = match status {
-        Some(DossierStatus::SupplementRequested) => (Vec::new(), true),
-        Some(s) => (vec![s], s == DossierStatus::PickupRequested),
-        None => (OPEN_PICKUP_STATUSES.to_vec(), true),
+    // A supplement waiting for its pickup is listed under the stage of its parcel, in a first
+    // pickup's words (requested, scheduled, failed), and all of them under `supplement_requested`:
+    // its parcel is collected like a dossier's.
+    let (statuses, stages): (Vec<DossierStatus>, Vec<LegStatus>) = match status {
+        Some(DossierStatus::SupplementRequested) => (Vec::new(), SUPPLEMENT_PICKUP.to_vec()),
+        Some(s) => (
+            vec![s],
+            SUPPLEMENT_PICKUP
+                .iter()
+                .copied()
+                .filter(|l| super::supplements::pickup_stage(*l) == Some(s))
+                .collect(),
+        ),
+        None => (OPEN_PICKUP_STATUSES.to_vec(), SUPPLEMENT_PICKUP.to_vec()),
     };
     let mut which = Condition::any().add(dossier::Column::Status.is_in(statuses));
-    if supplements {
+    if !stages.is_empty() {
         which = which.add(
             Condition::all()
                 .add(dossier::Column::Status.eq(DossierStatus::SupplementRequested))
@@ -309,7 +339,7 @@ pub async fn list_pickups_page(
                             .column(leg::Column::DossierId)
                             .from(leg::Entity)
                             .and_where(leg::Column::Purpose.eq(LegPurpose::Supplement))
-                            .and_where(leg::Column::Status.eq(LegStatus::Planned))
+                            .and_where(leg::Column::Status.is_in(stages))
                             .to_owned(),
                     ),
                 ),
@@ -361,19 +391,42 @@ pub async fn list_pickups_page(
         .iter()
         .filter(|d| d.status == DossierStatus::SupplementRequested)
     {
-        if let Some((s, _)) = super::supplements::pending_parcel(conn, d.id).await? {
-            supplements.insert(d.id, s);
+        if let Some(pending) = super::supplements::pending_parcel(conn, d.id).await? {
+            supplements.insert(d.id, pending);
         }
     }
     let items = dossiers
         .into_iter()
-        .map(|dossier| PickupItem {
-            appointment: appointments.remove(&dossier.id),
-            supplement: supplements.remove(&dossier.id),
-            dossier,
+        .map(|dossier| match supplements.remove(&dossier.id) {
+            // The first pickup's booking is history: the supplement's own counts.
+            Some((supplement, parcel)) => PickupItem {
+                appointment: parcel_appointment(&parcel),
+                supplement: Some(supplement),
+                parcel: Some(parcel),
+                dossier,
+            },
+            None => PickupItem {
+                appointment: appointments.remove(&dossier.id),
+                supplement: None,
+                parcel: None,
+                dossier,
+            },
         })
         .collect();
     Ok(PickupPage { items, next })
+}
+
+/// A supplement parcel's booking, shaped like a dossier's appointment.
+fn parcel_appointment(parcel: &leg::Model) -> Option<pickup_appointment::Model> {
+    match (parcel.pickup_date, parcel.pickup_window) {
+        (Some(date), Some(pickup_window)) => Some(pickup_appointment::Model {
+            dossier_id: parcel.dossier_id,
+            date,
+            pickup_window,
+            updated_at: parcel.updated_at,
+        }),
+        _ => None,
+    }
 }
 
 /// A pickup booking as it arrived.
@@ -385,7 +438,8 @@ pub struct ScheduleRequest {
     pub window: Option<String>,
 }
 
-/// Books (or moves) the pickup of a dossier to a date and half-day.
+/// Books (or moves) the pickup of a dossier to a date and half-day; while the dossier waits for a
+/// supplement, the pickup of the supplement's parcel ([`super::supplements::schedule_pickup`]).
 #[tracing::instrument(skip_all, fields(dossier.code = %code))]
 pub async fn schedule_pickup(
     store: &Store,
@@ -436,6 +490,12 @@ pub async fn schedule_pickup(
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     ensure_access(actor, &dossier)?;
+    if dossier.status == DossierStatus::SupplementRequested {
+        let updated =
+            super::supplements::schedule_pickup(&txn, actor, dossier, date, window).await?;
+        txn.commit().await?;
+        return Ok(updated);
+    }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::SchedulePickup)?;
     let dossier_id = dossier.id;
@@ -635,7 +695,8 @@ pub async fn record_pickup(
     })
 }
 
-/// Records that the postal worker came but could not collect the dossier.
+/// Records that the postal worker came but could not collect the dossier; while the dossier waits for
+/// a supplement, its parcel ([`super::supplements::record_pickup_failure`]).
 #[tracing::instrument(skip_all, fields(dossier.code = %code))]
 pub async fn record_pickup_failure(
     store: &Store,
@@ -653,6 +714,12 @@ pub async fn record_pickup_failure(
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     ensure_access(actor, &dossier)?;
+    if dossier.status == DossierStatus::SupplementRequested {
+        let updated =
+            super::supplements::record_pickup_failure(&txn, actor, dossier, reason).await?;
+        txn.commit().await?;
+        return Ok(updated);
+    }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::RecordPickupFailure)?;
     let now = crate::clock::now();
@@ -800,6 +867,28 @@ pub fn postage_due_at_delivery(dossier: &dossier::Model) -> i64 {
     }
 }
 
+/// Checks the fee a postman says was collected at the door on delivering `dossier`'s result (absent
+/// means 0) against [`postage_due_at_delivery`], and gives the amount to record. One rule for the
+/// delivery endpoint and a handheld's `delivered` scan; the refusal names `fee_collected_vnd`.
+pub fn check_fee_at_door(dossier: &dossier::Model, collected: Option<i64>) -> Result<i64, OpError> {
+    let due = postage_due_at_delivery(dossier);
+    let collected = collected.unwrap_or(0);
+    if collected == due {
+        return Ok(collected);
+    }
+    Err(OpError::field(
+        "fee_collected_vnd",
+        if due == 0 {
+            "must be 0: the postage of this dossier was paid at pickup".to_owned()
+        } else {
+            format!(
+                "must be {due} VND, the postage of the result collected at the door \
+                 (`return` mode)"
+            )
+        },
+    ))
+}
+
 /// A delivery attempt as the postman records it.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryRequest {
@@ -883,22 +972,7 @@ pub async fn record_delivery(
             if let Some(r) = &recipient {
                 r.may_sign_for("recipient", &dossier)?;
             }
-            let due = postage_due_at_delivery(&dossier);
-            let collected = request.fee_collected_vnd.unwrap_or(0);
-            if collected != due {
-                return Err(OpError::field(
-                    "fee_collected_vnd",
-                    if due == 0 {
-                        "must be 0: the postage of this dossier was paid at pickup".to_owned()
-                    } else {
-                        format!(
-                            "must be {due} VND, the postage of the result collected at the door \
-                             (`return` mode)"
-                        )
-                    },
-                ));
-            }
-            fee_collected = Some(collected);
+            fee_collected = Some(check_fee_at_door(&dossier, request.fee_collected_vnd)?);
             let proxy = recipient.as_ref().is_some_and(|r| r.proxy);
             events.push(NewEvent {
                 at,

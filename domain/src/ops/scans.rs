@@ -8,6 +8,9 @@
 //! - what a scan does is [`crate::scan_rules`]'s table; a status only moves forward: a scan dated before
 //!   the dossier's last event joins the timeline in time order without touching the status, and a scan
 //!   whose action the lifecycle does not allow from the current status is kept on the timeline only;
+//! - a `delivered` scan of a result from a handheld names who signed (checked against the dossier) and
+//!   the fee collected at the door, both exactly like the delivery endpoint; the fee is recorded with
+//!   the delivery, where the receipt reads it;
 //! - a `delivery_failed` scan of a result counts a notice exactly like the delivery endpoint
 //!   ([`crate::delivery::plan_failed_notice`]); one too soon after the previous notice is refused;
 //! - a scan by an office on a dossier of another office is refused (`forbidden`), an unknown parcel is
@@ -75,6 +78,10 @@ pub struct ScanRequest {
     /// Who signed for a result: required on a `delivered` scan of an outbound parcel, checked like
     /// the delivery endpoint's ([`super::postal::check_recipient`]).
     pub recipient: Option<RecipientRequest>,
+    /// Collected at the door on a `delivered` scan of a result: checked like the delivery endpoint's
+    /// ([`super::postal::check_fee_at_door`]; absent means 0) and recorded with the delivery. Refused on
+    /// any other scan.
+    pub fee_collected_vnd: Option<i64>,
 }
 
 /// What became of one scan.
@@ -114,6 +121,8 @@ struct CheckedScan {
     note: Option<String>,
     /// A well-formed recipient, when the scan carried one.
     recipient: Option<CheckedRecipient>,
+    /// The fee collected at the door, when the scan carried one (not negative).
+    fee_collected_vnd: Option<i64>,
 }
 
 /// The token of a label's QR payload: the last path segment of the URL (`…/l/{token}`), without any
@@ -213,6 +222,9 @@ fn check_scan(
         Some(r) => check_recipient(&mut c, "recipient", Some(r)),
         None => None,
     };
+    if request.fee_collected_vnd.is_some_and(|f| f < 0) {
+        c.fail("fee_collected_vnd", "must not be negative");
+    }
     c.finish().map_err(OpError::Validation)?;
     if unknown_label {
         // A forged, altered or foreign token names no parcel of ours.
@@ -228,6 +240,7 @@ fn check_scan(
             location,
             note,
             recipient,
+            fee_collected_vnd: request.fee_collected_vnd,
         }),
         _ => Err(OpError::Validation(vec![])),
     }
@@ -356,6 +369,7 @@ pub async fn apply_machine_scans(
             location: scan.location,
             note: scan.note,
             recipient: None,
+            fee_collected_vnd: None,
         });
     }
     if !checked.is_empty() {
@@ -538,6 +552,8 @@ async fn apply_scans(
         // here like at the delivery endpoint (Decision 45 Art. 10); a carrier's report cannot be.
         let checked_delivery =
             scan.event == ScanEvent::Delivered && direction == LegDirection::Outbound;
+        // And the postage due at the door (`return` mode) is the fee the postman says he took.
+        let mut fee_at_door = None;
         if checked_delivery && source == EventSource::Scan {
             let verdict = match &scan.recipient {
                 None => Err(OpError::field(
@@ -546,11 +562,24 @@ async fn apply_scans(
                      identity document shown",
                 )),
                 Some(r) => r.may_sign_for("recipient", &dossier.model),
-            };
-            if let Err(err) = verdict {
-                outcomes[scan.index] = Some(ScanOutcome::Refused(err));
-                continue;
             }
+            .and_then(|()| {
+                super::postal::check_fee_at_door(&dossier.model, scan.fee_collected_vnd)
+            });
+            match verdict {
+                Ok(fee) => fee_at_door = Some(fee),
+                Err(err) => {
+                    outcomes[scan.index] = Some(ScanOutcome::Refused(err));
+                    continue;
+                }
+            }
+        } else if scan.fee_collected_vnd.is_some() {
+            outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::field(
+                "fee_collected_vnd",
+                "is taken only on a `delivered` scan of a result (the outbound parcel): nothing \
+                 is collected on this scan",
+            )));
+            continue;
         }
         let rule = scan_rule(scan.event, direction);
         let late = dossier.last_at.is_some_and(|last| scan.at < last);
@@ -674,6 +703,7 @@ async fn apply_scans(
                                 row.proxy = Set(r.proxy);
                                 row.authorization_ref = Set(r.authorization_ref);
                             }
+                            row.fee_collected_vnd = Set(fee_at_door);
                             attempt_rows.push(row);
                         }
                         _ => {}

@@ -4,15 +4,22 @@
 //! worklist, picked up (collecting the postage of one inbound leg, exemptions applied), handed over on
 //! a `to_agency` record and, when the desk signs, the dossier is back in `processing` with its result
 //! due date counted anew from that filing (the agency's clock stood still meanwhile).
+//!
+//! Before its pickup the parcel goes through the stages of a first pickup, with the same rules
+//! (the lifecycle's, asked with the stage in the dossier status's words: [`pickup_stage`]): requested
+//! (leg `planned`), booked (`pickup_scheduled`, the date and half-day on the leg), failed
+//! (`pickup_failed`, booked again from there). The stage lives on the parcel, not on the dossier,
+//! whose status stays `supplement_requested` all along, so the agency's clock stays stopped.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{
-    DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus, RouteClass,
+    DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus, PickupWindow,
+    RouteClass,
 };
 use entity::{dossier, leg, supplement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 
 use super::access::Actor;
@@ -22,7 +29,7 @@ use super::dossiers::{
 };
 use super::validation::Checker;
 use super::{NewEvent, OpError, append_event};
-use crate::lifecycle::{Action, InvalidTransition};
+use crate::lifecycle::{Action, InvalidTransition, next_status};
 use crate::route::{Place, route_class};
 use crate::store::Store;
 
@@ -248,9 +255,156 @@ pub(crate) async fn pending_parcel(
     Ok(leg.map(|l| (open, l)))
 }
 
-/// Records the pickup of a supplement parcel (in the caller's transaction, the dossier locked): the
-/// fee must be its postage; the parcel gets its item code and due date; the dossier's status stays
-/// `supplement_requested` until the desk signs for it.
+/// The stage of a supplement's parcel before its pickup, in the words of a first pickup's dossier
+/// status: `planned` is `pickup_requested`, then `pickup_scheduled` and `pickup_failed`. `None` once
+/// it is picked up (or for any other parcel status).
+pub fn pickup_stage(status: LegStatus) -> Option<DossierStatus> {
+    match status {
+        LegStatus::Planned => Some(DossierStatus::PickupRequested),
+        LegStatus::PickupScheduled => Some(DossierStatus::PickupScheduled),
+        LegStatus::PickupFailed => Some(DossierStatus::PickupFailed),
+        _ => None,
+    }
+}
+
+/// The parcel status of a stage [`pickup_stage`] names, or the one after the pickup.
+fn parcel_status(stage: DossierStatus) -> Option<LegStatus> {
+    match stage {
+        DossierStatus::PickupRequested => Some(LegStatus::Planned),
+        DossierStatus::PickupScheduled => Some(LegStatus::PickupScheduled),
+        DossierStatus::PickupFailed => Some(LegStatus::PickupFailed),
+        DossierStatus::PickedUp => Some(LegStatus::PickedUp),
+        _ => None,
+    }
+}
+
+/// Whether a supplement's parcel in `status` allows `action` (book, fail or record its pickup):
+/// exactly when a first pickup at the same stage would, in the dossier's service mode.
+pub fn parcel_allows(dossier: &dossier::Model, status: LegStatus, action: Action) -> bool {
+    next_pickup_status(dossier, status, action).is_some()
+}
+
+/// The parcel's status after `action`, as a first pickup at the same stage would move.
+fn next_pickup_status(
+    dossier: &dossier::Model,
+    status: LegStatus,
+    action: Action,
+) -> Option<LegStatus> {
+    let stage = pickup_stage(status)?;
+    next_status(dossier.service_mode, stage, action)
+        .ok()
+        .and_then(parcel_status)
+}
+
+/// The supplement's parcel waiting for its pickup, moved by `action`: refused as the lifecycle
+/// refuses it for a first pickup (`invalid_transition`, from the dossier's status) when no parcel
+/// waits or its stage does not allow it.
+async fn parcel_for(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    action: Action,
+) -> Result<(supplement::Model, leg::Model, LegStatus), OpError> {
+    let invalid = || {
+        OpError::from(InvalidTransition {
+            mode: dossier.service_mode,
+            from: dossier.status,
+            action,
+        })
+    };
+    let (open, parcel) = pending_parcel(txn, dossier.id).await?.ok_or_else(invalid)?;
+    let to = next_pickup_status(dossier, parcel.status, action).ok_or_else(invalid)?;
+    Ok((open, parcel, to))
+}
+
+/// Books (or moves) the pickup of a supplement's parcel (in the caller's transaction, the dossier
+/// locked), by the first pickup's rules: the parcel is `pickup_scheduled` with its date and half-day;
+/// the dossier stays `supplement_requested`. The timeline event is the first pickup's, on the inbound
+/// leg, so it reaches whoever a first pickup's booking reaches.
+pub(crate) async fn schedule_pickup(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    date: NaiveDate,
+    window: PickupWindow,
+) -> Result<dossier::Model, OpError> {
+    let (_, parcel, to) = parcel_for(txn, &dossier, Action::SchedulePickup).await?;
+    let now = crate::clock::now();
+    let mut leg_update: leg::ActiveModel = parcel.into();
+    leg_update.status = Set(to);
+    leg_update.pickup_date = Set(Some(date));
+    leg_update.pickup_window = Set(Some(window));
+    leg_update.updated_at = Set(now);
+    leg_update.update(txn).await?;
+    touch_with_event(
+        txn,
+        actor,
+        dossier,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickupScheduled,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: None,
+            leg: Some(LegDirection::Inbound),
+            location: None,
+            note: Some(format!("supplement: {date} {window}")),
+        },
+    )
+    .await
+}
+
+/// Records that the postman came for a supplement's parcel and could not collect it (in the caller's
+/// transaction, the dossier locked), by the first pickup's rules: the parcel is `pickup_failed` and
+/// may be booked again; the dossier stays `supplement_requested`.
+pub(crate) async fn record_pickup_failure(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    reason: Option<String>,
+) -> Result<dossier::Model, OpError> {
+    let (_, parcel, to) = parcel_for(txn, &dossier, Action::RecordPickupFailure).await?;
+    let now = crate::clock::now();
+    let mut leg_update: leg::ActiveModel = parcel.into();
+    leg_update.status = Set(to);
+    leg_update.updated_at = Set(now);
+    leg_update.update(txn).await?;
+    touch_with_event(
+        txn,
+        actor,
+        dossier,
+        NewEvent {
+            at: now,
+            kind: EventKind::PickupFailed,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: None,
+            leg: Some(LegDirection::Inbound),
+            location: None,
+            note: Some(format!("supplement: {}", reason.unwrap_or_default())),
+        },
+    )
+    .await
+}
+
+/// Marks the dossier changed (its status unchanged) and appends `event` to its timeline.
+async fn touch_with_event(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    event: NewEvent,
+) -> Result<dossier::Model, OpError> {
+    let dossier_id = dossier.id;
+    let mut touched: dossier::ActiveModel = dossier.into();
+    touched.updated_at = Set(event.at);
+    let updated = touched.update(txn).await?;
+    append_event(txn, dossier_id, actor, event).await?;
+    Ok(updated)
+}
+
+/// Records the pickup of a supplement parcel (in the caller's transaction, the dossier locked), from
+/// any stage a first pickup may be recorded from: the fee must be its postage; the parcel gets its
+/// item code, its due date and its carrier order; the dossier's status stays `supplement_requested`
+/// until the desk signs for it.
 pub(crate) async fn record_pickup(
     txn: &impl ConnectionTrait,
     actor: &Actor,
@@ -259,19 +413,7 @@ pub(crate) async fn record_pickup(
     given: Option<crate::s10::ItemCode>,
     office_code: Option<String>,
 ) -> Result<dossier::Model, OpError> {
-    let invalid = || {
-        OpError::from(InvalidTransition {
-            mode: dossier.service_mode,
-            from: dossier.status,
-            action: Action::RecordPickup,
-        })
-    };
-    let Some((open, parcel)) = pending_parcel(txn, dossier.id).await? else {
-        return Err(invalid());
-    };
-    if parcel.status != LegStatus::Planned {
-        return Err(invalid());
-    }
+    let (open, parcel, to) = parcel_for(txn, &dossier, Action::RecordPickup).await?;
     let postage = open.postage_vnd.unwrap_or_default();
     if fee != postage {
         return Err(OpError::field(
@@ -300,11 +442,27 @@ pub(crate) async fn record_pickup(
     let due_at = crate::sla::leg_due_at(&calendar, parcel.route_class, false, now);
     let mut leg_update: leg::ActiveModel = parcel.into();
     leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
-    leg_update.status = Set(LegStatus::PickedUp);
+    leg_update.status = Set(to);
     leg_update.due_at = Set(Some(due_at));
     leg_update.started_at = Set(Some(now));
     leg_update.updated_at = Set(now);
-    leg_update.update(txn).await?;
+    let parcel = leg_update.update(txn).await?;
+    // A full parcel: its carrier order goes out from the outbox like the first inbound parcel's,
+    // under a number of its own.
+    let inbound_parcel = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier.id))
+        .filter(leg::Column::Direction.eq(LegDirection::Inbound))
+        .filter(leg::Column::Id.lte(parcel.id))
+        .count(txn)
+        .await?;
+    super::carrier_orders::enqueue_numbered_order(
+        txn,
+        &dossier,
+        super::carrier_orders::supplement_order_number(&dossier.code, inbound_parcel),
+        parcel.id,
+        item_code.as_str(),
+    )
+    .await?;
     let mut row: supplement::ActiveModel = open.into();
     row.picked_up_at = Set(Some(now));
     row.fee_collected_vnd = Set(Some(fee));

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use domain::lifecycle::{Action, next_status};
 use entity::dossier;
-use entity::enums::{DossierStatus, LegDirection};
+use entity::enums::{DossierStatus, LegDirection, LegStatus};
 
 use crate::web::i18n::{Lang, vnd};
 use crate::web::session::percent_encode;
@@ -63,11 +63,33 @@ impl PostalActions {
     }
 }
 
+impl PostalActions {
+    /// The actions of a supplement's parcel waiting for its pickup at `stage` (a first pickup's
+    /// status word): book, record or fail its pickup by a first pickup's rules, collecting
+    /// `postage`; nothing else is done to the dossier meanwhile.
+    pub(crate) fn for_supplement(
+        mut self,
+        d: &dossier::Model,
+        parcel: LegStatus,
+        postage: i64,
+    ) -> Self {
+        let can = |action| domain::ops::supplements::parcel_allows(d, parcel, action);
+        self.total_raw = postage;
+        self.can_schedule = can(Action::SchedulePickup);
+        self.can_pickup = can(Action::RecordPickup);
+        self.can_fail_pickup = can(Action::RecordPickupFailure);
+        self.can_cancel = false;
+        self.can_deliver = false;
+        self
+    }
+}
+
 /// A dossier in a staff list.
 #[derive(Debug, Clone)]
 pub struct DossierCard {
     pub code: String,
-    pub status: &'static str,
+    /// The dossier's status, or for a supplement the stage of its pickup, in words.
+    pub status_text: String,
     pub tone: &'static str,
     pub name: String,
     pub phone: String,
@@ -80,6 +102,69 @@ pub struct DossierCard {
     pub actions: PostalActions,
 }
 
+/// The card of a supplement waiting for its pickup: the supplement's stage, address, documents and
+/// postage, and the actions of its parcel.
+pub(super) fn supplement_card(
+    lang: Lang,
+    d: &dossier::Model,
+    supplement: &entity::supplement::Model,
+    parcel: &entity::leg::Model,
+    when: String,
+    back: &str,
+) -> DossierCard {
+    let mut c = card(lang, d, when, back);
+    let stage = domain::ops::supplements::pickup_stage(parcel.status)
+        .unwrap_or(DossierStatus::SupplementRequested);
+    c.status_text = lang.supplement_stage(stage);
+    c.tone = Lang::status_tone(stage);
+    c.address = address_text(
+        lang,
+        &supplement.pickup_line,
+        &supplement.pickup_ward_code,
+        &supplement.pickup_province_code,
+    );
+    c.documents = document_lines(lang, domain::ops::supplements::sent_documents(supplement));
+    let postage = supplement.postage_vnd.unwrap_or_default();
+    c.total = vnd(postage);
+    c.actions = c.actions.for_supplement(d, parcel.status, postage);
+    c
+}
+
+/// An address on one line, with the ward's and province's names.
+fn address_text(
+    lang: Lang,
+    line: &Option<String>,
+    ward: &Option<String>,
+    province: &Option<String>,
+) -> String {
+    [
+        line.clone(),
+        ward.as_deref().map(|w| ward_name(w, lang)),
+        province.as_deref().map(province_name),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The documents to check, one line each: name (original, copies).
+fn document_lines(lang: Lang, documents: Vec<domain::ops::dossiers::SlipDocument>) -> Vec<String> {
+    documents
+        .into_iter()
+        .map(|doc| {
+            let mut parts = Vec::new();
+            if doc.original {
+                parts.push(lang.t("bản chính", "original").to_owned());
+            }
+            if doc.copies > 0 {
+                parts.push(format!("{} {}", doc.copies, lang.t("bản sao", "copies")));
+            }
+            format!("{} ({})", doc.name, parts.join(", "))
+        })
+        .collect()
+}
+
 pub(super) fn card(lang: Lang, d: &dossier::Model, when: String, back: &str) -> DossierCard {
     let (line, ward, province) = match d.status {
         DossierStatus::ResultWithPost
@@ -89,33 +174,14 @@ pub(super) fn card(lang: Lang, d: &dossier::Model, when: String, back: &str) -> 
         }
         _ => (&d.pickup_line, &d.pickup_ward_code, &d.pickup_province_code),
     };
-    let address = [
-        line.clone(),
-        ward.as_deref().map(|w| ward_name(w, lang)),
-        province.as_deref().map(province_name),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
-    let documents =
-        serde_json::from_value::<Vec<domain::ops::dossiers::SlipDocument>>(d.documents.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|doc| {
-                let mut parts = Vec::new();
-                if doc.original {
-                    parts.push(lang.t("bản chính", "original").to_owned());
-                }
-                if doc.copies > 0 {
-                    parts.push(format!("{} {}", doc.copies, lang.t("bản sao", "copies")));
-                }
-                format!("{} ({})", doc.name, parts.join(", "))
-            })
-            .collect();
+    let address = address_text(lang, line, ward, province);
+    let documents = document_lines(
+        lang,
+        serde_json::from_value(d.documents.clone()).unwrap_or_default(),
+    );
     DossierCard {
         code: d.code.clone(),
-        status: lang.status(d.status),
+        status_text: lang.status(d.status).to_owned(),
         tone: Lang::status_tone(d.status),
         name: d.applicant_full_name.clone(),
         phone: d.applicant_phone.clone(),

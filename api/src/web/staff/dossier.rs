@@ -57,8 +57,17 @@ pub(super) fn dossier_page_of(
     DossierPage {
         c: Chrome::staff(req, staff),
         d: DossierView::of(lang, record, true, Utc::now()),
-        postal: (staff.key.role == Role::Postal)
-            .then(|| PostalActions::of(lang, &record.dossier, &legs, &back)),
+        postal: (staff.key.role == Role::Postal).then(|| {
+            let actions = PostalActions::of(lang, &record.dossier, &legs, &back);
+            match record.supplement_waiting_for_pickup() {
+                Some((supplement, parcel)) => actions.for_supplement(
+                    &record.dossier,
+                    parcel.status,
+                    supplement.postage_vnd.unwrap_or_default(),
+                ),
+                None => actions,
+            }
+        }),
         agency: (staff.key.role == Role::Agency).then(|| AgencyActions::of(&record.dossier, &back)),
     }
 }

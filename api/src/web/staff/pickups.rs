@@ -1,4 +1,5 @@
-//! Today's pickups: book, record, print labels.
+//! Today's pickups: book, record, print labels. A supplement waiting for its pickup has a card of its
+//! own: its stage (requested, scheduled, failed), what to collect where, and its parcel's actions.
 
 use askama::Template;
 use chrono::Utc;
@@ -7,7 +8,7 @@ use entity::enums::DossierStatus;
 use poem::web::Data;
 use poem::{Request, Response, handler};
 
-use super::cards::{DossierCard, PostalActions, card};
+use super::cards::{DossierCard, PostalActions, card, supplement_card};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, local_time};
 use crate::web::page::{Answer, Chrome};
@@ -60,7 +61,17 @@ pub async fn pickups(req: &Request, state: Data<&AppState>, staff: StaffSession)
                         local_time(item.dossier.created_at)
                     )
                 });
-            let c = card(lang, &item.dossier, when, "/staff/pickups");
+            let c = match (&item.supplement, &item.parcel) {
+                (Some(supplement), Some(parcel)) => supplement_card(
+                    lang,
+                    &item.dossier,
+                    supplement,
+                    parcel,
+                    when,
+                    "/staff/pickups",
+                ),
+                _ => card(lang, &item.dossier, when, "/staff/pickups"),
+            };
             if item.appointment.as_ref().is_some_and(|a| a.date == today) {
                 today_cards.push(c);
             } else {

@@ -89,6 +89,7 @@ pub async fn scan(
         location: posted.text("location"),
         note: posted.text("note"),
         recipient: None,
+        fee_collected_vnd: None,
     };
     let outcome = domain::ops::scans::record_scans(
         &state.store,
