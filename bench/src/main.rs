@@ -66,6 +66,10 @@ struct Args {
     /// Rounds of service and baselines, alternating.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Only the service's phases, no baselines: to compare two builds of the server, each put next to
+    /// this binary, in alternating runs.
+    #[arg(long)]
+    service_only: bool,
     /// Least number of distinct dossiers the tracking phases read.
     #[arg(long, default_value_t = 20_000)]
     codes: usize,
@@ -429,22 +433,22 @@ async fn run(
     env: &[(String, String)],
 ) -> anyhow::Result<()> {
     let scripts = match args.db {
-        Db::Postgres => Some(
+        Db::Postgres if !args.service_only => Some(
             capture_scripts(server_bin, db_url, env)
                 .await
                 .context("capture the service's statements")?,
         ),
-        Db::Sqlite => None,
+        _ => None,
     };
     let mut server = start_server(server_bin, db_url, env).await?;
     // SQLite keeps tracking views in memory: a second server on the same file reads without.
     let mut uncached = match args.db {
-        Db::Sqlite => {
+        Db::Sqlite if !args.service_only => {
             let mut env = env.to_vec();
             env.push(("DOSSIER__SERVER__TRACK_CACHE".into(), "false".into()));
             Some(start_server(server_bin, db_url, &env).await?)
         }
-        Db::Postgres => None,
+        _ => None,
     };
     println!(
         "dossier-bench: {:?}, {} connections, {} s per phase, {} rounds, server pid {}",
@@ -487,6 +491,7 @@ async fn run(
             figures.add("intake: server CPU µs per request", per_request);
         }
         match (&args.db, &scripts) {
+            _ if args.service_only => {}
             (Db::Postgres, Some(scripts)) => {
                 let minimal = pgbench_best(
                     db_url,
@@ -562,6 +567,10 @@ async fn run(
         track.print();
         ensure_clean(&track)?;
         match (&args.db, &scripts, &uncached) {
+            _ if args.service_only => {
+                figures.add("tracking: service req/s", track.rate());
+                figures.add("tracking: service p99 ms", track.percentile(0.99));
+            }
             (Db::Postgres, Some(scripts), _) => {
                 figures.add("tracking: service req/s", track.rate());
                 figures.add("tracking: service p99 ms", track.percentile(0.99));
