@@ -28,7 +28,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{DeliveryKind, pending_row};
+use super::outbox_rows::{DeliveryKind, pending_row};
 use crate::notify::{PhoneTopic, portal_status};
 
 /// The name of the phone outlet's flag.

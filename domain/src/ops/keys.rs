@@ -14,8 +14,7 @@ use crate::codes::{hash_secret, new_api_key};
 
 /// The longest life a key can be given.
 pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
-/// `last_used_at` is written at most this often per key.
-pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+pub use super::access::LAST_USED_RESOLUTION_SECS;
 
 /// What a new key is for.
 #[derive(Debug, Clone)]

@@ -20,56 +20,15 @@ use entity::enums::{
 use entity::{agency, dossier, dossier_event, incident, leg, outbox, procedure, webhook};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
 
-/// What an outbox row delivers; the spelling of `outbox.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryKind {
-    /// One e-mail to one recipient ([`EmailPayload`]).
-    Email,
-    /// One signed POST to one agency webhook ([`WebhookPayload`]).
-    Webhook,
-    /// One parcel's order at the carrier ([`super::carrier_orders::CarrierOrderPayload`]).
-    CarrierOrder,
-    /// One citizen notice to the applicant's phone, by Zalo ZNS or else by SMS
-    /// ([`super::integrations::PhoneNoticePayload`]).
-    PhoneNotice,
-    /// One call to the national public-service portal ([`super::integrations::PortalCallPayload`]);
-    /// a dossier's calls go in order.
-    PortalCall,
-}
-
-impl DeliveryKind {
-    /// The spelling in `outbox.kind`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DeliveryKind::Email => "email",
-            DeliveryKind::Webhook => "webhook",
-            DeliveryKind::CarrierOrder => "carrier_order",
-            DeliveryKind::PhoneNotice => "phone_notice",
-            DeliveryKind::PortalCall => "portal_call",
-        }
-    }
-
-    /// Reads `outbox.kind`; `None` for a kind this version does not deliver.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            DeliveryKind::Email,
-            DeliveryKind::Webhook,
-            DeliveryKind::CarrierOrder,
-            DeliveryKind::PhoneNotice,
-            DeliveryKind::PortalCall,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+pub use super::outbox_rows::DeliveryKind;
+pub(crate) use super::outbox_rows::pending_row;
 
 /// Who an e-mail is for: the recipient decides how much of the dossier the message may show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,29 +219,6 @@ fn new_delivery_id() -> String {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes[..]);
     hex::encode(bytes)
-}
-
-/// A new pending row.
-pub(crate) fn pending_row(
-    kind: DeliveryKind,
-    dossier_id: i64,
-    payload: serde_json::Value,
-    now: DateTime<Utc>,
-) -> outbox::ActiveModel {
-    outbox::ActiveModel {
-        kind: Set(kind.as_str().to_owned()),
-        dossier_id: Set(Some(dossier_id)),
-        payload: Set(payload),
-        status: Set(OutboxStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        done_at: Set(None),
-        ..Default::default()
-    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, DbErr> {
