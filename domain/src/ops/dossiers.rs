@@ -159,6 +159,19 @@ pub async fn create_dossier(
     }
     let catalog = store.catalog.get(&store.read).await?;
     let checked = check_request(&catalog, actor, request)?;
+    let rows = new_dossier_rows(&catalog, checked, store.open_requests_per_phone);
+    match &store.new_dossiers {
+        Some(writer) => write_queued(writer, rows, actor.clone(), claim.cloned()).await,
+        None => write_new_dossier(&store.write, &rows, actor, claim).await,
+    }
+}
+
+/// The rows of a checked request, as of now, under a fresh access token.
+fn new_dossier_rows(
+    catalog: &Catalog,
+    checked: CheckedRequest,
+    open_requests_per_phone: u32,
+) -> NewDossierRows {
     let now = crate::clock::now();
     let access_token = new_access_token();
     let status = initial_status(checked.mode);
@@ -173,41 +186,14 @@ pub async fn create_dossier(
         .inbound_class
         .or(checked.outbound_class)
         .unwrap_or(RouteClass::Local);
-
-    let dossier = dossier::ActiveModel {
-        code: sea_orm::ActiveValue::NotSet,
-        status: Set(status),
-        service_mode: Set(checked.mode),
-        procedure_code: Set(checked.procedure.code.clone()),
-        agency_code: Set(checked.agency.code.clone()),
-        office_code: Set(checked.office_code.clone()),
-        applicant_full_name: Set(checked.full_name.clone()),
-        applicant_phone: Set(checked.phone.clone()),
-        applicant_email: Set(checked.email.clone()),
-        applicant_id_number: Set(checked.id_number.clone()),
-        pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
-        pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
-        pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
-        return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
-        return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
-        return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
-        documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
-        with_appointment: Set(checked.with_appointment),
-        fee_exemption: Set(checked.exemption),
-        route_class: Set(route),
-        postage_vnd: Set(checked.fees.postage_vnd),
-        admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
-        total_vnd: Set(checked.fees.total_vnd),
-        access_token_hash: Set(hash_secret(&access_token)),
-        filed_at: Set(filed_at),
-        result_due_at: Set(result_due_at),
-        national_dossier_no: Set(None),
-        outcome: Set(None),
-        language: Set(checked.language.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
+    let dossier = dossier_row(
+        &checked,
+        status,
+        &access_token,
+        (filed_at, result_due_at),
+        route,
+        now,
+    );
     let mut legs = Vec::with_capacity(2);
     if let Some(class) = checked.inbound_class {
         legs.push(new_leg(LegDirection::Inbound, class, now));
@@ -240,18 +226,58 @@ pub async fn create_dossier(
         created_at: now,
     };
     // Staff's return-only dossiers start at the agency; only pickup requests are counted.
-    let phone_limit =
-        (status == DossierStatus::PickupRequested).then_some(store.open_requests_per_phone);
-    let rows = NewDossierRows {
+    let phone_limit = (status == DossierStatus::PickupRequested).then_some(open_requests_per_phone);
+    NewDossierRows {
         dossier,
         legs,
         first,
         created,
         phone_limit,
-    };
-    match &store.new_dossiers {
-        Some(writer) => write_queued(writer, rows, actor.clone(), claim.cloned()).await,
-        None => write_new_dossier(&store.write, &rows, actor, claim).await,
+    }
+}
+
+/// The dossier's row, all but its code.
+fn dossier_row(
+    checked: &CheckedRequest,
+    status: DossierStatus,
+    access_token: &str,
+    (filed_at, result_due_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    route: RouteClass,
+    now: DateTime<Utc>,
+) -> dossier::ActiveModel {
+    dossier::ActiveModel {
+        code: sea_orm::ActiveValue::NotSet,
+        status: Set(status),
+        service_mode: Set(checked.mode),
+        procedure_code: Set(checked.procedure.code.clone()),
+        agency_code: Set(checked.agency.code.clone()),
+        office_code: Set(checked.office_code.clone()),
+        applicant_full_name: Set(checked.full_name.clone()),
+        applicant_phone: Set(checked.phone.clone()),
+        applicant_email: Set(checked.email.clone()),
+        applicant_id_number: Set(checked.id_number.clone()),
+        pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
+        pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
+        pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
+        return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
+        return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
+        return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
+        documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
+        with_appointment: Set(checked.with_appointment),
+        fee_exemption: Set(checked.exemption),
+        route_class: Set(route),
+        postage_vnd: Set(checked.fees.postage_vnd),
+        admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
+        total_vnd: Set(checked.fees.total_vnd),
+        access_token_hash: Set(hash_secret(access_token)),
+        filed_at: Set(filed_at),
+        result_due_at: Set(result_due_at),
+        national_dossier_no: Set(None),
+        outcome: Set(None),
+        language: Set(checked.language.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
     }
 }
 
@@ -316,53 +342,70 @@ async fn write_new_dossier(
                 Err(err) => return Err(err.into()),
             }
         }
-        let txn = begin_write(write).await?;
-        match insert_new_dossier(
-            &txn,
-            inserted,
-            rows.legs.clone(),
-            actor,
-            rows.first.clone(),
-            rows.phone_limit,
-        )
-        .await
+        if let Some(outcome) =
+            write_in_transaction(write, rows, inserted, code, actor, claim).await?
         {
-            Ok(true) => {}
-            Ok(false) => {
-                txn.rollback().await?;
-                return Err(too_many_open_requests(rows.phone_limit.unwrap_or_default()));
-            }
-            Err(err) if is_unique_violation(&err) => {
-                txn.rollback().await?;
-                continue;
-            }
-            Err(err) => return Err(err.into()),
+            return Ok(outcome);
         }
-        let created = CreatedDossier {
-            code,
-            ..rows.created.clone()
-        };
-        if let Some(claim) = claim {
-            let body = serde_json::to_string(&created).unwrap_or_default();
-            if let Err(err) = idempotency::store(&txn, claim, 201, body).await {
-                txn.rollback().await?;
-                if is_unique_violation(&err) {
-                    // A concurrent request with the same key won the race: answer as it did.
-                    return match idempotency::find(write, claim).await? {
-                        Some(replay) => replay_outcome(replay),
-                        None => Err(OpError::Conflict("the idempotency key is in use".into())),
-                    };
-                }
-                return Err(err.into());
-            }
-        }
-        txn.commit().await?;
-        tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
-        return Ok(CreateOutcome::Created(created));
     }
     Err(OpError::Conflict(
         "could not allocate a dossier code; try again".into(),
     ))
+}
+
+/// One try of [`write_new_dossier`] in a transaction of its own, with the idempotency record:
+/// `None` when the dossier's code is taken and another should be tried.
+async fn write_in_transaction(
+    write: &DatabaseConnection,
+    rows: &NewDossierRows,
+    inserted: dossier::ActiveModel,
+    code: String,
+    actor: &Actor,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<Option<CreateOutcome>, OpError> {
+    let txn = begin_write(write).await?;
+    match insert_new_dossier(
+        &txn,
+        inserted,
+        rows.legs.clone(),
+        actor,
+        rows.first.clone(),
+        rows.phone_limit,
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            txn.rollback().await?;
+            return Err(too_many_open_requests(rows.phone_limit.unwrap_or_default()));
+        }
+        Err(err) if is_unique_violation(&err) => {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let created = CreatedDossier {
+        code,
+        ..rows.created.clone()
+    };
+    if let Some(claim) = claim {
+        let body = serde_json::to_string(&created).unwrap_or_default();
+        if let Err(err) = idempotency::store(&txn, claim, 201, body).await {
+            txn.rollback().await?;
+            if is_unique_violation(&err) {
+                // A concurrent request with the same key won the race: answer as it did.
+                return match idempotency::find(write, claim).await? {
+                    Some(replay) => replay_outcome(replay).map(Some),
+                    None => Err(OpError::Conflict("the idempotency key is in use".into())),
+                };
+            }
+            return Err(err.into());
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
+    Ok(Some(CreateOutcome::Created(created)))
 }
 
 /// A new dossier waiting for the SQLite writer ([`BatchWriter`]), and where its answer goes.
@@ -1036,6 +1079,107 @@ fn check_request(
     request: &DossierRequest,
 ) -> Result<CheckedRequest, OpError> {
     let mut c = Checker::new();
+    let choices = check_choices(&mut c, request);
+    let applicant = check_applicant(&mut c, request);
+    let (pickup, return_to) = check_addresses(&mut c, choices.mode, request);
+    let documents = check_documents_at(&mut c, request.documents.as_deref());
+    let (procedure, agency) = find_procedure_and_agency(&mut c, catalog, &choices);
+    let office_code = check_who_registers(&mut c, actor, choices.mode, agency.as_ref())?;
+    let documents = listed_documents(&mut c, catalog, procedure.as_ref(), choices.mode, documents);
+    let office_code = find_serving_office(
+        &mut c,
+        catalog,
+        office_code,
+        pickup.as_ref(),
+        return_to.as_ref(),
+    );
+
+    if let Err(errors) = c.finish() {
+        return Err(OpError::Validation(errors));
+    }
+    let (
+        Some(procedure),
+        Some(agency),
+        Some(mode),
+        Some(full_name),
+        Some(phone),
+        Some(id_number),
+        Some(office_code),
+    ) = (
+        procedure,
+        agency,
+        choices.mode,
+        applicant.full_name,
+        applicant.phone,
+        applicant.id_number,
+        office_code,
+    )
+    else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    let (inbound_class, outbound_class) =
+        route_classes(catalog, &agency, mode, pickup.as_ref(), return_to.as_ref());
+    let fees = price(
+        catalog,
+        [inbound_class, outbound_class],
+        choices.exemption,
+        procedure.admin_fee_vnd,
+    )?;
+    let return_to = if mode == ServiceMode::Send {
+        None
+    } else {
+        return_to
+    };
+
+    Ok(CheckedRequest {
+        procedure,
+        agency,
+        office_code,
+        mode,
+        full_name,
+        phone,
+        email: applicant.email,
+        id_number,
+        pickup,
+        return_to,
+        documents,
+        with_appointment: request.with_appointment.unwrap_or(false),
+        exemption: choices.exemption,
+        language: choices.language,
+        inbound_class,
+        outbound_class,
+        fees,
+    })
+}
+
+/// The documents of the slip. A dossier the post carries to the agency holds the procedure's listed
+/// documents only, and all of its required ones (a `return` dossier was checked at the desk).
+fn listed_documents(
+    c: &mut Checker,
+    catalog: &Catalog,
+    procedure: Option<&procedure::Model>,
+    mode: Option<ServiceMode>,
+    mut documents: Vec<(usize, SlipDocument)>,
+) -> Vec<SlipDocument> {
+    if let Some(p) = procedure
+        && mode != Some(ServiceMode::Return)
+    {
+        match_procedure_list(c, catalog.documents(&p.code), &mut documents);
+    }
+    documents.into_iter().map(|(_, d)| d).collect()
+}
+
+/// What a request chooses by code or spelling, each checked on its own.
+struct RequestChoices {
+    procedure_code: Option<String>,
+    agency_code: Option<String>,
+    mode: Option<ServiceMode>,
+    exemption: FeeExemption,
+    language: String,
+}
+
+fn check_choices(c: &mut Checker, request: &DossierRequest) -> RequestChoices {
     let procedure_code = c.required_text("procedure_code", request.procedure_code.as_deref(), 50);
     let agency_code = c.required_text("agency_code", request.agency_code.as_deref(), 50);
     let mode: Option<ServiceMode> = c.required_enum(
@@ -1060,7 +1204,24 @@ fn check_request(
             "vi".to_owned()
         }
     };
+    RequestChoices {
+        procedure_code,
+        agency_code,
+        mode,
+        exemption,
+        language,
+    }
+}
 
+/// The applicant's fields as checked; `None` where one is missing or invalid.
+struct CheckedApplicant {
+    full_name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    id_number: Option<String>,
+}
+
+fn check_applicant(c: &mut Checker, request: &DossierRequest) -> CheckedApplicant {
     let applicant = request.applicant.clone().unwrap_or_default();
     let full_name = if request.applicant.is_none() {
         c.fail("applicant", "is required");
@@ -1110,16 +1271,29 @@ fn check_request(
             }
         },
     };
+    CheckedApplicant {
+        full_name,
+        phone,
+        email,
+        id_number,
+    }
+}
 
-    let (pickup, return_to) = match mode {
+/// The pickup address and the return address the service mode asks for.
+fn check_addresses(
+    c: &mut Checker,
+    mode: Option<ServiceMode>,
+    request: &DossierRequest,
+) -> (Option<Address>, Option<Address>) {
+    match mode {
         Some(ServiceMode::Send) => (
-            check_address(&mut c, "pickup_address", request.pickup_address.as_ref()),
+            check_address(c, "pickup_address", request.pickup_address.as_ref()),
             None,
         ),
         Some(ServiceMode::SendAndReturn) => {
-            let pickup = check_address(&mut c, "pickup_address", request.pickup_address.as_ref());
+            let pickup = check_address(c, "pickup_address", request.pickup_address.as_ref());
             let return_to = match request.return_address.as_ref() {
-                Some(r) => check_address(&mut c, "return_address", Some(r)),
+                Some(r) => check_address(c, "return_address", Some(r)),
                 None => pickup.clone(),
             };
             (pickup, return_to)
@@ -1131,20 +1305,24 @@ fn check_request(
                 .or(request.pickup_address.as_ref())
             {
                 Some(r) if request.return_address.is_some() => {
-                    check_address(&mut c, "return_address", Some(r))
+                    check_address(c, "return_address", Some(r))
                 }
-                Some(r) => check_address(&mut c, "pickup_address", Some(r)),
-                None => check_address(&mut c, "return_address", None),
+                Some(r) => check_address(c, "pickup_address", Some(r)),
+                None => check_address(c, "return_address", None),
             };
             (None, return_to)
         }
         None => (None, None),
-    };
+    }
+}
 
-    let mut documents = check_documents_at(&mut c, request.documents.as_deref());
-
-    // Reference data: the procedure, the agency, and that the agency handles the procedure.
-    let procedure = match &procedure_code {
+/// Reference data: the procedure, the agency, and that the agency handles the procedure.
+fn find_procedure_and_agency(
+    c: &mut Checker,
+    catalog: &Catalog,
+    choices: &RequestChoices,
+) -> (Option<procedure::Model>, Option<agency::Model>) {
+    let procedure = match &choices.procedure_code {
         Some(code) => {
             let found = catalog.procedure(code).cloned();
             if found.is_none() {
@@ -1157,7 +1335,7 @@ fn check_request(
         }
         None => None,
     };
-    let agency = match &agency_code {
+    let agency = match &choices.agency_code {
         Some(code) => {
             let found = catalog.agency(code).cloned();
             if found.is_none() {
@@ -1175,15 +1353,22 @@ fn check_request(
             format!("agency `{}` does not handle procedure `{}`", a.code, p.code),
         );
     }
+    (procedure, agency)
+}
 
-    // Who may register which mode, and which post office serves the dossier.
+/// Who may register which mode: `Forbidden` for an agency key out of its reach. A postal key's own
+/// office serves the dossier it registers.
+fn check_who_registers(
+    c: &mut Checker,
+    actor: &Actor,
+    mode: Option<ServiceMode>,
+    agency: Option<&agency::Model>,
+) -> Result<Option<String>, OpError> {
     let mut office_code = None;
     match (actor, mode) {
         (Actor::Staff(key), Some(ServiceMode::Return))
             if key.role == Role::Agency
-                && agency
-                    .as_ref()
-                    .is_some_and(|a| Some(&a.code) != key.agency_code.as_ref()) =>
+                && agency.is_some_and(|a| Some(&a.code) != key.agency_code.as_ref()) =>
         {
             return Err(OpError::Forbidden(
                 "an agency key registers dossiers for its own agency only".into(),
@@ -1207,15 +1392,19 @@ fn check_request(
         }
         _ => {}
     }
-    // A dossier the post carries to the agency holds the procedure's listed documents only, and all
-    // of its required ones (a `return` dossier was checked at the desk).
-    if let Some(p) = &procedure
-        && mode != Some(ServiceMode::Return)
-    {
-        match_procedure_list(&mut c, catalog.documents(&p.code), &mut documents);
-    }
-    let documents: Vec<SlipDocument> = documents.into_iter().map(|(_, d)| d).collect();
-    let served = pickup.as_ref().or(return_to.as_ref());
+    Ok(office_code)
+}
+
+/// The post office that serves the dossier: the one chosen already, or the one serving the address
+/// the post collects from (or, for a `return` dossier, delivers to).
+fn find_serving_office(
+    c: &mut Checker,
+    catalog: &Catalog,
+    mut office_code: Option<String>,
+    pickup: Option<&Address>,
+    return_to: Option<&Address>,
+) -> Option<String> {
+    let served = pickup.or(return_to);
     if office_code.is_none()
         && let Some(address) = served
     {
@@ -1231,38 +1420,24 @@ fn check_request(
             c.fail(field, "no post office serves this province yet");
         }
     }
+    office_code
+}
 
-    if let Err(errors) = c.finish() {
-        return Err(OpError::Validation(errors));
-    }
-    let (
-        Some(procedure),
-        Some(agency),
-        Some(mode),
-        Some(full_name),
-        Some(phone),
-        Some(id_number),
-        Some(office_code),
-    ) = (
-        procedure,
-        agency,
-        mode,
-        full_name,
-        phone,
-        id_number,
-        office_code,
-    )
-    else {
-        return Err(OpError::Validation(vec![]));
-    };
-
-    // Route classes and fees.
+/// The route classes of the parcels the dossier travels as: in from the pickup address, and back to
+/// the return address unless the mode is `send`.
+fn route_classes(
+    catalog: &Catalog,
+    agency: &agency::Model,
+    mode: ServiceMode,
+    pickup: Option<&Address>,
+    return_to: Option<&Address>,
+) -> (Option<RouteClass>, Option<RouteClass>) {
     let is_major = |p: &str| catalog.is_major_city(p);
     let agency_place = Place {
         province_code: &agency.province_code,
         ward_code: &agency.ward_code,
     };
-    let inbound_class = pickup.as_ref().map(|a| {
+    let inbound_class = pickup.map(|a| {
         route_class(
             Place {
                 province_code: &a.province_code,
@@ -1272,21 +1447,28 @@ fn check_request(
             is_major,
         )
     });
-    let outbound_class = return_to
-        .as_ref()
-        .filter(|_| mode != ServiceMode::Send)
-        .map(|a| {
-            route_class(
-                agency_place,
-                Place {
-                    province_code: &a.province_code,
-                    ward_code: &a.ward_code,
-                },
-                is_major,
-            )
-        });
+    let outbound_class = return_to.filter(|_| mode != ServiceMode::Send).map(|a| {
+        route_class(
+            agency_place,
+            Place {
+                province_code: &a.province_code,
+                ward_code: &a.ward_code,
+            },
+            is_major,
+        )
+    });
+    (inbound_class, outbound_class)
+}
+
+/// The fees of the dossier's parcels and the procedure: refused when a route class has no tariff.
+fn price(
+    catalog: &Catalog,
+    classes: [Option<RouteClass>; 2],
+    exemption: FeeExemption,
+    admin_fee_vnd: i64,
+) -> Result<Fees, OpError> {
     let mut postage = Vec::with_capacity(2);
-    for class in [inbound_class, outbound_class].into_iter().flatten() {
+    for class in classes.into_iter().flatten() {
         match catalog.postage(class) {
             Some(p) => postage.push(p),
             None => {
@@ -1297,32 +1479,7 @@ fn check_request(
             }
         }
     }
-    let fees = compute_fees(&postage, exemption, procedure.admin_fee_vnd);
-    let return_to = if mode == ServiceMode::Send {
-        None
-    } else {
-        return_to
-    };
-
-    Ok(CheckedRequest {
-        procedure,
-        agency,
-        office_code,
-        mode,
-        full_name,
-        phone,
-        email,
-        id_number,
-        pickup,
-        return_to,
-        documents,
-        with_appointment: request.with_appointment.unwrap_or(false),
-        exemption,
-        language,
-        inbound_class,
-        outbound_class,
-        fees,
-    })
+    Ok(compute_fees(&postage, exemption, admin_fee_vnd))
 }
 
 /// Finds a dossier by its code as typed (any case, dash optional).

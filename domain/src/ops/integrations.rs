@@ -181,30 +181,11 @@ pub(crate) async fn rows_for_events(
 ) -> Result<Vec<outbox::ActiveModel>, DbErr> {
     let mut rows = Vec::new();
     // Dossiers the portal already knows: their filing call is written.
-    let mut synced: HashSet<i64> = HashSet::new();
-    if outlets.portal {
-        let ids: Vec<i64> = events
-            .iter()
-            .filter(|e| e.to_status.is_some_and(|s| portal_status(s).is_some()))
-            .map(|e| e.dossier_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in ids.chunks(CHUNK) {
-            synced.extend(
-                outbox::Entity::find()
-                    .select_only()
-                    .column(outbox::Column::DossierId)
-                    .filter(outbox::Column::Kind.eq(DeliveryKind::PortalCall.as_str()))
-                    .filter(outbox::Column::DossierId.is_in(chunk.iter().copied()))
-                    .into_tuple::<Option<i64>>()
-                    .all(conn)
-                    .await?
-                    .into_iter()
-                    .flatten(),
-            );
-        }
-    }
+    let mut synced = if outlets.portal {
+        synced_with_portal(conn, events).await?
+    } else {
+        HashSet::new()
+    };
     for event in events {
         let Some(dossier) = dossiers.get(&event.dossier_id) else {
             continue;
@@ -252,6 +233,36 @@ pub(crate) async fn rows_for_events(
         }
     }
     Ok(rows)
+}
+
+/// Those of the events' dossiers whose filing call to the portal is written already.
+async fn synced_with_portal(
+    conn: &impl ConnectionTrait,
+    events: &[dossier_event::Model],
+) -> Result<HashSet<i64>, DbErr> {
+    let mut synced: HashSet<i64> = HashSet::new();
+    let ids: Vec<i64> = events
+        .iter()
+        .filter(|e| e.to_status.is_some_and(|s| portal_status(s).is_some()))
+        .map(|e| e.dossier_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in ids.chunks(CHUNK) {
+        synced.extend(
+            outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::DossierId)
+                .filter(outbox::Column::Kind.eq(DeliveryKind::PortalCall.as_str()))
+                .filter(outbox::Column::DossierId.is_in(chunk.iter().copied()))
+                .into_tuple::<Option<i64>>()
+                .all(conn)
+                .await?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    Ok(synced)
 }
 
 /// The phone notice of a message no event stands for (a complaint's answer), when the phone outlet is
