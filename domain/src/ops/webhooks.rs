@@ -292,6 +292,18 @@ async fn find(conn: &impl ConnectionTrait, id: i64) -> Result<webhook::Model, Op
         .ok_or(OpError::NotFound("webhook"))
 }
 
+/// The webhook a delivery goes to, read when it is sent (so a disabled one gets nothing more and a
+/// rotated secret signs at once); `None` when it is gone or disabled.
+pub async fn active_webhook(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<webhook::Model>, DbErr> {
+    Ok(webhook::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|h| h.active))
+}
+
 /// One webhook, without its secrets (admin key only).
 pub async fn get_webhook(
     conn: &impl ConnectionTrait,
