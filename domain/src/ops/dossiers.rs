@@ -1,5 +1,6 @@
 //! Dossier use-cases of the foundation: a citizen's pickup request (or an agency's return-only dossier),
-//! reading a dossier with its legs and timeline, the masked tracking view, and cancellation.
+//! finding a dossier by its code, and cancellation. Reading a dossier with its legs and timeline, and
+//! the masked tracking view, are in `dossier_record`.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
