@@ -12,6 +12,7 @@ pub mod limits;
 pub mod optional_json;
 pub mod probes;
 pub mod rate_limit;
+pub mod report_runs;
 pub mod routes;
 pub mod serve;
 pub mod settings;

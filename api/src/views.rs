@@ -4,7 +4,7 @@
 //! which the label route, the rate limits and the pages all ask.
 
 use chrono::{DateTime, FixedOffset};
-use domain::ops::dossiers::DossierRecord;
+use domain::ops::dossier_record::DossierRecord;
 use domain::sla::to_local as local_time;
 use poem_openapi::Object;
 

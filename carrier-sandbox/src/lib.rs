@@ -83,7 +83,7 @@ impl Sandbox {
         let acceptor = TcpAcceptor::from_tokio(listener).map_err(bind_error)?;
         let shared = Arc::new(Shared::new(config));
         let acceptor = net::ResettableAcceptor::new(acceptor, shared.connections.clone());
-        let app = server::app(shared.clone());
+        let app = server::app(shared.clone(), control::routes());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let signal = async {

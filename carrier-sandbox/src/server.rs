@@ -1,6 +1,6 @@
 //! The HTTP face of the sandbox: the carrier endpoints of CARRIER.md (`/token`, `/order/post`,
 //! `/order/tracking`) behind a gate that counts every request and applies armed request failures, and
-//! the control API under `/_sandbox` (see [`crate::control`]).
+//! the control API under `/_sandbox` (the `control` module, handed in by the caller).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -411,14 +411,15 @@ async fn tracking(
     json(StatusCode::OK, &TrackingAnswer { content, last_id })
 }
 
-/// The whole application: carrier endpoints and control API behind the gate.
-pub(crate) fn app(shared: Arc<Shared>) -> impl Endpoint + 'static {
+/// The whole application: carrier endpoints and the control API (`control`, nested under
+/// `/_sandbox`) behind the gate.
+pub(crate) fn app(shared: Arc<Shared>, control: Route) -> impl Endpoint + 'static {
     let gate_state = shared.clone();
     Route::new()
         .at("/token", post(issue_token))
         .at("/order/post", post(order_post))
         .at("/order/tracking", get(tracking))
-        .nest("/_sandbox", crate::control::routes())
+        .nest("/_sandbox", control)
         .data(shared)
         .into_endpoint()
         .around(move |next, req| gate(gate_state.clone(), next, req))

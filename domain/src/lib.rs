@@ -9,6 +9,7 @@
 //! as one function that checks, writes and enqueues its notices in one transaction, and is then called by
 //! a route in `api` or a loop in `worker`. Queries belong under `ops`, not in `api` or `worker`.
 
+mod batch_writer;
 pub mod calendar;
 pub mod carrier_codes;
 pub mod clock;

@@ -7,6 +7,16 @@
 
 use entity::enums::{DossierStatus, ServiceMode};
 
+/// The statuses of a pickup request the post has not collected yet: requested, scheduled, or tried
+/// and failed. An applicant phone's open requests are counted in them (`ops::dossiers`), and the
+/// pickup worklist shows them when no status is asked for (`ops::postal::OPEN_PICKUP_STATUSES`, the
+/// same list).
+pub const OPEN_PICKUP_STATUSES: &[DossierStatus] = &[
+    DossierStatus::PickupRequested,
+    DossierStatus::PickupScheduled,
+    DossierStatus::PickupFailed,
+];
+
 /// Something that happens to a dossier and may move it to another status.
 ///
 /// Each action is named after what a person or a carrier does, so that the timeline and the

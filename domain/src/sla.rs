@@ -438,7 +438,7 @@ mod tests {
     /// the dossier and of its parcel, with the deadlines passed or not, they answer alike.
     #[test]
     fn the_dossier_views_overdue_flag_agrees_with_the_sweeps_predicates() {
-        use crate::ops::dossiers::DossierRecord;
+        use crate::ops::dossier_record::DossierRecord;
         use entity::enums::{FeeExemption, LegDirection, ServiceMode};
         let now = vn(2027, 2, 15, 9, 0);
         let past = Some(now - TimeDelta::hours(1));

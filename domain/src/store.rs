@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::batch_writer::BatchWriter;
+pub use crate::batch_writer::begin_write;
 use crate::ops::catalog::CatalogCache;
-use crate::ops::dossiers::NewDossierQueue;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Where the service keeps its data.
@@ -30,9 +30,9 @@ pub struct Store {
     /// On SQLite, a counter this process's writer moves on every commit; `None` on PostgreSQL, where
     /// other processes write as much as this one and no in-process count can tell what changed.
     pub write_generation: Option<Arc<WriteGeneration>>,
-    /// On SQLite, the writer of new dossiers, which commits those that arrive together in one
-    /// transaction; `None` on PostgreSQL.
-    pub(crate) new_dossiers: Option<NewDossierQueue>,
+    /// On SQLite, the writer of new dossiers (`ops::dossiers`), which commits those that arrive
+    /// together in one transaction; `None` on PostgreSQL.
+    pub(crate) new_dossiers: Option<BatchWriter>,
     /// Most open pickup requests (`pickup_requested`, `pickup_scheduled`, `pickup_failed`) one
     /// applicant phone may have; a new one over it is refused.
     pub open_requests_per_phone: u32,
@@ -75,7 +75,7 @@ impl Store {
             let mut write_options = sqlite_options(url, 1);
             count_commits(&mut write_options, generation.clone());
             let write = Database::connect(write_options).await?;
-            let new_dossiers = Some(NewDossierQueue::start(write.clone())?);
+            let new_dossiers = Some(BatchWriter::start(write.clone())?);
             Ok(Self {
                 read,
                 write,
@@ -118,17 +118,6 @@ impl Store {
         self.read.close().await?;
         self.write.close().await
     }
-}
-
-/// Starts a write transaction on `db` (`BEGIN IMMEDIATE` on SQLite).
-pub async fn begin_write(
-    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
-) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
 
 /// The most SQLite read connections: each is a thread of its own with its own page cache, and more

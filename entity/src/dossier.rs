@@ -54,24 +54,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+/// A dossier's legs and timeline name it (`leg::Relation::Dossier`, `dossier_event::Relation::Dossier`);
+/// queries start from them, so the dossier names neither and the tables depend one way.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::leg::Entity")]
-    Leg,
-    #[sea_orm(has_many = "super::dossier_event::Entity")]
-    DossierEvent,
-}
-
-impl Related<super::leg::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Leg.def()
-    }
-}
-
-impl Related<super::dossier_event::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DossierEvent.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -29,16 +29,9 @@ pub struct Model {
     pub confirmed_at: Option<DateTimeUtc>,
 }
 
+/// A record's items name it (`handover_item::Relation::HandoverRecord`); queries start from them, so
+/// the record does not name its items and the tables depend one way.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::handover_item::Entity")]
-    HandoverItem,
-}
-
-impl Related<super::handover_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::HandoverItem.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

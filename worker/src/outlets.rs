@@ -6,11 +6,10 @@
 use domain::notify::{
     local_date, phone_international, portal_time, sms_text, status_words, tracking_link,
 };
-use domain::ops::integrations::{PhoneNoticePayload, PortalCallPayload, PortalService};
+use domain::ops::integrations::{self, PhoneNoticePayload, PortalCallPayload, PortalService};
 use domain::ops::outbox as queue;
 use domain::store::Store;
-use entity::{agency, dossier, outbox, procedure};
-use sea_orm::EntityTrait;
+use entity::{dossier, outbox};
 use serde_json::json;
 
 use crate::portal::PortalClient;
@@ -56,8 +55,7 @@ async fn dossier_of(store: &Store, row: &outbox::Model) -> Result<dossier::Model
     let id = row
         .dossier_id
         .ok_or_else(|| give_up("the row names no dossier"))?;
-    dossier::Entity::find_by_id(id)
-        .one(&store.read)
+    integrations::dossier_to_send(&store.read, id)
         .await
         .map_err(|e| retry(format!("reading the dossier failed: {e}")))?
         .ok_or_else(|| give_up("the dossier is gone"))
@@ -135,8 +133,7 @@ pub async fn deliver_portal_call(
     let payload: PortalCallPayload = serde_json::from_value(row.payload.clone())
         .map_err(|_| give_up("the payload is unreadable"))?;
     let dossier = dossier_of(store, row).await?;
-    let agency = agency::Entity::find_by_id(dossier.agency_code.clone())
-        .one(&store.read)
+    let agency = integrations::agency_to_send(&store.read, &dossier.agency_code)
         .await
         .map_err(|e| retry(format!("reading the agency failed: {e}")))?
         .ok_or_else(|| give_up("the dossier's agency is gone"))?;
@@ -147,12 +144,12 @@ pub async fn deliver_portal_call(
         .unwrap_or_else(|| agency.code.clone());
     let data = match payload.service {
         PortalService::DongBoHoSoMC => {
-            let procedure_name = procedure::Entity::find_by_id(dossier.procedure_code.clone())
-                .one(&store.read)
-                .await
-                .map_err(|e| retry(format!("reading the procedure failed: {e}")))?
-                .map(|p| p.name)
-                .unwrap_or_default();
+            let procedure_name =
+                integrations::procedure_to_send(&store.read, &dossier.procedure_code)
+                    .await
+                    .map_err(|e| retry(format!("reading the procedure failed: {e}")))?
+                    .map(|p| p.name)
+                    .unwrap_or_default();
             json!([{
                 "MaHoSo": dossier.code,
                 "MaTTHC": dossier.procedure_code,

@@ -37,7 +37,7 @@ use domain::ops::outbox::WebhookPayload;
 use domain::ops::webhooks::AttemptReport;
 use entity::enums::WebhookAttemptOutcome;
 use hmac::{Hmac, Mac};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 use sha2::Sha256;
 
 /// The header carrying the signature.
@@ -237,10 +237,7 @@ impl WebhookClient {
         conn: &impl ConnectionTrait,
         payload: &WebhookPayload,
     ) -> Result<Delivered, WebhookError> {
-        let Some(hook) = entity::webhook::Entity::find_by_id(payload.webhook_id)
-            .one(conn)
-            .await?
-            .filter(|h| h.active)
+        let Some(hook) = domain::ops::webhooks::active_webhook(conn, payload.webhook_id).await?
         else {
             return Ok(Delivered::Skipped);
         };

@@ -14,11 +14,10 @@
 
 use std::time::Duration;
 
-use domain::ops::integrations::{ZALO_TOKENS, get_state, put_state};
+use domain::ops::integrations::{ZALO_TOKENS, get_state, lock_state, put_state};
 use domain::store::Store;
-use entity::integration_state;
 use reqwest::Client;
-use sea_orm::{DbBackend, EntityTrait, QuerySelect, TransactionTrait};
+use sea_orm::{DbBackend, TransactionTrait};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -231,25 +230,8 @@ impl ZaloClient {
         let token = if store.backend() == DbBackend::Postgres {
             // One refresh at a time across workers: the state row is locked while it happens.
             let txn = store.write.begin().await.map_err(db)?;
-            if get_state(&txn, ZALO_TOKENS).await.map_err(db)?.is_none() {
-                integration_state::Entity::insert(integration_state::ActiveModel {
-                    name: sea_orm::ActiveValue::Set(ZALO_TOKENS.to_owned()),
-                    value: sea_orm::ActiveValue::Set(String::new()),
-                    updated_at: sea_orm::ActiveValue::Set(domain::clock::now()),
-                })
-                .on_conflict_do_nothing()
-                .exec(&txn)
-                .await
-                .map_err(db)?;
-            }
-            let row = integration_state::Entity::find_by_id(ZALO_TOKENS)
-                .lock_exclusive()
-                .one(&txn)
-                .await
-                .map_err(db)?;
-            let token = self
-                .fresh_token(&txn, &seed, row.map(|r| r.value), refused)
-                .await?;
+            let stored = lock_state(&txn, ZALO_TOKENS).await.map_err(db)?;
+            let token = self.fresh_token(&txn, &seed, stored, refused).await?;
             txn.commit().await.map_err(db)?;
             token
         } else {

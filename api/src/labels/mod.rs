@@ -13,6 +13,7 @@
 //!
 //! A label is 100 × 150 mm, the usual size of thermal parcel labels. `qr` makes its QR code.
 
+pub mod content;
 pub mod handover_pdf;
 mod layout;
 pub mod pdf;

@@ -2,9 +2,10 @@
 //! tracking view, and cancellation before pickup.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use domain::ops::dossier_record::DossierRecord;
 use domain::ops::dossiers::{
     AddressRequest, ApplicantRequest, CreateOutcome, CreatedDossier, DocumentRequest,
-    DossierRecord, DossierRequest,
+    DossierRequest,
 };
 use domain::ops::idempotency::IdempotencyClaim;
 use poem::web::Data;
@@ -586,7 +587,8 @@ impl DossierApi {
             ));
         }
         let record =
-            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+            domain::ops::dossier_record::view_dossier(&state.store.read, &caller.0, &code.0)
+                .await?;
         Ok(Json(dossier_out(record, Utc::now())))
     }
 
@@ -601,7 +603,7 @@ impl DossierApi {
             return Ok(Json(TrackOut::clone(&view)));
         }
         let mark = state.track_cache.mark();
-        let record = domain::ops::dossiers::track(&state.store, &code.0).await?;
+        let record = domain::ops::dossier_record::track(&state.store, &code.0).await?;
         let view = track_out(record);
         state
             .track_cache
@@ -645,7 +647,8 @@ impl DossierApi {
         domain::ops::supplements::submit_supplement(&state.store, &caller.0, &code.0, &request)
             .await?;
         let record =
-            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+            domain::ops::dossier_record::view_dossier(&state.store.read, &caller.0, &code.0)
+                .await?;
         Ok(SupplementResponse::Created(Json(dossier_out(
             record,
             Utc::now(),
@@ -670,7 +673,8 @@ impl DossierApi {
         domain::ops::dossiers::cancel_dossier(&state.store, &caller.0, &code.0, reason.as_deref())
             .await?;
         let record =
-            domain::ops::dossiers::view_dossier(&state.store.read, &caller.0, &code.0).await?;
+            domain::ops::dossier_record::view_dossier(&state.store.read, &caller.0, &code.0)
+                .await?;
         Ok(Json(dossier_out(record, Utc::now())))
     }
 }

@@ -382,7 +382,7 @@ pub(crate) async fn dossier_answer(
     actor: &Actor,
     code: &str,
 ) -> Result<Json<DossierOut>, ApiError> {
-    let record = domain::ops::dossiers::view_dossier(&state.store.read, actor, code).await?;
+    let record = domain::ops::dossier_record::view_dossier(&state.store.read, actor, code).await?;
     Ok(Json(dossier_out(record, Utc::now())))
 }
 

@@ -17,6 +17,7 @@ use poem_openapi::{
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::report_runs::run_report;
 use crate::state::AppState;
 
 /// What a report period covers, in words (also in the OpenAPI description).
@@ -469,52 +470,6 @@ enum SummaryResponse {
     /// `by_procedure`, `legs`, `agencies`, `overdue`; each its name on a line, a header row, the rows).
     #[oai(status = 200)]
     Ok(SummaryBody, #[oai(header = "Vary")] String),
-}
-
-/// Runs the summary report within this process's limits: at most `limits.reports_at_once` at a
-/// time (the next waits up to `limits.report_wait_secs` for a turn, then is refused), each statement
-/// under `limits.report_timeout_ms` on PostgreSQL, and the whole report bounded by a timer a little
-/// longer than that (on SQLite, the timer alone). Either refusal is [`ReportError::Busy`].
-pub async fn run_report(
-    state: &AppState,
-    period: &ReportPeriod,
-    scope: Option<&str>,
-) -> Result<SummaryReport, ReportError> {
-    let reports = &state.guards.reports;
-    let wait_secs = reports.wait.as_secs().max(1);
-    let _turn = match tokio::time::timeout(reports.wait, reports.slots.acquire()).await {
-        Ok(Ok(turn)) => turn,
-        Ok(Err(_)) | Err(_) => {
-            return Err(ReportError::Busy {
-                message: "other reports are being made; try again in a moment".into(),
-                retry_after_secs: wait_secs,
-            });
-        }
-    };
-    let timed_out = || ReportError::Busy {
-        message: format!(
-            "the report took longer than {} ms and was stopped; try again later, or ask for a \
-             shorter period or one agency",
-            reports.timeout.as_millis()
-        ),
-        retry_after_secs: 60,
-    };
-    if reports.timeout.is_zero() {
-        return Err(timed_out());
-    }
-    let report = domain::ops::reports::summary_report_within(
-        &state.store.read,
-        period,
-        scope,
-        domain::clock::now(),
-        reports.timeout,
-    );
-    match tokio::time::timeout(reports.timeout + reports.timeout / 10, report).await {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(err)) if domain::ops::reports::is_statement_timeout(&err) => Err(timed_out()),
-        Ok(Err(err)) => Err(ReportError::Db(err)),
-        Err(_) => Err(timed_out()),
-    }
 }
 
 pub struct ReportApi;

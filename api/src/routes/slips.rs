@@ -10,10 +10,11 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Binary};
 
 use super::ApiTags;
-use super::labels::{address_lines, render_off_the_runtime};
+use super::labels::render_off_the_runtime;
 use super::local_time;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::labels::content::address_lines;
 use crate::labels::slip_pdf::{
     ReceiptPdfData, SlipParty, SlipPdfData, SlipPdfDocument, render_receipt_pdf, render_slip_pdf,
 };

@@ -394,7 +394,7 @@ pub async fn tracking(
     MaybeStaff(staff): MaybeStaff,
 ) -> Response {
     let lang = Lang::of(req);
-    let mut record = match domain::ops::dossiers::track(&state.store, &code).await {
+    let mut record = match domain::ops::dossier_record::track(&state.store, &code).await {
         Ok(record) => record,
         Err(OpError::NotFound(_)) => {
             let message = lang.t(

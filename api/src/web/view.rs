@@ -3,7 +3,7 @@
 //! for the citizen holding the access token and for the staff entitled to the dossier.
 
 use chrono::{DateTime, Utc};
-use domain::ops::dossiers::DossierRecord;
+use domain::ops::dossier_record::DossierRecord;
 
 use super::i18n::{Lang, local_date, local_time, vnd};
 

@@ -6,6 +6,9 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 
 use crate::codes::{ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, hash_secret};
 
+/// `last_used_at` is written at most this often per key.
+pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
 /// The party behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -27,7 +30,7 @@ pub struct StaffKey {
     pub role: Role,
     pub office_code: Option<String>,
     pub agency_code: Option<String>,
-    /// When the key was last noted as used (see [`crate::ops::keys::touch_last_used`]).
+    /// When the key was last noted as used (see `keys::touch_last_used`, which writes it).
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -35,8 +38,7 @@ impl StaffKey {
     /// Whether this use should be noted in `last_used_at` (at most once a minute).
     pub fn use_worth_noting(&self) -> bool {
         self.last_used_at.is_none_or(|at| {
-            crate::clock::now() - at
-                >= chrono::Duration::seconds(crate::ops::keys::LAST_USED_RESOLUTION_SECS)
+            crate::clock::now() - at >= chrono::Duration::seconds(LAST_USED_RESOLUTION_SECS)
         })
     }
 }

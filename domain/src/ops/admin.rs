@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use entity::enums::{Role, RouteClass};
 use entity::{
     admin_audit, agency, agency_procedure, holiday, item_code_range, post_office, procedure,
@@ -504,6 +504,65 @@ pub async fn put_agency(
     request: &AgencyRequest,
 ) -> Result<Written<AgencyView>, OpError> {
     let key = admin(actor)?;
+    let fields = check_agency(request)?;
+    let code = fields.code.clone();
+    let now = crate::clock::now();
+    let txn = store.begin().await?;
+    let existing = for_update(&txn, agency::Entity::find_by_id(code.clone()))
+        .one(&txn)
+        .await?;
+    let active = agency::ActiveModel {
+        created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
+        updated_at: Set(now),
+        ..agency::ActiveModel::from(fields)
+    };
+    let before = existing.map(AgencyView::from);
+    let saved: AgencyView = if before.is_some() {
+        active.update(&txn).await?.into()
+    } else {
+        active.insert(&txn).await?.into()
+    };
+    commit_put(
+        store,
+        txn,
+        key,
+        Subject::Agency,
+        &code,
+        before.as_ref(),
+        saved,
+    )
+    .await
+}
+
+/// The agency's fields as checked, all but its timestamps.
+struct CheckedAgency {
+    code: String,
+    name: String,
+    identifier: Option<String>,
+    province_code: String,
+    ward_code: String,
+    address: String,
+    email: Option<String>,
+    portal_unit_code: Option<String>,
+}
+
+impl From<CheckedAgency> for agency::ActiveModel {
+    fn from(a: CheckedAgency) -> Self {
+        agency::ActiveModel {
+            code: Set(a.code),
+            name: Set(a.name),
+            identifier: Set(a.identifier),
+            province_code: Set(a.province_code),
+            ward_code: Set(a.ward_code),
+            address: Set(a.address),
+            email: Set(a.email),
+            portal_unit_code: Set(a.portal_unit_code),
+            ..Default::default()
+        }
+    }
+}
+
+fn check_agency(request: &AgencyRequest) -> Result<CheckedAgency, OpError> {
     let mut c = Checker::new();
     let code = code_field(
         &mut c,
@@ -548,45 +607,34 @@ pub async fn put_agency(
     ) else {
         return Err(OpError::Validation(vec![]));
     };
+    Ok(CheckedAgency {
+        code,
+        name,
+        identifier,
+        province_code,
+        ward_code,
+        address,
+        email,
+        portal_unit_code,
+    })
+}
 
-    let now = crate::clock::now();
-    let txn = store.begin().await?;
-    let existing = for_update(&txn, agency::Entity::find_by_id(code.clone()))
-        .one(&txn)
-        .await?;
-    let active = agency::ActiveModel {
-        code: Set(code.clone()),
-        name: Set(name),
-        identifier: Set(identifier),
-        province_code: Set(province_code),
-        ward_code: Set(ward_code),
-        address: Set(address),
-        email: Set(email),
-        portal_unit_code: Set(portal_unit_code),
-        created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
-        updated_at: Set(now),
-    };
-    let before = existing.map(AgencyView::from);
-    let saved: AgencyView = if before.is_some() {
-        active.update(&txn).await?.into()
-    } else {
-        active.insert(&txn).await?.into()
-    };
+/// Writes the audit row of a creation or replacement, commits, and answers the saved record.
+async fn commit_put<T: Serialize>(
+    store: &Store,
+    txn: sea_orm::DatabaseTransaction,
+    key: &StaffKey,
+    subject: Subject,
+    code: &str,
+    before: Option<&T>,
+    saved: T,
+) -> Result<Written<T>, OpError> {
     let change = if before.is_some() {
         Change::Replace
     } else {
         Change::Create
     };
-    record_audit(
-        &txn,
-        key,
-        Subject::Agency,
-        &code,
-        change,
-        before.as_ref(),
-        Some(&saved),
-    )
-    .await?;
+    record_audit(&txn, key, subject, code, change, before, Some(&saved)).await?;
     commit(store, txn).await?;
     Ok(Written {
         record: saved,
@@ -672,15 +720,58 @@ pub async fn put_procedure(
 ) -> Result<Written<ProcedureView>, OpError> {
     let key = admin(actor)?;
     let mut c = Checker::new();
-    let code = code_field(
-        &mut c,
-        "code",
-        request.code.as_deref(),
-        8,
-        check_procedure_code,
-    );
+    let fields = check_procedure_fields(&mut c, request);
+    let documents = check_procedure_documents(&mut c, request, fields.code.as_deref());
+    let mut agency_codes = check_agency_codes(&mut c, request);
+    check_agencies_known(&mut c, &store.read, request, &agency_codes).await?;
+    c.finish().map_err(OpError::Validation)?;
+    let ProcedureFields {
+        code: Some(code),
+        name: Some(name),
+        admin_fee_vnd: Some(admin_fee_vnd),
+        processing_days: Some(processing_days),
+    } = fields
+    else {
+        return Err(OpError::Validation(vec![]));
+    };
+    agency_codes.sort();
+    let saved = ProcedureView {
+        code,
+        name,
+        admin_fee_vnd,
+        processing_days,
+        documents,
+        agency_codes,
+    };
+
+    let now = crate::clock::now();
+    let txn = store.begin().await?;
+    let before = write_procedure(&txn, &saved, now).await?;
+    let code = saved.code.clone();
+    commit_put(
+        store,
+        txn,
+        key,
+        Subject::Procedure,
+        &code,
+        before.as_ref(),
+        saved,
+    )
+    .await
+}
+
+/// A procedure's own fields as checked; `None` where one is missing or invalid.
+struct ProcedureFields {
+    code: Option<String>,
+    name: Option<String>,
+    admin_fee_vnd: Option<i64>,
+    processing_days: Option<i32>,
+}
+
+fn check_procedure_fields(c: &mut Checker, request: &ProcedureRequest) -> ProcedureFields {
+    let code = code_field(c, "code", request.code.as_deref(), 8, check_procedure_code);
     let name = c.required_text("name", request.name.as_deref(), MAX_PROCEDURE_NAME);
-    let admin_fee_vnd = vnd_field(&mut c, "admin_fee_vnd", request.admin_fee_vnd);
+    let admin_fee_vnd = vnd_field(c, "admin_fee_vnd", request.admin_fee_vnd);
     let processing_days = match request.processing_days {
         None => {
             c.fail("processing_days", "is required");
@@ -695,6 +786,21 @@ pub async fn put_procedure(
         }
         Some(d) => i32::try_from(d).ok(),
     };
+    ProcedureFields {
+        code,
+        name,
+        admin_fee_vnd,
+        processing_days,
+    }
+}
+
+/// The procedure's published document list, in order; a document without a code gets the one
+/// derived from the procedure's `code` and its position.
+fn check_procedure_documents(
+    c: &mut Checker,
+    request: &ProcedureRequest,
+    code: Option<&str>,
+) -> Vec<DocumentView> {
     let mut documents = Vec::new();
     match &request.documents {
         None => c.fail(
@@ -710,27 +816,7 @@ pub async fn put_procedure(
             let mut seen = HashSet::new();
             let mut seen_codes = HashSet::new();
             for (i, doc) in list.iter().enumerate() {
-                let doc_code = match doc.code.as_deref().map(str::trim) {
-                    None | Some("") => super::seed::document_code(
-                        code.as_deref().unwrap_or_default(),
-                        i32::try_from(i).unwrap_or_default(),
-                    ),
-                    Some(text)
-                        if text.len() <= 50
-                            && text
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
-                    {
-                        text.to_owned()
-                    }
-                    Some(_) => {
-                        c.fail(
-                            format!("documents[{i}].code"),
-                            "must be at most 50 letters, digits, `.`, `-` or `_`",
-                        );
-                        String::new()
-                    }
-                };
+                let doc_code = check_document_code(c, code, i, doc);
                 if !doc_code.is_empty() && !seen_codes.insert(doc_code.clone()) {
                     c.fail(format!("documents[{i}].code"), "is listed twice");
                 }
@@ -759,6 +845,42 @@ pub async fn put_procedure(
             }
         }
     }
+    documents
+}
+
+/// The code of the `i`-th document: as given, or derived from the procedure's code; empty when the
+/// given one is invalid.
+fn check_document_code(
+    c: &mut Checker,
+    procedure_code: Option<&str>,
+    i: usize,
+    doc: &DocumentRequest,
+) -> String {
+    match doc.code.as_deref().map(str::trim) {
+        None | Some("") => super::seed::document_code(
+            procedure_code.unwrap_or_default(),
+            i32::try_from(i).unwrap_or_default(),
+        ),
+        Some(text)
+            if text.len() <= 50
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            text.to_owned()
+        }
+        Some(_) => {
+            c.fail(
+                format!("documents[{i}].code"),
+                "must be at most 50 letters, digits, `.`, `-` or `_`",
+            );
+            String::new()
+        }
+    }
+}
+
+/// The agencies that handle the procedure, each named once.
+fn check_agency_codes(c: &mut Checker, request: &ProcedureRequest) -> Vec<String> {
     let mut agency_codes: Vec<String> = Vec::new();
     match &request.agency_codes {
         None => c.fail(
@@ -784,68 +906,79 @@ pub async fn put_procedure(
             }
         }
     }
+    agency_codes
+}
 
-    if !agency_codes.is_empty() {
-        // Agencies are never deleted, so a read outside the write transaction is as good as one inside
-        // it (and the foreign key stands behind it).
-        let known: HashSet<String> = agency::Entity::find()
-            .select_only()
-            .column(agency::Column::Code)
-            .filter(agency::Column::Code.is_in(agency_codes.iter().cloned()))
-            .into_tuple::<String>()
-            .all(&store.read)
-            .await?
-            .into_iter()
-            .collect();
-        if let Some(list) = &request.agency_codes {
-            for (i, code) in list.iter().enumerate() {
-                let field = format!("agency_codes[{i}]");
-                if !c.has_failed(&field) && !known.contains(code.trim()) {
-                    c.fail(field, "is not a known agency");
-                }
+/// Fails each listed agency that does not exist.
+async fn check_agencies_known(
+    c: &mut Checker,
+    read: &impl ConnectionTrait,
+    request: &ProcedureRequest,
+    agency_codes: &[String],
+) -> Result<(), DbErr> {
+    if agency_codes.is_empty() {
+        return Ok(());
+    }
+    // Agencies are never deleted, so a read outside the write transaction is as good as one inside
+    // it (and the foreign key stands behind it).
+    let known: HashSet<String> = agency::Entity::find()
+        .select_only()
+        .column(agency::Column::Code)
+        .filter(agency::Column::Code.is_in(agency_codes.iter().cloned()))
+        .into_tuple::<String>()
+        .all(read)
+        .await?
+        .into_iter()
+        .collect();
+    if let Some(list) = &request.agency_codes {
+        for (i, code) in list.iter().enumerate() {
+            let field = format!("agency_codes[{i}]");
+            if !c.has_failed(&field) && !known.contains(code.trim()) {
+                c.fail(field, "is not a known agency");
             }
         }
     }
-    c.finish().map_err(OpError::Validation)?;
-    let (Some(code), Some(name), Some(admin_fee_vnd), Some(processing_days)) =
-        (code, name, admin_fee_vnd, processing_days)
-    else {
-        return Err(OpError::Validation(vec![]));
-    };
-    agency_codes.sort();
+    Ok(())
+}
 
-    let now = crate::clock::now();
-    let txn = store.begin().await?;
-    let existing = for_update(&txn, procedure::Entity::find_by_id(code.clone()))
-        .one(&txn)
+/// Writes the procedure with its document list and the agencies that handle it, replacing what was
+/// there; answers what was there before.
+async fn write_procedure(
+    txn: &sea_orm::DatabaseTransaction,
+    saved: &ProcedureView,
+    now: DateTime<Utc>,
+) -> Result<Option<ProcedureView>, OpError> {
+    let code = &saved.code;
+    let existing = for_update(txn, procedure::Entity::find_by_id(code.clone()))
+        .one(txn)
         .await?;
     let before = match &existing {
-        Some(_) => procedure_views(&txn, Some(&code)).await?.into_iter().next(),
+        Some(_) => procedure_views(txn, Some(code)).await?.into_iter().next(),
         None => None,
     };
     let active = procedure::ActiveModel {
         code: Set(code.clone()),
-        name: Set(name.clone()),
-        admin_fee_vnd: Set(admin_fee_vnd),
-        processing_days: Set(processing_days),
+        name: Set(saved.name.clone()),
+        admin_fee_vnd: Set(saved.admin_fee_vnd),
+        processing_days: Set(saved.processing_days),
         created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
         updated_at: Set(now),
     };
     if existing.is_some() {
-        active.update(&txn).await?;
+        active.update(txn).await?;
         procedure_document::Entity::delete_many()
             .filter(procedure_document::Column::ProcedureCode.eq(code.as_str()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         agency_procedure::Entity::delete_many()
             .filter(agency_procedure::Column::ProcedureCode.eq(code.as_str()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     } else {
-        active.insert(&txn).await?;
+        active.insert(txn).await?;
     }
-    procedure_document::Entity::insert_many(documents.iter().zip(0..).map(|(d, position)| {
-        procedure_document::ActiveModel {
+    procedure_document::Entity::insert_many(saved.documents.iter().zip(0..).map(
+        |(d, position)| procedure_document::ActiveModel {
             procedure_code: Set(code.clone()),
             position: Set(position),
             name: Set(d.name.clone()),
@@ -853,48 +986,21 @@ pub async fn put_procedure(
             code: Set(d.code.clone()),
             required: Set(d.required),
             ..Default::default()
-        }
-    }))
-    .exec_without_returning(&txn)
+        },
+    ))
+    .exec_without_returning(txn)
     .await?;
-    if !agency_codes.is_empty() {
-        agency_procedure::Entity::insert_many(agency_codes.iter().map(|a| {
+    if !saved.agency_codes.is_empty() {
+        agency_procedure::Entity::insert_many(saved.agency_codes.iter().map(|a| {
             agency_procedure::ActiveModel {
                 agency_code: Set(a.clone()),
                 procedure_code: Set(code.clone()),
             }
         }))
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
     }
-    let saved = ProcedureView {
-        code: code.clone(),
-        name,
-        admin_fee_vnd,
-        processing_days,
-        documents,
-        agency_codes,
-    };
-    let change = if before.is_some() {
-        Change::Replace
-    } else {
-        Change::Create
-    };
-    record_audit(
-        &txn,
-        key,
-        Subject::Procedure,
-        &code,
-        change,
-        before.as_ref(),
-        Some(&saved),
-    )
-    .await?;
-    commit(store, txn).await?;
-    Ok(Written {
-        record: saved,
-        created: change == Change::Create,
-    })
+    Ok(before)
 }
 
 /// Every procedure with its documents and agencies, by code (admin key only).
@@ -1017,14 +1123,7 @@ async fn set_office_range(
             .map(|r| r.id)
             .collect(),
     };
-    let mut overlapping = item_code_range::Entity::find()
-        .filter(item_code_range::Column::ServiceIndicator.eq(range.indicator.as_str()))
-        .filter(item_code_range::Column::FirstSerial.lte(range.last))
-        .filter(item_code_range::Column::LastSerial.gte(range.first));
-    if !replaced.is_empty() {
-        overlapping = overlapping.filter(item_code_range::Column::Id.is_not_in(replaced.clone()));
-    }
-    if let Some(other) = overlapping.one(conn).await? {
+    if let Some(other) = overlapping_range(conn, range, &replaced).await? {
         c.fail(
             "item_code_range.first_serial",
             format!(
@@ -1035,59 +1134,92 @@ async fn set_office_range(
         return Ok(());
     }
     match same {
-        Some(r) => {
-            if range.last < r.next_serial - 1 {
-                c.fail(
-                    "item_code_range.last_serial",
-                    format!(
-                        "serials up to {:08} of this range are already issued",
-                        r.next_serial - 1
-                    ),
-                );
-                return Ok(());
-            }
-            if range.last != r.last_serial {
-                item_code_range::ActiveModel {
-                    id: sea_orm::ActiveValue::Unchanged(r.id),
-                    last_serial: Set(range.last),
-                    ..Default::default()
-                }
-                .update(conn)
-                .await?;
-            }
-        }
-        None => {
-            if !replaced.is_empty() {
-                item_code_range::Entity::delete_many()
-                    .filter(item_code_range::Column::Id.is_in(replaced))
-                    .exec(conn)
-                    .await?;
-            }
-            // Close the used ranges still open: their serials stay reserved, none is issued again.
-            item_code_range::Entity::update_many()
-                .col_expr(
-                    item_code_range::Column::NextSerial,
-                    Expr::col(item_code_range::Column::LastSerial).add(1),
-                )
-                .filter(item_code_range::Column::OfficeCode.eq(office_code))
-                .filter(
-                    Expr::col(item_code_range::Column::NextSerial)
-                        .lte(Expr::col(item_code_range::Column::LastSerial)),
-                )
-                .exec(conn)
-                .await?;
-            item_code_range::ActiveModel {
-                office_code: Set(office_code.to_owned()),
-                service_indicator: Set(range.indicator.clone()),
-                first_serial: Set(range.first),
-                last_serial: Set(range.last),
-                next_serial: Set(range.first),
-                ..Default::default()
-            }
-            .insert(conn)
-            .await?;
-        }
+        Some(r) => resize_range(conn, c, r, range).await,
+        None => open_range(conn, office_code, range, replaced).await,
     }
+}
+
+/// A range of any office, other than `replaced`, that shares a serial with `range`.
+async fn overlapping_range(
+    conn: &impl ConnectionTrait,
+    range: &Range,
+    replaced: &[i64],
+) -> Result<Option<item_code_range::Model>, DbErr> {
+    let mut overlapping = item_code_range::Entity::find()
+        .filter(item_code_range::Column::ServiceIndicator.eq(range.indicator.as_str()))
+        .filter(item_code_range::Column::FirstSerial.lte(range.last))
+        .filter(item_code_range::Column::LastSerial.gte(range.first));
+    if !replaced.is_empty() {
+        overlapping = overlapping.filter(item_code_range::Column::Id.is_not_in(replaced.to_vec()));
+    }
+    overlapping.one(conn).await
+}
+
+/// Moves the end of the office's range `r`, never below a serial it has issued.
+async fn resize_range(
+    conn: &impl ConnectionTrait,
+    c: &mut Checker,
+    r: &item_code_range::Model,
+    range: &Range,
+) -> Result<(), DbErr> {
+    if range.last < r.next_serial - 1 {
+        c.fail(
+            "item_code_range.last_serial",
+            format!(
+                "serials up to {:08} of this range are already issued",
+                r.next_serial - 1
+            ),
+        );
+        return Ok(());
+    }
+    if range.last != r.last_serial {
+        item_code_range::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(r.id),
+            last_serial: Set(range.last),
+            ..Default::default()
+        }
+        .update(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes `range` the office's open range: its unused ranges (`replaced`) go, its used ones close.
+async fn open_range(
+    conn: &impl ConnectionTrait,
+    office_code: &str,
+    range: &Range,
+    replaced: Vec<i64>,
+) -> Result<(), DbErr> {
+    if !replaced.is_empty() {
+        item_code_range::Entity::delete_many()
+            .filter(item_code_range::Column::Id.is_in(replaced))
+            .exec(conn)
+            .await?;
+    }
+    // Close the used ranges still open: their serials stay reserved, none is issued again.
+    item_code_range::Entity::update_many()
+        .col_expr(
+            item_code_range::Column::NextSerial,
+            Expr::col(item_code_range::Column::LastSerial).add(1),
+        )
+        .filter(item_code_range::Column::OfficeCode.eq(office_code))
+        .filter(
+            Expr::col(item_code_range::Column::NextSerial)
+                .lte(Expr::col(item_code_range::Column::LastSerial)),
+        )
+        .exec(conn)
+        .await?;
+    item_code_range::ActiveModel {
+        office_code: Set(office_code.to_owned()),
+        service_indicator: Set(range.indicator.clone()),
+        first_serial: Set(range.first),
+        last_serial: Set(range.last),
+        next_serial: Set(range.first),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
     Ok(())
 }
 
@@ -1100,6 +1232,49 @@ pub async fn put_office(
     request: &OfficeRequest,
 ) -> Result<Written<OfficeView>, OpError> {
     let key = admin(actor)?;
+    let (code, active, range) = check_office(request)?;
+    let now = crate::clock::now();
+    let txn = store.begin().await?;
+    let existing = for_update(&txn, post_office::Entity::find_by_id(code.clone()))
+        .one(&txn)
+        .await?;
+    let before = match existing.clone() {
+        Some(office) => Some(office_view(&txn, office).await?),
+        None => None,
+    };
+    let active = post_office::ActiveModel {
+        created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
+        updated_at: Set(now),
+        ..active
+    };
+    let office = if existing.is_some() {
+        active.update(&txn).await?
+    } else {
+        active.insert(&txn).await?
+    };
+    if let Some(range) = &range {
+        let mut c = Checker::new();
+        set_office_range(&txn, &mut c, &code, range).await?;
+        c.finish().map_err(OpError::Validation)?;
+    }
+    let saved = office_view(&txn, office).await?;
+    commit_put(
+        store,
+        txn,
+        key,
+        Subject::Office,
+        &code,
+        before.as_ref(),
+        saved,
+    )
+    .await
+}
+
+/// The office's code, its row as checked (all but its timestamps), and the serials it is to allocate
+/// item codes from, if given.
+fn check_office(
+    request: &OfficeRequest,
+) -> Result<(String, post_office::ActiveModel, Option<Range>), OpError> {
     let mut c = Checker::new();
     let code = code_field(
         &mut c,
@@ -1129,56 +1304,15 @@ pub async fn put_office(
     ) else {
         return Err(OpError::Validation(vec![]));
     };
-
-    let now = crate::clock::now();
-    let txn = store.begin().await?;
-    let existing = for_update(&txn, post_office::Entity::find_by_id(code.clone()))
-        .one(&txn)
-        .await?;
-    let before = match existing.clone() {
-        Some(office) => Some(office_view(&txn, office).await?),
-        None => None,
-    };
     let active = post_office::ActiveModel {
         code: Set(code.clone()),
         name: Set(name),
         province_code: Set(province_code),
         ward_code: Set(ward_code),
         address: Set(address),
-        created_at: Set(existing.as_ref().map_or(now, |e| e.created_at)),
-        updated_at: Set(now),
+        ..Default::default()
     };
-    let office = if existing.is_some() {
-        active.update(&txn).await?
-    } else {
-        active.insert(&txn).await?
-    };
-    if let Some(range) = &range {
-        let mut c = Checker::new();
-        set_office_range(&txn, &mut c, &code, range).await?;
-        c.finish().map_err(OpError::Validation)?;
-    }
-    let saved = office_view(&txn, office).await?;
-    let change = if before.is_some() {
-        Change::Replace
-    } else {
-        Change::Create
-    };
-    record_audit(
-        &txn,
-        key,
-        Subject::Office,
-        &code,
-        change,
-        before.as_ref(),
-        Some(&saved),
-    )
-    .await?;
-    commit(store, txn).await?;
-    Ok(Written {
-        record: saved,
-        created: change == Change::Create,
-    })
+    Ok((code, active, range))
 }
 
 /// Every post office with its serial ranges, by code (admin key only).

@@ -125,27 +125,68 @@ pub async fn record_verdict(
 ) -> Result<dossier::Model, OpError> {
     agency_key(actor)?;
     let now = crate::clock::now();
+    let verdict = check_verdict(request, now)?;
+    let (action, kind, outcome) = verdict_move(verdict.decision);
+    let note = verdict_note(&verdict.missing, verdict.reason);
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let from = dossier.status;
+    let to = next_status(dossier.service_mode, from, action)?;
+    let dossier_id = dossier.id;
+    let previous_due = dossier.result_due_at;
+    let mut active: dossier::ActiveModel = dossier.into();
+    active.status = Set(to);
+    active.updated_at = Set(now);
+    if let Some(outcome) = outcome {
+        active.outcome = Set(Some(outcome.to_owned()));
+    }
+    if let Some(due) = verdict.due {
+        let due_at = end_of_local_day(due);
+        if previous_due != Some(due_at) {
+            // A new deadline: when it passes, that is a new `overdue` event.
+            active.result_due_at = Set(Some(due_at));
+            active.result_overdue_raised_at = Set(None);
+        }
+    }
+    let updated = active.update(&txn).await?;
+    if verdict.decision == Decision::SupplementRequested {
+        super::supplements::record_request(&txn, dossier_id, &verdict.missing, now).await?;
+    }
+    append_event(
+        &txn,
+        dossier_id,
+        actor,
+        NewEvent {
+            at: now,
+            kind,
+            source: EventSource::Api,
+            from_status: Some(from),
+            to_status: Some(to),
+            leg: None,
+            location: None,
+            note,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A ruling as checked.
+struct CheckedVerdict {
+    decision: Decision,
+    reason: Option<String>,
+    missing: Vec<String>,
+    due: Option<NaiveDate>,
+}
+
+fn check_verdict(request: &VerdictRequest, now: DateTime<Utc>) -> Result<CheckedVerdict, OpError> {
     let mut c = super::validation::Checker::new();
-    let allowed: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
-    let decision = match request.decision.as_deref() {
-        None => {
-            c.fail(
-                "decision",
-                format!("is required; one of: {}", allowed.join(", ")),
-            );
-            None
-        }
-        Some(d) => {
-            let parsed = Decision::parse(d.trim());
-            if parsed.is_none() {
-                c.fail(
-                    "decision",
-                    format!("must be one of: {}", allowed.join(", ")),
-                );
-            }
-            parsed
-        }
-    };
+    let decision = check_decision(&mut c, request.decision.as_deref());
     let reason = c.optional_text("reason", request.reason.as_deref(), MAX_NOTE);
     let missing = check_missing_documents(&mut c, decision, request.missing_documents.as_deref());
     if decision == Some(Decision::SupplementRequested)
@@ -187,8 +228,41 @@ pub async fn record_verdict(
     let Some(decision) = decision else {
         return Err(OpError::Validation(vec![]));
     };
-    // The note names what to supplement first: the citizen's e-mail shows it as the list to bring.
-    let note = if missing.is_empty() {
+    Ok(CheckedVerdict {
+        decision,
+        reason,
+        missing,
+        due,
+    })
+}
+
+fn check_decision(c: &mut super::validation::Checker, decision: Option<&str>) -> Option<Decision> {
+    let allowed: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
+    match decision {
+        None => {
+            c.fail(
+                "decision",
+                format!("is required; one of: {}", allowed.join(", ")),
+            );
+            None
+        }
+        Some(d) => {
+            let parsed = Decision::parse(d.trim());
+            if parsed.is_none() {
+                c.fail(
+                    "decision",
+                    format!("must be one of: {}", allowed.join(", ")),
+                );
+            }
+            parsed
+        }
+    }
+}
+
+/// The timeline note: what to supplement first, as the citizen's e-mail shows it as the list to
+/// bring, then the reason.
+fn verdict_note(missing: &[String], reason: Option<String>) -> Option<String> {
+    if missing.is_empty() {
         reason
     } else {
         let items = missing.join("; ");
@@ -196,8 +270,12 @@ pub async fn record_verdict(
             Some(reason) => format!("{items} — {reason}"),
             None => items,
         })
-    };
-    let (action, kind, outcome) = match decision {
+    }
+}
+
+/// The lifecycle action, the timeline event and the recorded outcome of a decision.
+fn verdict_move(decision: Decision) -> (Action, EventKind, Option<&'static str>) {
+    match decision {
         Decision::Accepted => (Action::Accept, EventKind::Accepted, Some("accepted")),
         Decision::SupplementRequested => (
             Action::RequestSupplement,
@@ -205,53 +283,7 @@ pub async fn record_verdict(
             None,
         ),
         Decision::Rejected => (Action::Reject, EventKind::Rejected, Some("rejected")),
-    };
-
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    let from = dossier.status;
-    let to = next_status(dossier.service_mode, from, action)?;
-    let dossier_id = dossier.id;
-    let previous_due = dossier.result_due_at;
-    let mut active: dossier::ActiveModel = dossier.into();
-    active.status = Set(to);
-    active.updated_at = Set(now);
-    if let Some(outcome) = outcome {
-        active.outcome = Set(Some(outcome.to_owned()));
     }
-    if let Some(due) = due {
-        let due_at = end_of_local_day(due);
-        if previous_due != Some(due_at) {
-            // A new deadline: when it passes, that is a new `overdue` event.
-            active.result_due_at = Set(Some(due_at));
-            active.result_overdue_raised_at = Set(None);
-        }
-    }
-    let updated = active.update(&txn).await?;
-    if decision == Decision::SupplementRequested {
-        super::supplements::record_request(&txn, dossier_id, &missing, now).await?;
-    }
-    append_event(
-        &txn,
-        dossier_id,
-        actor,
-        NewEvent {
-            at: now,
-            kind,
-            source: EventSource::Api,
-            from_status: Some(from),
-            to_status: Some(to),
-            leg: None,
-            location: None,
-            note,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
 }
 
 /// Records that the result (or the written refusal) is ready to be collected or carried home.

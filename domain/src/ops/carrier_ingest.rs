@@ -196,15 +196,7 @@ pub async fn ingest_in(
     via: ReceivedVia,
 ) -> Result<IngestReport, OpError> {
     let mut report = IngestReport::default();
-    let mut seen = HashSet::with_capacity(records.len());
-    let mut batch = Vec::with_capacity(records.len());
-    for record in records {
-        if seen.insert((record.item_code.as_str(), record.id)) {
-            batch.push(record);
-        } else {
-            report.duplicates += 1;
-        }
-    }
+    let batch = once_each(records, &mut report);
     if batch.is_empty() {
         return Ok(report);
     }
@@ -243,10 +235,43 @@ pub async fn ingest_in(
     }
 
     // 3. What the new ones mean here.
+    let (scans, finished) = meanings(&fresh, &dossier_of, now, &mut report);
+    note_finished(txn, &finished, now).await?;
+
+    // 4. Through the scans path: the same rules, timeline and audit as a handheld scan.
+    report.applied += apply_by_dossier(txn, scans).await?;
+    Ok(report)
+}
+
+/// The records of `records`, each (item, carrier id) once; repeats are counted as duplicates.
+fn once_each<'a>(
+    records: &'a [CarrierRecord],
+    report: &mut IngestReport,
+) -> Vec<&'a CarrierRecord> {
+    let mut seen = HashSet::with_capacity(records.len());
+    let mut batch = Vec::with_capacity(records.len());
+    for record in records {
+        if seen.insert((record.item_code.as_str(), record.id)) {
+            batch.push(record);
+        } else {
+            report.duplicates += 1;
+        }
+    }
+    batch
+}
+
+/// What new records mean here: the scans they stand for, by dossier, and the items the carrier has
+/// finished with. Notes each record's lag, and counts those of unknown items.
+fn meanings(
+    fresh: &[&CarrierRecord],
+    dossier_of: &HashMap<String, i64>,
+    now: DateTime<Utc>,
+    report: &mut IngestReport,
+) -> (Vec<(i64, MachineScan)>, Vec<String>) {
     let mut scans: Vec<(i64, MachineScan)> = Vec::new();
     let mut finished: HashSet<&str> = HashSet::new();
     report.lag_secs.reserve(fresh.len());
-    for r in &fresh {
+    for r in fresh {
         let lag = (now - r.event_time.with_timezone(&Utc)).num_milliseconds();
         report.lag_secs.push((lag.max(0) as f64) / 1000.0);
         let Some(&dossier_id) = dossier_of.get(&r.item_code) else {
@@ -274,10 +299,16 @@ pub async fn ingest_in(
         ));
     }
     let finished: Vec<String> = finished.into_iter().map(str::to_owned).collect();
-    note_finished(txn, &finished, now).await?;
+    (scans, finished)
+}
 
-    // 4. Through the scans path: the same rules, timeline and audit as a handheld scan. Calls are cut
-    //    between dossiers, so each dossier's scans are applied together, in time order.
+/// Applies `scans` through the scans path; calls are cut between dossiers, so each dossier's scans
+/// are applied together, in time order. Returns how many moved a dossier.
+async fn apply_by_dossier(
+    txn: &impl ConnectionTrait,
+    mut scans: Vec<(i64, MachineScan)>,
+) -> Result<u64, OpError> {
+    let mut applied = 0;
     scans.sort_by_key(|(dossier_id, _)| *dossier_id);
     let mut scans = scans.into_iter().peekable();
     while scans.peek().is_some() {
@@ -293,12 +324,12 @@ pub async fn ingest_in(
         }
         let outcomes =
             apply_machine_scans(txn, &Actor::System, EventSource::Carrier, group).await?;
-        report.applied += outcomes
+        applied += outcomes
             .iter()
             .filter(|o| matches!(o, ScanOutcome::Accepted { applied: true, .. }))
             .count() as u64;
     }
-    Ok(report)
+    Ok(applied)
 }
 
 /// The dossier of each of `codes` (item codes) that a parcel here carries.

@@ -1,5 +1,6 @@
 //! Dossier use-cases of the foundation: a citizen's pickup request (or an agency's return-only dossier),
-//! reading a dossier with its legs and timeline, the masked tracking view, and cancellation.
+//! finding a dossier by its code, and cancellation. Reading a dossier with its legs and timeline, and
+//! the masked tracking view, are in `dossier_record`.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
@@ -13,7 +14,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement,
+    QueryFilter, QuerySelect, QueryTrait, SqlErr, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,9 +27,11 @@ use crate::codes::{hash_secret, new_access_token, new_dossier_code, normalize_do
 use crate::fees::{Fees, compute_fees};
 use crate::lifecycle::{Action, initial_status, next_status};
 use crate::route::{Place, route_class};
-use crate::s10::{ItemCode, looks_like_item_code};
 use crate::store::{Store, begin_write};
-use tokio::sync::{mpsc, oneshot};
+use futures_util::future::BoxFuture;
+use tokio::sync::oneshot;
+
+use crate::batch_writer::{BatchWriter, QueuedWrite};
 
 /// Longest accepted name, address line and document name, in characters.
 pub const MAX_NAME: usize = 100;
@@ -157,6 +160,19 @@ pub async fn create_dossier(
     }
     let catalog = store.catalog.get(&store.read).await?;
     let checked = check_request(&catalog, actor, request)?;
+    let rows = new_dossier_rows(&catalog, checked, store.open_requests_per_phone);
+    match &store.new_dossiers {
+        Some(writer) => write_queued(writer, rows, actor.clone(), claim.cloned()).await,
+        None => write_new_dossier(&store.write, &rows, actor, claim).await,
+    }
+}
+
+/// The rows of a checked request, as of now, under a fresh access token.
+fn new_dossier_rows(
+    catalog: &Catalog,
+    checked: CheckedRequest,
+    open_requests_per_phone: u32,
+) -> NewDossierRows {
     let now = crate::clock::now();
     let access_token = new_access_token();
     let status = initial_status(checked.mode);
@@ -171,41 +187,14 @@ pub async fn create_dossier(
         .inbound_class
         .or(checked.outbound_class)
         .unwrap_or(RouteClass::Local);
-
-    let dossier = dossier::ActiveModel {
-        code: sea_orm::ActiveValue::NotSet,
-        status: Set(status),
-        service_mode: Set(checked.mode),
-        procedure_code: Set(checked.procedure.code.clone()),
-        agency_code: Set(checked.agency.code.clone()),
-        office_code: Set(checked.office_code.clone()),
-        applicant_full_name: Set(checked.full_name.clone()),
-        applicant_phone: Set(checked.phone.clone()),
-        applicant_email: Set(checked.email.clone()),
-        applicant_id_number: Set(checked.id_number.clone()),
-        pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
-        pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
-        pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
-        return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
-        return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
-        return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
-        documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
-        with_appointment: Set(checked.with_appointment),
-        fee_exemption: Set(checked.exemption),
-        route_class: Set(route),
-        postage_vnd: Set(checked.fees.postage_vnd),
-        admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
-        total_vnd: Set(checked.fees.total_vnd),
-        access_token_hash: Set(hash_secret(&access_token)),
-        filed_at: Set(filed_at),
-        result_due_at: Set(result_due_at),
-        national_dossier_no: Set(None),
-        outcome: Set(None),
-        language: Set(checked.language.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
+    let dossier = dossier_row(
+        &checked,
+        status,
+        &access_token,
+        (filed_at, result_due_at),
+        route,
+        now,
+    );
     let mut legs = Vec::with_capacity(2);
     if let Some(class) = checked.inbound_class {
         legs.push(new_leg(LegDirection::Inbound, class, now));
@@ -238,18 +227,58 @@ pub async fn create_dossier(
         created_at: now,
     };
     // Staff's return-only dossiers start at the agency; only pickup requests are counted.
-    let phone_limit =
-        (status == DossierStatus::PickupRequested).then_some(store.open_requests_per_phone);
-    let rows = NewDossierRows {
+    let phone_limit = (status == DossierStatus::PickupRequested).then_some(open_requests_per_phone);
+    NewDossierRows {
         dossier,
         legs,
         first,
         created,
         phone_limit,
-    };
-    match &store.new_dossiers {
-        Some(queue) => queue.write(rows, actor.clone(), claim.cloned()).await,
-        None => write_new_dossier(&store.write, &rows, actor, claim).await,
+    }
+}
+
+/// The dossier's row, all but its code.
+fn dossier_row(
+    checked: &CheckedRequest,
+    status: DossierStatus,
+    access_token: &str,
+    (filed_at, result_due_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    route: RouteClass,
+    now: DateTime<Utc>,
+) -> dossier::ActiveModel {
+    dossier::ActiveModel {
+        code: sea_orm::ActiveValue::NotSet,
+        status: Set(status),
+        service_mode: Set(checked.mode),
+        procedure_code: Set(checked.procedure.code.clone()),
+        agency_code: Set(checked.agency.code.clone()),
+        office_code: Set(checked.office_code.clone()),
+        applicant_full_name: Set(checked.full_name.clone()),
+        applicant_phone: Set(checked.phone.clone()),
+        applicant_email: Set(checked.email.clone()),
+        applicant_id_number: Set(checked.id_number.clone()),
+        pickup_line: Set(checked.pickup.as_ref().map(|a| a.line.clone())),
+        pickup_ward_code: Set(checked.pickup.as_ref().map(|a| a.ward_code.clone())),
+        pickup_province_code: Set(checked.pickup.as_ref().map(|a| a.province_code.clone())),
+        return_line: Set(checked.return_to.as_ref().map(|a| a.line.clone())),
+        return_ward_code: Set(checked.return_to.as_ref().map(|a| a.ward_code.clone())),
+        return_province_code: Set(checked.return_to.as_ref().map(|a| a.province_code.clone())),
+        documents: Set(serde_json::to_value(&checked.documents).unwrap_or_default()),
+        with_appointment: Set(checked.with_appointment),
+        fee_exemption: Set(checked.exemption),
+        route_class: Set(route),
+        postage_vnd: Set(checked.fees.postage_vnd),
+        admin_fee_vnd: Set(checked.fees.admin_fee_vnd),
+        total_vnd: Set(checked.fees.total_vnd),
+        access_token_hash: Set(hash_secret(access_token)),
+        filed_at: Set(filed_at),
+        result_due_at: Set(result_due_at),
+        national_dossier_no: Set(None),
+        outcome: Set(None),
+        language: Set(checked.language.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
     }
 }
 
@@ -314,177 +343,134 @@ async fn write_new_dossier(
                 Err(err) => return Err(err.into()),
             }
         }
-        let txn = begin_write(write).await?;
-        match insert_new_dossier(
-            &txn,
-            inserted,
-            rows.legs.clone(),
-            actor,
-            rows.first.clone(),
-            rows.phone_limit,
-        )
-        .await
+        if let Some(outcome) =
+            write_in_transaction(write, rows, inserted, code, actor, claim).await?
         {
-            Ok(true) => {}
-            Ok(false) => {
-                txn.rollback().await?;
-                return Err(too_many_open_requests(rows.phone_limit.unwrap_or_default()));
-            }
-            Err(err) if is_unique_violation(&err) => {
-                txn.rollback().await?;
-                continue;
-            }
-            Err(err) => return Err(err.into()),
+            return Ok(outcome);
         }
-        let created = CreatedDossier {
-            code,
-            ..rows.created.clone()
-        };
-        if let Some(claim) = claim {
-            let body = serde_json::to_string(&created).unwrap_or_default();
-            if let Err(err) = idempotency::store(&txn, claim, 201, body).await {
-                txn.rollback().await?;
-                if is_unique_violation(&err) {
-                    // A concurrent request with the same key won the race: answer as it did.
-                    return match idempotency::find(write, claim).await? {
-                        Some(replay) => replay_outcome(replay),
-                        None => Err(OpError::Conflict("the idempotency key is in use".into())),
-                    };
-                }
-                return Err(err.into());
-            }
-        }
-        txn.commit().await?;
-        tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
-        return Ok(CreateOutcome::Created(created));
     }
     Err(OpError::Conflict(
         "could not allocate a dossier code; try again".into(),
     ))
 }
 
-/// A new dossier waiting for the SQLite writer, and where its answer goes.
+/// One try of [`write_new_dossier`] in a transaction of its own, with the idempotency record:
+/// `None` when the dossier's code is taken and another should be tried.
+async fn write_in_transaction(
+    write: &DatabaseConnection,
+    rows: &NewDossierRows,
+    inserted: dossier::ActiveModel,
+    code: String,
+    actor: &Actor,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<Option<CreateOutcome>, OpError> {
+    let txn = begin_write(write).await?;
+    match insert_new_dossier(
+        &txn,
+        inserted,
+        rows.legs.clone(),
+        actor,
+        rows.first.clone(),
+        rows.phone_limit,
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            txn.rollback().await?;
+            return Err(too_many_open_requests(rows.phone_limit.unwrap_or_default()));
+        }
+        Err(err) if is_unique_violation(&err) => {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let created = CreatedDossier {
+        code,
+        ..rows.created.clone()
+    };
+    if let Some(claim) = claim {
+        let body = serde_json::to_string(&created).unwrap_or_default();
+        if let Err(err) = idempotency::store(&txn, claim, 201, body).await {
+            txn.rollback().await?;
+            if is_unique_violation(&err) {
+                // A concurrent request with the same key won the race: answer as it did.
+                return match idempotency::find(write, claim).await? {
+                    Some(replay) => replay_outcome(replay).map(Some),
+                    None => Err(OpError::Conflict("the idempotency key is in use".into())),
+                };
+            }
+            return Err(err.into());
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
+    Ok(Some(CreateOutcome::Created(created)))
+}
+
+/// A new dossier waiting for the SQLite writer ([`BatchWriter`]), and where its answer goes.
 struct QueuedDossier {
     rows: NewDossierRows,
     actor: Actor,
     claim: Option<IdempotencyClaim>,
     answer: oneshot::Sender<Result<CreateOutcome, OpError>>,
+    /// The answer once written in a batch, sent when the batch is committed.
+    created: Option<CreatedDossier>,
 }
 
-/// The writer of new dossiers on SQLite.
-///
-/// SQLite has one writer, and each statement of a transaction is a trip to its driver thread and back,
-/// so a transaction per request keeps the writer mostly waiting on those trips while requests queue
-/// behind it. Here the requests that arrive while a transaction runs are written together in the next
-/// one, on a thread of its own: each answer still comes after its dossier is committed, and a batch
-/// that meets a taken code or idempotency key (or any error) is rolled back and written one by one, so
-/// each request ends exactly as it would alone.
-#[derive(Debug, Clone)]
-pub(crate) struct NewDossierQueue {
-    jobs: mpsc::UnboundedSender<QueuedDossier>,
-}
-
-/// Most new dossiers committed in one transaction.
-const BATCH: usize = 64;
-
-impl NewDossierQueue {
-    /// Starts the writer's thread on `write`; it ends when the last store clone is dropped.
-    pub(crate) fn start(write: DatabaseConnection) -> Result<Self, sea_orm::DbErr> {
-        let (jobs, queue) = mpsc::unbounded_channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| sea_orm::DbErr::Custom(format!("the writer of new dossiers: {e}")))?;
-        std::thread::Builder::new()
-            .name("new-dossiers".into())
-            .spawn(move || runtime.block_on(write_queued(write, queue)))
-            .map_err(|e| sea_orm::DbErr::Custom(format!("the writer of new dossiers: {e}")))?;
-        Ok(Self { jobs })
-    }
-
-    /// Queues a dossier and waits until it is committed (or refused).
-    async fn write(
-        &self,
-        rows: NewDossierRows,
-        actor: Actor,
-        claim: Option<IdempotencyClaim>,
-    ) -> Result<CreateOutcome, OpError> {
-        let failed = |what: &str| {
-            OpError::Db(sea_orm::DbErr::Custom(format!(
-                "the writer of new dossiers {what}"
-            )))
-        };
-        let (answer, answered) = oneshot::channel();
-        self.jobs
-            .send(QueuedDossier {
-                rows,
-                actor,
-                claim,
-                answer,
-            })
-            .map_err(|_| failed("has stopped"))?;
-        answered
-            .await
-            .map_err(|_| failed("failed before it answered"))?
-    }
-}
-
-/// The writer's loop: whatever has arrived, up to [`BATCH`] dossiers, in one transaction. Each batch
-/// runs as a task of its own, so a batch that panicked answers its requests with an error (their
-/// answer channels close) and the loop goes on.
+/// Queues a dossier on the SQLite writer and waits until it is committed (or refused).
 async fn write_queued(
-    write: DatabaseConnection,
-    mut queue: mpsc::UnboundedReceiver<QueuedDossier>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while queue.recv_many(&mut batch, BATCH).await > 0 {
-        let write = write.clone();
-        let batch = std::mem::take(&mut batch);
-        if let Err(error) = tokio::spawn(async move { write_batch(&write, batch).await }).await {
-            tracing::error!(error.cause = %error, "a batch of new dossiers failed");
-        }
-    }
+    writer: &BatchWriter,
+    rows: NewDossierRows,
+    actor: Actor,
+    claim: Option<IdempotencyClaim>,
+) -> Result<CreateOutcome, OpError> {
+    let failed = |what: &str| {
+        OpError::Db(sea_orm::DbErr::Custom(format!(
+            "the writer of new dossiers {what}"
+        )))
+    };
+    let (answer, answered) = oneshot::channel();
+    writer
+        .queue(Box::new(QueuedDossier {
+            rows,
+            actor,
+            claim,
+            answer,
+            created: None,
+        }))
+        .map_err(|_| failed("has stopped"))?;
+    answered
+        .await
+        .map_err(|_| failed("failed before it answered"))?
 }
 
-async fn write_batch(write: &DatabaseConnection, batch: Vec<QueuedDossier>) {
-    if batch.len() > 1 {
-        match insert_batch(write, &batch).await {
-            Ok(created) => {
-                for (job, created) in batch.into_iter().zip(created) {
-                    tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
-                    let _ = job.answer.send(Ok(CreateOutcome::Created(created)));
-                }
-                return;
-            }
-            Err(err) => {
-                tracing::info!(error.cause = %err, batch.len = batch.len(), "a batch of new dossiers is written one by one");
-            }
-        }
+impl QueuedWrite for QueuedDossier {
+    fn write_in<'a>(
+        &'a mut self,
+        txn: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            self.created = Some(insert_one_of_batch(txn, self).await?);
+            Ok(())
+        })
     }
-    for job in batch {
-        let outcome = write_new_dossier(write, &job.rows, &job.actor, job.claim.as_ref()).await;
-        let _ = job.answer.send(outcome);
-    }
-}
 
-/// Every dossier of `batch` under a fresh code, in one transaction, or none of them.
-async fn insert_batch(
-    write: &DatabaseConnection,
-    batch: &[QueuedDossier],
-) -> Result<Vec<CreatedDossier>, sea_orm::DbErr> {
-    let txn = begin_write(write).await?;
-    let mut created = Vec::with_capacity(batch.len());
-    for job in batch {
-        match insert_one_of_batch(&txn, job).await {
-            Ok(answer) => created.push(answer),
-            Err(err) => {
-                txn.rollback().await?;
-                return Err(err);
-            }
+    fn committed(self: Box<Self>) {
+        if let Some(created) = self.created {
+            tracing::info!(dossier.code = %created.code, dossier.status = %created.status, "dossier registered");
+            let _ = self.answer.send(Ok(CreateOutcome::Created(created)));
         }
     }
-    txn.commit().await?;
-    Ok(created)
+
+    fn write_alone(self: Box<Self>, write: &DatabaseConnection) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let outcome =
+                write_new_dossier(write, &self.rows, &self.actor, self.claim.as_ref()).await;
+            let _ = self.answer.send(outcome);
+        })
+    }
 }
 
 async fn insert_one_of_batch(
@@ -677,7 +663,7 @@ async fn insert_dossier_within_limit(
 /// when the query repeats its condition, which bound parameters do not, and the count would read
 /// every dossier.
 fn open_statuses_condition() -> String {
-    let open_statuses = super::postal::OPEN_PICKUP_STATUSES
+    let open_statuses = crate::lifecycle::OPEN_PICKUP_STATUSES
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
@@ -1094,6 +1080,107 @@ fn check_request(
     request: &DossierRequest,
 ) -> Result<CheckedRequest, OpError> {
     let mut c = Checker::new();
+    let choices = check_choices(&mut c, request);
+    let applicant = check_applicant(&mut c, request);
+    let (pickup, return_to) = check_addresses(&mut c, choices.mode, request);
+    let documents = check_documents_at(&mut c, request.documents.as_deref());
+    let (procedure, agency) = find_procedure_and_agency(&mut c, catalog, &choices);
+    let office_code = check_who_registers(&mut c, actor, choices.mode, agency.as_ref())?;
+    let documents = listed_documents(&mut c, catalog, procedure.as_ref(), choices.mode, documents);
+    let office_code = find_serving_office(
+        &mut c,
+        catalog,
+        office_code,
+        pickup.as_ref(),
+        return_to.as_ref(),
+    );
+
+    if let Err(errors) = c.finish() {
+        return Err(OpError::Validation(errors));
+    }
+    let (
+        Some(procedure),
+        Some(agency),
+        Some(mode),
+        Some(full_name),
+        Some(phone),
+        Some(id_number),
+        Some(office_code),
+    ) = (
+        procedure,
+        agency,
+        choices.mode,
+        applicant.full_name,
+        applicant.phone,
+        applicant.id_number,
+        office_code,
+    )
+    else {
+        return Err(OpError::Validation(vec![]));
+    };
+
+    let (inbound_class, outbound_class) =
+        route_classes(catalog, &agency, mode, pickup.as_ref(), return_to.as_ref());
+    let fees = price(
+        catalog,
+        [inbound_class, outbound_class],
+        choices.exemption,
+        procedure.admin_fee_vnd,
+    )?;
+    let return_to = if mode == ServiceMode::Send {
+        None
+    } else {
+        return_to
+    };
+
+    Ok(CheckedRequest {
+        procedure,
+        agency,
+        office_code,
+        mode,
+        full_name,
+        phone,
+        email: applicant.email,
+        id_number,
+        pickup,
+        return_to,
+        documents,
+        with_appointment: request.with_appointment.unwrap_or(false),
+        exemption: choices.exemption,
+        language: choices.language,
+        inbound_class,
+        outbound_class,
+        fees,
+    })
+}
+
+/// The documents of the slip. A dossier the post carries to the agency holds the procedure's listed
+/// documents only, and all of its required ones (a `return` dossier was checked at the desk).
+fn listed_documents(
+    c: &mut Checker,
+    catalog: &Catalog,
+    procedure: Option<&procedure::Model>,
+    mode: Option<ServiceMode>,
+    mut documents: Vec<(usize, SlipDocument)>,
+) -> Vec<SlipDocument> {
+    if let Some(p) = procedure
+        && mode != Some(ServiceMode::Return)
+    {
+        match_procedure_list(c, catalog.documents(&p.code), &mut documents);
+    }
+    documents.into_iter().map(|(_, d)| d).collect()
+}
+
+/// What a request chooses by code or spelling, each checked on its own.
+struct RequestChoices {
+    procedure_code: Option<String>,
+    agency_code: Option<String>,
+    mode: Option<ServiceMode>,
+    exemption: FeeExemption,
+    language: String,
+}
+
+fn check_choices(c: &mut Checker, request: &DossierRequest) -> RequestChoices {
     let procedure_code = c.required_text("procedure_code", request.procedure_code.as_deref(), 50);
     let agency_code = c.required_text("agency_code", request.agency_code.as_deref(), 50);
     let mode: Option<ServiceMode> = c.required_enum(
@@ -1118,7 +1205,24 @@ fn check_request(
             "vi".to_owned()
         }
     };
+    RequestChoices {
+        procedure_code,
+        agency_code,
+        mode,
+        exemption,
+        language,
+    }
+}
 
+/// The applicant's fields as checked; `None` where one is missing or invalid.
+struct CheckedApplicant {
+    full_name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    id_number: Option<String>,
+}
+
+fn check_applicant(c: &mut Checker, request: &DossierRequest) -> CheckedApplicant {
     let applicant = request.applicant.clone().unwrap_or_default();
     let full_name = if request.applicant.is_none() {
         c.fail("applicant", "is required");
@@ -1168,16 +1272,29 @@ fn check_request(
             }
         },
     };
+    CheckedApplicant {
+        full_name,
+        phone,
+        email,
+        id_number,
+    }
+}
 
-    let (pickup, return_to) = match mode {
+/// The pickup address and the return address the service mode asks for.
+fn check_addresses(
+    c: &mut Checker,
+    mode: Option<ServiceMode>,
+    request: &DossierRequest,
+) -> (Option<Address>, Option<Address>) {
+    match mode {
         Some(ServiceMode::Send) => (
-            check_address(&mut c, "pickup_address", request.pickup_address.as_ref()),
+            check_address(c, "pickup_address", request.pickup_address.as_ref()),
             None,
         ),
         Some(ServiceMode::SendAndReturn) => {
-            let pickup = check_address(&mut c, "pickup_address", request.pickup_address.as_ref());
+            let pickup = check_address(c, "pickup_address", request.pickup_address.as_ref());
             let return_to = match request.return_address.as_ref() {
-                Some(r) => check_address(&mut c, "return_address", Some(r)),
+                Some(r) => check_address(c, "return_address", Some(r)),
                 None => pickup.clone(),
             };
             (pickup, return_to)
@@ -1189,20 +1306,24 @@ fn check_request(
                 .or(request.pickup_address.as_ref())
             {
                 Some(r) if request.return_address.is_some() => {
-                    check_address(&mut c, "return_address", Some(r))
+                    check_address(c, "return_address", Some(r))
                 }
-                Some(r) => check_address(&mut c, "pickup_address", Some(r)),
-                None => check_address(&mut c, "return_address", None),
+                Some(r) => check_address(c, "pickup_address", Some(r)),
+                None => check_address(c, "return_address", None),
             };
             (None, return_to)
         }
         None => (None, None),
-    };
+    }
+}
 
-    let mut documents = check_documents_at(&mut c, request.documents.as_deref());
-
-    // Reference data: the procedure, the agency, and that the agency handles the procedure.
-    let procedure = match &procedure_code {
+/// Reference data: the procedure, the agency, and that the agency handles the procedure.
+fn find_procedure_and_agency(
+    c: &mut Checker,
+    catalog: &Catalog,
+    choices: &RequestChoices,
+) -> (Option<procedure::Model>, Option<agency::Model>) {
+    let procedure = match &choices.procedure_code {
         Some(code) => {
             let found = catalog.procedure(code).cloned();
             if found.is_none() {
@@ -1215,7 +1336,7 @@ fn check_request(
         }
         None => None,
     };
-    let agency = match &agency_code {
+    let agency = match &choices.agency_code {
         Some(code) => {
             let found = catalog.agency(code).cloned();
             if found.is_none() {
@@ -1233,15 +1354,22 @@ fn check_request(
             format!("agency `{}` does not handle procedure `{}`", a.code, p.code),
         );
     }
+    (procedure, agency)
+}
 
-    // Who may register which mode, and which post office serves the dossier.
+/// Who may register which mode: `Forbidden` for an agency key out of its reach. A postal key's own
+/// office serves the dossier it registers.
+fn check_who_registers(
+    c: &mut Checker,
+    actor: &Actor,
+    mode: Option<ServiceMode>,
+    agency: Option<&agency::Model>,
+) -> Result<Option<String>, OpError> {
     let mut office_code = None;
     match (actor, mode) {
         (Actor::Staff(key), Some(ServiceMode::Return))
             if key.role == Role::Agency
-                && agency
-                    .as_ref()
-                    .is_some_and(|a| Some(&a.code) != key.agency_code.as_ref()) =>
+                && agency.is_some_and(|a| Some(&a.code) != key.agency_code.as_ref()) =>
         {
             return Err(OpError::Forbidden(
                 "an agency key registers dossiers for its own agency only".into(),
@@ -1265,15 +1393,19 @@ fn check_request(
         }
         _ => {}
     }
-    // A dossier the post carries to the agency holds the procedure's listed documents only, and all
-    // of its required ones (a `return` dossier was checked at the desk).
-    if let Some(p) = &procedure
-        && mode != Some(ServiceMode::Return)
-    {
-        match_procedure_list(&mut c, catalog.documents(&p.code), &mut documents);
-    }
-    let documents: Vec<SlipDocument> = documents.into_iter().map(|(_, d)| d).collect();
-    let served = pickup.as_ref().or(return_to.as_ref());
+    Ok(office_code)
+}
+
+/// The post office that serves the dossier: the one chosen already, or the one serving the address
+/// the post collects from (or, for a `return` dossier, delivers to).
+fn find_serving_office(
+    c: &mut Checker,
+    catalog: &Catalog,
+    mut office_code: Option<String>,
+    pickup: Option<&Address>,
+    return_to: Option<&Address>,
+) -> Option<String> {
+    let served = pickup.or(return_to);
     if office_code.is_none()
         && let Some(address) = served
     {
@@ -1289,38 +1421,24 @@ fn check_request(
             c.fail(field, "no post office serves this province yet");
         }
     }
+    office_code
+}
 
-    if let Err(errors) = c.finish() {
-        return Err(OpError::Validation(errors));
-    }
-    let (
-        Some(procedure),
-        Some(agency),
-        Some(mode),
-        Some(full_name),
-        Some(phone),
-        Some(id_number),
-        Some(office_code),
-    ) = (
-        procedure,
-        agency,
-        mode,
-        full_name,
-        phone,
-        id_number,
-        office_code,
-    )
-    else {
-        return Err(OpError::Validation(vec![]));
-    };
-
-    // Route classes and fees.
+/// The route classes of the parcels the dossier travels as: in from the pickup address, and back to
+/// the return address unless the mode is `send`.
+fn route_classes(
+    catalog: &Catalog,
+    agency: &agency::Model,
+    mode: ServiceMode,
+    pickup: Option<&Address>,
+    return_to: Option<&Address>,
+) -> (Option<RouteClass>, Option<RouteClass>) {
     let is_major = |p: &str| catalog.is_major_city(p);
     let agency_place = Place {
         province_code: &agency.province_code,
         ward_code: &agency.ward_code,
     };
-    let inbound_class = pickup.as_ref().map(|a| {
+    let inbound_class = pickup.map(|a| {
         route_class(
             Place {
                 province_code: &a.province_code,
@@ -1330,21 +1448,28 @@ fn check_request(
             is_major,
         )
     });
-    let outbound_class = return_to
-        .as_ref()
-        .filter(|_| mode != ServiceMode::Send)
-        .map(|a| {
-            route_class(
-                agency_place,
-                Place {
-                    province_code: &a.province_code,
-                    ward_code: &a.ward_code,
-                },
-                is_major,
-            )
-        });
+    let outbound_class = return_to.filter(|_| mode != ServiceMode::Send).map(|a| {
+        route_class(
+            agency_place,
+            Place {
+                province_code: &a.province_code,
+                ward_code: &a.ward_code,
+            },
+            is_major,
+        )
+    });
+    (inbound_class, outbound_class)
+}
+
+/// The fees of the dossier's parcels and the procedure: refused when a route class has no tariff.
+fn price(
+    catalog: &Catalog,
+    classes: [Option<RouteClass>; 2],
+    exemption: FeeExemption,
+    admin_fee_vnd: i64,
+) -> Result<Fees, OpError> {
     let mut postage = Vec::with_capacity(2);
-    for class in [inbound_class, outbound_class].into_iter().flatten() {
+    for class in classes.into_iter().flatten() {
         match catalog.postage(class) {
             Some(p) => postage.push(p),
             None => {
@@ -1355,102 +1480,7 @@ fn check_request(
             }
         }
     }
-    let fees = compute_fees(&postage, exemption, procedure.admin_fee_vnd);
-    let return_to = if mode == ServiceMode::Send {
-        None
-    } else {
-        return_to
-    };
-
-    Ok(CheckedRequest {
-        procedure,
-        agency,
-        office_code,
-        mode,
-        full_name,
-        phone,
-        email,
-        id_number,
-        pickup,
-        return_to,
-        documents,
-        with_appointment: request.with_appointment.unwrap_or(false),
-        exemption,
-        language,
-        inbound_class,
-        outbound_class,
-        fees,
-    })
-}
-
-/// A dossier with its legs and timeline (oldest first), and its agency's name.
-#[derive(Debug, Clone)]
-pub struct DossierRecord {
-    pub dossier: dossier::Model,
-    pub agency_name: String,
-    pub legs: Vec<leg::Model>,
-    pub timeline: Vec<dossier_event::Model>,
-    /// Lost, damaged or delayed parcels (Decision 45 Art. 14), oldest first; not read for the
-    /// public tracking view.
-    pub incidents: Vec<entity::incident::Model>,
-    /// The supplements the agency asked for, oldest first (empty in the public tracking view).
-    pub supplements: Vec<entity::supplement::Model>,
-}
-
-impl DossierRecord {
-    /// The documents the agency asked for, while the dossier waits for them (`supplement_requested`
-    /// and the supplement not filed yet); empty otherwise.
-    pub fn missing_documents(&self) -> Vec<String> {
-        match self.supplements.last() {
-            Some(s)
-                if s.filed_at.is_none()
-                    && self.dossier.status == entity::enums::DossierStatus::SupplementRequested =>
-            {
-                super::supplements::missing_documents(s)
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The supplement whose parcel waits for its pickup (requested, scheduled or failed), with that
-    /// parcel, while the dossier waits for it; `None` otherwise.
-    pub fn supplement_waiting_for_pickup(
-        &self,
-    ) -> Option<(&entity::supplement::Model, &leg::Model)> {
-        if self.dossier.status != entity::enums::DossierStatus::SupplementRequested {
-            return None;
-        }
-        let supplement = self.supplements.last().filter(|s| s.filed_at.is_none())?;
-        let parcel = self.legs.iter().find(|l| Some(l.id) == supplement.leg_id)?;
-        super::supplements::pickup_stage(parcel.status).map(|_| (supplement, parcel))
-    }
-
-    /// Whether a legal deadline has passed with its work undone: the agency's result deadline while
-    /// the dossier is with the agency, or a parcel's delivery deadline while it is on its way.
-    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
-        let with_agency = matches!(
-            self.dossier.status,
-            DossierStatus::ReceivedByAgency
-                | DossierStatus::Processing
-                | DossierStatus::AwaitingResult
-        );
-        let agency_late = with_agency && self.dossier.result_due_at.is_some_and(|due| due < now);
-        let leg_late = self.legs.iter().any(|leg| {
-            !matches!(
-                leg.status,
-                LegStatus::Delivered
-                    | LegStatus::HandedOver
-                    | LegStatus::Returned
-                    | LegStatus::Cancelled
-            ) && leg.due_at.is_some_and(|due| due < now)
-        });
-        agency_late || leg_late
-    }
-
-    /// The dossier's slip documents.
-    pub fn documents(&self) -> Vec<SlipDocument> {
-        serde_json::from_value(self.dossier.documents.clone()).unwrap_or_default()
-    }
+    Ok(compute_fees(&postage, exemption, admin_fee_vnd))
 }
 
 /// Finds a dossier by its code as typed (any case, dash optional).
@@ -1483,234 +1513,11 @@ pub async fn find_by_code_for_update(
     Ok(query.one(conn).await?)
 }
 
-/// Finds a dossier by its code or by the item code of one of its parcels.
-pub async fn find_by_code_or_item(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> Result<Option<dossier::Model>, OpError> {
-    if looks_like_item_code(code.trim()) {
-        let Ok(item) = ItemCode::parse(code) else {
-            return Ok(None);
-        };
-        let found = leg::Entity::find()
-            .filter(leg::Column::ItemCode.eq(item.as_str()))
-            .find_also_related(dossier::Entity)
-            .one(conn)
-            .await?;
-        return Ok(found.and_then(|(_, d)| d));
-    }
-    find_by_code(conn, code).await
-}
-
-/// [`find_by_code_or_item`] and [`legs_and_timeline`] as one statement: the dossier's row with its
-/// legs and timeline alongside as JSON arrays, in the same order.
-async fn track_in_one_statement(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> Result<Option<(dossier::Model, Vec<leg::Model>, Vec<dossier_event::Model>)>, OpError> {
-    let backend = conn.get_database_backend();
-    let code = code.trim();
-    let (filter, value) = if looks_like_item_code(code) {
-        let Ok(item) = ItemCode::parse(code) else {
-            return Ok(None);
-        };
-        (
-            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)",
-            item.as_str().to_owned(),
-        )
-    } else {
-        let Some(code) = normalize_dossier_code(code) else {
-            return Ok(None);
-        };
-        ("d.code = $1", code)
-    };
-    let sql = if backend == DbBackend::Postgres {
-        format!(
-            "SELECT d.*, \
-             (SELECT coalesce(json_agg(l ORDER BY l.id), '[]')::text FROM legs l \
-              WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT coalesce(json_agg(e ORDER BY e.at, e.id), '[]')::text FROM dossier_events e \
-              WHERE e.dossier_id = d.id) AS track_events \
-             FROM dossiers d WHERE {filter}"
-        )
-    } else {
-        // SQLite has no row-to-JSON: the objects name every column of the entity.
-        format!(
-            "SELECT d.*, \
-             (SELECT json_group_array(json_object({legs}) ORDER BY l.id) FROM legs l \
-              WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT json_group_array(json_object({events}) ORDER BY e.at, e.id) \
-              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
-             FROM dossiers d WHERE {}",
-            filter.replace("$1", "?"),
-            legs = json_object_args::<leg::Entity>("l"),
-            events = json_object_args::<dossier_event::Entity>("e"),
-        )
-    };
-    let Some(row) = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let dossier = dossier::Model::from_query_result(&row, "")?;
-    let part = |column: &str| -> Result<String, OpError> { Ok(row.try_get("", column)?) };
-    let legs = serde_json::from_str(&part("track_legs")?).map_err(unreadable)?;
-    let timeline = serde_json::from_str(&part("track_events")?).map_err(unreadable)?;
-    Ok(Some((dossier, legs, timeline)))
-}
-
-/// `'column', alias."column", …` for every column of `E`, the arguments of SQLite's `json_object`.
-fn json_object_args<E: EntityTrait>(alias: &str) -> String {
-    E::Column::iter()
-        .map(|c| format!("'{0}', {alias}.\"{0}\"", c.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn unreadable(err: serde_json::Error) -> OpError {
-    OpError::Db(sea_orm::DbErr::Custom(format!(
-        "a tracking row could not be read: {err}"
-    )))
-}
-
-/// A dossier's legs (inbound first) and its timeline, oldest first.
-async fn legs_and_timeline(
-    conn: &impl ConnectionTrait,
-    dossier_id: i64,
-) -> Result<(Vec<leg::Model>, Vec<dossier_event::Model>), OpError> {
-    let legs = leg::Entity::find()
-        .filter(leg::Column::DossierId.eq(dossier_id))
-        .order_by_asc(leg::Column::Id)
-        .all(conn)
-        .await?;
-    let timeline = dossier_event::Entity::find()
-        .filter(dossier_event::Column::DossierId.eq(dossier_id))
-        .order_by_asc(dossier_event::Column::At)
-        .order_by_asc(dossier_event::Column::Id)
-        .all(conn)
-        .await?;
-    Ok((legs, timeline))
-}
-
-async fn load_record(
-    conn: &impl ConnectionTrait,
-    dossier: dossier::Model,
-) -> Result<DossierRecord, OpError> {
-    let agency_name = agency::Entity::find_by_id(dossier.agency_code.clone())
-        .one(conn)
-        .await?
-        .map(|a| a.name)
-        .unwrap_or_default();
-    let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
-    let incidents = super::incidents::incidents_of(conn, &dossier).await?;
-    let supplements = super::supplements::list_for_dossier(conn, dossier.id).await?;
-    Ok(DossierRecord {
-        dossier,
-        agency_name,
-        legs,
-        timeline,
-        incidents,
-        supplements,
-    })
-}
-
-/// The whole dossier for an actor entitled to it: `NotFound` when there is no such code, `Forbidden`
-/// when it is not theirs.
-pub async fn view_dossier(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    code: &str,
-) -> Result<DossierRecord, OpError> {
-    let dossier = find_by_code(conn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    if actor.may_access(&dossier) == Access::Denied {
-        return Err(OpError::Forbidden(
-            "this dossier is not yours to see".into(),
-        ));
-    }
-    let mut record = load_record(conn, dossier).await?;
-    name_actors_by_reach(conn, &mut record.timeline).await?;
-    if actor.staff_with_role(entity::enums::Role::Postal).is_some() {
-        redact_for_post(&mut record.dossier);
-    }
-    Ok(record)
-}
-
 /// The post office does not need the applicant's identity number or e-mail to carry a dossier (the
 /// identity check at delivery compares on the server): a postal key never receives them.
 pub fn redact_for_post(dossier: &mut dossier::Model) {
     dossier.applicant_id_number = String::new();
     dossier.applicant_email = None;
-}
-
-/// Names the actor of each timeline event made with an API key by the key's role and its office or
-/// agency (`postal:100000`, `agency:UBND-P-HOANKIEM`, `admin`), never by the key's name, which may
-/// name a person.
-pub async fn name_actors_by_reach(
-    conn: &impl ConnectionTrait,
-    timeline: &mut [dossier_event::Model],
-) -> Result<(), sea_orm::DbErr> {
-    let mut ids: Vec<i64> = timeline.iter().filter_map(|e| e.api_key_id).collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    let keys = entity::api_key::Entity::find()
-        .filter(entity::api_key::Column::Id.is_in(ids))
-        .all(conn)
-        .await?;
-    for event in timeline.iter_mut() {
-        let Some(id) = event.api_key_id else {
-            continue;
-        };
-        event.actor = match keys.iter().find(|k| k.id == id) {
-            Some(k) => match k.office_code.as_deref().or(k.agency_code.as_deref()) {
-                Some(reach) => format!("{}:{reach}", k.role),
-                None => k.role.to_string(),
-            },
-            // A key that no longer exists: its role is what the stored name starts with.
-            None => event
-                .actor
-                .split_once(':')
-                .map_or_else(|| "staff".to_owned(), |(role, _)| role.to_owned()),
-        };
-    }
-    Ok(())
-}
-
-/// The record behind the public tracking view, by dossier code or item code, on any connection.
-pub async fn track_on(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
-    let dossier = find_by_code_or_item(conn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    load_record(conn, dossier).await
-}
-
-/// The record behind the public tracking view, by dossier code or item code. The caller shows only
-/// the masked fields.
-pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> {
-    let conn = &store.read;
-    // One statement instead of three: on the busiest public read, most of the cost of a query is
-    // its trip to the server (or SQLite's driver thread) and back.
-    let (dossier, legs, timeline) = track_in_one_statement(conn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    // The agency's name comes from the reference snapshot: one query less on the busiest public read.
-    let catalog = store.catalog.get(conn).await?;
-    let Some(agency_name) = catalog.agency(&dossier.agency_code).map(|a| a.name.clone()) else {
-        return load_record(conn, dossier).await;
-    };
-    Ok(DossierRecord {
-        dossier,
-        agency_name,
-        legs,
-        timeline,
-        incidents: Vec::new(),
-        supplements: Vec::new(),
-    })
 }
 
 /// Cancels a dossier before pickup, by its citizen or its post office (or an administrator).

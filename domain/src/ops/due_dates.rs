@@ -31,8 +31,21 @@ pub(crate) async fn recompute(
     after: &WorkingCalendar,
     now: DateTime<Utc>,
 ) -> Result<usize, OpError> {
-    let mut moved = 0;
+    let parcels = move_parcel_deadlines(conn, actor, before, after, now).await?;
+    let results = move_result_deadlines(conn, actor, before, after, now).await?;
+    Ok(parcels + results)
+}
 
+/// The delivery deadlines of the parcels on their way that `before` set and `after` moves; returns
+/// how many moved.
+async fn move_parcel_deadlines(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &WorkingCalendar,
+    after: &WorkingCalendar,
+    now: DateTime<Utc>,
+) -> Result<usize, OpError> {
+    let mut moved = 0;
     let legs = leg::Entity::find()
         .filter(leg::Column::Status.is_in(LEG_OPEN_STATUSES.iter().copied()))
         .filter(leg::Column::DueAt.gt(now))
@@ -80,14 +93,25 @@ pub(crate) async fn recompute(
         .await?;
         moved += 1;
     }
+    Ok(moved)
+}
 
+/// The agency's result deadlines that `before` set and `after` moves; returns how many moved.
+async fn move_result_deadlines(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &WorkingCalendar,
+    after: &WorkingCalendar,
+    now: DateTime<Utc>,
+) -> Result<usize, OpError> {
+    let mut moved = 0;
     let dossiers = dossier::Entity::find()
         .filter(dossier::Column::Status.is_in(RESULT_CLOCK_STATUSES.iter().copied()))
         .filter(dossier::Column::ResultDueAt.gt(now))
         .all(conn)
         .await?;
     if dossiers.is_empty() {
-        return Ok(moved);
+        return Ok(0);
     }
     let days: HashMap<String, i32> = procedure::Entity::find()
         .all(conn)
@@ -95,19 +119,7 @@ pub(crate) async fn recompute(
         .into_iter()
         .map(|p| (p.code, p.processing_days))
         .collect();
-    // The processing time runs from the latest supplement's filing, where there was one.
-    let mut restarted: HashMap<i64, DateTime<Utc>> = HashMap::new();
-    for s in supplement::Entity::find()
-        .filter(supplement::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
-        .filter(supplement::Column::FiledAt.is_not_null())
-        .all(conn)
-        .await?
-    {
-        if let Some(filed) = s.filed_at {
-            let latest = restarted.entry(s.dossier_id).or_insert(filed);
-            *latest = (*latest).max(filed);
-        }
-    }
+    let restarted = restarts(conn, &dossiers).await?;
     for d in dossiers {
         let Some(due) = d.result_due_at else {
             continue;
@@ -156,4 +168,25 @@ pub(crate) async fn recompute(
         moved += 1;
     }
     Ok(moved)
+}
+
+/// When each dossier's processing time restarted: the latest filing of its supplements, where it had
+/// one.
+async fn restarts(
+    conn: &impl ConnectionTrait,
+    dossiers: &[dossier::Model],
+) -> Result<HashMap<i64, DateTime<Utc>>, OpError> {
+    let mut restarted: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for s in supplement::Entity::find()
+        .filter(supplement::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
+        .filter(supplement::Column::FiledAt.is_not_null())
+        .all(conn)
+        .await?
+    {
+        if let Some(filed) = s.filed_at {
+            let latest = restarted.entry(s.dossier_id).or_insert(filed);
+            *latest = (*latest).max(filed);
+        }
+    }
+    Ok(restarted)
 }

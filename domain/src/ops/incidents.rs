@@ -48,6 +48,81 @@ pub async fn record_incident(
             "incidents are recorded by post office, agency or administrator staff".into(),
         ));
     }
+    let checked = check_incident(request)?;
+    let (kind, direction) = (checked.kind, checked.direction);
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    if find_leg(&txn, dossier.id, direction).await?.is_none() {
+        return Err(OpError::field(
+            "leg",
+            format!(
+                "this dossier has no {direction} parcel (service mode {})",
+                dossier.service_mode
+            ),
+        ));
+    }
+    let now = crate::clock::now();
+    let recorded = incident::ActiveModel {
+        dossier_id: Set(dossier.id),
+        kind: Set(kind),
+        leg: Set(direction),
+        note: Set(checked.note.clone()),
+        compensation_vnd: Set(checked.compensation),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    append_event(
+        &txn,
+        dossier.id,
+        actor,
+        NewEvent {
+            at: now,
+            kind: EventKind::Incident,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: None,
+            leg: Some(direction),
+            location: None,
+            note: Some(checked.summary()),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(incident.id = recorded.id, incident.kind = %kind, "incident recorded");
+    Ok(recorded)
+}
+
+/// An incident report as checked.
+struct CheckedIncident {
+    kind: IncidentKind,
+    direction: LegDirection,
+    note: Option<String>,
+    compensation: i64,
+}
+
+impl CheckedIncident {
+    /// The timeline note: the kind, the compensation paid, and the staff's note.
+    fn summary(&self) -> String {
+        let mut summary = format!("{}", self.kind);
+        if self.compensation > 0 {
+            summary.push_str(&format!("; compensation {} VND", self.compensation));
+        }
+        if let Some(note) = &self.note {
+            summary.push_str(&format!("; {note}"));
+        }
+        summary
+    }
+}
+
+fn check_incident(request: &IncidentRequest) -> Result<CheckedIncident, OpError> {
     let mut c = Checker::new();
     let kind: Option<IncidentKind> = c.required_enum(
         "kind",
@@ -71,61 +146,12 @@ pub async fn record_incident(
     let (Some(kind), Some(direction)) = (kind, direction) else {
         return Err(OpError::Validation(vec![]));
     };
-
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    if find_leg(&txn, dossier.id, direction).await?.is_none() {
-        return Err(OpError::field(
-            "leg",
-            format!(
-                "this dossier has no {direction} parcel (service mode {})",
-                dossier.service_mode
-            ),
-        ));
-    }
-    let now = crate::clock::now();
-    let recorded = incident::ActiveModel {
-        dossier_id: Set(dossier.id),
-        kind: Set(kind),
-        leg: Set(direction),
-        note: Set(note.clone()),
-        compensation_vnd: Set(compensation),
-        actor: Set(actor.audit_name()),
-        api_key_id: Set(actor.key_id()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let mut summary = format!("{kind}");
-    if compensation > 0 {
-        summary.push_str(&format!("; compensation {compensation} VND"));
-    }
-    if let Some(note) = &note {
-        summary.push_str(&format!("; {note}"));
-    }
-    append_event(
-        &txn,
-        dossier.id,
-        actor,
-        NewEvent {
-            at: now,
-            kind: EventKind::Incident,
-            source: EventSource::Api,
-            from_status: None,
-            to_status: None,
-            leg: Some(direction),
-            location: None,
-            note: Some(summary),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(incident.id = recorded.id, incident.kind = %kind, "incident recorded");
-    Ok(recorded)
+    Ok(CheckedIncident {
+        kind,
+        direction,
+        note,
+        compensation,
+    })
 }
 
 /// The incidents of a dossier, oldest first.

@@ -21,14 +21,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{DossierStatus, EventKind, LegDirection};
-use entity::{dossier, dossier_event, integration_state, outbox};
+use entity::{agency, dossier, dossier_event, integration_state, outbox, procedure};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{DeliveryKind, pending_row};
+use super::outbox_rows::{DeliveryKind, pending_row};
 use crate::notify::{PhoneTopic, portal_status};
 
 /// The name of the phone outlet's flag.
@@ -77,6 +77,53 @@ pub async fn get_state(conn: &impl ConnectionTrait, name: &str) -> Result<Option
         .one(conn)
         .await?
         .map(|s| s.value))
+}
+
+/// A stored value, its row locked until `txn` ends (on PostgreSQL), so that one worker at a time
+/// changes it; an empty row is made first when there is none, so that there is a row to lock.
+pub async fn lock_state(txn: &impl ConnectionTrait, name: &str) -> Result<Option<String>, DbErr> {
+    if get_state(txn, name).await?.is_none() {
+        integration_state::Entity::insert(integration_state::ActiveModel {
+            name: Set(name.to_owned()),
+            value: Set(String::new()),
+            updated_at: Set(crate::clock::now()),
+        })
+        .on_conflict_do_nothing()
+        .exec(txn)
+        .await?;
+    }
+    Ok(integration_state::Entity::find_by_id(name)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .map(|r| r.value))
+}
+
+/// The dossier an outlet's row names, read when the row is sent: its facts (the applicant's phone
+/// and name among them) never sit in the outbox.
+pub async fn dossier_to_send(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<dossier::Model>, DbErr> {
+    dossier::Entity::find_by_id(id).one(conn).await
+}
+
+/// The agency a portal call reports for.
+pub async fn agency_to_send(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<agency::Model>, DbErr> {
+    agency::Entity::find_by_id(code.to_owned()).one(conn).await
+}
+
+/// The procedure a portal call names.
+pub async fn procedure_to_send(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<procedure::Model>, DbErr> {
+    procedure::Entity::find_by_id(code.to_owned())
+        .one(conn)
+        .await
 }
 
 /// Stores a value, replacing the one before.
@@ -181,30 +228,11 @@ pub(crate) async fn rows_for_events(
 ) -> Result<Vec<outbox::ActiveModel>, DbErr> {
     let mut rows = Vec::new();
     // Dossiers the portal already knows: their filing call is written.
-    let mut synced: HashSet<i64> = HashSet::new();
-    if outlets.portal {
-        let ids: Vec<i64> = events
-            .iter()
-            .filter(|e| e.to_status.is_some_and(|s| portal_status(s).is_some()))
-            .map(|e| e.dossier_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in ids.chunks(CHUNK) {
-            synced.extend(
-                outbox::Entity::find()
-                    .select_only()
-                    .column(outbox::Column::DossierId)
-                    .filter(outbox::Column::Kind.eq(DeliveryKind::PortalCall.as_str()))
-                    .filter(outbox::Column::DossierId.is_in(chunk.iter().copied()))
-                    .into_tuple::<Option<i64>>()
-                    .all(conn)
-                    .await?
-                    .into_iter()
-                    .flatten(),
-            );
-        }
-    }
+    let mut synced = if outlets.portal {
+        synced_with_portal(conn, events).await?
+    } else {
+        HashSet::new()
+    };
     for event in events {
         let Some(dossier) = dossiers.get(&event.dossier_id) else {
             continue;
@@ -252,6 +280,36 @@ pub(crate) async fn rows_for_events(
         }
     }
     Ok(rows)
+}
+
+/// Those of the events' dossiers whose filing call to the portal is written already.
+async fn synced_with_portal(
+    conn: &impl ConnectionTrait,
+    events: &[dossier_event::Model],
+) -> Result<HashSet<i64>, DbErr> {
+    let mut synced: HashSet<i64> = HashSet::new();
+    let ids: Vec<i64> = events
+        .iter()
+        .filter(|e| e.to_status.is_some_and(|s| portal_status(s).is_some()))
+        .map(|e| e.dossier_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in ids.chunks(CHUNK) {
+        synced.extend(
+            outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::DossierId)
+                .filter(outbox::Column::Kind.eq(DeliveryKind::PortalCall.as_str()))
+                .filter(outbox::Column::DossierId.is_in(chunk.iter().copied()))
+                .into_tuple::<Option<i64>>()
+                .all(conn)
+                .await?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    Ok(synced)
 }
 
 /// The phone notice of a message no event stands for (a complaint's answer), when the phone outlet is

@@ -14,8 +14,7 @@ use crate::codes::{hash_secret, new_api_key};
 
 /// The longest life a key can be given.
 pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
-/// `last_used_at` is written at most this often per key.
-pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+pub use super::access::LAST_USED_RESOLUTION_SECS;
 
 /// What a new key is for.
 #[derive(Debug, Clone)]
@@ -63,7 +62,32 @@ async fn insert_api_key(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(OpError::field("name", "must be 1 to 100 characters"));
     }
-    let (office_code, agency_code) = match request.role {
+    let (office_code, agency_code) = key_reach(conn, &request).await?;
+    let secret = new_api_key();
+    let key = api_key::ActiveModel {
+        name: Set(name),
+        role: Set(request.role),
+        office_code: Set(office_code),
+        agency_code: Set(agency_code),
+        secret_hash: Set(hash_secret(&secret)),
+        prefix: Set(secret.chars().take(8).collect()),
+        created_at: Set(chrono::Utc::now()),
+        revoked_at: Set(None),
+        expires_at: Set(expires_at),
+        last_used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(IssuedApiKey { id: key.id, secret })
+}
+
+/// The office or agency a new key is bound to, as its role requires; each must exist.
+async fn key_reach(
+    conn: &impl ConnectionTrait,
+    request: &NewApiKey,
+) -> Result<(Option<String>, Option<String>), OpError> {
+    Ok(match request.role {
         Role::Admin => {
             if request.office_code.is_some() || request.agency_code.is_some() {
                 return Err(OpError::field(
@@ -74,7 +98,7 @@ async fn insert_api_key(
             (None, None)
         }
         Role::Postal => {
-            let Some(code) = request.office_code else {
+            let Some(code) = request.office_code.clone() else {
                 return Err(OpError::field("office", "a postal key needs --office CODE"));
             };
             if request.agency_code.is_some() {
@@ -96,7 +120,7 @@ async fn insert_api_key(
             (Some(code), None)
         }
         Role::Agency => {
-            let Some(code) = request.agency_code else {
+            let Some(code) = request.agency_code.clone() else {
                 return Err(OpError::field(
                     "agency",
                     "an agency key needs --agency CODE",
@@ -120,24 +144,7 @@ async fn insert_api_key(
             }
             (None, Some(code))
         }
-    };
-    let secret = new_api_key();
-    let key = api_key::ActiveModel {
-        name: Set(name),
-        role: Set(request.role),
-        office_code: Set(office_code),
-        agency_code: Set(agency_code),
-        secret_hash: Set(hash_secret(&secret)),
-        prefix: Set(secret.chars().take(8).collect()),
-        created_at: Set(chrono::Utc::now()),
-        revoked_at: Set(None),
-        expires_at: Set(expires_at),
-        last_used_at: Set(None),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(IssuedApiKey { id: key.id, secret })
+    })
 }
 
 /// An API key as operators see it: everything but the secret (and its hash).

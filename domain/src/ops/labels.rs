@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::OpError;
 use super::access::{Access, Actor};
-use super::dossiers::{DossierRecord, find_by_code, track_on};
+use super::dossier_record::{DossierRecord, track_on};
+use super::dossiers::find_by_code;
 
 /// Everything a label shows.
 #[derive(Debug, Clone)]

@@ -20,56 +20,15 @@ use entity::enums::{
 use entity::{agency, dossier, dossier_event, incident, leg, outbox, procedure, webhook};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
 
-/// What an outbox row delivers; the spelling of `outbox.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryKind {
-    /// One e-mail to one recipient ([`EmailPayload`]).
-    Email,
-    /// One signed POST to one agency webhook ([`WebhookPayload`]).
-    Webhook,
-    /// One parcel's order at the carrier ([`super::carrier_orders::CarrierOrderPayload`]).
-    CarrierOrder,
-    /// One citizen notice to the applicant's phone, by Zalo ZNS or else by SMS
-    /// ([`super::integrations::PhoneNoticePayload`]).
-    PhoneNotice,
-    /// One call to the national public-service portal ([`super::integrations::PortalCallPayload`]);
-    /// a dossier's calls go in order.
-    PortalCall,
-}
-
-impl DeliveryKind {
-    /// The spelling in `outbox.kind`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DeliveryKind::Email => "email",
-            DeliveryKind::Webhook => "webhook",
-            DeliveryKind::CarrierOrder => "carrier_order",
-            DeliveryKind::PhoneNotice => "phone_notice",
-            DeliveryKind::PortalCall => "portal_call",
-        }
-    }
-
-    /// Reads `outbox.kind`; `None` for a kind this version does not deliver.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            DeliveryKind::Email,
-            DeliveryKind::Webhook,
-            DeliveryKind::CarrierOrder,
-            DeliveryKind::PhoneNotice,
-            DeliveryKind::PortalCall,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+pub use super::outbox_rows::DeliveryKind;
+pub(crate) use super::outbox_rows::pending_row;
 
 /// Who an e-mail is for: the recipient decides how much of the dossier the message may show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,29 +221,6 @@ fn new_delivery_id() -> String {
     hex::encode(bytes)
 }
 
-/// A new pending row.
-pub(crate) fn pending_row(
-    kind: DeliveryKind,
-    dossier_id: i64,
-    payload: serde_json::Value,
-    now: DateTime<Utc>,
-) -> outbox::ActiveModel {
-    outbox::ActiveModel {
-        kind: Set(kind.as_str().to_owned()),
-        dossier_id: Set(Some(dossier_id)),
-        payload: Set(payload),
-        status: Set(OutboxStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        done_at: Set(None),
-        ..Default::default()
-    }
-}
-
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, DbErr> {
     serde_json::to_value(value).map_err(|e| DbErr::Custom(format!("outbox payload: {e}")))
 }
@@ -333,6 +269,57 @@ pub async fn enqueue_for_events(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let hooks = active_webhooks_of(conn, &dossier_ids).await?;
+    let notifying: Vec<&dossier_event::Model> = events
+        .iter()
+        .filter(|e| citizen_notice_kind(e.kind, e.leg))
+        .collect();
+    let outlets = if events.iter().any(super::integrations::may_reach_outlets) {
+        super::integrations::outlets(conn).await?
+    } else {
+        super::integrations::Outlets::default()
+    };
+    let any_outlet = outlets.phone || outlets.portal;
+    if hooks.is_empty() && notifying.is_empty() && !any_outlet {
+        return Ok(());
+    }
+    let dossiers = dossiers_by_id(conn, &dossier_ids).await?;
+    let context = if notifying.is_empty() {
+        NoticeContext::default()
+    } else {
+        NoticeContext::load(conn, &notifying, &dossiers).await?
+    };
+    let now = crate::clock::now();
+    let mut rows = Vec::new();
+    for event in events {
+        let Some(dossier) = dossiers.get(&event.dossier_id) else {
+            continue;
+        };
+        rows.extend(webhook_rows(event, dossier, &hooks, now)?);
+        if citizen_notice_kind(event.kind, event.leg) {
+            for email in context.emails_for(event, dossier) {
+                rows.push(pending_row(
+                    DeliveryKind::Email,
+                    dossier.id,
+                    to_json(&email)?,
+                    now,
+                ));
+            }
+        }
+    }
+    if any_outlet {
+        rows.extend(
+            super::integrations::rows_for_events(conn, events, &dossiers, outlets, now).await?,
+        );
+    }
+    insert_rows(conn, rows).await
+}
+
+/// The active webhooks (id, agency) of the agencies of the dossiers `dossier_ids`, in order.
+async fn active_webhooks_of(
+    conn: &impl ConnectionTrait,
+    dossier_ids: &[i64],
+) -> Result<Vec<(i64, String)>, DbErr> {
     let mut hooks: Vec<(i64, String)> = Vec::new();
     for ids in dossier_ids.chunks(CHUNK) {
         hooks.extend(
@@ -357,19 +344,14 @@ pub async fn enqueue_for_events(
     }
     hooks.sort();
     hooks.dedup();
-    let notifying: Vec<&dossier_event::Model> = events
-        .iter()
-        .filter(|e| citizen_notice_kind(e.kind, e.leg))
-        .collect();
-    let outlets = if events.iter().any(super::integrations::may_reach_outlets) {
-        super::integrations::outlets(conn).await?
-    } else {
-        super::integrations::Outlets::default()
-    };
-    let any_outlet = outlets.phone || outlets.portal;
-    if hooks.is_empty() && notifying.is_empty() && !any_outlet {
-        return Ok(());
-    }
+    Ok(hooks)
+}
+
+/// The dossiers `dossier_ids`, by id.
+async fn dossiers_by_id(
+    conn: &impl ConnectionTrait,
+    dossier_ids: &[i64],
+) -> Result<HashMap<i64, dossier::Model>, DbErr> {
     let mut dossiers: HashMap<i64, dossier::Model> = HashMap::new();
     for ids in dossier_ids.chunks(CHUNK) {
         for d in dossier::Entity::find()
@@ -380,53 +362,45 @@ pub async fn enqueue_for_events(
             dossiers.insert(d.id, d);
         }
     }
-    let context = if notifying.is_empty() {
-        NoticeContext::default()
-    } else {
-        NoticeContext::load(conn, &notifying, &dossiers).await?
-    };
-    let now = crate::clock::now();
+    Ok(dossiers)
+}
+
+/// One delivery of `event` to each active webhook of the dossier's agency.
+fn webhook_rows(
+    event: &dossier_event::Model,
+    dossier: &dossier::Model,
+    hooks: &[(i64, String)],
+    now: DateTime<Utc>,
+) -> Result<Vec<outbox::ActiveModel>, DbErr> {
     let mut rows = Vec::new();
-    for event in events {
-        let Some(dossier) = dossiers.get(&event.dossier_id) else {
-            continue;
+    for (webhook_id, _) in hooks.iter().filter(|(_, a)| *a == dossier.agency_code) {
+        let payload = WebhookPayload {
+            webhook_id: *webhook_id,
+            delivery_id: new_delivery_id(),
+            event: WebhookEvent {
+                id: event.id,
+                dossier_code: dossier.code.clone(),
+                at: event.at,
+                kind: event.kind,
+                status: event.to_status,
+                source: event.source,
+            },
         };
-        for (webhook_id, _) in hooks.iter().filter(|(_, a)| *a == dossier.agency_code) {
-            let payload = WebhookPayload {
-                webhook_id: *webhook_id,
-                delivery_id: new_delivery_id(),
-                event: WebhookEvent {
-                    id: event.id,
-                    dossier_code: dossier.code.clone(),
-                    at: event.at,
-                    kind: event.kind,
-                    status: event.to_status,
-                    source: event.source,
-                },
-            };
-            rows.push(pending_row(
-                DeliveryKind::Webhook,
-                dossier.id,
-                to_json(&payload)?,
-                now,
-            ));
-        }
-        if citizen_notice_kind(event.kind, event.leg) {
-            for email in context.emails_for(event, dossier) {
-                rows.push(pending_row(
-                    DeliveryKind::Email,
-                    dossier.id,
-                    to_json(&email)?,
-                    now,
-                ));
-            }
-        }
+        rows.push(pending_row(
+            DeliveryKind::Webhook,
+            dossier.id,
+            to_json(&payload)?,
+            now,
+        ));
     }
-    if any_outlet {
-        rows.extend(
-            super::integrations::rows_for_events(conn, events, &dossiers, outlets, now).await?,
-        );
-    }
+    Ok(rows)
+}
+
+/// Inserts `rows`, [`CHUNK`] to a statement.
+async fn insert_rows(
+    conn: &impl ConnectionTrait,
+    rows: Vec<outbox::ActiveModel>,
+) -> Result<(), DbErr> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
@@ -555,56 +529,7 @@ impl NoticeContext {
         let procedure_name = self.procedures.get(&dossier.procedure_code).cloned();
         let outbound = self.outbound.get(&dossier.id);
         let item_code = outbound.and_then(|l| l.item_code.clone());
-        let notice = match event.kind {
-            EventKind::ReceivedByAgency => Notice::ReceivedByAgency {
-                filed_at: dossier.filed_at,
-                result_due_at: dossier.result_due_at,
-            },
-            EventKind::SupplementRequested => Notice::SupplementRequested {
-                items: event.note.clone(),
-            },
-            EventKind::ResultReady => Notice::ResultReady {
-                service_mode: dossier.service_mode,
-                outcome: dossier.outcome.clone(),
-            },
-            EventKind::OutForDelivery => Notice::OutForDelivery {
-                item_code: item_code.clone(),
-            },
-            EventKind::DeliveryFailed => {
-                let counted = event.note.as_deref().and_then(notice_number);
-                let notice = Ord::max(
-                    counted.unwrap_or_else(|| outbound.map_or(1, |l| l.failed_attempts)),
-                    1,
-                );
-                let last = notice >= crate::delivery::NOTICES_BEFORE_RETURN;
-                Notice::DeliveryFailed {
-                    notice,
-                    reason: event.note.as_deref().and_then(failure_reason),
-                    next_attempt_from: match (&self.calendar, last) {
-                        (Some(calendar), false) => {
-                            Some(crate::delivery::earliest_next_notice(calendar, event.at))
-                        }
-                        _ => None,
-                    },
-                    returned_to_agency: last,
-                }
-            }
-            EventKind::Incident => {
-                let incident = self.incidents.get(&dossier.id);
-                Notice::Incident {
-                    kind: incident.map_or_else(String::new, |i| i.kind.to_string()),
-                    leg: incident.map_or_else(
-                        || event.leg.map(|l| l.to_string()).unwrap_or_default(),
-                        |i| i.leg.to_string(),
-                    ),
-                    compensation_vnd: incident.map_or(0, |i| i.compensation_vnd),
-                    note: incident.and_then(|i| i.note.clone()),
-                }
-            }
-            _ => Notice::Delivered {
-                item_code: item_code.clone(),
-            },
-        };
+        let notice = self.notice_of(event, dossier, outbound, &item_code);
         let agency_notice = if event.kind == EventKind::Incident {
             notice.clone()
         } else {
@@ -645,6 +570,73 @@ impl NoticeContext {
             });
         }
         emails
+    }
+
+    /// What the event tells the citizen.
+    fn notice_of(
+        &self,
+        event: &dossier_event::Model,
+        dossier: &dossier::Model,
+        outbound: Option<&leg::Model>,
+        item_code: &Option<String>,
+    ) -> Notice {
+        match event.kind {
+            EventKind::ReceivedByAgency => Notice::ReceivedByAgency {
+                filed_at: dossier.filed_at,
+                result_due_at: dossier.result_due_at,
+            },
+            EventKind::SupplementRequested => Notice::SupplementRequested {
+                items: event.note.clone(),
+            },
+            EventKind::ResultReady => Notice::ResultReady {
+                service_mode: dossier.service_mode,
+                outcome: dossier.outcome.clone(),
+            },
+            EventKind::OutForDelivery => Notice::OutForDelivery {
+                item_code: item_code.clone(),
+            },
+            EventKind::DeliveryFailed => self.delivery_failed_notice(event, outbound),
+            EventKind::Incident => {
+                let incident = self.incidents.get(&dossier.id);
+                Notice::Incident {
+                    kind: incident.map_or_else(String::new, |i| i.kind.to_string()),
+                    leg: incident.map_or_else(
+                        || event.leg.map(|l| l.to_string()).unwrap_or_default(),
+                        |i| i.leg.to_string(),
+                    ),
+                    compensation_vnd: incident.map_or(0, |i| i.compensation_vnd),
+                    note: incident.and_then(|i| i.note.clone()),
+                }
+            }
+            _ => Notice::Delivered {
+                item_code: item_code.clone(),
+            },
+        }
+    }
+
+    /// The notice of a failed delivery: which one it is, and what happens next.
+    fn delivery_failed_notice(
+        &self,
+        event: &dossier_event::Model,
+        outbound: Option<&leg::Model>,
+    ) -> Notice {
+        let counted = event.note.as_deref().and_then(notice_number);
+        let notice = Ord::max(
+            counted.unwrap_or_else(|| outbound.map_or(1, |l| l.failed_attempts)),
+            1,
+        );
+        let last = notice >= crate::delivery::NOTICES_BEFORE_RETURN;
+        Notice::DeliveryFailed {
+            notice,
+            reason: event.note.as_deref().and_then(failure_reason),
+            next_attempt_from: match (&self.calendar, last) {
+                (Some(calendar), false) => {
+                    Some(crate::delivery::earliest_next_notice(calendar, event.at))
+                }
+                _ => None,
+            },
+            returned_to_agency: last,
+        }
     }
 }
 

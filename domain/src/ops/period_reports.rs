@@ -108,82 +108,127 @@ pub async fn send_due_reports(
     for period in periods_due(today) {
         let name = period.preset.clone().unwrap_or_default();
         for agency in &agencies {
-            let done = period_report::Entity::find()
-                .filter(period_report::Column::Period.eq(name.as_str()))
-                .filter(period_report::Column::AgencyCode.eq(agency.code.as_str()))
-                .count(&store.read)
-                .await?
-                > 0;
-            if done {
-                continue;
+            if send_report(store, &period, &name, agency, alerts_email).await? {
+                sent += 1;
             }
-            let now = crate::clock::now();
-            let report = summary_report(&store.read, &period, Some(&agency.code), now).await?;
-            let csv = report_csv(&report);
-            let txn = store.begin().await?;
-            let inserted = period_report::Entity::insert(period_report::ActiveModel {
-                period: Set(name.clone()),
-                agency_code: Set(agency.code.clone()),
-                sent_at: Set(now),
-                ..Default::default()
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    period_report::Column::Period,
-                    period_report::Column::AgencyCode,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-            if inserted == 0 {
-                // Another worker sent it meanwhile.
-                continue;
-            }
-            let recipients = [
-                agency.email.as_deref().map(|to| (to, "agency")),
-                alerts_email.map(|to| (to, "alerts")),
-            ];
-            for (to, who) in recipients.into_iter().flatten() {
-                let to = to.trim();
-                if to.is_empty() {
-                    continue;
-                }
-                let email = EmailPayload {
-                    message_key: format!("period-report-{name}-{}-{who}", agency.code),
-                    recipient: Recipient::Agency,
-                    to: to.to_owned(),
-                    to_name: None,
-                    language: "vi".to_owned(),
-                    dossier_code: String::new(),
-                    agency_name: Some(agency.name.clone()),
-                    procedure_name: None,
-                    at: now,
-                    notice: Notice::PeriodReport {
-                        period: name.clone(),
-                        from: period.from,
-                        to: period.to,
-                        agency_code: agency.code.clone(),
-                        dossiers: report.dossiers,
-                        csv_file_name: format!("bao-cao-{name}-{}.csv", agency.code),
-                        csv: csv.clone(),
-                    },
-                };
-                let payload = serde_json::to_value(&email)
-                    .map_err(|e| DbErr::Custom(format!("outbox payload: {e}")))?;
-                let mut row = pending_row(DeliveryKind::Email, 0, payload, now);
-                row.dossier_id = Set(None);
-                outbox::Entity::insert(row)
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
-            txn.commit().await?;
-            sent += 1;
-            tracing::info!(report.period = %name, agency.code = %agency.code, "period report sent");
         }
     }
     Ok(sent)
+}
+
+/// Sends one agency's report of the period `name`, unless it was sent before (by this worker or
+/// another); answers whether it sent it.
+async fn send_report(
+    store: &Store,
+    period: &ReportPeriod,
+    name: &str,
+    agency: &agency::Model,
+    alerts_email: Option<&str>,
+) -> Result<bool, DbErr> {
+    let done = period_report::Entity::find()
+        .filter(period_report::Column::Period.eq(name))
+        .filter(period_report::Column::AgencyCode.eq(agency.code.as_str()))
+        .count(&store.read)
+        .await?
+        > 0;
+    if done {
+        return Ok(false);
+    }
+    let now = crate::clock::now();
+    let report = summary_report(&store.read, period, Some(&agency.code), now).await?;
+    let mail = ReportMail {
+        name,
+        period,
+        agency,
+        dossiers: report.dossiers,
+        csv: report_csv(&report),
+        now,
+    };
+    let txn = store.begin().await?;
+    let inserted = period_report::Entity::insert(period_report::ActiveModel {
+        period: Set(name.to_owned()),
+        agency_code: Set(agency.code.clone()),
+        sent_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            period_report::Column::Period,
+            period_report::Column::AgencyCode,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if inserted == 0 {
+        // Another worker sent it meanwhile.
+        return Ok(false);
+    }
+    let recipients = [
+        agency.email.as_deref().map(|to| (to, "agency")),
+        alerts_email.map(|to| (to, "alerts")),
+    ];
+    for (to, who) in recipients.into_iter().flatten() {
+        let to = to.trim();
+        if to.is_empty() {
+            continue;
+        }
+        mail.enqueue_to(&txn, to, who).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(report.period = %name, agency.code = %agency.code, "period report sent");
+    Ok(true)
+}
+
+/// One agency's report of one period, as it is e-mailed.
+struct ReportMail<'a> {
+    name: &'a str,
+    period: &'a ReportPeriod,
+    agency: &'a agency::Model,
+    dossiers: i64,
+    csv: String,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl ReportMail<'_> {
+    /// Writes the e-mail to `to` (the agency, or the operators: `who`) to the outbox.
+    async fn enqueue_to(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        to: &str,
+        who: &str,
+    ) -> Result<(), DbErr> {
+        let (name, agency) = (self.name, self.agency);
+        let email = EmailPayload {
+            message_key: format!("period-report-{name}-{}-{who}", agency.code),
+            recipient: Recipient::Agency,
+            to: to.to_owned(),
+            to_name: None,
+            language: "vi".to_owned(),
+            dossier_code: String::new(),
+            agency_name: Some(agency.name.clone()),
+            procedure_name: None,
+            at: self.now,
+            notice: Notice::PeriodReport {
+                period: name.to_owned(),
+                from: self.period.from,
+                to: self.period.to,
+                agency_code: agency.code.clone(),
+                dossiers: self.dossiers,
+                csv_file_name: format!("bao-cao-{name}-{}.csv", agency.code),
+                csv: self.csv.clone(),
+            },
+        };
+        let payload = serde_json::to_value(&email)
+            .map_err(|e| DbErr::Custom(format!("outbox payload: {e}")))?;
+        let mut row = pending_row(DeliveryKind::Email, 0, payload, self.now);
+        row.dossier_id = Set(None);
+        outbox::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

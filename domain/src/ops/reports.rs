@@ -650,58 +650,9 @@ async fn assemble(
         mut agencies,
         ids: _,
     } = dossiers;
-    let mut legs: BTreeMap<LegDirection, LegFigures> = LegDirection::ALL
-        .iter()
-        .map(|&d| (d, LegFigures::empty(d)))
-        .collect();
-    for row in leg_rows {
-        let figures = legs
-            .entry(row.direction)
-            .or_insert_with(|| LegFigures::empty(row.direction));
-        figures.legs += row.legs;
-        figures.started += row.started;
-        figures.on_time.add(&row.on_time);
-        figures.failed_attempts += row.failed_attempts;
-        figures.legs_with_failed_attempts += row.with_failed;
-        figures.returned_to_agency += row.returned;
-        figures.overdue += row.overdue;
-        let agency = agencies
-            .entry(row.agency_code.clone())
-            .or_insert_with(|| AgencyFigures::empty(&row.agency_code));
-        match row.direction {
-            LegDirection::Inbound => agency.inbound.add(&row.on_time),
-            LegDirection::Outbound => agency.outbound.add(&row.on_time),
-        }
-        agency.failed_attempts += row.failed_attempts;
-        agency.returned_to_agency += row.returned;
-        agency.overdue_legs += row.overdue;
-    }
-    for (direction, figures) in &mut legs {
-        figures.median_transit_days = medians.get(direction).copied().flatten();
-    }
-
-    let procedure_names: HashMap<String, String> = if by_procedure.is_empty() {
-        HashMap::new()
-    } else {
-        procedure::Entity::find()
-            .filter(procedure::Column::Code.is_in(by_procedure.keys().cloned()))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|p| (p.code, p.name))
-            .collect()
-    };
-    let agency_names: HashMap<String, String> = if agencies.is_empty() {
-        HashMap::new()
-    } else {
-        agency::Entity::find()
-            .filter(agency::Column::Code.is_in(agencies.keys().cloned()))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|a| (a.code, a.name))
-            .collect()
-    };
+    let legs = fold_legs(leg_rows, &mut agencies, &medians);
+    let procedure_names = names_of_procedures(conn, by_procedure.keys().cloned().collect()).await?;
+    let agency_names = names_of_agencies(conn, agencies.keys().cloned().collect()).await?;
 
     let overdue = OverdueFigures {
         inbound_legs: legs.get(&LegDirection::Inbound).map_or(0, |l| l.overdue),
@@ -741,6 +692,78 @@ async fn assemble(
             .collect(),
         overdue,
     })
+}
+
+/// The figures of each leg direction, and each agency's share of them, from the rows of the legs.
+fn fold_legs(
+    leg_rows: Vec<LegRow>,
+    agencies: &mut BTreeMap<String, AgencyFigures>,
+    medians: &HashMap<LegDirection, Option<f64>>,
+) -> BTreeMap<LegDirection, LegFigures> {
+    let mut legs: BTreeMap<LegDirection, LegFigures> = LegDirection::ALL
+        .iter()
+        .map(|&d| (d, LegFigures::empty(d)))
+        .collect();
+    for row in leg_rows {
+        let figures = legs
+            .entry(row.direction)
+            .or_insert_with(|| LegFigures::empty(row.direction));
+        figures.legs += row.legs;
+        figures.started += row.started;
+        figures.on_time.add(&row.on_time);
+        figures.failed_attempts += row.failed_attempts;
+        figures.legs_with_failed_attempts += row.with_failed;
+        figures.returned_to_agency += row.returned;
+        figures.overdue += row.overdue;
+        let agency = agencies
+            .entry(row.agency_code.clone())
+            .or_insert_with(|| AgencyFigures::empty(&row.agency_code));
+        match row.direction {
+            LegDirection::Inbound => agency.inbound.add(&row.on_time),
+            LegDirection::Outbound => agency.outbound.add(&row.on_time),
+        }
+        agency.failed_attempts += row.failed_attempts;
+        agency.returned_to_agency += row.returned;
+        agency.overdue_legs += row.overdue;
+    }
+    for (direction, figures) in &mut legs {
+        figures.median_transit_days = medians.get(direction).copied().flatten();
+    }
+    legs
+}
+
+/// The names of the procedures `codes`, by code.
+async fn names_of_procedures(
+    conn: &impl ConnectionTrait,
+    codes: Vec<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(procedure::Entity::find()
+        .filter(procedure::Column::Code.is_in(codes))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.code, p.name))
+        .collect())
+}
+
+/// The names of the agencies `codes`, by code.
+async fn names_of_agencies(
+    conn: &impl ConnectionTrait,
+    codes: Vec<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(agency::Entity::find()
+        .filter(agency::Column::Code.is_in(codes))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.code, a.name))
+        .collect())
 }
 
 impl LegFigures {

@@ -3,7 +3,7 @@
 //! lists, this year's public holidays, the major-city table and a tariff. Written only into an empty
 //! database, so an operator's own data is never touched.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::RouteClass;
 use entity::{
     agency, agency_procedure, holiday, item_code_range, major_city, post_office, procedure,
@@ -214,6 +214,14 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
         return Ok(false);
     }
     let now = Utc::now();
+    seed_places(conn, now).await?;
+    seed_procedures(conn, now).await?;
+    seed_rates_and_calendar(conn, now).await?;
+    Ok(true)
+}
+
+/// The demo agencies and post offices, each office with its serials.
+async fn seed_places(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
     agency::Entity::insert_many(AGENCIES.iter().map(|a| agency::ActiveModel {
         code: Set(a.0.into()),
         name: Set(a.1.into()),
@@ -249,6 +257,11 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
     }))
     .exec(conn)
     .await?;
+    Ok(())
+}
+
+/// The demo procedures with their document lists and the agencies that handle them.
+async fn seed_procedures(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
     procedure::Entity::insert_many(PROCEDURES.iter().map(|p| procedure::ActiveModel {
         code: Set(p.0.into()),
         name: Set(p.1.into()),
@@ -286,6 +299,14 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
     agency_procedure::Entity::insert_many(links)
         .exec(conn)
         .await?;
+    Ok(())
+}
+
+/// The major cities, the tariffs and this year's holidays.
+async fn seed_rates_and_calendar(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     major_city::Entity::insert_many(MAJOR_CITIES.iter().map(|(code, name)| {
         major_city::ActiveModel {
             province_code: Set((*code).into()),
@@ -308,5 +329,5 @@ pub async fn seed_demo_if_empty(conn: &impl ConnectionTrait) -> Result<bool, DbE
         })
     });
     holiday::Entity::insert_many(holidays).exec(conn).await?;
-    Ok(true)
+    Ok(())
 }

@@ -292,6 +292,18 @@ async fn find(conn: &impl ConnectionTrait, id: i64) -> Result<webhook::Model, Op
         .ok_or(OpError::NotFound("webhook"))
 }
 
+/// The webhook a delivery goes to, read when it is sent (so a disabled one gets nothing more and a
+/// rotated secret signs at once); `None` when it is gone or disabled.
+pub async fn active_webhook(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<webhook::Model>, DbErr> {
+    Ok(webhook::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|h| h.active))
+}
+
 /// One webhook, without its secrets (admin key only).
 pub async fn get_webhook(
     conn: &impl ConnectionTrait,
@@ -442,69 +454,28 @@ pub async fn record_attempt(
         .error
         .as_deref()
         .map(|e| e.chars().take(300).collect());
+    let failed = FailedAttempt {
+        row,
+        worker_id,
+        webhook_id: payload.webhook_id,
+        attempt,
+        now,
+    };
     let txn = store.begin().await?;
     let (recorded, next) = match report.outcome {
         WebhookAttemptOutcome::Delivered => {
             super::outbox::complete_on(&txn, row.id).await?;
             (AttemptRecorded::Done, None)
         }
-        WebhookAttemptOutcome::Gone => {
-            let why = "the receiver answered 410 Gone";
-            let held = super::outbox::fail_until(
-                &txn,
-                row,
-                worker_id,
-                &format!("{why}; the webhook was disabled"),
-                None,
-            )
-            .await?;
-            disable(&txn, payload.webhook_id, why, now).await?;
-            let recorded = if held {
-                AttemptRecorded::Disabled
-            } else {
-                AttemptRecorded::NotHeld
-            };
-            (recorded, None)
-        }
+        WebhookAttemptOutcome::Gone => (failed.gone(&txn).await?, None),
         _ => {
             let wait = schedule.wait_after(attempt, report.retry_after, rand::random::<f64>());
             let message = error
                 .clone()
                 .unwrap_or_else(|| "the attempt failed".to_owned());
             match wait {
-                Some(wait) => {
-                    let at =
-                        now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
-                    let held =
-                        super::outbox::fail_until(&txn, row, worker_id, &message, Some(at)).await?;
-                    if held {
-                        (AttemptRecorded::RetryAt(at), Some(at))
-                    } else {
-                        (AttemptRecorded::NotHeld, None)
-                    }
-                }
-                None => {
-                    let held = super::outbox::fail_until(
-                        &txn,
-                        row,
-                        worker_id,
-                        &format!("{message}; retries ran out and the webhook was disabled"),
-                        None,
-                    )
-                    .await?;
-                    if held {
-                        let why = format!(
-                            "{attempt} attempts failed over the retry schedule; the last: {message}"
-                        );
-                        if disable(&txn, payload.webhook_id, &why, now).await? {
-                            alert(&txn, payload.webhook_id, &why, attempt, now, alerts_email)
-                                .await?;
-                        }
-                        (AttemptRecorded::Disabled, None)
-                    } else {
-                        (AttemptRecorded::NotHeld, None)
-                    }
-                }
+                Some(wait) => failed.retry_later(&txn, &message, wait).await?,
+                None => (failed.give_up(&txn, &message, alerts_email).await?, None),
             }
         }
     };
@@ -525,6 +496,80 @@ pub async fn record_attempt(
     .await?;
     txn.commit().await?;
     Ok(recorded)
+}
+
+/// An attempt that did not deliver, and what follows from it for its row and its webhook.
+struct FailedAttempt<'a> {
+    row: &'a outbox::Model,
+    worker_id: &'a str,
+    webhook_id: i64,
+    /// The attempt's number, from 1.
+    attempt: i32,
+    now: DateTime<Utc>,
+}
+
+impl FailedAttempt<'_> {
+    /// The receiver answered 410 Gone: the row fails and the webhook is disabled.
+    async fn gone(&self, txn: &impl ConnectionTrait) -> Result<AttemptRecorded, DbErr> {
+        let why = "the receiver answered 410 Gone";
+        let held = super::outbox::fail_until(
+            txn,
+            self.row,
+            self.worker_id,
+            &format!("{why}; the webhook was disabled"),
+            None,
+        )
+        .await?;
+        disable(txn, self.webhook_id, why, self.now).await?;
+        Ok(if held {
+            AttemptRecorded::Disabled
+        } else {
+            AttemptRecorded::NotHeld
+        })
+    }
+
+    /// The row is tried again after `wait`; answers when, if this worker still held the row.
+    async fn retry_later(
+        &self,
+        txn: &impl ConnectionTrait,
+        message: &str,
+        wait: Duration,
+    ) -> Result<(AttemptRecorded, Option<DateTime<Utc>>), DbErr> {
+        let at = self.now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
+        let held =
+            super::outbox::fail_until(txn, self.row, self.worker_id, message, Some(at)).await?;
+        Ok(if held {
+            (AttemptRecorded::RetryAt(at), Some(at))
+        } else {
+            (AttemptRecorded::NotHeld, None)
+        })
+    }
+
+    /// The retries ran out: the row fails, the webhook is disabled and the operators are alerted.
+    async fn give_up(
+        &self,
+        txn: &impl ConnectionTrait,
+        message: &str,
+        alerts_email: Option<&str>,
+    ) -> Result<AttemptRecorded, DbErr> {
+        let held = super::outbox::fail_until(
+            txn,
+            self.row,
+            self.worker_id,
+            &format!("{message}; retries ran out and the webhook was disabled"),
+            None,
+        )
+        .await?;
+        if !held {
+            return Ok(AttemptRecorded::NotHeld);
+        }
+        let attempt = self.attempt;
+        let why = format!("{attempt} attempts failed over the retry schedule; the last: {message}");
+        if disable(txn, self.webhook_id, &why, self.now).await? {
+            alert(txn, self.webhook_id, &why, attempt, self.now, alerts_email).await?;
+        }
+        Ok(AttemptRecorded::Disabled)
+    }
 }
 
 /// Disables webhook `id` for `reason` (once: `false` when it was already disabled or is gone), stops

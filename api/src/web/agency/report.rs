@@ -84,7 +84,7 @@ pub async fn report(
     let made = async {
         let period = ReportPeriod::preset(&asked)?;
         let scope = domain::ops::reports::report_scope(conn, &staff.actor, None).await?;
-        let report = crate::routes::reports::run_report(&state, &period, scope.as_deref()).await?;
+        let report = crate::report_runs::run_report(&state, &period, scope.as_deref()).await?;
         Ok::<_, ReportError>(report)
     }
     .await;

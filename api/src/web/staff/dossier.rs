@@ -3,7 +3,7 @@
 use askama::Template;
 use chrono::Utc;
 use domain::ops::OpError;
-use domain::ops::dossiers::DossierRecord;
+use domain::ops::dossier_record::DossierRecord;
 use domain::ops::postal::{DeliveryRequest, PickupRequest, RecipientRequest, ScheduleRequest};
 use entity::dossier;
 use entity::enums::{LegDirection, Role};
@@ -38,7 +38,8 @@ pub async fn dossier_page(
     staff: StaffSession,
     Path(code): Path<String>,
 ) -> Response {
-    let record = domain::ops::dossiers::view_dossier(&state.store.read, &staff.actor, &code).await;
+    let record =
+        domain::ops::dossier_record::view_dossier(&state.store.read, &staff.actor, &code).await;
     Answer::staff(&state, req, &staff).page(record.map(|r| dossier_page_of(req, &staff, &r)))
 }
 

@@ -64,7 +64,7 @@ pub async fn label(
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    let data = crate::routes::labels::label_data(record, qr_url);
+    let data = crate::labels::content::label_data(record, qr_url);
     let rendered = match q.format.as_deref() {
         Some("pdf") => tokio::task::spawn_blocking(move || labels::render_pdf(&data))
             .await
@@ -119,7 +119,7 @@ pub async fn label_sheet(req: &Request, state: Data<&AppState>, staff: StaffSess
             .await?;
             let token = domain::label_token::sign(state.label_key.expose_secret(), record.leg.id);
             let qr_url = format!("{}/l/{token}", state.public_base_url);
-            sheet.push(crate::routes::labels::label_data(record, qr_url));
+            sheet.push(crate::labels::content::label_data(record, qr_url));
         }
         Ok(sheet)
     }

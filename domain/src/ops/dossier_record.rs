@@ -1,0 +1,310 @@
+//! A dossier as it is read: its row with its legs, timeline, incidents and supplements, for the actor
+//! entitled to it ([`view_dossier`]) or for the public tracking view ([`track`]).
+
+use chrono::{DateTime, Utc};
+use entity::enums::{DossierStatus, LegStatus};
+use entity::{agency, dossier, dossier_event, leg};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, Statement,
+};
+
+use super::OpError;
+use super::access::{Access, Actor};
+use super::dossiers::{SlipDocument, find_by_code, redact_for_post};
+use crate::codes::normalize_dossier_code;
+use crate::s10::{ItemCode, looks_like_item_code};
+use crate::store::Store;
+
+/// A dossier with its legs and timeline (oldest first), and its agency's name.
+#[derive(Debug, Clone)]
+pub struct DossierRecord {
+    pub dossier: dossier::Model,
+    pub agency_name: String,
+    pub legs: Vec<leg::Model>,
+    pub timeline: Vec<dossier_event::Model>,
+    /// Lost, damaged or delayed parcels (Decision 45 Art. 14), oldest first; not read for the
+    /// public tracking view.
+    pub incidents: Vec<entity::incident::Model>,
+    /// The supplements the agency asked for, oldest first (empty in the public tracking view).
+    pub supplements: Vec<entity::supplement::Model>,
+}
+
+impl DossierRecord {
+    /// The documents the agency asked for, while the dossier waits for them (`supplement_requested`
+    /// and the supplement not filed yet); empty otherwise.
+    pub fn missing_documents(&self) -> Vec<String> {
+        match self.supplements.last() {
+            Some(s)
+                if s.filed_at.is_none()
+                    && self.dossier.status == entity::enums::DossierStatus::SupplementRequested =>
+            {
+                super::supplements::missing_documents(s)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The supplement whose parcel waits for its pickup (requested, scheduled or failed), with that
+    /// parcel, while the dossier waits for it; `None` otherwise.
+    pub fn supplement_waiting_for_pickup(
+        &self,
+    ) -> Option<(&entity::supplement::Model, &leg::Model)> {
+        if self.dossier.status != entity::enums::DossierStatus::SupplementRequested {
+            return None;
+        }
+        let supplement = self.supplements.last().filter(|s| s.filed_at.is_none())?;
+        let parcel = self.legs.iter().find(|l| Some(l.id) == supplement.leg_id)?;
+        super::supplements::pickup_stage(parcel.status).map(|_| (supplement, parcel))
+    }
+
+    /// Whether a legal deadline has passed with its work undone: the agency's result deadline while
+    /// the dossier is with the agency, or a parcel's delivery deadline while it is on its way.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        let with_agency = matches!(
+            self.dossier.status,
+            DossierStatus::ReceivedByAgency
+                | DossierStatus::Processing
+                | DossierStatus::AwaitingResult
+        );
+        let agency_late = with_agency && self.dossier.result_due_at.is_some_and(|due| due < now);
+        let leg_late = self.legs.iter().any(|leg| {
+            !matches!(
+                leg.status,
+                LegStatus::Delivered
+                    | LegStatus::HandedOver
+                    | LegStatus::Returned
+                    | LegStatus::Cancelled
+            ) && leg.due_at.is_some_and(|due| due < now)
+        });
+        agency_late || leg_late
+    }
+
+    /// The dossier's slip documents.
+    pub fn documents(&self) -> Vec<SlipDocument> {
+        serde_json::from_value(self.dossier.documents.clone()).unwrap_or_default()
+    }
+}
+
+/// Finds a dossier by its code or by the item code of one of its parcels.
+pub async fn find_by_code_or_item(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<dossier::Model>, OpError> {
+    if looks_like_item_code(code.trim()) {
+        let Ok(item) = ItemCode::parse(code) else {
+            return Ok(None);
+        };
+        let found = leg::Entity::find()
+            .filter(leg::Column::ItemCode.eq(item.as_str()))
+            .find_also_related(dossier::Entity)
+            .one(conn)
+            .await?;
+        return Ok(found.and_then(|(_, d)| d));
+    }
+    find_by_code(conn, code).await
+}
+
+/// [`find_by_code_or_item`] and [`legs_and_timeline`] as one statement: the dossier's row with its
+/// legs and timeline alongside as JSON arrays, in the same order.
+async fn track_in_one_statement(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<(dossier::Model, Vec<leg::Model>, Vec<dossier_event::Model>)>, OpError> {
+    let backend = conn.get_database_backend();
+    let code = code.trim();
+    let (filter, value) = if looks_like_item_code(code) {
+        let Ok(item) = ItemCode::parse(code) else {
+            return Ok(None);
+        };
+        (
+            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)",
+            item.as_str().to_owned(),
+        )
+    } else {
+        let Some(code) = normalize_dossier_code(code) else {
+            return Ok(None);
+        };
+        ("d.code = $1", code)
+    };
+    let sql = if backend == DbBackend::Postgres {
+        format!(
+            "SELECT d.*, \
+             (SELECT coalesce(json_agg(l ORDER BY l.id), '[]')::text FROM legs l \
+              WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT coalesce(json_agg(e ORDER BY e.at, e.id), '[]')::text FROM dossier_events e \
+              WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {filter}"
+        )
+    } else {
+        // SQLite has no row-to-JSON: the objects name every column of the entity.
+        format!(
+            "SELECT d.*, \
+             (SELECT json_group_array(json_object({legs}) ORDER BY l.id) FROM legs l \
+              WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT json_group_array(json_object({events}) ORDER BY e.at, e.id) \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {}",
+            filter.replace("$1", "?"),
+            legs = json_object_args::<leg::Entity>("l"),
+            events = json_object_args::<dossier_event::Entity>("e"),
+        )
+    };
+    let Some(row) = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let dossier = dossier::Model::from_query_result(&row, "")?;
+    let part = |column: &str| -> Result<String, OpError> { Ok(row.try_get("", column)?) };
+    let legs = serde_json::from_str(&part("track_legs")?).map_err(unreadable)?;
+    let timeline = serde_json::from_str(&part("track_events")?).map_err(unreadable)?;
+    Ok(Some((dossier, legs, timeline)))
+}
+
+/// `'column', alias."column", …` for every column of `E`, the arguments of SQLite's `json_object`.
+fn json_object_args<E: EntityTrait>(alias: &str) -> String {
+    E::Column::iter()
+        .map(|c| format!("'{0}', {alias}.\"{0}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unreadable(err: serde_json::Error) -> OpError {
+    OpError::Db(sea_orm::DbErr::Custom(format!(
+        "a tracking row could not be read: {err}"
+    )))
+}
+
+/// A dossier's legs (inbound first) and its timeline, oldest first.
+async fn legs_and_timeline(
+    conn: &impl ConnectionTrait,
+    dossier_id: i64,
+) -> Result<(Vec<leg::Model>, Vec<dossier_event::Model>), OpError> {
+    let legs = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier_id))
+        .order_by_asc(leg::Column::Id)
+        .all(conn)
+        .await?;
+    let timeline = dossier_event::Entity::find()
+        .filter(dossier_event::Column::DossierId.eq(dossier_id))
+        .order_by_asc(dossier_event::Column::At)
+        .order_by_asc(dossier_event::Column::Id)
+        .all(conn)
+        .await?;
+    Ok((legs, timeline))
+}
+
+async fn load_record(
+    conn: &impl ConnectionTrait,
+    dossier: dossier::Model,
+) -> Result<DossierRecord, OpError> {
+    let agency_name = agency::Entity::find_by_id(dossier.agency_code.clone())
+        .one(conn)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
+    let incidents = super::incidents::incidents_of(conn, &dossier).await?;
+    let supplements = super::supplements::list_for_dossier(conn, dossier.id).await?;
+    Ok(DossierRecord {
+        dossier,
+        agency_name,
+        legs,
+        timeline,
+        incidents,
+        supplements,
+    })
+}
+
+/// The whole dossier for an actor entitled to it: `NotFound` when there is no such code, `Forbidden`
+/// when it is not theirs.
+pub async fn view_dossier(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    code: &str,
+) -> Result<DossierRecord, OpError> {
+    let dossier = find_by_code(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    if actor.may_access(&dossier) == Access::Denied {
+        return Err(OpError::Forbidden(
+            "this dossier is not yours to see".into(),
+        ));
+    }
+    let mut record = load_record(conn, dossier).await?;
+    name_actors_by_reach(conn, &mut record.timeline).await?;
+    if actor.staff_with_role(entity::enums::Role::Postal).is_some() {
+        redact_for_post(&mut record.dossier);
+    }
+    Ok(record)
+}
+
+/// Names the actor of each timeline event made with an API key by the key's role and its office or
+/// agency (`postal:100000`, `agency:UBND-P-HOANKIEM`, `admin`), never by the key's name, which may
+/// name a person.
+pub async fn name_actors_by_reach(
+    conn: &impl ConnectionTrait,
+    timeline: &mut [dossier_event::Model],
+) -> Result<(), sea_orm::DbErr> {
+    let mut ids: Vec<i64> = timeline.iter().filter_map(|e| e.api_key_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let keys = entity::api_key::Entity::find()
+        .filter(entity::api_key::Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    for event in timeline.iter_mut() {
+        let Some(id) = event.api_key_id else {
+            continue;
+        };
+        event.actor = match keys.iter().find(|k| k.id == id) {
+            Some(k) => match k.office_code.as_deref().or(k.agency_code.as_deref()) {
+                Some(reach) => format!("{}:{reach}", k.role),
+                None => k.role.to_string(),
+            },
+            // A key that no longer exists: its role is what the stored name starts with.
+            None => event
+                .actor
+                .split_once(':')
+                .map_or_else(|| "staff".to_owned(), |(role, _)| role.to_owned()),
+        };
+    }
+    Ok(())
+}
+
+/// The record behind the public tracking view, by dossier code or item code, on any connection.
+pub async fn track_on(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
+    let dossier = find_by_code_or_item(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    load_record(conn, dossier).await
+}
+
+/// The record behind the public tracking view, by dossier code or item code. The caller shows only
+/// the masked fields.
+pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> {
+    let conn = &store.read;
+    // One statement instead of three: on the busiest public read, most of the cost of a query is
+    // its trip to the server (or SQLite's driver thread) and back.
+    let (dossier, legs, timeline) = track_in_one_statement(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    // The agency's name comes from the reference snapshot: one query less on the busiest public read.
+    let catalog = store.catalog.get(conn).await?;
+    let Some(agency_name) = catalog.agency(&dossier.agency_code).map(|a| a.name.clone()) else {
+        return load_record(conn, dossier).await;
+    };
+    Ok(DossierRecord {
+        dossier,
+        agency_name,
+        legs,
+        timeline,
+        incidents: Vec::new(),
+        supplements: Vec::new(),
+    })
+}
