@@ -9,8 +9,7 @@ use entity::enums::{DossierStatus, ServiceMode};
 
 /// The statuses of a pickup request the post has not collected yet: requested, scheduled, or tried
 /// and failed. An applicant phone's open requests are counted in them (`ops::dossiers`), and the
-/// pickup worklist shows them when no status is asked for (`ops::postal::OPEN_PICKUP_STATUSES`, the
-/// same list).
+/// pickup worklist shows them when no status is asked for (`ops::postal` uses this list).
 pub const OPEN_PICKUP_STATUSES: &[DossierStatus] = &[
     DossierStatus::PickupRequested,
     DossierStatus::PickupScheduled,

@@ -33,12 +33,9 @@ use crate::store::Store;
 /// The country code of the item codes this service issues.
 pub const ISSUING_COUNTRY: &str = "VN";
 
-/// The statuses of the pickup worklist when no status is asked for: the pickups still to be made.
-pub const OPEN_PICKUP_STATUSES: &[DossierStatus] = &[
-    DossierStatus::PickupRequested,
-    DossierStatus::PickupScheduled,
-    DossierStatus::PickupFailed,
-];
+/// The statuses of the pickup worklist when no status is asked for: the pickups still to be made
+/// (the list the phone limit counts, too).
+pub use crate::lifecycle::OPEN_PICKUP_STATUSES;
 
 /// The statuses of a supplement's parcel still to be picked up (see
 /// [`super::supplements::pickup_stage`]).
