@@ -561,23 +561,12 @@ async fn insert_new_dossier(
         if !legs.is_empty() {
             leg::Entity::insert_many(legs).exec(txn).await?;
         }
-        let mut insert = dossier_event::Entity::insert(super::event_row(
-            dossier_id,
-            actor,
-            first,
-            crate::clock::now(),
-        ))
-        .into_query();
-        insert.returning(Query::returning().exprs([
-            Expr::col(Asterisk),
-            Expr::cust_with_expr(
-                "$1 AS agency_has_webhook",
-                Expr::exists(active_webhooks(agency_code)),
-            ),
-            Expr::cust_with_expr("$1 AS outlets_on", Expr::exists(outlets_on())),
-        ]));
+        let insert = first_event_insert(
+            super::event_row(dossier_id, actor, first, crate::clock::now()),
+            agency_code,
+        );
         let row = txn
-            .query_one_raw(txn.get_database_backend().build(&insert))
+            .query_one_raw(DbBackend::Sqlite.build(&insert))
             .await?
             .ok_or(sea_orm::DbErr::RecordNotInserted)?;
         NewEventRow::read(&row)?
@@ -586,6 +575,25 @@ async fn insert_new_dossier(
         super::outbox::enqueue_for_event(txn, &event.event).await?;
     }
     Ok(true)
+}
+
+/// SQLite: the insert of a new dossier's first event, answering the stored row with whether the
+/// agency has an active webhook and whether an outlet is on. (SQLite's placeholder is `?`: a `$1`
+/// would be bound to the statement's first value, the dossier's id, and read as true.)
+fn first_event_insert(
+    event: dossier_event::ActiveModel,
+    agency_code: String,
+) -> sea_orm::sea_query::InsertStatement {
+    let mut insert = dossier_event::Entity::insert(event).into_query();
+    insert.returning(Query::returning().exprs([
+        Expr::col(Asterisk),
+        Expr::cust_with_expr(
+            "? AS agency_has_webhook",
+            Expr::exists(active_webhooks(agency_code)),
+        ),
+        Expr::cust_with_expr("? AS outlets_on", Expr::exists(outlets_on())),
+    ]));
+    insert
 }
 
 /// A new dossier's first event as its insert answered it, with what decides whether it causes
@@ -1585,4 +1593,40 @@ pub async fn cancel_dossier(
     .await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags of the first event's insert are read from their own sub-queries on SQLite: every
+    /// placeholder of the statement is SQLite's `?`, one per bound value.
+    #[test]
+    fn the_first_events_flags_are_sub_queries_with_sqlites_placeholders() {
+        let mut event = <dossier_event::ActiveModel as ActiveModelTrait>::default();
+        event.dossier_id = Set(7);
+        event.actor = Set("public".into());
+        let statement =
+            DbBackend::Sqlite.build(&first_event_insert(event, "UBND-P-HOANKIEM".into()));
+        assert!(!statement.sql.contains('$'), "{}", statement.sql);
+        let bound = statement.values.map_or(0, |v| v.0.len());
+        assert_eq!(
+            statement.sql.matches('?').count(),
+            bound,
+            "{}",
+            statement.sql
+        );
+        assert!(
+            statement.sql.contains("EXISTS(SELECT ? FROM \"webhooks\""),
+            "{}",
+            statement.sql
+        );
+        assert!(
+            statement
+                .sql
+                .contains("EXISTS(SELECT ? FROM \"integration_states\""),
+            "{}",
+            statement.sql
+        );
+    }
 }
