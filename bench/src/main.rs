@@ -13,6 +13,7 @@
 //!    pgbench running the service's captured tracking statements; on SQLite a second server with the
 //!    tracking cache off reads the same codes (uncached);
 //! 3. tracking while pickup requests are written (a quarter of the connections write).
+//!
 //! Any answer but the expected one fails the run. It prints each round, then per figure the median and
 //! the spread (min–max) over the rounds, the ratios, the server's CPU time per pickup request and its
 //! peak resident memory.
