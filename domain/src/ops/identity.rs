@@ -12,8 +12,9 @@ use sea_orm::{
 };
 
 use super::access::Actor;
+use super::access::ensure_access;
 use super::dossiers::find_by_code_for_update;
-use super::postal::{RecipientRequest, check_recipient, ensure_access, find_leg};
+use super::postal::{RecipientRequest, check_recipient, find_leg};
 use super::validation::Checker;
 use super::{NewEvent, OpError, append_event};
 use crate::store::Store;

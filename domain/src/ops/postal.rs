@@ -13,25 +13,23 @@ use entity::enums::{
     DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus,
     PickupWindow, Role,
 };
-use entity::{delivery_attempt, dossier, item_code_range, leg, pickup_appointment, pickup_slip};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use entity::{delivery_attempt, dossier, leg, pickup_appointment, pickup_slip};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::access::{Access, Actor, StaffKey};
+use super::access::{Actor, StaffKey, ensure_access};
 use super::dossiers::{MAX_NAME, MAX_NOTE, find_by_code_for_update};
+use super::item_codes::{allocate_item_code, item_code_taken};
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError, append_event};
 use crate::delivery::{NoticeRefusal, normalize_identity_document, plan_failed_notice};
 use crate::lifecycle::{Action, InvalidTransition, next_status};
-use crate::s10::{ItemCode, MAX_SERIAL};
+use crate::s10::ItemCode;
 use crate::sla::{leg_due_at, local_date};
 use crate::store::Store;
-
-/// The country code of the item codes this service issues.
-pub const ISSUING_COUNTRY: &str = "VN";
 
 /// The statuses of the pickup worklist when no status is asked for: the pickups still to be made
 /// (the list the phone limit counts, too).
@@ -68,16 +66,6 @@ pub fn postal_key(actor: &Actor) -> Result<&StaffKey, OpError> {
     }
 }
 
-/// Refuses an actor who may not touch `dossier`.
-pub(crate) fn ensure_access(actor: &Actor, dossier: &dossier::Model) -> Result<(), OpError> {
-    if actor.may_access(dossier) == Access::Denied {
-        return Err(OpError::Forbidden(
-            "this dossier belongs to another post office or agency".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// One leg (parcel) of a dossier.
 pub(crate) async fn find_leg(
     conn: &impl ConnectionTrait,
@@ -109,81 +97,6 @@ pub(crate) async fn lock_dossiers_by_id(
         query = query.lock_exclusive();
     }
     Ok(query.all(conn).await?)
-}
-
-/// Whether some parcel already carries `code`.
-async fn item_code_taken(conn: &impl ConnectionTrait, code: &ItemCode) -> Result<bool, OpError> {
-    Ok(leg::Entity::find()
-        .filter(leg::Column::ItemCode.eq(code.as_str()))
-        .count(conn)
-        .await?
-        > 0)
-}
-
-/// Takes the next unused serial of one of `office_code`'s ranges and makes an S10 item code of it.
-///
-/// Each serial is taken by `UPDATE … SET next_serial = next_serial + 1 WHERE id = ? AND next_serial <=
-/// last_serial RETURNING next_serial`: the row lock makes concurrent allocations on PostgreSQL take
-/// different serials (a waiting update re-checks its WHERE on the new row), SQLite serialises writers
-/// anyway, and a serial is never handed out twice. A serial whose code someone typed in by hand earlier
-/// is skipped. Must run inside the caller's transaction, so that a rolled-back change gives nothing away
-/// that is then lost — a rolled-back allocation simply never happened.
-pub async fn allocate_item_code(
-    conn: &impl ConnectionTrait,
-    office_code: &str,
-) -> Result<ItemCode, OpError> {
-    let ranges = item_code_range::Entity::find()
-        .filter(item_code_range::Column::OfficeCode.eq(office_code))
-        .filter(
-            Expr::col(item_code_range::Column::NextSerial)
-                .lte(Expr::col(item_code_range::Column::LastSerial)),
-        )
-        .order_by_asc(item_code_range::Column::Id)
-        .all(conn)
-        .await?;
-    for range in ranges {
-        loop {
-            let take = Query::update()
-                .table(item_code_range::Entity)
-                .value(
-                    item_code_range::Column::NextSerial,
-                    Expr::col(item_code_range::Column::NextSerial).add(1),
-                )
-                .and_where(item_code_range::Column::Id.eq(range.id))
-                .and_where(
-                    Expr::col(item_code_range::Column::NextSerial)
-                        .lte(Expr::col(item_code_range::Column::LastSerial)),
-                )
-                .returning_col(item_code_range::Column::NextSerial)
-                .to_owned();
-            let Some(row) = conn.query_one(&take).await? else {
-                // Spent meanwhile: try the office's next range.
-                break;
-            };
-            let next: i64 = row.try_get("", "next_serial")?;
-            let serial = next - 1;
-            let code = u32::try_from(serial)
-                .ok()
-                .filter(|s| *s <= MAX_SERIAL)
-                .and_then(|s| {
-                    ItemCode::from_serial(&range.service_indicator, s, ISSUING_COUNTRY).ok()
-                })
-                .ok_or_else(|| {
-                    OpError::Conflict(format!(
-                        "item code range {} of post office {office_code} is misconfigured \
-                         (serial {serial}, indicator `{}`); ask an administrator",
-                        range.id, range.service_indicator
-                    ))
-                })?;
-            if !item_code_taken(conn, &code).await? {
-                return Ok(code);
-            }
-        }
-    }
-    Err(OpError::Conflict(format!(
-        "post office {office_code} has no item codes left: every range is used up; ask an \
-         administrator to add a range"
-    )))
 }
 
 /// Reads a time given by a person or a device: RFC 3339 with an offset, not in the future beyond

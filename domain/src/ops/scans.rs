@@ -521,7 +521,7 @@ async fn lock_dossiers(
             .get(leg_id)
             .and_then(|l| dossiers.get(&l.model.dossier_id));
         match dossier {
-            Some(d) if super::postal::ensure_access(actor, &d.model).is_ok() => true,
+            Some(d) if super::access::ensure_access(actor, &d.model).is_ok() => true,
             Some(_) => {
                 outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::Forbidden(
                     "this parcel belongs to another post office's dossier".into(),

@@ -127,7 +127,7 @@ pub async fn submit_supplement(
     let dossier = find_by_code_for_update(&txn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
-    super::postal::ensure_access(actor, &dossier)?;
+    super::access::ensure_access(actor, &dossier)?;
     if dossier.status != DossierStatus::SupplementRequested {
         return Err(InvalidTransition {
             mode: dossier.service_mode,
@@ -435,7 +435,7 @@ pub(crate) async fn record_pickup(
             }
             code
         }
-        None => super::postal::allocate_item_code(txn, &dossier.office_code).await?,
+        None => super::item_codes::allocate_item_code(txn, &dossier.office_code).await?,
     };
     let calendar = super::reference::working_calendar(txn).await?;
     let now = crate::clock::now();
