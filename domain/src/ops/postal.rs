@@ -359,7 +359,29 @@ pub async fn schedule_pickup(
 ) -> Result<dossier::Model, OpError> {
     postal_key(actor)?;
     let now = crate::clock::now();
-    let today = local_date(now);
+    let (date, window) = check_booking(request, local_date(now))?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    if dossier.status == DossierStatus::SupplementRequested {
+        let updated =
+            super::supplements::schedule_pickup(&txn, actor, dossier, date, window).await?;
+        txn.commit().await?;
+        return Ok(updated);
+    }
+    let updated = book_pickup(&txn, actor, dossier, (date, window), now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The booked date (from `today` to [`MAX_BOOKING_DAYS_AHEAD`] days ahead) and half-day.
+fn check_booking(
+    request: &ScheduleRequest,
+    today: NaiveDate,
+) -> Result<(NaiveDate, PickupWindow), OpError> {
     let mut c = Checker::new();
     let date = match c.required_text("date", request.date.as_deref(), 10) {
         Some(text) => match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
@@ -394,22 +416,22 @@ pub async fn schedule_pickup(
     let (Some(date), Some(window)) = (date, window) else {
         return Err(OpError::Validation(vec![]));
     };
+    Ok((date, window))
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    if dossier.status == DossierStatus::SupplementRequested {
-        let updated =
-            super::supplements::schedule_pickup(&txn, actor, dossier, date, window).await?;
-        txn.commit().await?;
-        return Ok(updated);
-    }
+/// The dossier's pickup is booked: its status moves on, the appointment is written (or moved) and the
+/// timeline tells when.
+async fn book_pickup(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    (date, window): (NaiveDate, PickupWindow),
+    now: DateTime<Utc>,
+) -> Result<dossier::Model, OpError> {
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::SchedulePickup)?;
     let dossier_id = dossier.id;
-    let updated = set_status(&txn, dossier, to, now).await?;
+    let updated = set_status(txn, dossier, to, now).await?;
     pickup_appointment::Entity::insert(pickup_appointment::ActiveModel {
         dossier_id: Set(dossier_id),
         date: Set(date),
@@ -425,10 +447,10 @@ pub async fn schedule_pickup(
             ])
             .to_owned(),
     )
-    .exec(&txn)
+    .exec(txn)
     .await?;
     append_event(
-        &txn,
+        txn,
         dossier_id,
         actor,
         NewEvent {
@@ -443,7 +465,6 @@ pub async fn schedule_pickup(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(updated)
 }
 
@@ -477,29 +498,7 @@ pub async fn record_pickup(
     request: &PickupRequest,
 ) -> Result<PickupRecorded, OpError> {
     let key = postal_key(actor)?;
-    let mut c = Checker::new();
-    match request.documents_checked {
-        Some(true) => {}
-        Some(false) => c.fail(
-            "documents_checked",
-            "must be true: check the documents against the procedure's list with the citizen before taking the dossier",
-        ),
-        None => c.fail("documents_checked", "is required"),
-    }
-    if request.fee_collected_vnd.is_none() {
-        c.fail("fee_collected_vnd", "is required (0 when nothing is owed)");
-    }
-    let given = match request.item_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => match ItemCode::parse(text) {
-            Ok(code) => Some(code),
-            Err(err) => {
-                c.fail("item_code", err.to_string());
-                None
-            }
-        },
-    };
-    c.finish().map_err(OpError::Validation)?;
+    let given = check_pickup(request)?;
 
     let txn = store.begin().await?;
     let dossier = find_by_code_for_update(&txn, code)
@@ -519,65 +518,13 @@ pub async fn record_pickup(
     }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::RecordPickup)?;
-    if fee != dossier.total_vnd {
-        return Err(OpError::field(
-            "fee_collected_vnd",
-            format!(
-                "must be {} VND, the dossier's total (postage and fees)",
-                dossier.total_vnd
-            ),
-        ));
-    }
+    check_total(&dossier, fee)?;
     let leg = find_leg(&txn, dossier.id, LegDirection::Inbound)
         .await?
         .ok_or(OpError::NotFound("inbound parcel"))?;
-    let item_code = match given {
-        Some(code) => {
-            if item_code_taken(&txn, &code).await? {
-                return Err(OpError::Conflict(format!(
-                    "item code {code} is already on another parcel"
-                )));
-            }
-            code
-        }
-        None => allocate_item_code(&txn, &dossier.office_code).await?,
-    };
-    let calendar = super::reference::working_calendar(&txn).await?;
-    let now = crate::clock::now();
-    let due_at = leg_due_at(&calendar, leg.route_class, dossier.with_appointment, now);
-
-    let mut leg_update: leg::ActiveModel = leg.clone().into();
-    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
-    leg_update.status = Set(LegStatus::PickedUp);
-    leg_update.due_at = Set(Some(due_at));
-    leg_update.started_at = Set(Some(now));
-    leg_update.updated_at = Set(now);
-    leg_update.update(&txn).await?;
-    super::carrier_orders::enqueue_order(
-        &txn,
-        &dossier,
-        leg.id,
-        LegDirection::Inbound,
-        item_code.as_str(),
-    )
-    .await?;
-
-    let slip = pickup_slip::ActiveModel {
-        dossier_id: Set(dossier.id),
-        leg_id: Set(leg.id),
-        item_code: Set(item_code.as_str().to_owned()),
-        j_date: Set(local_date(now)),
-        picked_up_at: Set(now),
-        documents_checked: Set(true),
-        fee_collected_vnd: Set(fee),
-        documents: Set(dossier.documents.clone()),
-        office_code: Set(key.office_code.clone().unwrap_or_default()),
-        actor: Set(actor.audit_name()),
-        api_key_id: Set(actor.key_id()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let item_code = label_parcel(&txn, &dossier, given).await?;
+    let now = start_inbound_parcel(&txn, &dossier, &leg, &item_code).await?;
+    let slip = write_slip(&txn, actor, key, &dossier, &leg, &item_code, fee, now).await?;
 
     let dossier_id = dossier.id;
     let updated = set_status(&txn, dossier, to, now).await?;
@@ -603,6 +550,131 @@ pub async fn record_pickup(
         dossier: updated,
         slip: Some(slip),
     })
+}
+
+/// The documents were checked, the fee is given, and the item code of a label stuck by hand (if any)
+/// is well-formed.
+fn check_pickup(request: &PickupRequest) -> Result<Option<ItemCode>, OpError> {
+    let mut c = Checker::new();
+    match request.documents_checked {
+        Some(true) => {}
+        Some(false) => c.fail(
+            "documents_checked",
+            "must be true: check the documents against the procedure's list with the citizen before taking the dossier",
+        ),
+        None => c.fail("documents_checked", "is required"),
+    }
+    if request.fee_collected_vnd.is_none() {
+        c.fail("fee_collected_vnd", "is required (0 when nothing is owed)");
+    }
+    let given = match request.item_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match ItemCode::parse(text) {
+            Ok(code) => Some(code),
+            Err(err) => {
+                c.fail("item_code", err.to_string());
+                None
+            }
+        },
+    };
+    c.finish().map_err(OpError::Validation)?;
+    Ok(given)
+}
+
+/// The fee collected is the dossier's total, no more, no less.
+fn check_total(dossier: &dossier::Model, fee: i64) -> Result<(), OpError> {
+    if fee != dossier.total_vnd {
+        return Err(OpError::field(
+            "fee_collected_vnd",
+            format!(
+                "must be {} VND, the dossier's total (postage and fees)",
+                dossier.total_vnd
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The parcel's item code: the one given unless another parcel carries it, or the office's next.
+async fn label_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    given: Option<ItemCode>,
+) -> Result<ItemCode, OpError> {
+    match given {
+        Some(code) => {
+            if item_code_taken(txn, &code).await? {
+                return Err(OpError::Conflict(format!(
+                    "item code {code} is already on another parcel"
+                )));
+            }
+            Ok(code)
+        }
+        None => allocate_item_code(txn, &dossier.office_code).await,
+    }
+}
+
+/// The inbound parcel sets off: item code, `picked_up`, due date, and its carrier order; answers the
+/// time it left.
+async fn start_inbound_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    item_code: &ItemCode,
+) -> Result<DateTime<Utc>, OpError> {
+    let calendar = super::reference::working_calendar(txn).await?;
+    let now = crate::clock::now();
+    let due_at = leg_due_at(&calendar, leg.route_class, dossier.with_appointment, now);
+
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
+    leg_update.status = Set(LegStatus::PickedUp);
+    leg_update.due_at = Set(Some(due_at));
+    leg_update.started_at = Set(Some(now));
+    leg_update.updated_at = Set(now);
+    leg_update.update(txn).await?;
+    super::carrier_orders::enqueue_order(
+        txn,
+        dossier,
+        leg.id,
+        LegDirection::Inbound,
+        item_code.as_str(),
+    )
+    .await?;
+    Ok(now)
+}
+
+/// The pickup slip the citizen keeps.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one slip's sources: who, which dossier and parcel, what was collected and when"
+)]
+async fn write_slip(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    key: &StaffKey,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    item_code: &ItemCode,
+    fee: i64,
+    now: DateTime<Utc>,
+) -> Result<pickup_slip::Model, OpError> {
+    Ok(pickup_slip::ActiveModel {
+        dossier_id: Set(dossier.id),
+        leg_id: Set(leg.id),
+        item_code: Set(item_code.as_str().to_owned()),
+        j_date: Set(local_date(now)),
+        picked_up_at: Set(now),
+        documents_checked: Set(true),
+        fee_collected_vnd: Set(fee),
+        documents: Set(dossier.documents.clone()),
+        office_code: Set(key.office_code.clone().unwrap_or_default()),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
 }
 
 /// Records that the postal worker came but could not collect the dossier; while the dossier waits for
