@@ -901,6 +901,67 @@ pub async fn record_delivery(
 ) -> Result<dossier::Model, OpError> {
     postal_key(actor)?;
     let now = crate::clock::now();
+    let checked = check_delivery(request, now)?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let (from, mode, dossier_id) = (dossier.status, dossier.service_mode, dossier.id);
+    let action = match checked.outcome {
+        DeliveryOutcome::Delivered => Action::RecordDelivery,
+        DeliveryOutcome::Failed => Action::RecordDeliveryFailure,
+    };
+    let Some(leg) = find_leg(&txn, dossier_id, LegDirection::Outbound).await? else {
+        // No result travels home in this mode: the lifecycle has the words for it.
+        return Err(InvalidTransition { mode, from, action }.into());
+    };
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.updated_at = Set(now);
+    let attempt = match checked.outcome {
+        DeliveryOutcome::Delivered => delivered(
+            &dossier,
+            &checked,
+            request.fee_collected_vnd,
+            &mut leg_update,
+        )?,
+        DeliveryOutcome::Failed => failed(&txn, &dossier, &leg, &checked, &mut leg_update).await?,
+    };
+    leg_update.update(&txn).await?;
+    insert_attempt(
+        &txn,
+        actor,
+        dossier_id,
+        leg.id,
+        checked,
+        attempt.fee_collected,
+        now,
+    )
+    .await?;
+    let to = attempt.to;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    for event in attempt.events {
+        append_event(&txn, dossier_id, actor, event).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(dossier.code = %updated.code, dossier.status = %to, "delivery attempt recorded");
+    Ok(updated)
+}
+
+/// A delivery attempt whose fields are valid.
+struct CheckedDelivery {
+    outcome: DeliveryOutcome,
+    at: DateTime<Utc>,
+    reason: Option<String>,
+    recipient: Option<CheckedRecipient>,
+}
+
+/// The outcome, its time (now when not given), a failure's reason and a delivery's recipient.
+fn check_delivery(
+    request: &DeliveryRequest,
+    now: DateTime<Utc>,
+) -> Result<CheckedDelivery, OpError> {
     let mut c = Checker::new();
     let outcome: Option<DeliveryOutcome> = c.required_enum(
         "outcome",
@@ -927,110 +988,140 @@ pub async fn record_delivery(
     let Some(outcome) = outcome else {
         return Err(OpError::Validation(vec![]));
     };
+    Ok(CheckedDelivery {
+        outcome,
+        at,
+        reason,
+        recipient,
+    })
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    let from = dossier.status;
-    let mode = dossier.service_mode;
-    let dossier_id = dossier.id;
-    let action = match outcome {
-        DeliveryOutcome::Delivered => Action::RecordDelivery,
-        DeliveryOutcome::Failed => Action::RecordDeliveryFailure,
+/// What an attempt does to the dossier: its new status, its timeline events and the fee collected.
+struct AttemptPlan {
+    to: DossierStatus,
+    events: Vec<NewEvent>,
+    fee_collected: Option<i64>,
+}
+
+/// A delivery: the recipient may sign for the dossier, the postage due at the door is collected, the
+/// parcel is delivered with the identity checked.
+fn delivered(
+    dossier: &dossier::Model,
+    checked: &CheckedDelivery,
+    fee_collected_vnd: Option<i64>,
+    leg_update: &mut leg::ActiveModel,
+) -> Result<AttemptPlan, OpError> {
+    let (from, at) = (dossier.status, checked.at);
+    let to = next_status(dossier.service_mode, from, Action::RecordDelivery)?;
+    if let Some(r) = &checked.recipient {
+        r.may_sign_for("recipient", dossier)?;
+    }
+    let fee_collected = Some(check_fee_at_door(dossier, fee_collected_vnd)?);
+    let proxy = checked.recipient.as_ref().is_some_and(|r| r.proxy);
+    let event = NewEvent {
+        at,
+        kind: EventKind::Delivered,
+        source: EventSource::Api,
+        from_status: Some(from),
+        to_status: Some(to),
+        leg: Some(LegDirection::Outbound),
+        location: None,
+        note: proxy.then(|| "signed for by a proxy with a written authorisation".into()),
     };
-    let Some(leg) = find_leg(&txn, dossier_id, LegDirection::Outbound).await? else {
-        // No result travels home in this mode: the lifecycle has the words for it.
-        return Err(InvalidTransition { mode, from, action }.into());
-    };
-    let mut leg_update: leg::ActiveModel = leg.clone().into();
-    leg_update.updated_at = Set(now);
+    leg_update.status = Set(LegStatus::Delivered);
+    leg_update.delivered_at = Set(Some(at));
+    leg_update.identity_confirmed = Set(Some(true));
+    Ok(AttemptPlan {
+        to,
+        events: vec![event],
+        fee_collected,
+    })
+}
+
+/// A failed delivery counts a notice ([`plan_failed_notice`]); the last one returns the parcel.
+async fn failed(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    checked: &CheckedDelivery,
+    leg_update: &mut leg::ActiveModel,
+) -> Result<AttemptPlan, OpError> {
+    let (from, at) = (dossier.status, checked.at);
+    let calendar = super::reference::working_calendar(txn).await?;
+    let plan = plan_failed_notice(
+        &calendar,
+        dossier.service_mode,
+        from,
+        leg.failed_attempts,
+        leg.last_failed_at,
+        at,
+    )
+    .map_err(notice_error)?;
     let mut events = Vec::with_capacity(2);
-    let mut fee_collected = None;
-    let to = match outcome {
-        DeliveryOutcome::Delivered => {
-            let to = next_status(mode, from, Action::RecordDelivery)?;
-            if let Some(r) = &recipient {
-                r.may_sign_for("recipient", &dossier)?;
-            }
-            fee_collected = Some(check_fee_at_door(&dossier, request.fee_collected_vnd)?);
-            let proxy = recipient.as_ref().is_some_and(|r| r.proxy);
-            events.push(NewEvent {
+    events.push(NewEvent {
+        at,
+        kind: EventKind::DeliveryFailed,
+        source: EventSource::Api,
+        from_status: Some(from),
+        to_status: Some(plan.after_notice),
+        leg: Some(LegDirection::Outbound),
+        location: None,
+        note: Some(format!(
+            "notice {}: {}",
+            plan.notices,
+            checked.reason.as_deref().unwrap_or_default()
+        )),
+    });
+    leg_update.failed_attempts = Set(plan.notices);
+    leg_update.last_failed_at = Set(Some(at));
+    leg_update.status = Set(LegStatus::DeliveryFailed);
+    let to = match plan.returned {
+        Some(returned) => {
+            events.push(return_event(
                 at,
-                kind: EventKind::Delivered,
-                source: EventSource::Api,
-                from_status: Some(from),
-                to_status: Some(to),
-                leg: Some(LegDirection::Outbound),
-                location: None,
-                note: proxy.then(|| "signed for by a proxy with a written authorisation".into()),
-            });
-            leg_update.status = Set(LegStatus::Delivered);
-            leg_update.delivered_at = Set(Some(at));
-            leg_update.identity_confirmed = Set(Some(true));
-            to
+                EventSource::Api,
+                plan.after_notice,
+                returned,
+                plan.notices,
+            ));
+            leg_update.status = Set(LegStatus::Returned);
+            returned
         }
-        DeliveryOutcome::Failed => {
-            let calendar = super::reference::working_calendar(&txn).await?;
-            let plan = plan_failed_notice(
-                &calendar,
-                mode,
-                from,
-                leg.failed_attempts,
-                leg.last_failed_at,
-                at,
-            )
-            .map_err(notice_error)?;
-            events.push(NewEvent {
-                at,
-                kind: EventKind::DeliveryFailed,
-                source: EventSource::Api,
-                from_status: Some(from),
-                to_status: Some(plan.after_notice),
-                leg: Some(LegDirection::Outbound),
-                location: None,
-                note: Some(format!(
-                    "notice {}: {}",
-                    plan.notices,
-                    reason.as_deref().unwrap_or_default()
-                )),
-            });
-            leg_update.failed_attempts = Set(plan.notices);
-            leg_update.last_failed_at = Set(Some(at));
-            leg_update.status = Set(LegStatus::DeliveryFailed);
-            match plan.returned {
-                Some(returned) => {
-                    events.push(return_event(
-                        at,
-                        EventSource::Api,
-                        plan.after_notice,
-                        returned,
-                        plan.notices,
-                    ));
-                    leg_update.status = Set(LegStatus::Returned);
-                    returned
-                }
-                None => plan.after_notice,
-            }
-        }
+        None => plan.after_notice,
     };
-    leg_update.update(&txn).await?;
-    let (recipient_full_name, recipient_id_number, proxy, authorization_ref) = match recipient {
-        Some(r) => (
-            Some(r.full_name),
-            Some(r.id_number),
-            r.proxy,
-            r.authorization_ref,
-        ),
-        None => (None, None, false, None),
-    };
+    Ok(AttemptPlan {
+        to,
+        events,
+        fee_collected: None,
+    })
+}
+
+/// The attempt as the receipt and the reports read it.
+async fn insert_attempt(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier_id: i64,
+    leg_id: i64,
+    checked: CheckedDelivery,
+    fee_collected: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
+    let (recipient_full_name, recipient_id_number, proxy, authorization_ref) =
+        match checked.recipient {
+            Some(r) => (
+                Some(r.full_name),
+                Some(r.id_number),
+                r.proxy,
+                r.authorization_ref,
+            ),
+            None => (None, None, false, None),
+        };
     delivery_attempt::ActiveModel {
         dossier_id: Set(dossier_id),
-        leg_id: Set(leg.id),
-        outcome: Set(outcome),
-        at: Set(at),
-        reason: Set(reason),
+        leg_id: Set(leg_id),
+        outcome: Set(checked.outcome),
+        at: Set(checked.at),
+        reason: Set(checked.reason),
         recipient_full_name: Set(recipient_full_name),
         recipient_id_number: Set(recipient_id_number),
         proxy: Set(proxy),
@@ -1042,15 +1133,9 @@ pub async fn record_delivery(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    let updated = set_status(&txn, dossier, to, now).await?;
-    for event in events {
-        append_event(&txn, dossier_id, actor, event).await?;
-    }
-    txn.commit().await?;
-    tracing::info!(dossier.code = %updated.code, dossier.status = %to, "delivery attempt recorded");
-    Ok(updated)
+    Ok(())
 }
 
 /// The timeline entry of a result going back to the agency after its failed notices.
