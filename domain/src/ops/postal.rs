@@ -6,7 +6,7 @@
 //! Every change locks the dossier row, asks [`crate::lifecycle::next_status`], and writes its timeline
 //! event in the same transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Days, NaiveDate, SubsecRound, TimeDelta, Utc};
 use entity::enums::{
@@ -223,9 +223,35 @@ pub async fn list_pickups_page(
 ) -> Result<PickupPage, OpError> {
     let key = postal_key(actor)?;
     let limit = limit.clamp(1, MAX_WORKLIST);
-    // A supplement waiting for its pickup is listed under the stage of its parcel, in a first
-    // pickup's words (requested, scheduled, failed), and all of them under `supplement_requested`:
-    // its parcel is collected like a dossier's.
+    let which = worklist_filter(status);
+    let (dossiers, next) = read_page(conn, key, which, after, limit).await?;
+    let mut appointments = appointments_of(conn, &dossiers).await?;
+    let mut supplements = pending_supplements(conn, &dossiers).await?;
+    let items = dossiers
+        .into_iter()
+        .map(|dossier| match supplements.remove(&dossier.id) {
+            // The first pickup's booking is history: the supplement's own counts.
+            Some((supplement, parcel)) => PickupItem {
+                appointment: parcel_appointment(&parcel),
+                supplement: Some(supplement),
+                parcel: Some(parcel),
+                dossier,
+            },
+            None => PickupItem {
+                appointment: appointments.remove(&dossier.id),
+                supplement: None,
+                parcel: None,
+                dossier,
+            },
+        })
+        .collect();
+    Ok(PickupPage { items, next })
+}
+
+/// Which dossiers the worklist shows for `status`. A supplement waiting for its pickup is listed under
+/// the stage of its parcel, in a first pickup's words (requested, scheduled, failed), and all of them
+/// under `supplement_requested`: its parcel is collected like a dossier's.
+fn worklist_filter(status: Option<DossierStatus>) -> Condition {
     let (statuses, stages): (Vec<DossierStatus>, Vec<LegStatus>) = match status {
         Some(DossierStatus::SupplementRequested) => (Vec::new(), SUPPLEMENT_PICKUP.to_vec()),
         Some(s) => (
@@ -255,6 +281,18 @@ pub async fn list_pickups_page(
                 ),
         );
     }
+    which
+}
+
+/// One page of the office's worklist, oldest first, after `after`; and the cursor of the next page
+/// when there is one.
+async fn read_page(
+    conn: &impl ConnectionTrait,
+    key: &StaffKey,
+    which: Condition,
+    after: Option<PickupCursor>,
+    limit: u64,
+) -> Result<(Vec<dossier::Model>, Option<PickupCursor>), OpError> {
     let mut query = dossier::Entity::find()
         .filter(dossier::Column::OfficeCode.eq(key.office_code.clone()))
         .filter(which);
@@ -284,19 +322,32 @@ pub async fn list_pickups_page(
     } else {
         None
     };
-    let mut appointments: std::collections::HashMap<i64, pickup_appointment::Model> =
-        if dossiers.is_empty() {
-            Default::default()
-        } else {
-            pickup_appointment::Entity::find()
-                .filter(pickup_appointment::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|a| (a.dossier_id, a))
-                .collect()
-        };
-    let mut supplements = std::collections::HashMap::new();
+    Ok((dossiers, next))
+}
+
+/// The booked pickups of `dossiers`, by dossier id.
+async fn appointments_of(
+    conn: &impl ConnectionTrait,
+    dossiers: &[dossier::Model],
+) -> Result<HashMap<i64, pickup_appointment::Model>, OpError> {
+    if dossiers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(pickup_appointment::Entity::find()
+        .filter(pickup_appointment::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.dossier_id, a))
+        .collect())
+}
+
+/// The supplement each of `dossiers` waiting for one has on its way to pickup, and its parcel.
+async fn pending_supplements(
+    conn: &impl ConnectionTrait,
+    dossiers: &[dossier::Model],
+) -> Result<HashMap<i64, (entity::supplement::Model, leg::Model)>, OpError> {
+    let mut supplements = HashMap::new();
     for d in dossiers
         .iter()
         .filter(|d| d.status == DossierStatus::SupplementRequested)
@@ -305,25 +356,7 @@ pub async fn list_pickups_page(
             supplements.insert(d.id, pending);
         }
     }
-    let items = dossiers
-        .into_iter()
-        .map(|dossier| match supplements.remove(&dossier.id) {
-            // The first pickup's booking is history: the supplement's own counts.
-            Some((supplement, parcel)) => PickupItem {
-                appointment: parcel_appointment(&parcel),
-                supplement: Some(supplement),
-                parcel: Some(parcel),
-                dossier,
-            },
-            None => PickupItem {
-                appointment: appointments.remove(&dossier.id),
-                supplement: None,
-                parcel: None,
-                dossier,
-            },
-        })
-        .collect();
-    Ok(PickupPage { items, next })
+    Ok(supplements)
 }
 
 /// A supplement parcel's booking, shaped like a dossier's appointment.
