@@ -26,7 +26,7 @@ use entity::{agency, carrier_event, carrier_order, dossier, leg, procedure, supp
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    Order, QueryFilter, QueryOrder, QuerySelect, Statement,
+    Order, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -412,7 +412,48 @@ pub async fn claim_quiet(
     let checked_before = ago(now, quietness.recheck_every);
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
     let txn = store.begin().await?;
-    let mut query = carrier_order::Entity::find()
+    let mut query = quiet_orders(now, quiet_before, checked_before)
+        .order_by(
+            Expr::expr(Func::coalesce([
+                Expr::col(carrier_order::Column::CheckedAt),
+                Expr::col(carrier_order::Column::PlacedAt),
+            ])),
+            Order::Asc,
+        )
+        .order_by_asc(carrier_order::Column::Id)
+        .limit(limit);
+    if store.backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = query.all(&txn).await?;
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    carrier_order::Entity::update_many()
+        .col_expr(carrier_order::Column::LeaseHolder, Expr::value(holder))
+        .col_expr(carrier_order::Column::LeaseUntil, Expr::value(until))
+        .filter(carrier_order::Column::Id.is_in(rows.iter().map(|r| r.id)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| QuietOrder {
+            order_number: r.order_number,
+            item_code: r.item_code,
+        })
+        .collect())
+}
+
+/// Orders not final, placed before `quiet_before`, with no carrier event since, not checked since
+/// `checked_before`, not leased by anyone now, whose parcel is still moving.
+fn quiet_orders(
+    now: DateTime<Utc>,
+    quiet_before: DateTime<Utc>,
+    checked_before: DateTime<Utc>,
+) -> Select<carrier_order::Entity> {
+    carrier_order::Entity::find()
         .filter(carrier_order::Column::PlacedAt.lt(quiet_before))
         .filter(carrier_order::Column::FinalAt.is_null())
         .filter(
@@ -451,37 +492,6 @@ pub async fn claim_quiet(
                     .to_owned(),
             ),
         )
-        .order_by(
-            Expr::expr(Func::coalesce([
-                Expr::col(carrier_order::Column::CheckedAt),
-                Expr::col(carrier_order::Column::PlacedAt),
-            ])),
-            Order::Asc,
-        )
-        .order_by_asc(carrier_order::Column::Id)
-        .limit(limit);
-    if store.backend() == DbBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let rows = query.all(&txn).await?;
-    if rows.is_empty() {
-        txn.commit().await?;
-        return Ok(Vec::new());
-    }
-    carrier_order::Entity::update_many()
-        .col_expr(carrier_order::Column::LeaseHolder, Expr::value(holder))
-        .col_expr(carrier_order::Column::LeaseUntil, Expr::value(until))
-        .filter(carrier_order::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| QuietOrder {
-            order_number: r.order_number,
-            item_code: r.item_code,
-        })
-        .collect())
 }
 
 /// Ends `holder`'s claim on orders: read now (`checked` true: not read again for `recheck_every`), or
