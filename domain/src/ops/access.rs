@@ -1,13 +1,25 @@
 //! Who is asking, and what they may see. Every read and write of a dossier asks [`Actor::may_access`],
 //! so list, search, report and feed endpoints apply the same rule as single reads.
 
+use entity::dossier;
 use entity::enums::Role;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use super::OpError;
 use crate::codes::{ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, hash_secret};
 
 /// `last_used_at` is written at most this often per key.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+/// Refuses an actor who may not touch `dossier`.
+pub(crate) fn ensure_access(actor: &Actor, dossier: &dossier::Model) -> Result<(), OpError> {
+    if actor.may_access(dossier) == Access::Denied {
+        return Err(OpError::Forbidden(
+            "this dossier belongs to another post office or agency".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// The party behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::access::ensure_access;
 use super::access::{Actor, StaffKey};
 use super::dossiers::{MAX_DOCUMENT_NAME, MAX_DOCUMENTS, MAX_NOTE, find_by_code_for_update};
-use super::postal::ensure_access;
 use super::{NewEvent, OpError, append_event};
 use crate::lifecycle::{Action, next_status};
 use crate::sla::{

@@ -26,7 +26,7 @@ use entity::{agency, carrier_event, carrier_order, dossier, leg, procedure, supp
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    Order, QueryFilter, QueryOrder, QuerySelect, Statement,
+    Order, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -208,20 +208,23 @@ pub async fn order_details(
         .await?
         .map(|p| p.name)
         .unwrap_or_default();
-    let text = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_owned();
-    let citizen_at =
-        |line: &Option<String>, ward: &Option<String>, province: &Option<String>| Party {
-            name: dossier.applicant_full_name.clone(),
-            address: text(line),
-            province_code: text(province),
-            ward_code: text(ward),
-            phone: dossier.applicant_phone.clone(),
-            email: dossier
-                .applicant_email
-                .clone()
-                .filter(|e| !e.trim().is_empty()),
-        };
-    let desk = agency.map_or_else(
+    let desk = desk_party(&dossier, agency);
+    let supplement = supplement_of(conn, &leg).await?;
+    let (sender, receiver, declared_as) = route(&dossier, leg.direction, supplement.as_ref(), desk);
+    Ok(Some(OrderDetails {
+        order_number: payload.order_number.clone(),
+        item_code: payload.item_code.clone(),
+        direction: leg.direction,
+        sender,
+        receiver,
+        declared_as,
+        description: procedure_name,
+    }))
+}
+
+/// The agency's desk, as the carrier addresses it (its code alone when the agency is unknown).
+fn desk_party(dossier: &dossier::Model, agency: Option<agency::Model>) -> Party {
+    agency.map_or_else(
         || Party {
             name: dossier.agency_code.clone(),
             ..Party::default()
@@ -234,25 +237,69 @@ pub async fn order_details(
             phone: String::new(),
             email: a.email.filter(|e| !e.trim().is_empty()),
         },
-    );
-    // A supplement's parcel is collected where the citizen asked for it.
-    let supplement = match leg.purpose {
+    )
+}
+
+/// The supplement a supplement's parcel carries: it is collected where the citizen asked for it.
+async fn supplement_of(
+    conn: &impl ConnectionTrait,
+    leg: &leg::Model,
+) -> Result<Option<supplement::Model>, DbErr> {
+    match leg.purpose {
         Some(LegPurpose::Supplement) => {
             supplement::Entity::find()
                 .filter(supplement::Column::LegId.eq(leg.id))
                 .one(conn)
-                .await?
+                .await
         }
-        None => None,
-    };
-    let (sender, receiver, declared_as) = match (leg.direction, &supplement) {
+        None => Ok(None),
+    }
+}
+
+/// The citizen at one of the dossier's addresses.
+fn citizen_at(
+    dossier: &dossier::Model,
+    line: &Option<String>,
+    ward: &Option<String>,
+    province: &Option<String>,
+) -> Party {
+    let text = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    Party {
+        name: dossier.applicant_full_name.clone(),
+        address: text(line),
+        province_code: text(province),
+        ward_code: text(ward),
+        phone: dossier.applicant_phone.clone(),
+        email: dossier
+            .applicant_email
+            .clone()
+            .filter(|e| !e.trim().is_empty()),
+    }
+}
+
+/// Sender, receiver and what the parcel is declared as: the dossier or a supplement from the
+/// citizen's pickup address to the desk, the result from the desk to the return address (the pickup
+/// address when none was given).
+fn route(
+    dossier: &dossier::Model,
+    direction: LegDirection,
+    supplement: Option<&supplement::Model>,
+    desk: Party,
+) -> (Party, Party, String) {
+    match (direction, supplement) {
         (LegDirection::Inbound, Some(s)) => (
-            citizen_at(&s.pickup_line, &s.pickup_ward_code, &s.pickup_province_code),
+            citizen_at(
+                dossier,
+                &s.pickup_line,
+                &s.pickup_ward_code,
+                &s.pickup_province_code,
+            ),
             desk,
             format!("Hồ sơ bổ sung TTHC {}", dossier.procedure_code),
         ),
         (LegDirection::Inbound, None) => (
             citizen_at(
+                dossier,
                 &dossier.pickup_line,
                 &dossier.pickup_ward_code,
                 &dossier.pickup_province_code,
@@ -263,12 +310,14 @@ pub async fn order_details(
         (LegDirection::Outbound, _) => {
             let home = if dossier.return_line.is_some() {
                 citizen_at(
+                    dossier,
                     &dossier.return_line,
                     &dossier.return_ward_code,
                     &dossier.return_province_code,
                 )
             } else {
                 citizen_at(
+                    dossier,
                     &dossier.pickup_line,
                     &dossier.pickup_ward_code,
                     &dossier.pickup_province_code,
@@ -280,16 +329,7 @@ pub async fn order_details(
                 format!("Kết quả TTHC {}", dossier.procedure_code),
             )
         }
-    };
-    Ok(Some(OrderDetails {
-        order_number: payload.order_number.clone(),
-        item_code: payload.item_code.clone(),
-        direction: leg.direction,
-        sender,
-        receiver,
-        declared_as,
-        description: procedure_name,
-    }))
+    }
 }
 
 /// Records that the carrier accepted an order (the first time only).
@@ -372,7 +412,48 @@ pub async fn claim_quiet(
     let checked_before = ago(now, quietness.recheck_every);
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
     let txn = store.begin().await?;
-    let mut query = carrier_order::Entity::find()
+    let mut query = quiet_orders(now, quiet_before, checked_before)
+        .order_by(
+            Expr::expr(Func::coalesce([
+                Expr::col(carrier_order::Column::CheckedAt),
+                Expr::col(carrier_order::Column::PlacedAt),
+            ])),
+            Order::Asc,
+        )
+        .order_by_asc(carrier_order::Column::Id)
+        .limit(limit);
+    if store.backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = query.all(&txn).await?;
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    carrier_order::Entity::update_many()
+        .col_expr(carrier_order::Column::LeaseHolder, Expr::value(holder))
+        .col_expr(carrier_order::Column::LeaseUntil, Expr::value(until))
+        .filter(carrier_order::Column::Id.is_in(rows.iter().map(|r| r.id)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| QuietOrder {
+            order_number: r.order_number,
+            item_code: r.item_code,
+        })
+        .collect())
+}
+
+/// Orders not final, placed before `quiet_before`, with no carrier event since, not checked since
+/// `checked_before`, not leased by anyone now, whose parcel is still moving.
+fn quiet_orders(
+    now: DateTime<Utc>,
+    quiet_before: DateTime<Utc>,
+    checked_before: DateTime<Utc>,
+) -> Select<carrier_order::Entity> {
+    carrier_order::Entity::find()
         .filter(carrier_order::Column::PlacedAt.lt(quiet_before))
         .filter(carrier_order::Column::FinalAt.is_null())
         .filter(
@@ -411,37 +492,6 @@ pub async fn claim_quiet(
                     .to_owned(),
             ),
         )
-        .order_by(
-            Expr::expr(Func::coalesce([
-                Expr::col(carrier_order::Column::CheckedAt),
-                Expr::col(carrier_order::Column::PlacedAt),
-            ])),
-            Order::Asc,
-        )
-        .order_by_asc(carrier_order::Column::Id)
-        .limit(limit);
-    if store.backend() == DbBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let rows = query.all(&txn).await?;
-    if rows.is_empty() {
-        txn.commit().await?;
-        return Ok(Vec::new());
-    }
-    carrier_order::Entity::update_many()
-        .col_expr(carrier_order::Column::LeaseHolder, Expr::value(holder))
-        .col_expr(carrier_order::Column::LeaseUntil, Expr::value(until))
-        .filter(carrier_order::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| QuietOrder {
-            order_number: r.order_number,
-            item_code: r.item_code,
-        })
-        .collect())
 }
 
 /// Ends `holder`'s claim on orders: read now (`checked` true: not read again for `recheck_every`), or

@@ -28,7 +28,8 @@ use sea_orm::{
 
 use super::access::{Actor, StaffKey};
 use super::dossiers::is_unique_violation;
-use super::postal::{allocate_item_code, lock_dossiers_by_id};
+use super::item_codes::allocate_item_code;
+use super::postal::lock_dossiers_by_id;
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError, append_event};
 use crate::calendar::WorkingCalendar;
@@ -290,7 +291,7 @@ fn check_listed<'a>(
             c.fail(format!("dossier_codes[{i}]"), "no such dossier");
             continue;
         };
-        super::postal::ensure_access(actor, d)?;
+        super::access::ensure_access(actor, d)?;
         if d.agency_code != agency_code {
             c.fail(
                 format!("dossier_codes[{i}]"),

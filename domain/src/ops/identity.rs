@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use entity::enums::{DeliveryOutcome, EventKind, EventSource, LegDirection, LegStatus, Role};
 use entity::{delivery_attempt, dossier, leg};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 
-use super::access::Actor;
+use super::access::{Actor, ensure_access};
 use super::dossiers::find_by_code_for_update;
-use super::postal::{RecipientRequest, check_recipient, ensure_access, find_leg};
+use super::postal::{CheckedRecipient, RecipientRequest, check_recipient, find_leg};
 use super::validation::Checker;
 use super::{NewEvent, OpError, append_event};
 use crate::store::Store;
@@ -102,21 +102,40 @@ pub async fn confirm_identity(
     recipient: Option<&RecipientRequest>,
 ) -> Result<dossier::Model, OpError> {
     let office = exceptions_scope(actor)?;
+    let recipient = check_signer(recipient)?;
+    let txn = store.begin().await?;
+    let (dossier, leg) = find_unchecked_delivery(&txn, actor, office.as_deref(), code).await?;
+    recipient.may_sign_for("recipient", &dossier)?;
+    let now = crate::clock::now();
+    let proxy = recipient.proxy;
+    record_signer(&txn, actor, &dossier, &leg, recipient, now).await?;
+    mark_confirmed(&txn, actor, &dossier, leg, proxy, now).await?;
+    txn.commit().await?;
+    Ok(dossier)
+}
+
+/// Who signed, well-formed.
+fn check_signer(recipient: Option<&RecipientRequest>) -> Result<CheckedRecipient, OpError> {
     let mut c = Checker::new();
     let recipient = check_recipient(&mut c, "recipient", recipient);
     c.finish().map_err(OpError::Validation)?;
-    let Some(recipient) = recipient else {
-        return Err(OpError::Validation(vec![]));
-    };
+    recipient.ok_or(OpError::Validation(vec![]))
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
+/// The dossier, locked, and its result's parcel delivered without an identity check.
+async fn find_unchecked_delivery(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    office: Option<&str>,
+    code: &str,
+) -> Result<(dossier::Model, leg::Model), OpError> {
+    let dossier = find_by_code_for_update(txn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
     if office.is_some() {
         ensure_access(actor, &dossier)?;
     }
-    let leg = find_leg(&txn, dossier.id, LegDirection::Outbound)
+    let leg = find_leg(txn, dossier.id, LegDirection::Outbound)
         .await?
         .filter(|l| l.status == LegStatus::Delivered && l.identity_confirmed == Some(false))
         .ok_or_else(|| {
@@ -124,16 +143,26 @@ pub async fn confirm_identity(
                 "this dossier has no delivery waiting for an identity check".into(),
             )
         })?;
-    recipient.may_sign_for("recipient", &dossier)?;
-    let now = crate::clock::now();
+    Ok((dossier, leg))
+}
+
+/// Writes who signed on the delivery's attempt, or stores the attempt when the carrier's report
+/// left none.
+async fn record_signer(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    recipient: CheckedRecipient,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
     let attempt = delivery_attempt::Entity::find()
         .filter(delivery_attempt::Column::LegId.eq(leg.id))
         .filter(delivery_attempt::Column::Outcome.eq(DeliveryOutcome::Delivered))
         .order_by_desc(delivery_attempt::Column::At)
         .order_by_desc(delivery_attempt::Column::Id)
-        .one(&txn)
+        .one(txn)
         .await?;
-    let proxy = recipient.proxy;
     match attempt {
         Some(attempt) => {
             let mut update: delivery_attempt::ActiveModel = attempt.into();
@@ -141,7 +170,7 @@ pub async fn confirm_identity(
             update.recipient_id_number = Set(Some(recipient.id_number));
             update.proxy = Set(recipient.proxy);
             update.authorization_ref = Set(recipient.authorization_ref);
-            update.update(&txn).await?;
+            update.update(txn).await?;
         }
         None => {
             delivery_attempt::ActiveModel {
@@ -161,16 +190,28 @@ pub async fn confirm_identity(
                 recorded_at: Set(now),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
         }
     }
+    Ok(())
+}
+
+/// The parcel's delivery is confirmed, and the timeline says who was checked.
+async fn mark_confirmed(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    dossier: &dossier::Model,
+    leg: leg::Model,
+    proxy: bool,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
     let mut leg_update: leg::ActiveModel = leg.into();
     leg_update.identity_confirmed = Set(Some(true));
     leg_update.updated_at = Set(now);
-    leg_update.update(&txn).await?;
+    leg_update.update(txn).await?;
     append_event(
-        &txn,
+        txn,
         dossier.id,
         actor,
         NewEvent {
@@ -189,6 +230,5 @@ pub async fn confirm_identity(
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok(dossier)
+    Ok(())
 }

@@ -10,8 +10,9 @@ use sea_orm::{
 };
 
 use super::access::Actor;
+use super::access::ensure_access;
 use super::dossiers::{MAX_NOTE, find_by_code_for_update};
-use super::postal::{ensure_access, find_leg};
+use super::postal::find_leg;
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError, append_event};
 use crate::store::Store;

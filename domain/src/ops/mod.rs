@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;
+pub mod item_codes;
 pub mod keys;
 pub mod labels;
 pub mod outbox;

@@ -6,32 +6,30 @@
 //! Every change locks the dossier row, asks [`crate::lifecycle::next_status`], and writes its timeline
 //! event in the same transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Days, NaiveDate, SubsecRound, TimeDelta, Utc};
 use entity::enums::{
     DeliveryOutcome, DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus,
     PickupWindow, Role,
 };
-use entity::{delivery_attempt, dossier, item_code_range, leg, pickup_appointment, pickup_slip};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use entity::{delivery_attempt, dossier, leg, pickup_appointment, pickup_slip};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::access::{Access, Actor, StaffKey};
+use super::access::{Actor, StaffKey, ensure_access};
 use super::dossiers::{MAX_NAME, MAX_NOTE, find_by_code_for_update};
+use super::item_codes::{allocate_item_code, item_code_taken};
 use super::validation::{Checker, spellings};
 use super::{NewEvent, OpError, append_event};
 use crate::delivery::{NoticeRefusal, normalize_identity_document, plan_failed_notice};
 use crate::lifecycle::{Action, InvalidTransition, next_status};
-use crate::s10::{ItemCode, MAX_SERIAL};
+use crate::s10::ItemCode;
 use crate::sla::{leg_due_at, local_date};
 use crate::store::Store;
-
-/// The country code of the item codes this service issues.
-pub const ISSUING_COUNTRY: &str = "VN";
 
 /// The statuses of the pickup worklist when no status is asked for: the pickups still to be made
 /// (the list the phone limit counts, too).
@@ -68,16 +66,6 @@ pub fn postal_key(actor: &Actor) -> Result<&StaffKey, OpError> {
     }
 }
 
-/// Refuses an actor who may not touch `dossier`.
-pub(crate) fn ensure_access(actor: &Actor, dossier: &dossier::Model) -> Result<(), OpError> {
-    if actor.may_access(dossier) == Access::Denied {
-        return Err(OpError::Forbidden(
-            "this dossier belongs to another post office or agency".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// One leg (parcel) of a dossier.
 pub(crate) async fn find_leg(
     conn: &impl ConnectionTrait,
@@ -109,81 +97,6 @@ pub(crate) async fn lock_dossiers_by_id(
         query = query.lock_exclusive();
     }
     Ok(query.all(conn).await?)
-}
-
-/// Whether some parcel already carries `code`.
-async fn item_code_taken(conn: &impl ConnectionTrait, code: &ItemCode) -> Result<bool, OpError> {
-    Ok(leg::Entity::find()
-        .filter(leg::Column::ItemCode.eq(code.as_str()))
-        .count(conn)
-        .await?
-        > 0)
-}
-
-/// Takes the next unused serial of one of `office_code`'s ranges and makes an S10 item code of it.
-///
-/// Each serial is taken by `UPDATE … SET next_serial = next_serial + 1 WHERE id = ? AND next_serial <=
-/// last_serial RETURNING next_serial`: the row lock makes concurrent allocations on PostgreSQL take
-/// different serials (a waiting update re-checks its WHERE on the new row), SQLite serialises writers
-/// anyway, and a serial is never handed out twice. A serial whose code someone typed in by hand earlier
-/// is skipped. Must run inside the caller's transaction, so that a rolled-back change gives nothing away
-/// that is then lost — a rolled-back allocation simply never happened.
-pub async fn allocate_item_code(
-    conn: &impl ConnectionTrait,
-    office_code: &str,
-) -> Result<ItemCode, OpError> {
-    let ranges = item_code_range::Entity::find()
-        .filter(item_code_range::Column::OfficeCode.eq(office_code))
-        .filter(
-            Expr::col(item_code_range::Column::NextSerial)
-                .lte(Expr::col(item_code_range::Column::LastSerial)),
-        )
-        .order_by_asc(item_code_range::Column::Id)
-        .all(conn)
-        .await?;
-    for range in ranges {
-        loop {
-            let take = Query::update()
-                .table(item_code_range::Entity)
-                .value(
-                    item_code_range::Column::NextSerial,
-                    Expr::col(item_code_range::Column::NextSerial).add(1),
-                )
-                .and_where(item_code_range::Column::Id.eq(range.id))
-                .and_where(
-                    Expr::col(item_code_range::Column::NextSerial)
-                        .lte(Expr::col(item_code_range::Column::LastSerial)),
-                )
-                .returning_col(item_code_range::Column::NextSerial)
-                .to_owned();
-            let Some(row) = conn.query_one(&take).await? else {
-                // Spent meanwhile: try the office's next range.
-                break;
-            };
-            let next: i64 = row.try_get("", "next_serial")?;
-            let serial = next - 1;
-            let code = u32::try_from(serial)
-                .ok()
-                .filter(|s| *s <= MAX_SERIAL)
-                .and_then(|s| {
-                    ItemCode::from_serial(&range.service_indicator, s, ISSUING_COUNTRY).ok()
-                })
-                .ok_or_else(|| {
-                    OpError::Conflict(format!(
-                        "item code range {} of post office {office_code} is misconfigured \
-                         (serial {serial}, indicator `{}`); ask an administrator",
-                        range.id, range.service_indicator
-                    ))
-                })?;
-            if !item_code_taken(conn, &code).await? {
-                return Ok(code);
-            }
-        }
-    }
-    Err(OpError::Conflict(format!(
-        "post office {office_code} has no item codes left: every range is used up; ask an \
-         administrator to add a range"
-    )))
 }
 
 /// Reads a time given by a person or a device: RFC 3339 with an offset, not in the future beyond
@@ -310,9 +223,35 @@ pub async fn list_pickups_page(
 ) -> Result<PickupPage, OpError> {
     let key = postal_key(actor)?;
     let limit = limit.clamp(1, MAX_WORKLIST);
-    // A supplement waiting for its pickup is listed under the stage of its parcel, in a first
-    // pickup's words (requested, scheduled, failed), and all of them under `supplement_requested`:
-    // its parcel is collected like a dossier's.
+    let which = worklist_filter(status);
+    let (dossiers, next) = read_page(conn, key, which, after, limit).await?;
+    let mut appointments = appointments_of(conn, &dossiers).await?;
+    let mut supplements = pending_supplements(conn, &dossiers).await?;
+    let items = dossiers
+        .into_iter()
+        .map(|dossier| match supplements.remove(&dossier.id) {
+            // The first pickup's booking is history: the supplement's own counts.
+            Some((supplement, parcel)) => PickupItem {
+                appointment: parcel_appointment(&parcel),
+                supplement: Some(supplement),
+                parcel: Some(parcel),
+                dossier,
+            },
+            None => PickupItem {
+                appointment: appointments.remove(&dossier.id),
+                supplement: None,
+                parcel: None,
+                dossier,
+            },
+        })
+        .collect();
+    Ok(PickupPage { items, next })
+}
+
+/// Which dossiers the worklist shows for `status`. A supplement waiting for its pickup is listed under
+/// the stage of its parcel, in a first pickup's words (requested, scheduled, failed), and all of them
+/// under `supplement_requested`: its parcel is collected like a dossier's.
+fn worklist_filter(status: Option<DossierStatus>) -> Condition {
     let (statuses, stages): (Vec<DossierStatus>, Vec<LegStatus>) = match status {
         Some(DossierStatus::SupplementRequested) => (Vec::new(), SUPPLEMENT_PICKUP.to_vec()),
         Some(s) => (
@@ -342,6 +281,18 @@ pub async fn list_pickups_page(
                 ),
         );
     }
+    which
+}
+
+/// One page of the office's worklist, oldest first, after `after`; and the cursor of the next page
+/// when there is one.
+async fn read_page(
+    conn: &impl ConnectionTrait,
+    key: &StaffKey,
+    which: Condition,
+    after: Option<PickupCursor>,
+    limit: u64,
+) -> Result<(Vec<dossier::Model>, Option<PickupCursor>), OpError> {
     let mut query = dossier::Entity::find()
         .filter(dossier::Column::OfficeCode.eq(key.office_code.clone()))
         .filter(which);
@@ -371,19 +322,32 @@ pub async fn list_pickups_page(
     } else {
         None
     };
-    let mut appointments: std::collections::HashMap<i64, pickup_appointment::Model> =
-        if dossiers.is_empty() {
-            Default::default()
-        } else {
-            pickup_appointment::Entity::find()
-                .filter(pickup_appointment::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|a| (a.dossier_id, a))
-                .collect()
-        };
-    let mut supplements = std::collections::HashMap::new();
+    Ok((dossiers, next))
+}
+
+/// The booked pickups of `dossiers`, by dossier id.
+async fn appointments_of(
+    conn: &impl ConnectionTrait,
+    dossiers: &[dossier::Model],
+) -> Result<HashMap<i64, pickup_appointment::Model>, OpError> {
+    if dossiers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(pickup_appointment::Entity::find()
+        .filter(pickup_appointment::Column::DossierId.is_in(dossiers.iter().map(|d| d.id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.dossier_id, a))
+        .collect())
+}
+
+/// The supplement each of `dossiers` waiting for one has on its way to pickup, and its parcel.
+async fn pending_supplements(
+    conn: &impl ConnectionTrait,
+    dossiers: &[dossier::Model],
+) -> Result<HashMap<i64, (entity::supplement::Model, leg::Model)>, OpError> {
+    let mut supplements = HashMap::new();
     for d in dossiers
         .iter()
         .filter(|d| d.status == DossierStatus::SupplementRequested)
@@ -392,25 +356,7 @@ pub async fn list_pickups_page(
             supplements.insert(d.id, pending);
         }
     }
-    let items = dossiers
-        .into_iter()
-        .map(|dossier| match supplements.remove(&dossier.id) {
-            // The first pickup's booking is history: the supplement's own counts.
-            Some((supplement, parcel)) => PickupItem {
-                appointment: parcel_appointment(&parcel),
-                supplement: Some(supplement),
-                parcel: Some(parcel),
-                dossier,
-            },
-            None => PickupItem {
-                appointment: appointments.remove(&dossier.id),
-                supplement: None,
-                parcel: None,
-                dossier,
-            },
-        })
-        .collect();
-    Ok(PickupPage { items, next })
+    Ok(supplements)
 }
 
 /// A supplement parcel's booking, shaped like a dossier's appointment.
@@ -446,7 +392,29 @@ pub async fn schedule_pickup(
 ) -> Result<dossier::Model, OpError> {
     postal_key(actor)?;
     let now = crate::clock::now();
-    let today = local_date(now);
+    let (date, window) = check_booking(request, local_date(now))?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    if dossier.status == DossierStatus::SupplementRequested {
+        let updated =
+            super::supplements::schedule_pickup(&txn, actor, dossier, date, window).await?;
+        txn.commit().await?;
+        return Ok(updated);
+    }
+    let updated = book_pickup(&txn, actor, dossier, (date, window), now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The booked date (from `today` to [`MAX_BOOKING_DAYS_AHEAD`] days ahead) and half-day.
+fn check_booking(
+    request: &ScheduleRequest,
+    today: NaiveDate,
+) -> Result<(NaiveDate, PickupWindow), OpError> {
     let mut c = Checker::new();
     let date = match c.required_text("date", request.date.as_deref(), 10) {
         Some(text) => match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
@@ -481,22 +449,22 @@ pub async fn schedule_pickup(
     let (Some(date), Some(window)) = (date, window) else {
         return Err(OpError::Validation(vec![]));
     };
+    Ok((date, window))
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    if dossier.status == DossierStatus::SupplementRequested {
-        let updated =
-            super::supplements::schedule_pickup(&txn, actor, dossier, date, window).await?;
-        txn.commit().await?;
-        return Ok(updated);
-    }
+/// The dossier's pickup is booked: its status moves on, the appointment is written (or moved) and the
+/// timeline tells when.
+async fn book_pickup(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: dossier::Model,
+    (date, window): (NaiveDate, PickupWindow),
+    now: DateTime<Utc>,
+) -> Result<dossier::Model, OpError> {
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::SchedulePickup)?;
     let dossier_id = dossier.id;
-    let updated = set_status(&txn, dossier, to, now).await?;
+    let updated = set_status(txn, dossier, to, now).await?;
     pickup_appointment::Entity::insert(pickup_appointment::ActiveModel {
         dossier_id: Set(dossier_id),
         date: Set(date),
@@ -512,10 +480,10 @@ pub async fn schedule_pickup(
             ])
             .to_owned(),
     )
-    .exec(&txn)
+    .exec(txn)
     .await?;
     append_event(
-        &txn,
+        txn,
         dossier_id,
         actor,
         NewEvent {
@@ -530,7 +498,6 @@ pub async fn schedule_pickup(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(updated)
 }
 
@@ -564,29 +531,7 @@ pub async fn record_pickup(
     request: &PickupRequest,
 ) -> Result<PickupRecorded, OpError> {
     let key = postal_key(actor)?;
-    let mut c = Checker::new();
-    match request.documents_checked {
-        Some(true) => {}
-        Some(false) => c.fail(
-            "documents_checked",
-            "must be true: check the documents against the procedure's list with the citizen before taking the dossier",
-        ),
-        None => c.fail("documents_checked", "is required"),
-    }
-    if request.fee_collected_vnd.is_none() {
-        c.fail("fee_collected_vnd", "is required (0 when nothing is owed)");
-    }
-    let given = match request.item_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => match ItemCode::parse(text) {
-            Ok(code) => Some(code),
-            Err(err) => {
-                c.fail("item_code", err.to_string());
-                None
-            }
-        },
-    };
-    c.finish().map_err(OpError::Validation)?;
+    let given = check_pickup(request)?;
 
     let txn = store.begin().await?;
     let dossier = find_by_code_for_update(&txn, code)
@@ -606,65 +551,13 @@ pub async fn record_pickup(
     }
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, Action::RecordPickup)?;
-    if fee != dossier.total_vnd {
-        return Err(OpError::field(
-            "fee_collected_vnd",
-            format!(
-                "must be {} VND, the dossier's total (postage and fees)",
-                dossier.total_vnd
-            ),
-        ));
-    }
+    check_total(&dossier, fee)?;
     let leg = find_leg(&txn, dossier.id, LegDirection::Inbound)
         .await?
         .ok_or(OpError::NotFound("inbound parcel"))?;
-    let item_code = match given {
-        Some(code) => {
-            if item_code_taken(&txn, &code).await? {
-                return Err(OpError::Conflict(format!(
-                    "item code {code} is already on another parcel"
-                )));
-            }
-            code
-        }
-        None => allocate_item_code(&txn, &dossier.office_code).await?,
-    };
-    let calendar = super::reference::working_calendar(&txn).await?;
-    let now = crate::clock::now();
-    let due_at = leg_due_at(&calendar, leg.route_class, dossier.with_appointment, now);
-
-    let mut leg_update: leg::ActiveModel = leg.clone().into();
-    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
-    leg_update.status = Set(LegStatus::PickedUp);
-    leg_update.due_at = Set(Some(due_at));
-    leg_update.started_at = Set(Some(now));
-    leg_update.updated_at = Set(now);
-    leg_update.update(&txn).await?;
-    super::carrier_orders::enqueue_order(
-        &txn,
-        &dossier,
-        leg.id,
-        LegDirection::Inbound,
-        item_code.as_str(),
-    )
-    .await?;
-
-    let slip = pickup_slip::ActiveModel {
-        dossier_id: Set(dossier.id),
-        leg_id: Set(leg.id),
-        item_code: Set(item_code.as_str().to_owned()),
-        j_date: Set(local_date(now)),
-        picked_up_at: Set(now),
-        documents_checked: Set(true),
-        fee_collected_vnd: Set(fee),
-        documents: Set(dossier.documents.clone()),
-        office_code: Set(key.office_code.clone().unwrap_or_default()),
-        actor: Set(actor.audit_name()),
-        api_key_id: Set(actor.key_id()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let item_code = label_parcel(&txn, &dossier, given).await?;
+    let now = start_inbound_parcel(&txn, &dossier, &leg, &item_code).await?;
+    let slip = write_slip(&txn, actor, key, &dossier, &leg, &item_code, fee, now).await?;
 
     let dossier_id = dossier.id;
     let updated = set_status(&txn, dossier, to, now).await?;
@@ -690,6 +583,131 @@ pub async fn record_pickup(
         dossier: updated,
         slip: Some(slip),
     })
+}
+
+/// The documents were checked, the fee is given, and the item code of a label stuck by hand (if any)
+/// is well-formed.
+fn check_pickup(request: &PickupRequest) -> Result<Option<ItemCode>, OpError> {
+    let mut c = Checker::new();
+    match request.documents_checked {
+        Some(true) => {}
+        Some(false) => c.fail(
+            "documents_checked",
+            "must be true: check the documents against the procedure's list with the citizen before taking the dossier",
+        ),
+        None => c.fail("documents_checked", "is required"),
+    }
+    if request.fee_collected_vnd.is_none() {
+        c.fail("fee_collected_vnd", "is required (0 when nothing is owed)");
+    }
+    let given = match request.item_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match ItemCode::parse(text) {
+            Ok(code) => Some(code),
+            Err(err) => {
+                c.fail("item_code", err.to_string());
+                None
+            }
+        },
+    };
+    c.finish().map_err(OpError::Validation)?;
+    Ok(given)
+}
+
+/// The fee collected is the dossier's total, no more, no less.
+fn check_total(dossier: &dossier::Model, fee: i64) -> Result<(), OpError> {
+    if fee != dossier.total_vnd {
+        return Err(OpError::field(
+            "fee_collected_vnd",
+            format!(
+                "must be {} VND, the dossier's total (postage and fees)",
+                dossier.total_vnd
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The parcel's item code: the one given unless another parcel carries it, or the office's next.
+async fn label_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    given: Option<ItemCode>,
+) -> Result<ItemCode, OpError> {
+    match given {
+        Some(code) => {
+            if item_code_taken(txn, &code).await? {
+                return Err(OpError::Conflict(format!(
+                    "item code {code} is already on another parcel"
+                )));
+            }
+            Ok(code)
+        }
+        None => allocate_item_code(txn, &dossier.office_code).await,
+    }
+}
+
+/// The inbound parcel sets off: item code, `picked_up`, due date, and its carrier order; answers the
+/// time it left.
+async fn start_inbound_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    item_code: &ItemCode,
+) -> Result<DateTime<Utc>, OpError> {
+    let calendar = super::reference::working_calendar(txn).await?;
+    let now = crate::clock::now();
+    let due_at = leg_due_at(&calendar, leg.route_class, dossier.with_appointment, now);
+
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
+    leg_update.status = Set(LegStatus::PickedUp);
+    leg_update.due_at = Set(Some(due_at));
+    leg_update.started_at = Set(Some(now));
+    leg_update.updated_at = Set(now);
+    leg_update.update(txn).await?;
+    super::carrier_orders::enqueue_order(
+        txn,
+        dossier,
+        leg.id,
+        LegDirection::Inbound,
+        item_code.as_str(),
+    )
+    .await?;
+    Ok(now)
+}
+
+/// The pickup slip the citizen keeps.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one slip's sources: who, which dossier and parcel, what was collected and when"
+)]
+async fn write_slip(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    key: &StaffKey,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    item_code: &ItemCode,
+    fee: i64,
+    now: DateTime<Utc>,
+) -> Result<pickup_slip::Model, OpError> {
+    Ok(pickup_slip::ActiveModel {
+        dossier_id: Set(dossier.id),
+        leg_id: Set(leg.id),
+        item_code: Set(item_code.as_str().to_owned()),
+        j_date: Set(local_date(now)),
+        picked_up_at: Set(now),
+        documents_checked: Set(true),
+        fee_collected_vnd: Set(fee),
+        documents: Set(dossier.documents.clone()),
+        office_code: Set(key.office_code.clone().unwrap_or_default()),
+        actor: Set(actor.audit_name()),
+        api_key_id: Set(actor.key_id()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
 }
 
 /// Records that the postal worker came but could not collect the dossier; while the dossier waits for
@@ -916,6 +934,67 @@ pub async fn record_delivery(
 ) -> Result<dossier::Model, OpError> {
     postal_key(actor)?;
     let now = crate::clock::now();
+    let checked = check_delivery(request, now)?;
+
+    let txn = store.begin().await?;
+    let dossier = find_by_code_for_update(&txn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    ensure_access(actor, &dossier)?;
+    let (from, mode, dossier_id) = (dossier.status, dossier.service_mode, dossier.id);
+    let action = match checked.outcome {
+        DeliveryOutcome::Delivered => Action::RecordDelivery,
+        DeliveryOutcome::Failed => Action::RecordDeliveryFailure,
+    };
+    let Some(leg) = find_leg(&txn, dossier_id, LegDirection::Outbound).await? else {
+        // No result travels home in this mode: the lifecycle has the words for it.
+        return Err(InvalidTransition { mode, from, action }.into());
+    };
+    let mut leg_update: leg::ActiveModel = leg.clone().into();
+    leg_update.updated_at = Set(now);
+    let attempt = match checked.outcome {
+        DeliveryOutcome::Delivered => delivered(
+            &dossier,
+            &checked,
+            request.fee_collected_vnd,
+            &mut leg_update,
+        )?,
+        DeliveryOutcome::Failed => failed(&txn, &dossier, &leg, &checked, &mut leg_update).await?,
+    };
+    leg_update.update(&txn).await?;
+    insert_attempt(
+        &txn,
+        actor,
+        dossier_id,
+        leg.id,
+        checked,
+        attempt.fee_collected,
+        now,
+    )
+    .await?;
+    let to = attempt.to;
+    let updated = set_status(&txn, dossier, to, now).await?;
+    for event in attempt.events {
+        append_event(&txn, dossier_id, actor, event).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(dossier.code = %updated.code, dossier.status = %to, "delivery attempt recorded");
+    Ok(updated)
+}
+
+/// A delivery attempt whose fields are valid.
+struct CheckedDelivery {
+    outcome: DeliveryOutcome,
+    at: DateTime<Utc>,
+    reason: Option<String>,
+    recipient: Option<CheckedRecipient>,
+}
+
+/// The outcome, its time (now when not given), a failure's reason and a delivery's recipient.
+fn check_delivery(
+    request: &DeliveryRequest,
+    now: DateTime<Utc>,
+) -> Result<CheckedDelivery, OpError> {
     let mut c = Checker::new();
     let outcome: Option<DeliveryOutcome> = c.required_enum(
         "outcome",
@@ -942,110 +1021,140 @@ pub async fn record_delivery(
     let Some(outcome) = outcome else {
         return Err(OpError::Validation(vec![]));
     };
+    Ok(CheckedDelivery {
+        outcome,
+        at,
+        reason,
+        recipient,
+    })
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
-        .await?
-        .ok_or(OpError::NotFound("dossier"))?;
-    ensure_access(actor, &dossier)?;
-    let from = dossier.status;
-    let mode = dossier.service_mode;
-    let dossier_id = dossier.id;
-    let action = match outcome {
-        DeliveryOutcome::Delivered => Action::RecordDelivery,
-        DeliveryOutcome::Failed => Action::RecordDeliveryFailure,
+/// What an attempt does to the dossier: its new status, its timeline events and the fee collected.
+struct AttemptPlan {
+    to: DossierStatus,
+    events: Vec<NewEvent>,
+    fee_collected: Option<i64>,
+}
+
+/// A delivery: the recipient may sign for the dossier, the postage due at the door is collected, the
+/// parcel is delivered with the identity checked.
+fn delivered(
+    dossier: &dossier::Model,
+    checked: &CheckedDelivery,
+    fee_collected_vnd: Option<i64>,
+    leg_update: &mut leg::ActiveModel,
+) -> Result<AttemptPlan, OpError> {
+    let (from, at) = (dossier.status, checked.at);
+    let to = next_status(dossier.service_mode, from, Action::RecordDelivery)?;
+    if let Some(r) = &checked.recipient {
+        r.may_sign_for("recipient", dossier)?;
+    }
+    let fee_collected = Some(check_fee_at_door(dossier, fee_collected_vnd)?);
+    let proxy = checked.recipient.as_ref().is_some_and(|r| r.proxy);
+    let event = NewEvent {
+        at,
+        kind: EventKind::Delivered,
+        source: EventSource::Api,
+        from_status: Some(from),
+        to_status: Some(to),
+        leg: Some(LegDirection::Outbound),
+        location: None,
+        note: proxy.then(|| "signed for by a proxy with a written authorisation".into()),
     };
-    let Some(leg) = find_leg(&txn, dossier_id, LegDirection::Outbound).await? else {
-        // No result travels home in this mode: the lifecycle has the words for it.
-        return Err(InvalidTransition { mode, from, action }.into());
-    };
-    let mut leg_update: leg::ActiveModel = leg.clone().into();
-    leg_update.updated_at = Set(now);
+    leg_update.status = Set(LegStatus::Delivered);
+    leg_update.delivered_at = Set(Some(at));
+    leg_update.identity_confirmed = Set(Some(true));
+    Ok(AttemptPlan {
+        to,
+        events: vec![event],
+        fee_collected,
+    })
+}
+
+/// A failed delivery counts a notice ([`plan_failed_notice`]); the last one returns the parcel.
+async fn failed(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    leg: &leg::Model,
+    checked: &CheckedDelivery,
+    leg_update: &mut leg::ActiveModel,
+) -> Result<AttemptPlan, OpError> {
+    let (from, at) = (dossier.status, checked.at);
+    let calendar = super::reference::working_calendar(txn).await?;
+    let plan = plan_failed_notice(
+        &calendar,
+        dossier.service_mode,
+        from,
+        leg.failed_attempts,
+        leg.last_failed_at,
+        at,
+    )
+    .map_err(notice_error)?;
     let mut events = Vec::with_capacity(2);
-    let mut fee_collected = None;
-    let to = match outcome {
-        DeliveryOutcome::Delivered => {
-            let to = next_status(mode, from, Action::RecordDelivery)?;
-            if let Some(r) = &recipient {
-                r.may_sign_for("recipient", &dossier)?;
-            }
-            fee_collected = Some(check_fee_at_door(&dossier, request.fee_collected_vnd)?);
-            let proxy = recipient.as_ref().is_some_and(|r| r.proxy);
-            events.push(NewEvent {
+    events.push(NewEvent {
+        at,
+        kind: EventKind::DeliveryFailed,
+        source: EventSource::Api,
+        from_status: Some(from),
+        to_status: Some(plan.after_notice),
+        leg: Some(LegDirection::Outbound),
+        location: None,
+        note: Some(format!(
+            "notice {}: {}",
+            plan.notices,
+            checked.reason.as_deref().unwrap_or_default()
+        )),
+    });
+    leg_update.failed_attempts = Set(plan.notices);
+    leg_update.last_failed_at = Set(Some(at));
+    leg_update.status = Set(LegStatus::DeliveryFailed);
+    let to = match plan.returned {
+        Some(returned) => {
+            events.push(return_event(
                 at,
-                kind: EventKind::Delivered,
-                source: EventSource::Api,
-                from_status: Some(from),
-                to_status: Some(to),
-                leg: Some(LegDirection::Outbound),
-                location: None,
-                note: proxy.then(|| "signed for by a proxy with a written authorisation".into()),
-            });
-            leg_update.status = Set(LegStatus::Delivered);
-            leg_update.delivered_at = Set(Some(at));
-            leg_update.identity_confirmed = Set(Some(true));
-            to
+                EventSource::Api,
+                plan.after_notice,
+                returned,
+                plan.notices,
+            ));
+            leg_update.status = Set(LegStatus::Returned);
+            returned
         }
-        DeliveryOutcome::Failed => {
-            let calendar = super::reference::working_calendar(&txn).await?;
-            let plan = plan_failed_notice(
-                &calendar,
-                mode,
-                from,
-                leg.failed_attempts,
-                leg.last_failed_at,
-                at,
-            )
-            .map_err(notice_error)?;
-            events.push(NewEvent {
-                at,
-                kind: EventKind::DeliveryFailed,
-                source: EventSource::Api,
-                from_status: Some(from),
-                to_status: Some(plan.after_notice),
-                leg: Some(LegDirection::Outbound),
-                location: None,
-                note: Some(format!(
-                    "notice {}: {}",
-                    plan.notices,
-                    reason.as_deref().unwrap_or_default()
-                )),
-            });
-            leg_update.failed_attempts = Set(plan.notices);
-            leg_update.last_failed_at = Set(Some(at));
-            leg_update.status = Set(LegStatus::DeliveryFailed);
-            match plan.returned {
-                Some(returned) => {
-                    events.push(return_event(
-                        at,
-                        EventSource::Api,
-                        plan.after_notice,
-                        returned,
-                        plan.notices,
-                    ));
-                    leg_update.status = Set(LegStatus::Returned);
-                    returned
-                }
-                None => plan.after_notice,
-            }
-        }
+        None => plan.after_notice,
     };
-    leg_update.update(&txn).await?;
-    let (recipient_full_name, recipient_id_number, proxy, authorization_ref) = match recipient {
-        Some(r) => (
-            Some(r.full_name),
-            Some(r.id_number),
-            r.proxy,
-            r.authorization_ref,
-        ),
-        None => (None, None, false, None),
-    };
+    Ok(AttemptPlan {
+        to,
+        events,
+        fee_collected: None,
+    })
+}
+
+/// The attempt as the receipt and the reports read it.
+async fn insert_attempt(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier_id: i64,
+    leg_id: i64,
+    checked: CheckedDelivery,
+    fee_collected: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
+    let (recipient_full_name, recipient_id_number, proxy, authorization_ref) =
+        match checked.recipient {
+            Some(r) => (
+                Some(r.full_name),
+                Some(r.id_number),
+                r.proxy,
+                r.authorization_ref,
+            ),
+            None => (None, None, false, None),
+        };
     delivery_attempt::ActiveModel {
         dossier_id: Set(dossier_id),
-        leg_id: Set(leg.id),
-        outcome: Set(outcome),
-        at: Set(at),
-        reason: Set(reason),
+        leg_id: Set(leg_id),
+        outcome: Set(checked.outcome),
+        at: Set(checked.at),
+        reason: Set(checked.reason),
         recipient_full_name: Set(recipient_full_name),
         recipient_id_number: Set(recipient_id_number),
         proxy: Set(proxy),
@@ -1057,15 +1166,9 @@ pub async fn record_delivery(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    let updated = set_status(&txn, dossier, to, now).await?;
-    for event in events {
-        append_event(&txn, dossier_id, actor, event).await?;
-    }
-    txn.commit().await?;
-    tracing::info!(dossier.code = %updated.code, dossier.status = %to, "delivery attempt recorded");
-    Ok(updated)
+    Ok(())
 }
 
 /// The timeline entry of a result going back to the agency after its failed notices.

@@ -152,59 +152,8 @@ fn check_scan(
     label_key: &[u8],
 ) -> Result<CheckedScan, OpError> {
     let mut c = Checker::new();
-    let scan_id = match request.scan_id.as_deref() {
-        None => {
-            c.fail("scan_id", "is required: the scanner's UUID for this scan");
-            None
-        }
-        Some(id) => {
-            let id = canonical_uuid(id);
-            if id.is_none() {
-                c.fail(
-                    "scan_id",
-                    "must be a UUID, e.g. 0f8fad5b-d9cb-469f-a165-70867728950e",
-                );
-            }
-            id
-        }
-    };
-    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
-    let mut unknown_label = false;
-    let target = match (blank(&request.label), blank(&request.item_code)) {
-        (true, true) => {
-            c.fail(
-                "item_code",
-                "either `label` (the QR payload) or `item_code` is required",
-            );
-            None
-        }
-        (false, false) => {
-            c.fail("label", "send either `label` or `item_code`, not both");
-            None
-        }
-        (true, false) => match ItemCode::parse(request.item_code.as_deref().unwrap_or_default()) {
-            Ok(code) => Some(Target::Item(code)),
-            Err(err) => {
-                c.fail("item_code", err.to_string());
-                None
-            }
-        },
-        (false, true) => {
-            let payload = request.label.as_deref().unwrap_or_default();
-            if payload.chars().count() > 500 || payload.chars().any(char::is_control) {
-                c.fail("label", "is not a label's QR payload");
-                None
-            } else {
-                match label_token(payload).and_then(|t| crate::label_token::verify(label_key, t)) {
-                    Some(leg_id) => Some(Target::Leg(leg_id)),
-                    None => {
-                        unknown_label = true;
-                        None
-                    }
-                }
-            }
-        }
-    };
+    let scan_id = check_scan_id(&mut c, request.scan_id.as_deref());
+    let target = check_target(&mut c, request, label_key);
     let event: Option<ScanEvent> = c.required_enum(
         "event",
         request.event.as_deref(),
@@ -226,12 +175,8 @@ fn check_scan(
         c.fail("fee_collected_vnd", "must not be negative");
     }
     c.finish().map_err(OpError::Validation)?;
-    if unknown_label {
-        // A forged, altered or foreign token names no parcel of ours.
-        return Err(OpError::NotFound("parcel"));
-    }
     match (scan_id, target, event, at) {
-        (Some(scan_id), Some(target), Some(event), Some(at)) => Ok(CheckedScan {
+        (Some(scan_id), Some(Ok(target)), Some(event), Some(at)) => Ok(CheckedScan {
             index,
             scan_id: Some(scan_id),
             target,
@@ -242,7 +187,73 @@ fn check_scan(
             recipient,
             fee_collected_vnd: request.fee_collected_vnd,
         }),
+        // A forged, altered or foreign token names no parcel of ours.
+        (_, Some(Err(UnknownLabel)), _, _) => Err(OpError::NotFound("parcel")),
         _ => Err(OpError::Validation(vec![])),
+    }
+}
+
+/// A label whose token does not verify: it names no parcel of ours.
+struct UnknownLabel;
+
+/// The scanner's UUID for this scan, in canonical form.
+fn check_scan_id(c: &mut Checker, scan_id: Option<&str>) -> Option<String> {
+    match scan_id {
+        None => {
+            c.fail("scan_id", "is required: the scanner's UUID for this scan");
+            None
+        }
+        Some(id) => {
+            let id = canonical_uuid(id);
+            if id.is_none() {
+                c.fail(
+                    "scan_id",
+                    "must be a UUID, e.g. 0f8fad5b-d9cb-469f-a165-70867728950e",
+                );
+            }
+            id
+        }
+    }
+}
+
+/// The parcel a scan names: by its label's QR payload or by its item code, exactly one of them.
+fn check_target(
+    c: &mut Checker,
+    request: &ScanRequest,
+    label_key: &[u8],
+) -> Option<Result<Target, UnknownLabel>> {
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    match (blank(&request.label), blank(&request.item_code)) {
+        (true, true) => {
+            c.fail(
+                "item_code",
+                "either `label` (the QR payload) or `item_code` is required",
+            );
+            None
+        }
+        (false, false) => {
+            c.fail("label", "send either `label` or `item_code`, not both");
+            None
+        }
+        (true, false) => match ItemCode::parse(request.item_code.as_deref().unwrap_or_default()) {
+            Ok(code) => Some(Ok(Target::Item(code))),
+            Err(err) => {
+                c.fail("item_code", err.to_string());
+                None
+            }
+        },
+        (false, true) => {
+            let payload = request.label.as_deref().unwrap_or_default();
+            if payload.chars().count() > 500 || payload.chars().any(char::is_control) {
+                c.fail("label", "is not a label's QR payload");
+                None
+            } else {
+                match label_token(payload).and_then(|t| crate::label_token::verify(label_key, t)) {
+                    Some(leg_id) => Some(Ok(Target::Leg(leg_id))),
+                    None => Some(Err(UnknownLabel)),
+                }
+            }
+        }
     }
 }
 
@@ -389,7 +400,40 @@ async fn apply_scans(
     now: DateTime<Utc>,
     outcomes: &mut [Option<ScanOutcome>],
 ) -> Result<(), OpError> {
-    // 1. The parcels, by item code or by the leg id of a label.
+    let (mut legs, pending) = find_parcels(txn, checked, outcomes).await?;
+    let Some((mut dossiers, pending)) = lock_dossiers(txn, actor, &legs, pending, outcomes).await?
+    else {
+        return Ok(());
+    };
+    let Some(pending) = drop_stored_scans(txn, pending, outcomes).await? else {
+        return Ok(());
+    };
+    read_last_event_times(txn, &mut dossiers).await?;
+    let calendar = calendar_for(txn, &pending, &legs).await?;
+    let step = Step {
+        actor,
+        source,
+        now,
+        calendar: &calendar,
+        audit_name: actor.audit_name(),
+    };
+    let rows = apply_in_time_order(&step, pending, &mut legs, &mut dossiers, outcomes);
+    let events = write_rows(txn, actor, rows, now).await?;
+    write_status_changes(txn, &dossiers, &legs, now).await?;
+    // What the events tell the citizen and the agency, once the dossiers show the change.
+    enqueue_for_events(txn, &events).await?;
+    Ok(())
+}
+
+/// A checked scan and the id of the parcel it names.
+type Pending = Vec<(CheckedScan, i64)>;
+
+/// The parcels, by item code or by the leg id of a label; a scan naming no known parcel is refused.
+async fn find_parcels(
+    txn: &impl ConnectionTrait,
+    checked: Vec<CheckedScan>,
+    outcomes: &mut [Option<ScanOutcome>],
+) -> Result<(HashMap<i64, LegState>, Pending), OpError> {
     let codes: Vec<String> = checked
         .iter()
         .filter_map(|s| match &s.target {
@@ -417,7 +461,7 @@ async fn apply_scans(
         .iter()
         .filter_map(|l| l.item_code.clone().map(|c| (c, l.id)))
         .collect();
-    let mut legs: HashMap<i64, LegState> = legs
+    let legs: HashMap<i64, LegState> = legs
         .into_iter()
         .map(|model| {
             (
@@ -440,15 +484,25 @@ async fn apply_scans(
             None => outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::NotFound("parcel"))),
         }
     }
+    Ok((legs, pending))
+}
 
-    // 2. Their dossiers, locked, and who may touch them.
+/// The parcels' dossiers, locked, and who may touch them: a scan on another office's dossier is
+/// refused. `None` when no scan is left.
+async fn lock_dossiers(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    legs: &HashMap<i64, LegState>,
+    mut pending: Pending,
+    outcomes: &mut [Option<ScanOutcome>],
+) -> Result<Option<(HashMap<i64, DossierState>, Pending)>, OpError> {
     let mut dossier_ids: Vec<i64> = pending
         .iter()
         .filter_map(|(_, leg_id)| legs.get(leg_id).map(|l| l.model.dossier_id))
         .collect();
     dossier_ids.sort_unstable();
     dossier_ids.dedup();
-    let mut dossiers: HashMap<i64, DossierState> = lock_dossiers_by_id(txn, &dossier_ids)
+    let dossiers: HashMap<i64, DossierState> = lock_dossiers_by_id(txn, &dossier_ids)
         .await?
         .into_iter()
         .map(|model| {
@@ -467,7 +521,7 @@ async fn apply_scans(
             .get(leg_id)
             .and_then(|l| dossiers.get(&l.model.dossier_id));
         match dossier {
-            Some(d) if super::postal::ensure_access(actor, &d.model).is_ok() => true,
+            Some(d) if super::access::ensure_access(actor, &d.model).is_ok() => true,
             Some(_) => {
                 outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::Forbidden(
                     "this parcel belongs to another post office's dossier".into(),
@@ -480,13 +534,17 @@ async fn apply_scans(
             }
         }
     });
-    if pending.is_empty() {
-        return Ok(());
-    }
+    Ok((!pending.is_empty()).then_some((dossiers, pending)))
+}
 
-    // 3. Scans stored before. The dossier locks above make a concurrent batch with the same scans wait
-    //    for this one (or this one for it), so the answer is exact; the insert below still ignores a
-    //    conflicting scan id rather than failing the batch.
+/// Scans stored before are answered `duplicate`. The dossier locks make a concurrent batch with the
+/// same scans wait for this one (or this one for it), so the answer is exact; the insert still ignores
+/// a conflicting scan id rather than failing the batch. `None` when no scan is left.
+async fn drop_stored_scans(
+    txn: &impl ConnectionTrait,
+    mut pending: Pending,
+    outcomes: &mut [Option<ScanOutcome>],
+) -> Result<Option<Pending>, OpError> {
     let scan_ids: Vec<String> = pending
         .iter()
         .filter_map(|(s, _)| s.scan_id.clone())
@@ -497,7 +555,11 @@ async fn apply_scans(
         scan::Entity::find()
             .select_only()
             .column(scan::Column::ScanId)
-            .filter(text_in(backend, scan::Column::ScanId, scan_ids)?)
+            .filter(text_in(
+                txn.get_database_backend(),
+                scan::Column::ScanId,
+                scan_ids,
+            )?)
             .into_tuple::<String>()
             .all(txn)
             .await?
@@ -512,249 +574,432 @@ async fn apply_scans(
             true
         }
     });
-    if pending.is_empty() {
-        return Ok(());
-    }
+    Ok((!pending.is_empty()).then_some(pending))
+}
 
-    // 4. The time of each dossier's last event: a scan before it is late and moves nothing.
+/// The time of each dossier's last event: a scan before it is late and moves nothing.
+async fn read_last_event_times(
+    txn: &impl ConnectionTrait,
+    dossiers: &mut HashMap<i64, DossierState>,
+) -> Result<(), OpError> {
     let touched: Vec<i64> = dossiers.keys().copied().collect();
     for (id, at) in last_event_times(txn, &touched).await? {
         if let Some(d) = dossiers.get_mut(&id) {
             d.last_at = at;
         }
     }
+    Ok(())
+}
+
+/// The working calendar, read only when a failed delivery of a result has to count its notice.
+async fn calendar_for(
+    txn: &impl ConnectionTrait,
+    pending: &Pending,
+    legs: &HashMap<i64, LegState>,
+) -> Result<WorkingCalendar, OpError> {
     let needs_calendar = pending.iter().any(|(scan, leg_id)| {
         scan.event == ScanEvent::DeliveryFailed
             && legs
                 .get(leg_id)
                 .is_some_and(|l| l.model.direction == LegDirection::Outbound)
     });
-    let calendar = if needs_calendar {
+    Ok(if needs_calendar {
         super::reference::working_calendar(txn).await?
     } else {
         WorkingCalendar::default()
-    };
+    })
+}
 
-    // 5. Apply in time order, in memory.
+/// What every scan of a batch shares.
+struct Step<'a> {
+    actor: &'a Actor,
+    source: EventSource,
+    now: DateTime<Utc>,
+    calendar: &'a WorkingCalendar,
+    audit_name: String,
+}
+
+/// The rows a batch writes, gathered in memory.
+#[derive(Default)]
+struct Rows {
+    scans: Vec<scan::ActiveModel>,
+    events: Vec<EventRow>,
+    attempts: Vec<delivery_attempt::ActiveModel>,
+}
+
+/// Applies the scans in time order, in memory, answering each.
+fn apply_in_time_order(
+    step: &Step<'_>,
+    mut pending: Pending,
+    legs: &mut HashMap<i64, LegState>,
+    dossiers: &mut HashMap<i64, DossierState>,
+    outcomes: &mut [Option<ScanOutcome>],
+) -> Rows {
     pending.sort_by_key(|(scan, _)| (scan.at, scan.index));
-    let mut scan_rows = Vec::with_capacity(pending.len());
-    let mut event_rows = Vec::with_capacity(pending.len());
-    let mut attempt_rows = Vec::new();
-    let audit_name = actor.audit_name();
+    let mut rows = Rows {
+        scans: Vec::with_capacity(pending.len()),
+        events: Vec::with_capacity(pending.len()),
+        attempts: Vec::new(),
+    };
     for (scan, leg_id) in pending {
-        let dossier_id = legs_dossier(&legs, leg_id);
+        let dossier_id = legs_dossier(legs, leg_id);
         let (Some(leg), Some(dossier)) = (legs.get_mut(&leg_id), dossiers.get_mut(&dossier_id))
         else {
             continue;
         };
-        let direction = leg.model.direction;
-        // A result handed over at the door by a postman with a handheld: the recipient is checked
-        // here like at the delivery endpoint (Decision 45 Art. 10); a carrier's report cannot be.
-        let checked_delivery =
-            scan.event == ScanEvent::Delivered && direction == LegDirection::Outbound;
-        // And the postage due at the door (`return` mode) is the fee the postman says he took.
-        let mut fee_at_door = None;
-        if checked_delivery && source == EventSource::Scan {
-            let verdict = match &scan.recipient {
-                None => Err(OpError::field(
-                    "recipient",
-                    "is required on a delivered scan of a result: who signed for it, with the \
-                     identity document shown",
-                )),
-                Some(r) => r.may_sign_for("recipient", &dossier.model),
-            }
-            .and_then(|()| {
-                super::postal::check_fee_at_door(&dossier.model, scan.fee_collected_vnd)
-            });
-            match verdict {
-                Ok(fee) => fee_at_door = Some(fee),
-                Err(err) => {
-                    outcomes[scan.index] = Some(ScanOutcome::Refused(err));
-                    continue;
-                }
-            }
-        } else if scan.fee_collected_vnd.is_some() {
-            outcomes[scan.index] = Some(ScanOutcome::Refused(OpError::field(
-                "fee_collected_vnd",
-                "is taken only on a `delivered` scan of a result (the outbound parcel): nothing \
-                 is collected on this scan",
-            )));
-            continue;
-        }
-        let rule = scan_rule(scan.event, direction);
-        let late = dossier.last_at.is_some_and(|last| scan.at < last);
-        let from = dossier.status;
-        let mode = dossier.model.service_mode;
-        let mut events: Vec<NewEvent> = Vec::with_capacity(2);
-        let timeline_only = |kind: EventKind| NewEvent {
-            at: scan.at,
-            kind,
-            source,
-            from_status: None,
-            to_status: None,
-            leg: Some(direction),
-            location: scan.location.clone(),
-            note: scan.note.clone(),
-        };
-        let moved = |to: DossierStatus| NewEvent {
-            at: scan.at,
-            kind: rule.kind,
-            source,
-            from_status: Some(from),
-            to_status: Some(to),
-            leg: Some(direction),
-            location: scan.location.clone(),
-            note: scan.note.clone(),
-        };
-        let mut applied = false;
-        // A supplement's parcel travels while the dossier waits for it (`supplement_requested`):
-        // its scans move the parcel, not the dossier, until the desk signs for it.
-        let supplement_on_its_way = leg.model.purpose == Some(LegPurpose::Supplement)
-            && from == DossierStatus::SupplementRequested
-            && super::supplements::ON_ITS_WAY.contains(&leg.status());
-        match rule.action.filter(|_| !late) {
-            Some(Action::ScanInTransit) if supplement_on_its_way => {
-                events.push(timeline_only(rule.kind));
-                leg.set(LegStatus::InTransit);
-                applied = true;
-            }
-            None => events.push(timeline_only(rule.kind)),
-            Some(Action::RecordDeliveryFailure) => {
-                let (notices, last_notice) = leg.notices();
-                match plan_failed_notice(&calendar, mode, from, notices, last_notice, scan.at) {
-                    Ok(plan) => {
-                        events.push(moved(plan.after_notice));
-                        let mut status = LegStatus::DeliveryFailed;
-                        dossier.status = plan.after_notice;
-                        if let Some(returned) = plan.returned {
-                            let mut back = return_event(
-                                scan.at,
-                                source,
-                                plan.after_notice,
-                                returned,
-                                plan.notices,
-                            );
-                            back.location = scan.location.clone();
-                            events.push(back);
-                            status = LegStatus::Returned;
-                            dossier.status = returned;
-                        }
-                        leg.set(status);
-                        if let Some(change) = leg.change.as_mut() {
-                            change.notice = Some((plan.notices, scan.at));
-                        }
-                        attempt_rows.push(attempt_row(
-                            &dossier.model,
-                            leg_id,
-                            DeliveryOutcome::Failed,
-                            scan.at,
-                            scan.note.clone(),
-                            source,
-                            actor,
-                            now,
-                        ));
-                        applied = true;
-                    }
-                    Err(NoticeRefusal::Transition(_)) => {
-                        events.push(timeline_only(rule.kind));
-                    }
-                    Err(refusal) => {
-                        outcomes[scan.index] = Some(ScanOutcome::Refused(notice_error(refusal)));
-                        continue;
-                    }
-                }
-            }
-            Some(action) => match next_status(mode, from, action) {
-                Ok(to) => {
-                    events.push(moved(to));
-                    dossier.status = to;
-                    applied = true;
-                    match action {
-                        Action::ScanInTransit
-                            if matches!(
-                                leg.status(),
-                                LegStatus::PickedUp | LegStatus::InTransit
-                            ) =>
-                        {
-                            leg.set(LegStatus::InTransit);
-                        }
-                        Action::StartDelivery => leg.set(LegStatus::OutForDelivery),
-                        Action::RecordDelivery => {
-                            leg.set(LegStatus::Delivered);
-                            if let Some(change) = leg.change.as_mut() {
-                                change.delivered_at = Some(scan.at);
-                                if checked_delivery {
-                                    change.identity_confirmed = Some(source == EventSource::Scan);
-                                }
-                            }
-                            let mut row = attempt_row(
-                                &dossier.model,
-                                leg_id,
-                                DeliveryOutcome::Delivered,
-                                scan.at,
-                                scan.note.clone(),
-                                source,
-                                actor,
-                                now,
-                            );
-                            if let Some(r) = scan.recipient.clone() {
-                                row.recipient_full_name = Set(Some(r.full_name));
-                                row.recipient_id_number = Set(Some(r.id_number));
-                                row.proxy = Set(r.proxy);
-                                row.authorization_ref = Set(r.authorization_ref);
-                            }
-                            row.fee_collected_vnd = Set(fee_at_door);
-                            attempt_rows.push(row);
-                        }
-                        _ => {}
-                    }
-                }
-                Err(_) => events.push(timeline_only(rule.kind)),
-            },
-        }
-        dossier.last_at = Some(dossier.last_at.map_or(scan.at, |l| l.max(scan.at)));
-        for event in events {
-            event_rows.push(EventRow {
-                dossier_id: dossier.model.id,
-                event,
-            });
-        }
-        if let Some(scan_id) = scan.scan_id {
-            scan_rows.push(scan::ActiveModel {
-                scan_id: Set(scan_id),
-                leg_id: Set(leg_id),
-                dossier_id: Set(dossier.model.id),
-                event: Set(scan.event),
-                at: Set(scan.at),
-                location: Set(scan.location),
-                note: Set(scan.note),
-                applied: Set(applied),
-                actor: Set(audit_name.clone()),
-                api_key_id: Set(actor.key_id()),
-                recorded_at: Set(now),
-                ..Default::default()
-            });
-        }
-        outcomes[scan.index] = Some(ScanOutcome::Accepted {
-            dossier_code: dossier.model.code.clone(),
-            status: dossier.status,
+        let index = scan.index;
+        outcomes[index] = Some(apply_one(step, scan, leg_id, leg, dossier, &mut rows));
+    }
+    rows
+}
+
+/// One scan: its checks at the door, what it does to the parcel and the dossier, and its rows.
+fn apply_one(
+    step: &Step<'_>,
+    scan: CheckedScan,
+    leg_id: i64,
+    leg: &mut LegState,
+    dossier: &mut DossierState,
+    rows: &mut Rows,
+) -> ScanOutcome {
+    let fee_at_door = match check_door(step.source, &scan, leg, dossier) {
+        Ok(fee) => fee,
+        Err(err) => return ScanOutcome::Refused(err),
+    };
+    let (events, applied) = match move_along(step, &scan, leg_id, leg, dossier, fee_at_door) {
+        Ok(Moved {
+            events,
             applied,
+            attempt,
+        }) => {
+            rows.attempts.extend(attempt);
+            (events, applied)
+        }
+        Err(err) => return ScanOutcome::Refused(err),
+    };
+    dossier.last_at = Some(dossier.last_at.map_or(scan.at, |l| l.max(scan.at)));
+    for event in events {
+        rows.events.push(EventRow {
+            dossier_id: dossier.model.id,
+            event,
         });
     }
+    if let Some(scan_id) = scan.scan_id {
+        rows.scans.push(scan::ActiveModel {
+            scan_id: Set(scan_id),
+            leg_id: Set(leg_id),
+            dossier_id: Set(dossier.model.id),
+            event: Set(scan.event),
+            at: Set(scan.at),
+            location: Set(scan.location),
+            note: Set(scan.note),
+            applied: Set(applied),
+            actor: Set(step.audit_name.clone()),
+            api_key_id: Set(step.actor.key_id()),
+            recorded_at: Set(step.now),
+            ..Default::default()
+        });
+    }
+    ScanOutcome::Accepted {
+        dossier_code: dossier.model.code.clone(),
+        status: dossier.status,
+        applied,
+    }
+}
 
-    // 6. Write in bulk.
-    for chunk in chunks(scan_rows) {
+/// Whether a scan is a result handed over at the door (a `delivered` scan of the outbound parcel).
+fn is_delivery_of_result(scan: &CheckedScan, leg: &LegState) -> bool {
+    scan.event == ScanEvent::Delivered && leg.model.direction == LegDirection::Outbound
+}
+
+/// A result handed over at the door by a postman with a handheld: the recipient is checked here like
+/// at the delivery endpoint (Decision 45 Art. 10); a carrier's report cannot be. And the postage due
+/// at the door (`return` mode) is the fee the postman says he took, refused on any other scan.
+fn check_door(
+    source: EventSource,
+    scan: &CheckedScan,
+    leg: &LegState,
+    dossier: &DossierState,
+) -> Result<Option<i64>, OpError> {
+    if is_delivery_of_result(scan, leg) && source == EventSource::Scan {
+        match &scan.recipient {
+            None => Err(OpError::field(
+                "recipient",
+                "is required on a delivered scan of a result: who signed for it, with the \
+                 identity document shown",
+            )),
+            Some(r) => r.may_sign_for("recipient", &dossier.model),
+        }
+        .and_then(|()| super::postal::check_fee_at_door(&dossier.model, scan.fee_collected_vnd))
+        .map(Some)
+    } else if scan.fee_collected_vnd.is_some() {
+        Err(OpError::field(
+            "fee_collected_vnd",
+            "is taken only on a `delivered` scan of a result (the outbound parcel): nothing \
+             is collected on this scan",
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// What a scan did: its timeline events, whether it moved the status, and a delivery attempt to store.
+struct Moved {
+    events: Vec<NewEvent>,
+    applied: bool,
+    attempt: Option<delivery_attempt::ActiveModel>,
+}
+
+impl Moved {
+    /// The scan only joins the timeline.
+    fn timeline_only(event: NewEvent) -> Self {
+        Moved {
+            events: vec![event],
+            applied: false,
+            attempt: None,
+        }
+    }
+}
+
+/// The timeline event of a scan, moving the dossier `from` → `to` when given.
+fn scan_event(
+    scan: &CheckedScan,
+    source: EventSource,
+    direction: LegDirection,
+    kind: EventKind,
+    moved: Option<(DossierStatus, DossierStatus)>,
+) -> NewEvent {
+    NewEvent {
+        at: scan.at,
+        kind,
+        source,
+        from_status: moved.map(|(from, _)| from),
+        to_status: moved.map(|(_, to)| to),
+        leg: Some(direction),
+        location: scan.location.clone(),
+        note: scan.note.clone(),
+    }
+}
+
+/// What [`crate::scan_rules`]' table makes of a scan: a late scan, or one whose action the lifecycle
+/// does not allow from the current status, only joins the timeline.
+fn move_along(
+    step: &Step<'_>,
+    scan: &CheckedScan,
+    leg_id: i64,
+    leg: &mut LegState,
+    dossier: &mut DossierState,
+    fee_at_door: Option<i64>,
+) -> Result<Moved, OpError> {
+    let direction = leg.model.direction;
+    let rule = scan_rule(scan.event, direction);
+    let late = dossier.last_at.is_some_and(|last| scan.at < last);
+    let from = dossier.status;
+    let timeline_only =
+        || Moved::timeline_only(scan_event(scan, step.source, direction, rule.kind, None));
+    // A supplement's parcel travels while the dossier waits for it (`supplement_requested`):
+    // its scans move the parcel, not the dossier, until the desk signs for it.
+    let supplement_on_its_way = leg.model.purpose == Some(LegPurpose::Supplement)
+        && from == DossierStatus::SupplementRequested
+        && super::supplements::ON_ITS_WAY.contains(&leg.status());
+    match rule.action.filter(|_| !late) {
+        Some(Action::ScanInTransit) if supplement_on_its_way => {
+            leg.set(LegStatus::InTransit);
+            Ok(Moved {
+                applied: true,
+                ..timeline_only()
+            })
+        }
+        None => Ok(timeline_only()),
+        Some(Action::RecordDeliveryFailure) => {
+            count_notice(step, scan, leg_id, leg, dossier, rule.kind)
+        }
+        Some(action) => match next_status(dossier.model.service_mode, from, action) {
+            Ok(to) => Ok(advance(
+                step,
+                scan,
+                leg_id,
+                leg,
+                dossier,
+                action,
+                (rule.kind, to),
+                fee_at_door,
+            )),
+            Err(_) => Ok(timeline_only()),
+        },
+    }
+}
+
+/// A failed delivery counts a notice exactly like the delivery endpoint; the last one returns the
+/// parcel. One too soon after the previous notice is refused.
+fn count_notice(
+    step: &Step<'_>,
+    scan: &CheckedScan,
+    leg_id: i64,
+    leg: &mut LegState,
+    dossier: &mut DossierState,
+    kind: EventKind,
+) -> Result<Moved, OpError> {
+    let direction = leg.model.direction;
+    let from = dossier.status;
+    let (notices, last_notice) = leg.notices();
+    let mode = dossier.model.service_mode;
+    let plan = match plan_failed_notice(step.calendar, mode, from, notices, last_notice, scan.at) {
+        Ok(plan) => plan,
+        Err(NoticeRefusal::Transition(_)) => {
+            return Ok(Moved::timeline_only(scan_event(
+                scan,
+                step.source,
+                direction,
+                kind,
+                None,
+            )));
+        }
+        Err(refusal) => return Err(notice_error(refusal)),
+    };
+    let mut events = vec![scan_event(
+        scan,
+        step.source,
+        direction,
+        kind,
+        Some((from, plan.after_notice)),
+    )];
+    let mut status = LegStatus::DeliveryFailed;
+    dossier.status = plan.after_notice;
+    if let Some(returned) = plan.returned {
+        let mut back = return_event(
+            scan.at,
+            step.source,
+            plan.after_notice,
+            returned,
+            plan.notices,
+        );
+        back.location = scan.location.clone();
+        events.push(back);
+        status = LegStatus::Returned;
+        dossier.status = returned;
+    }
+    leg.set(status);
+    if let Some(change) = leg.change.as_mut() {
+        change.notice = Some((plan.notices, scan.at));
+    }
+    let attempt = attempt_row(
+        &dossier.model,
+        leg_id,
+        DeliveryOutcome::Failed,
+        scan.at,
+        scan.note.clone(),
+        step.source,
+        step.actor,
+        step.now,
+    );
+    Ok(Moved {
+        events,
+        applied: true,
+        attempt: Some(attempt),
+    })
+}
+
+/// A scan the lifecycle allows moves the dossier to `to` and the parcel along; a delivery stores its
+/// attempt, with who signed and the fee collected at the door.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the scan, its parcel and dossier, and what the rule decided"
+)]
+fn advance(
+    step: &Step<'_>,
+    scan: &CheckedScan,
+    leg_id: i64,
+    leg: &mut LegState,
+    dossier: &mut DossierState,
+    action: Action,
+    (kind, to): (EventKind, DossierStatus),
+    fee_at_door: Option<i64>,
+) -> Moved {
+    let direction = leg.model.direction;
+    let event = scan_event(
+        scan,
+        step.source,
+        direction,
+        kind,
+        Some((dossier.status, to)),
+    );
+    dossier.status = to;
+    let mut attempt = None;
+    match action {
+        Action::ScanInTransit
+            if matches!(leg.status(), LegStatus::PickedUp | LegStatus::InTransit) =>
+        {
+            leg.set(LegStatus::InTransit);
+        }
+        Action::StartDelivery => leg.set(LegStatus::OutForDelivery),
+        Action::RecordDelivery => {
+            let checked_delivery = is_delivery_of_result(scan, leg);
+            leg.set(LegStatus::Delivered);
+            if let Some(change) = leg.change.as_mut() {
+                change.delivered_at = Some(scan.at);
+                if checked_delivery {
+                    change.identity_confirmed = Some(step.source == EventSource::Scan);
+                }
+            }
+            let mut row = attempt_row(
+                &dossier.model,
+                leg_id,
+                DeliveryOutcome::Delivered,
+                scan.at,
+                scan.note.clone(),
+                step.source,
+                step.actor,
+                step.now,
+            );
+            if let Some(r) = scan.recipient.clone() {
+                row.recipient_full_name = Set(Some(r.full_name));
+                row.recipient_id_number = Set(Some(r.id_number));
+                row.proxy = Set(r.proxy);
+                row.authorization_ref = Set(r.authorization_ref);
+            }
+            row.fee_collected_vnd = Set(fee_at_door);
+            attempt = Some(row);
+        }
+        _ => {}
+    }
+    Moved {
+        events: vec![event],
+        applied: true,
+        attempt,
+    }
+}
+
+/// Writes the scans, the timeline events and the delivery attempts in bulk; answers the events.
+async fn write_rows(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    rows: Rows,
+    now: DateTime<Utc>,
+) -> Result<Vec<dossier_event::Model>, OpError> {
+    for chunk in chunks(rows.scans) {
         scan::Entity::insert_many(chunk)
             .on_conflict_do_nothing_on([scan::Column::ScanId])
             .exec_without_returning(txn)
             .await?;
     }
-    let events = insert_events(txn, actor, event_rows, now).await?;
-    for chunk in chunks(attempt_rows) {
+    let events = insert_events(txn, actor, rows.events, now).await?;
+    for chunk in chunks(rows.attempts) {
         delivery_attempt::Entity::insert_many(chunk)
             .exec_without_returning(txn)
             .await?;
     }
+    Ok(events)
+}
+
+/// Writes the dossiers' and the parcels' new statuses: one statement per distinct change.
+async fn write_status_changes(
+    txn: &impl ConnectionTrait,
+    dossiers: &HashMap<i64, DossierState>,
+    legs: &HashMap<i64, LegState>,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
+    let backend = txn.get_database_backend();
     let mut by_status: HashMap<DossierStatus, Vec<i64>> = HashMap::new();
     for d in dossiers.values().filter(|d| d.status != d.model.status) {
         by_status.entry(d.status).or_default().push(d.model.id);
@@ -793,8 +1038,6 @@ async fn apply_scans(
             .exec(txn)
             .await?;
     }
-    // 7. What the events tell the citizen and the agency, once the dossiers show the change.
-    enqueue_for_events(txn, &events).await?;
     Ok(())
 }
 

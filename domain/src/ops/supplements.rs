@@ -23,8 +23,9 @@ use sea_orm::{
 };
 
 use super::access::Actor;
+use super::catalog::Catalog;
 use super::dossiers::{
-    AddressRequest, DocumentRequest, SlipDocument, check_address, check_documents,
+    Address, AddressRequest, DocumentRequest, SlipDocument, check_address, check_documents,
     find_by_code_for_update,
 };
 use super::validation::Checker;
@@ -114,6 +115,33 @@ pub async fn submit_supplement(
             "supplements are sent by the citizen, with the dossier's access token".into(),
         ));
     }
+    let (documents, given) = check_supplement(request)?;
+    let catalog = store.catalog.get(&store.read).await?;
+
+    let txn = store.begin().await?;
+    let (dossier, open) = find_open_request(&txn, actor, code).await?;
+    let address = collect_from(given, &dossier)?;
+    let (class, postage) = price(&catalog, &dossier, &address)?;
+    let now = crate::clock::now();
+    let leg = insert_parcel(&txn, &dossier, class, now).await?;
+    let mut active: supplement::ActiveModel = open.into();
+    active.submitted_at = Set(Some(now));
+    active.documents = Set(Some(serde_json::to_value(&documents).unwrap_or_default()));
+    active.pickup_line = Set(Some(address.line));
+    active.pickup_ward_code = Set(Some(address.ward_code));
+    active.pickup_province_code = Set(Some(address.province_code));
+    active.postage_vnd = Set(Some(postage));
+    active.leg_id = Set(Some(leg.id));
+    active.update(&txn).await?;
+    let updated = note_submitted(&txn, actor, &dossier, documents.len(), postage, now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The documents sent and the address to collect them from, when one is given.
+fn check_supplement(
+    request: &SupplementRequest,
+) -> Result<(Vec<SlipDocument>, Option<Address>), OpError> {
     let mut c = Checker::new();
     let documents = check_documents(&mut c, request.documents.as_deref());
     let given = request
@@ -121,13 +149,19 @@ pub async fn submit_supplement(
         .as_ref()
         .and_then(|a| check_address(&mut c, "pickup_address", Some(a)));
     c.finish().map_err(OpError::Validation)?;
-    let catalog = store.catalog.get(&store.read).await?;
+    Ok((documents, given))
+}
 
-    let txn = store.begin().await?;
-    let dossier = find_by_code_for_update(&txn, code)
+/// The dossier, locked, waiting for a supplement, and the agency's request not answered yet.
+async fn find_open_request(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    code: &str,
+) -> Result<(dossier::Model, supplement::Model), OpError> {
+    let dossier = find_by_code_for_update(txn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
-    super::postal::ensure_access(actor, &dossier)?;
+    super::access::ensure_access(actor, &dossier)?;
     if dossier.status != DossierStatus::SupplementRequested {
         return Err(InvalidTransition {
             mode: dossier.service_mode,
@@ -136,7 +170,7 @@ pub async fn submit_supplement(
         }
         .into());
     }
-    let Some(open) = open_request(&txn, dossier.id).await? else {
+    let Some(open) = open_request(txn, dossier.id).await? else {
         return Err(OpError::TransitionRefused(
             "the agency named no documents to supplement".into(),
         ));
@@ -146,26 +180,38 @@ pub async fn submit_supplement(
             "the supplement is already on its way; follow its parcel on the dossier".into(),
         ));
     }
-    let address = match given {
-        Some(a) => a,
+    Ok((dossier, open))
+}
+
+/// Where the parcel is collected: the address given, else the dossier's pickup address.
+fn collect_from(given: Option<Address>, dossier: &dossier::Model) -> Result<Address, OpError> {
+    match given {
+        Some(a) => Ok(a),
         None => match (
             &dossier.pickup_line,
             &dossier.pickup_ward_code,
             &dossier.pickup_province_code,
         ) {
-            (Some(line), Some(ward), Some(province)) => super::dossiers::Address {
+            (Some(line), Some(ward), Some(province)) => Ok(Address {
                 line: line.clone(),
                 ward_code: ward.clone(),
                 province_code: province.clone(),
-            },
-            _ => {
-                return Err(OpError::field(
-                    "pickup_address",
-                    "is required: the dossier has no pickup address to collect from",
-                ));
-            }
+            }),
+            _ => Err(OpError::field(
+                "pickup_address",
+                "is required: the dossier has no pickup address to collect from",
+            )),
         },
-    };
+    }
+}
+
+/// The route class from `address` to the agency and the postage of one inbound leg on it, the
+/// dossier's exemption applied.
+fn price(
+    catalog: &Catalog,
+    dossier: &dossier::Model,
+    address: &Address,
+) -> Result<(RouteClass, i64), OpError> {
     let Some(agency) = catalog.agency(&dossier.agency_code) else {
         return Err(OpError::NotFound("agency"));
     };
@@ -185,9 +231,20 @@ pub async fn submit_supplement(
             "no tariff is set for route class `{class}`; ask an administrator"
         )));
     };
-    let postage = crate::fees::apply_exemption(postage, dossier.fee_exemption);
-    let now = crate::clock::now();
-    let leg = leg::ActiveModel {
+    Ok((
+        class,
+        crate::fees::apply_exemption(postage, dossier.fee_exemption),
+    ))
+}
+
+/// The supplement's parcel: a second inbound leg, planned.
+async fn insert_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    class: RouteClass,
+    now: DateTime<Utc>,
+) -> Result<leg::Model, OpError> {
+    Ok(leg::ActiveModel {
         dossier_id: Set(dossier.id),
         direction: Set(LegDirection::Inbound),
         route_class: Set(class),
@@ -202,22 +259,24 @@ pub async fn submit_supplement(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
-    .await?;
-    let mut active: supplement::ActiveModel = open.into();
-    active.submitted_at = Set(Some(now));
-    active.documents = Set(Some(serde_json::to_value(&documents).unwrap_or_default()));
-    active.pickup_line = Set(Some(address.line));
-    active.pickup_ward_code = Set(Some(address.ward_code));
-    active.pickup_province_code = Set(Some(address.province_code));
-    active.postage_vnd = Set(Some(postage));
-    active.leg_id = Set(Some(leg.id));
-    active.update(&txn).await?;
+    .insert(txn)
+    .await?)
+}
+
+/// The dossier is touched and its timeline tells what is to be collected, at what postage.
+async fn note_submitted(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    dossier: &dossier::Model,
+    documents: usize,
+    postage: i64,
+    now: DateTime<Utc>,
+) -> Result<dossier::Model, OpError> {
     let mut touched: dossier::ActiveModel = dossier.clone().into();
     touched.updated_at = Set(now);
-    let updated = touched.update(&txn).await?;
+    let updated = touched.update(txn).await?;
     append_event(
-        &txn,
+        txn,
         dossier.id,
         actor,
         NewEvent {
@@ -229,13 +288,11 @@ pub async fn submit_supplement(
             leg: Some(LegDirection::Inbound),
             location: None,
             note: Some(format!(
-                "{} document(s) to collect; {postage} VND postage",
-                documents.len()
+                "{documents} document(s) to collect; {postage} VND postage"
             )),
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(updated)
 }
 
@@ -414,55 +471,10 @@ pub(crate) async fn record_pickup(
     office_code: Option<String>,
 ) -> Result<dossier::Model, OpError> {
     let (open, parcel, to) = parcel_for(txn, &dossier, Action::RecordPickup).await?;
-    let postage = open.postage_vnd.unwrap_or_default();
-    if fee != postage {
-        return Err(OpError::field(
-            "fee_collected_vnd",
-            format!("must be {postage} VND, the postage of the supplement's parcel"),
-        ));
-    }
-    let item_code = match given {
-        Some(code) => {
-            let taken = leg::Entity::find()
-                .filter(leg::Column::ItemCode.eq(code.as_str()))
-                .one(txn)
-                .await?
-                .is_some();
-            if taken {
-                return Err(OpError::Conflict(format!(
-                    "item code {code} is already on another parcel"
-                )));
-            }
-            code
-        }
-        None => super::postal::allocate_item_code(txn, &dossier.office_code).await?,
-    };
-    let calendar = super::reference::working_calendar(txn).await?;
-    let now = crate::clock::now();
-    let due_at = crate::sla::leg_due_at(&calendar, parcel.route_class, false, now);
-    let mut leg_update: leg::ActiveModel = parcel.into();
-    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
-    leg_update.status = Set(to);
-    leg_update.due_at = Set(Some(due_at));
-    leg_update.started_at = Set(Some(now));
-    leg_update.updated_at = Set(now);
-    let parcel = leg_update.update(txn).await?;
-    // A full parcel: its carrier order goes out from the outbox like the first inbound parcel's,
-    // under a number of its own.
-    let inbound_parcel = leg::Entity::find()
-        .filter(leg::Column::DossierId.eq(dossier.id))
-        .filter(leg::Column::Direction.eq(LegDirection::Inbound))
-        .filter(leg::Column::Id.lte(parcel.id))
-        .count(txn)
-        .await?;
-    super::carrier_orders::enqueue_numbered_order(
-        txn,
-        &dossier,
-        super::carrier_orders::supplement_order_number(&dossier.code, inbound_parcel),
-        parcel.id,
-        item_code.as_str(),
-    )
-    .await?;
+    check_postage(&open, fee)?;
+    let item_code = label(txn, &dossier, given).await?;
+    let (parcel, now) = start_parcel(txn, parcel, &item_code, to).await?;
+    order_parcel(txn, &dossier, &parcel, &item_code).await?;
     let mut row: supplement::ActiveModel = open.into();
     row.picked_up_at = Set(Some(now));
     row.fee_collected_vnd = Set(Some(fee));
@@ -489,6 +501,87 @@ pub(crate) async fn record_pickup(
     .await?;
     tracing::info!(dossier.code = %updated.code, item.code = %item_code, "supplement picked up");
     Ok(updated)
+}
+
+/// The fee collected is the postage of the supplement's parcel, no more, no less.
+fn check_postage(open: &supplement::Model, fee: i64) -> Result<(), OpError> {
+    let postage = open.postage_vnd.unwrap_or_default();
+    if fee != postage {
+        return Err(OpError::field(
+            "fee_collected_vnd",
+            format!("must be {postage} VND, the postage of the supplement's parcel"),
+        ));
+    }
+    Ok(())
+}
+
+/// The parcel's item code: the one on the label the postman stuck, unless another parcel carries it,
+/// or the next of the office's range.
+async fn label(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    given: Option<crate::s10::ItemCode>,
+) -> Result<crate::s10::ItemCode, OpError> {
+    match given {
+        Some(code) => {
+            let taken = leg::Entity::find()
+                .filter(leg::Column::ItemCode.eq(code.as_str()))
+                .one(txn)
+                .await?
+                .is_some();
+            if taken {
+                return Err(OpError::Conflict(format!(
+                    "item code {code} is already on another parcel"
+                )));
+            }
+            Ok(code)
+        }
+        None => super::item_codes::allocate_item_code(txn, &dossier.office_code).await,
+    }
+}
+
+/// The parcel sets off: its item code, status `to` and due date; answers it and the time it left.
+async fn start_parcel(
+    txn: &impl ConnectionTrait,
+    parcel: leg::Model,
+    item_code: &crate::s10::ItemCode,
+    to: LegStatus,
+) -> Result<(leg::Model, DateTime<Utc>), OpError> {
+    let calendar = super::reference::working_calendar(txn).await?;
+    let now = crate::clock::now();
+    let due_at = crate::sla::leg_due_at(&calendar, parcel.route_class, false, now);
+    let mut leg_update: leg::ActiveModel = parcel.into();
+    leg_update.item_code = Set(Some(item_code.as_str().to_owned()));
+    leg_update.status = Set(to);
+    leg_update.due_at = Set(Some(due_at));
+    leg_update.started_at = Set(Some(now));
+    leg_update.updated_at = Set(now);
+    Ok((leg_update.update(txn).await?, now))
+}
+
+/// A full parcel: its carrier order goes out from the outbox like the first inbound parcel's, under
+/// a number of its own.
+async fn order_parcel(
+    txn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    parcel: &leg::Model,
+    item_code: &crate::s10::ItemCode,
+) -> Result<(), OpError> {
+    let inbound_parcel = leg::Entity::find()
+        .filter(leg::Column::DossierId.eq(dossier.id))
+        .filter(leg::Column::Direction.eq(LegDirection::Inbound))
+        .filter(leg::Column::Id.lte(parcel.id))
+        .count(txn)
+        .await?;
+    super::carrier_orders::enqueue_numbered_order(
+        txn,
+        dossier,
+        super::carrier_orders::supplement_order_number(&dossier.code, inbound_parcel),
+        parcel.id,
+        item_code.as_str(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Marks the supplement filed at the desk (in the handover's transaction) and returns its parcel.
