@@ -924,6 +924,8 @@ async fn pgbench(
 async fn sqlite_batched_insert(db_url: &str, seconds: u64) -> anyhow::Result<Phase> {
     let store = domain_store(db_url).await?;
     let backend = store.get_database_backend();
+    // Codes and phones of their own in every round.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let started = Instant::now();
     let mut n: u64 = 0;
     let mut latencies_us = Vec::new();
@@ -931,8 +933,9 @@ async fn sqlite_batched_insert(db_url: &str, seconds: u64) -> anyhow::Result<Pha
         let t = Instant::now();
         let txn = sea_orm::TransactionTrait::begin(&store).await?;
         for _ in 0..64 {
-            let code = format!("R{n:010}");
-            let phone = format!("08{:08}", n % 100_000_000);
+            let k = NEXT.fetch_add(1, Ordering::Relaxed);
+            let code = format!("R{k:010}");
+            let phone = format!("08{:08}", k % 100_000_000);
             let row = txn
                 .query_one_raw(Statement::from_sql_and_values(
                     backend,
