@@ -1,5 +1,10 @@
 //! The HTTP face of the dossier service (poem + poem-openapi): routes of API.md, credentials, the error
 //! envelope, and the application that binds them to a listener.
+//!
+//! Where things go: a JSON endpoint in `routes/` (one file per resource, see its module doc), a page
+//! for people in `web/` (one folder per audience, a handler ends with `.page(…)`), a view both show in
+//! `views`, a middleware or limit beside `rate_limit`/`limits`, a setting in `settings`. Rules and
+//! queries never live here: a handler calls one use-case of `domain::ops`.
 
 pub mod access_log;
 pub mod allow;

@@ -20,6 +20,10 @@
 //! sandbox.inject(Fault::ServerError { times: 2, status: 503, scope: Default::default() });
 //! # let _ = base; Ok(()) }
 //! ```
+//!
+//! Where things go: a carrier endpoint in `server` (the routes CARRIER.md names), the knobs tests and
+//! benchmarks turn in `control`, parcels, orders and the simulated clock in `world`, a new misbehaviour
+//! as a [`Fault`] (`faults`), a scripted path of a parcel in `script`.
 
 mod config;
 mod control;
