@@ -635,11 +635,8 @@ async fn insert_dossier_within_limit(
     dossier: &dossier::ActiveModel,
     phone_limit: Option<u32>,
 ) -> Result<Option<i64>, sea_orm::DbErr> {
-    let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
-    let mut values = Query::select();
-    values.exprs(rows.pop().unwrap_or_default());
-    if let Some(limit) = phone_limit {
-        values.and_where(Expr::cust_with_values(
+    let within_limit = phone_limit.map(|limit| {
+        Expr::cust_with_values(
             format!(
                 "(SELECT COUNT(*) FROM \"dossiers\" WHERE \"applicant_phone\" = ? AND {}) < ?",
                 open_statuses_condition()
@@ -648,7 +645,29 @@ async fn insert_dossier_within_limit(
                 sea_orm::Value::from(active_value(&dossier.applicant_phone)),
                 sea_orm::Value::from(i64::from(limit)),
             ],
-        ));
+        )
+    });
+    let insert = dossier_insert_where(dossier, within_limit.into_iter().collect())?;
+    match txn
+        .query_one_raw(txn.get_database_backend().build(&insert))
+        .await?
+    {
+        Some(row) => Ok(Some(row.try_get("", dossier::Column::Id.as_str())?)),
+        None => Ok(None),
+    }
+}
+
+/// `INSERT INTO dossiers … SELECT <its values> WHERE <conditions> RETURNING id`: the dossier is
+/// inserted only when every condition holds (both databases' new-dossier writes).
+fn dossier_insert_where(
+    dossier: &dossier::ActiveModel,
+    conditions: Vec<Expr>,
+) -> Result<InsertStatement, sea_orm::DbErr> {
+    let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
+    let mut values = Query::select();
+    values.exprs(rows.pop().unwrap_or_default());
+    for condition in conditions {
+        values.and_where(condition);
     }
     let mut insert = Query::insert();
     insert
@@ -657,13 +676,7 @@ async fn insert_dossier_within_limit(
         .select_from(values)
         .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
     insert.returning_col(dossier::Column::Id);
-    match txn
-        .query_one_raw(txn.get_database_backend().build(&insert))
-        .await?
-    {
-        Some(row) => Ok(Some(row.try_get("", dossier::Column::Id.as_str())?)),
-        None => Ok(None),
-    }
+    Ok(insert)
 }
 
 /// `"dossiers"."status" IN ('pickup_requested', …)`: the statuses of an open pickup request, written
@@ -761,15 +774,13 @@ fn new_dossier_statement(
     phone_limit: Option<u32>,
 ) -> Result<Statement, sea_orm::DbErr> {
     let hooks = active_webhooks(active_value(&dossier.agency_code));
-    let (columns, mut rows) = row_values(std::slice::from_ref(dossier), None)?;
-    let mut values = Query::select();
-    values.exprs(rows.pop().unwrap_or_default());
+    let mut conditions = Vec::new();
     if unless_hooked {
-        values.and_where(sea_orm::sea_query::ExprTrait::not(Expr::exists(
+        conditions.push(sea_orm::sea_query::ExprTrait::not(Expr::exists(
             hooks.clone(),
         )));
         // Nor while the request's notice goes to the phone: that needs its outbox row written too.
-        values.and_where(Expr::cust_with_values(
+        conditions.push(Expr::cust_with_values(
             "NOT EXISTS (SELECT 1 FROM integration_states WHERE name = $1 AND value = 'on')",
             [sea_orm::Value::from(
                 super::integrations::OUTLET_PHONE.to_owned(),
@@ -777,7 +788,7 @@ fn new_dossier_statement(
         ));
     }
     if let Some(limit) = phone_limit {
-        values.and_where(Expr::cust_with_values(
+        conditions.push(Expr::cust_with_values(
             "open_pickup_requests_locked($1) < $2",
             [
                 sea_orm::Value::from(active_value(&dossier.applicant_phone)),
@@ -785,13 +796,7 @@ fn new_dossier_statement(
             ],
         ));
     }
-    let mut new_dossier = Query::insert();
-    new_dossier
-        .into_table(dossier::Entity)
-        .columns(columns)
-        .select_from(values)
-        .map_err(|e| sea_orm::DbErr::Custom(format!("building an insert: {e}")))?;
-    new_dossier.returning_col(dossier::Column::Id);
+    let new_dossier = dossier_insert_where(dossier, conditions)?;
     let source = Alias::new("new_dossier");
     let dossier_id = Expr::col((source.clone(), dossier::Column::Id));
     let event = super::event_row(0, actor, first, crate::clock::now());
