@@ -90,6 +90,7 @@ impl Store {
                 .max_connections(max_connections)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .sqlx_logging(false);
             let pool = Database::connect(options).await?;
             Ok(Self {
@@ -119,6 +120,11 @@ impl Store {
         self.write.close().await
     }
 }
+
+/// A pooled connection idle for this long is pinged before it is handed out (one that has just
+/// answered a query is not: a ping on every use was a round trip more per query). A connection that
+/// died in between fails its query, and is closed when it goes back (`vendor/sqlx-core`).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// The most SQLite read connections: each is a thread of its own with its own page cache, and more
 /// readers than cores only queue on the CPU while holding memory.
@@ -152,6 +158,7 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

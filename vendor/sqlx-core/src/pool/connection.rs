@@ -304,14 +304,12 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // test the connection on-release to ensure it is still viable,
-        // and flush anything time-sensitive like transaction rollbacks
-        // if an Executor future/stream is dropped during an `.await` call, the connection
-        // is likely to be left in an inconsistent state, in which case it should not be
-        // returned to the pool; also of course, if it was dropped due to an error
-        // this is simply a band-aid as SQLx-next connections should be able
-        // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // Settle the connection before it goes back: send what is buffered (the rollback of a
+        // dropped transaction) and read every answer still owed to it (a query whose future was
+        // dropped mid-flight), so the next user finds it idle. A connection with nothing pending
+        // costs nothing here; one that broke mid-query still owes an answer, fails here and is
+        // closed. (Upstream sends a ping, a round trip to the server on every release.)
+        if let Err(error) = self.raw.flush().await {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
