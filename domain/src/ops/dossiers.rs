@@ -732,7 +732,7 @@ async fn insert_new_dossier_alone(
     first: NewEvent,
     phone_limit: Option<u32>,
 ) -> Result<bool, sea_orm::DbErr> {
-    let statement = new_dossier_statement(dossier, legs, actor, first, true, phone_limit)?;
+    let statement = new_dossier_statement_cached(dossier, legs, actor, first, true, phone_limit)?;
     Ok(write.query_one_raw(statement).await?.is_some())
 }
 
@@ -747,7 +747,8 @@ async fn insert_new_dossier_in_one_statement(
     first: NewEvent,
     phone_limit: Option<u32>,
 ) -> Result<Option<NewEventRow>, sea_orm::DbErr> {
-    let statement = new_dossier_statement(&dossier, &legs, actor, first, false, phone_limit)?;
+    let statement =
+        new_dossier_statement_cached(&dossier, &legs, actor, first, false, phone_limit)?;
     let Some(row) = txn.query_one_raw(statement).await? else {
         return if phone_limit.is_some() {
             Ok(None)
@@ -768,8 +769,7 @@ async fn insert_new_dossier_in_one_statement(
 fn new_dossier_statement(
     dossier: &dossier::ActiveModel,
     legs: &[leg::ActiveModel],
-    actor: &Actor,
-    first: NewEvent,
+    (actor, first, recorded_at): (&Actor, NewEvent, DateTime<Utc>),
     unless_hooked: bool,
     phone_limit: Option<u32>,
 ) -> Result<Statement, sea_orm::DbErr> {
@@ -799,7 +799,7 @@ fn new_dossier_statement(
     let new_dossier = dossier_insert_where(dossier, conditions)?;
     let source = Alias::new("new_dossier");
     let dossier_id = Expr::col((source.clone(), dossier::Column::Id));
-    let event = super::event_row(0, actor, first, crate::clock::now());
+    let event = super::event_row(0, actor, first, recorded_at);
     let mut new_event = insert_from(
         &[event],
         dossier_event::Column::DossierId,
@@ -823,6 +823,98 @@ fn new_dossier_statement(
             .to_owned(),
     );
     Ok(DbBackend::Postgres.build(&statement))
+}
+
+/// [`new_dossier_statement`] without building it: its SQL depends only on the number of legs and
+/// the two switches, so sea-query writes it once per shape (the first time it is needed) and every
+/// later request sends that text with its values, gathered in the order sea-query binds them
+/// ([`new_dossier_values`]). Building the statement was a quarter of a pickup request's CPU time.
+fn new_dossier_statement_cached(
+    dossier: &dossier::ActiveModel,
+    legs: &[leg::ActiveModel],
+    actor: &Actor,
+    first: NewEvent,
+    unless_hooked: bool,
+    phone_limit: Option<u32>,
+) -> Result<Statement, sea_orm::DbErr> {
+    /// Legs 0–2, `unless_hooked`, `phone_limit`.
+    static SQL: [std::sync::OnceLock<String>; 12] = [const { std::sync::OnceLock::new() }; 12];
+    let shape =
+        legs.len() * 4 + usize::from(unless_hooked) * 2 + usize::from(phone_limit.is_some());
+    let event = (actor, first, crate::clock::now());
+    let Some(cached) = SQL.get(shape) else {
+        return new_dossier_statement(dossier, legs, event, unless_hooked, phone_limit);
+    };
+    if let Some(sql) = cached.get() {
+        let values = new_dossier_values(dossier, legs, event, unless_hooked, phone_limit);
+        return Ok(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql.clone(),
+            values,
+        ));
+    }
+    let statement = new_dossier_statement(dossier, legs, event, unless_hooked, phone_limit)?;
+    let _ = cached.set(statement.sql.clone());
+    Ok(statement)
+}
+
+/// The values [`new_dossier_statement`] binds, in its placeholders' order: the dossier's row, the
+/// conditions on it, the first event's row, each leg's row, then the answer's two sub-queries.
+fn new_dossier_values(
+    dossier: &dossier::ActiveModel,
+    legs: &[leg::ActiveModel],
+    (actor, first, recorded_at): (&Actor, NewEvent, DateTime<Utc>),
+    unless_hooked: bool,
+    phone_limit: Option<u32>,
+) -> Vec<sea_orm::Value> {
+    use sea_orm::Value;
+    let agency_code = active_value(&dossier.agency_code);
+    let active_webhooks = |values: &mut Vec<Value>| {
+        values.extend([
+            Value::from(1),
+            Value::from(true),
+            Value::from(agency_code.clone()),
+        ]);
+    };
+    let mut values = Vec::with_capacity(80);
+    set_values(dossier, None, &mut values);
+    if unless_hooked {
+        active_webhooks(&mut values);
+        values.push(Value::from(super::integrations::OUTLET_PHONE.to_owned()));
+    }
+    if let Some(limit) = phone_limit {
+        values.push(Value::from(active_value(&dossier.applicant_phone)));
+        values.push(Value::from(i64::from(limit)));
+    }
+    let event = super::event_row(0, actor, first, recorded_at);
+    set_values(&event, Some(dossier_event::Column::DossierId), &mut values);
+    for leg in legs {
+        set_values(leg, Some(leg::Column::DossierId), &mut values);
+    }
+    active_webhooks(&mut values);
+    values.extend([
+        Value::from(1),
+        Value::from(super::integrations::OUTLET_PHONE.to_owned()),
+        Value::from(super::integrations::OUTLET_PORTAL.to_owned()),
+        Value::from("on".to_owned()),
+    ]);
+    values
+}
+
+/// The values of `row`'s set columns in column order, but `parent`'s (written as an expression).
+fn set_values<A: ActiveModelTrait>(
+    row: &A,
+    parent: Option<<A::Entity as EntityTrait>::Column>,
+    values: &mut Vec<sea_orm::Value>,
+) {
+    for c in <A::Entity as EntityTrait>::Column::iter() {
+        if parent.is_some_and(|p| p.as_str() == c.as_str()) {
+            continue;
+        }
+        if let Some(value) = row.get(c).into_value() {
+            values.push(value);
+        }
+    }
 }
 
 /// A `WITH` clause of data-modifying CTEs, one per named insert.
@@ -1603,6 +1695,68 @@ pub async fn cancel_dossier(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The values gathered for the cached text of the new-dossier statement are exactly those
+    /// sea-query binds, in its order, for every shape: with one leg or two, with and without each
+    /// switch, with and without optional fields.
+    #[test]
+    fn the_new_dossier_statements_values_are_bound_as_sea_query_binds_them() {
+        let mut dossier = <dossier::ActiveModel as ActiveModelTrait>::default();
+        dossier.code = Set("HS-TEST".into());
+        dossier.status = Set(DossierStatus::PickupRequested);
+        dossier.service_mode = Set(ServiceMode::SendAndReturn);
+        dossier.agency_code = Set("UBND-P-HOANKIEM".into());
+        dossier.applicant_phone = Set("0912345678".into());
+        dossier.applicant_email = Set(None);
+        dossier.documents = Set(serde_json::json!([{"name": "to khai"}]));
+        dossier.postage_vnd = Set(30_000);
+        dossier.created_at = Set(crate::clock::now());
+        let now = crate::clock::now();
+        let legs = [
+            new_leg(LegDirection::Inbound, RouteClass::Local, now),
+            new_leg(LegDirection::Outbound, RouteClass::IntraProvince, now),
+        ];
+        let actor = Actor::Public;
+        let first = NewEvent {
+            at: now,
+            kind: EventKind::Requested,
+            source: EventSource::Api,
+            from_status: None,
+            to_status: Some(DossierStatus::PickupRequested),
+            leg: None,
+            location: None,
+            note: Some("first".into()),
+        };
+        for count in 0..=2 {
+            for unless_hooked in [false, true] {
+                for phone_limit in [None, Some(5)] {
+                    let event = (&actor, first.clone(), now);
+                    let built = new_dossier_statement(
+                        &dossier,
+                        &legs[..count],
+                        event,
+                        unless_hooked,
+                        phone_limit,
+                    )
+                    .unwrap();
+                    let event = (&actor, first.clone(), now);
+                    let gathered = new_dossier_values(
+                        &dossier,
+                        &legs[..count],
+                        event,
+                        unless_hooked,
+                        phone_limit,
+                    );
+                    assert_eq!(
+                        built.values.map(|v| v.0).unwrap_or_default(),
+                        gathered,
+                        "{count} legs, unless_hooked {unless_hooked}, phone_limit {phone_limit:?}: {}",
+                        built.sql
+                    );
+                }
+            }
+        }
+    }
 
     /// The flags of the first event's insert are read from their own sub-queries on SQLite: every
     /// placeholder of the statement is SQLite's `?`, one per bound value.
