@@ -391,11 +391,14 @@ async fn main() -> anyhow::Result<()> {
                 ))
                 .await?;
             admin.close().await?;
-            let base = args
+            // The same server and connection parameters (`?sslmode=…`), another database.
+            let (url, query) = args
                 .pg_url
-                .rsplit_once('/')
-                .map_or(args.pg_url.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some(name))
+                .split_once('?')
+                .map_or((args.pg_url.as_str(), None), |(u, q)| (u, Some(q)));
+            let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+            (format!("{base}/{name}{query}"), Some(name))
         }
     };
     // The demo reference data the requests name (`serve` seeds nothing on PostgreSQL by itself).
