@@ -11,6 +11,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use crate::soak_load::{Pipeline, Stage};
 use crate::soak_sink::CountingSink;
 
+/// A timeline event written from a carrier's record that stands for a scan (`e` is `dossier_events`).
+const CARRIER_SCAN_EVENT: &str = "e.source = 'carrier' AND e.kind IN ('accepted_at_office', \
+     'departed', 'arrived', 'out_for_delivery', 'delivery_failed', 'delivered')";
+
 /// What the checks found: lines to print, and the failures among them.
 #[derive(Default)]
 pub struct Findings {
@@ -347,21 +351,65 @@ async fn carrier(
     );
     let mapped = count(
         db,
-        "SELECT count(*) AS n FROM carrier_events WHERE scan_event IS NOT NULL AND dossier_id IS NOT NULL",
+        "SELECT count(*) AS n FROM carrier_events
+         WHERE scan_event IS NOT NULL AND dossier_id IS NOT NULL",
     )
     .await?;
     let on_timelines = count(
         db,
-        "SELECT count(*) AS n FROM dossier_events WHERE source = 'carrier'",
+        &format!("SELECT count(*) AS n FROM dossier_events e WHERE {CARRIER_SCAN_EVENT}"),
+    )
+    .await?;
+    let phantoms = count(
+        db,
+        &format!(
+            "SELECT count(*) AS n FROM dossier_events e WHERE {CARRIER_SCAN_EVENT}
+             AND NOT EXISTS (
+                 SELECT 1 FROM carrier_events c
+                 WHERE c.dossier_id = e.dossier_id AND c.event_time = e.at AND c.scan_event = e.kind
+             )"
+        ),
     )
     .await?;
     f.check(
-        on_timelines <= mapped,
+        phantoms == 0 && on_timelines <= mapped,
         format!(
-            "carrier events on timelines at most once each: {mapped} stored events stand for a \
-             scan, {on_timelines} carrier events on timelines"
+            "every carrier event on a timeline is a stored carrier event, at most once: {mapped} \
+             stored events stand for a scan, {on_timelines} on timelines, {phantoms} without a \
+             stored event"
         ),
     );
+    // A scan the lifecycle refuses — for a carrier's record, a second failed delivery sooner than two
+    // working days after the first — is stored with the carrier's events and leaves no trace on the
+    // dossier's timeline.
+    let dropped: Vec<String> = rows(
+        db,
+        "SELECT c.status_code AS code, count(*) AS n FROM carrier_events c
+         WHERE c.scan_event IS NOT NULL AND c.dossier_id IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM dossier_events e
+               WHERE e.dossier_id = c.dossier_id AND e.source = 'carrier'
+                 AND e.at = c.event_time AND e.kind = c.scan_event
+           )
+         GROUP BY c.status_code ORDER BY c.status_code",
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(format!(
+            "{} of code {}",
+            r.try_get::<i64>("", "n")?,
+            r.try_get::<i64>("", "code")?
+        ))
+    })
+    .collect::<Result<_, sea_orm::DbErr>>()?;
+    if !dropped.is_empty() {
+        f.note(format!(
+            "carrier events that stand for a scan but made no timeline event (the lifecycle \
+             refused them; 15 = a second failed delivery within two working days of the first): {}",
+            dropped.join(", ")
+        ));
+    }
     let parcels = count(
         db,
         "SELECT count(*) AS n FROM legs WHERE item_code IS NOT NULL",
