@@ -158,8 +158,10 @@ async fn admin_sql(pg_url: &str, sql: String) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.minutes == 0 || args.warmup_minutes >= args.minutes {
-        bail!("--warmup-minutes must be less than --minutes (and --minutes at least 1)");
+    // Minute 0 is sampled before any load: a warm-up of at least a minute keeps it out of the
+    // baseline, and a sample after the warm-up is needed to judge anything.
+    if args.warmup_minutes == 0 || args.warmup_minutes >= args.minutes {
+        bail!("--warmup-minutes must be at least 1 and less than --minutes");
     }
     if args.agencies.is_empty() || args.rate <= 0.0 || args.read_rate <= 0.0 {
         bail!("--agencies, --rate and --read-rate must not be empty or zero");
@@ -654,8 +656,13 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     }
     if errors > 0 {
         failures.push(format!(
-            "{errors} answers were not the expected ones; the first: {}",
-            stats.error_samples().join("; ")
+            "{errors} answers were not the expected ones: {}",
+            stats
+                .errors()
+                .iter()
+                .map(|(e, n)| format!("{e} (×{n})"))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
 

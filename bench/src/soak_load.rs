@@ -130,7 +130,18 @@ type PerKind = [KindStats; Kind::ALL.len()];
 struct StatsInner {
     minute: PerKind,
     total: PerKind,
-    error_samples: Vec<String>,
+    /// The distinct errors of the run, in the order they first happened, with how many times each.
+    errors: Vec<(String, u64)>,
+}
+
+impl StatsInner {
+    fn note(&mut self, error: String) {
+        if let Some((_, n)) = self.errors.iter_mut().find(|(e, _)| *e == error) {
+            *n += 1;
+        } else if self.errors.len() < Stats::ERROR_KINDS {
+            self.errors.push((error, 1));
+        }
+    }
 }
 
 /// Every answer of the run: this minute's and the whole run's.
@@ -144,14 +155,15 @@ impl Default for Stats {
             inner: Mutex::new(StatsInner {
                 minute: std::array::from_fn(|_| KindStats::default()),
                 total: std::array::from_fn(|_| KindStats::default()),
-                error_samples: Vec::new(),
+                errors: Vec::new(),
             }),
         }
     }
 }
 
 impl Stats {
-    const ERROR_SAMPLES: usize = 20;
+    /// Distinct errors kept for the report.
+    const ERROR_KINDS: usize = 20;
 
     fn record(&self, kind: Kind, latency: Duration, error: Option<String>) {
         let us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
@@ -167,10 +179,8 @@ impl Stats {
                 k.errors += 1;
             }
         }
-        if let Some(error) = error
-            && inner.error_samples.len() < Self::ERROR_SAMPLES
-        {
-            inner.error_samples.push(error);
+        if let Some(error) = error {
+            inner.note(error);
         }
     }
 
@@ -182,9 +192,7 @@ impl Stats {
         };
         inner.minute[kind.index()].errors += 1;
         inner.total[kind.index()].errors += 1;
-        if inner.error_samples.len() < Self::ERROR_SAMPLES {
-            inner.error_samples.push(what);
-        }
+        inner.note(what);
     }
 
     /// This minute's figures, starting the next minute from zero.
@@ -207,11 +215,11 @@ impl Stats {
             .unwrap_or_default()
     }
 
-    /// The first errors of the run, described.
-    pub fn error_samples(&self) -> Vec<String> {
+    /// The distinct errors of the run (the first twenty kinds), each with how many times it happened.
+    pub fn errors(&self) -> Vec<(String, u64)> {
         self.inner
             .lock()
-            .map(|inner| inner.error_samples.clone())
+            .map(|inner| inner.errors.clone())
             .unwrap_or_default()
     }
 }

@@ -32,7 +32,9 @@ pub fn dossier_command(bin: &Path, dir: &Path) -> Command {
 
 /// Runs a one-off `dossier` command to its end; its standard output.
 pub async fn run_to_end(mut command: Command, what: &str) -> anyhow::Result<String> {
+    // Its error, if any, is shown whole: without a backtrace.
     let out = command
+        .env("RUST_BACKTRACE", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
