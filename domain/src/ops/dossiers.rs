@@ -1738,7 +1738,7 @@ mod tests {
                         unless_hooked,
                         phone_limit,
                     )
-                    .unwrap();
+                    .expect("the statement builds");
                     let event = (&actor, first.clone(), now);
                     let gathered = new_dossier_values(
                         &dossier,
