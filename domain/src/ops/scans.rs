@@ -831,7 +831,9 @@ fn move_along(
 }
 
 /// A failed delivery counts a notice exactly like the delivery endpoint; the last one returns the
-/// parcel. One too soon after the previous notice is refused.
+/// parcel. One too soon after the previous notice is refused when staff scan it; when the carrier
+/// reports it, the attempt did happen, so it joins the timeline, noted as not counted, and the
+/// parcel stays where it was.
 fn count_notice(
     step: &Step<'_>,
     scan: &CheckedScan,
@@ -854,6 +856,19 @@ fn count_notice(
                 kind,
                 None,
             )));
+        }
+        Err(refusal @ NoticeRefusal::TooSoon { .. }) if step.source == EventSource::Carrier => {
+            tracing::info!(
+                leg.id = leg_id,
+                "a failed delivery the carrier reported too soon after the previous notice joins the timeline uncounted"
+            );
+            let mut event = scan_event(scan, step.source, direction, kind, None);
+            let why = format!("not counted as a notice: {refusal}");
+            event.note = Some(match event.note {
+                Some(note) => format!("{note} — {why}"),
+                None => why,
+            });
+            return Ok(Moved::timeline_only(event));
         }
         Err(refusal) => return Err(notice_error(refusal)),
     };
