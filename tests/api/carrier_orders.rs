@@ -349,6 +349,50 @@ async fn a_failed_delivery_reported_by_the_carrier_is_the_dossiers_failed_delive
 }
 
 #[tokio::test]
+async fn a_second_failure_the_carrier_reports_too_soon_joins_the_timeline_uncounted() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = Arc::new(adapter(&sandbox));
+    let mail = tempfile::tempdir().expect("temp dir");
+    let orders = orders_worker(&carrier, mail.path());
+    let (code, number) = result_at_carrier(&app, &keys, &sandbox, &orders).await;
+
+    // Out for delivery, failed, out again and failed again two hours later: the law counts a second
+    // notice only two working days after the first (DOMAIN.md, Circular 17 Art. 5.2h).
+    script(&sandbox, &number, &[6, 7, 10, 12, 15, 12, 15]);
+    sandbox.advance(8 * HOUR);
+    sync_until_idle(&app, &carrier, &sync_settings("w1")).await;
+    let d = dossier(&app, &code, &keys.postal).await;
+    let outbound = leg(&d, "outbound");
+    assert_eq!(outbound["failed_attempts"], 1, "{d}");
+    assert_ne!(d["status"], "returned_to_agency");
+    let failures: Vec<&Value> = d["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "delivery_failed" && e["source"] == "carrier")
+        .collect();
+    assert_eq!(failures.len(), 2, "both attempts are on the timeline: {d}");
+    assert!(failures[0]["status"].is_string(), "the first counts: {d}");
+    assert!(
+        failures[1]["status"].is_null(),
+        "the second moves nothing: {d}"
+    );
+    let note = failures[1]["note"].as_str().expect("a note");
+    assert!(note.contains("not counted as a notice"), "{note}");
+    assert_eq!(
+        carrier_timeline_count(&app).await,
+        expected(
+            &sandbox,
+            &[outbound["item_code"].as_str().expect("item").to_owned()]
+        )
+        .1,
+        "every scannable record of the parcel made a timeline event"
+    );
+}
+
+#[tokio::test]
 async fn a_carrier_that_is_down_delays_the_order_not_the_pickup_and_the_order_is_placed_once() {
     let app = TestApp::spawn().await;
     let keys = Keys::new(&app).await;
