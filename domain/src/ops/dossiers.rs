@@ -837,24 +837,29 @@ fn new_dossier_statement_cached(
     unless_hooked: bool,
     phone_limit: Option<u32>,
 ) -> Result<Statement, sea_orm::DbErr> {
-    /// Legs 0–2, `unless_hooked`, `phone_limit`.
-    static SQL: [std::sync::OnceLock<String>; 12] = [const { std::sync::OnceLock::new() }; 12];
+    /// Legs 0–2, `unless_hooked`, `phone_limit`: the text and how many values it binds.
+    static SQL: [std::sync::OnceLock<(String, usize)>; 12] =
+        [const { std::sync::OnceLock::new() }; 12];
     let shape =
         legs.len() * 4 + usize::from(unless_hooked) * 2 + usize::from(phone_limit.is_some());
     let event = (actor, first, crate::clock::now());
     let Some(cached) = SQL.get(shape) else {
         return new_dossier_statement(dossier, legs, event, unless_hooked, phone_limit);
     };
-    if let Some(sql) = cached.get() {
-        let values = new_dossier_values(dossier, legs, event, unless_hooked, phone_limit);
-        return Ok(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql.clone(),
-            values,
-        ));
+    if let Some((sql, bound)) = cached.get() {
+        let values = new_dossier_values(dossier, legs, event.clone(), unless_hooked, phone_limit);
+        // A row whose set columns differ from the first one's would not fit the text: build it.
+        if values.len() == *bound {
+            return Ok(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql.clone(),
+                values,
+            ));
+        }
     }
     let statement = new_dossier_statement(dossier, legs, event, unless_hooked, phone_limit)?;
-    let _ = cached.set(statement.sql.clone());
+    let bound = statement.values.as_ref().map_or(0, |v| v.0.len());
+    let _ = cached.set((statement.sql.clone(), bound));
     Ok(statement)
 }
 
