@@ -2,8 +2,9 @@
 //! the fastest honest way without the server.
 //!
 //! It starts `dossier serve --no-worker` (the release binary next to this one) on a fresh database and
-//! runs `--rounds` rounds, each alternating the service and its baselines, from `--connections`
-//! keep-alive HTTP/1.1 connections:
+//! runs `--rounds` rounds, each alternating the service and its baselines. Each phase of the service
+//! runs from 8, 16, 32 and 64 keep-alive HTTP/1.1 connections (`--connections`), the best rate taken
+//! with its latencies, as the pgbench baselines run at those client counts and take the best:
 //! 1. `POST /api/v1/dossiers`, then the intake baselines: on PostgreSQL pgbench running the service's own
 //!    statement (captured on the wire from the server, see [`pg_capture`]) and the minimal dossier+event
 //!    transaction, each at 8, 16, 32 and 64 clients, the best taken; on SQLite the service's three
@@ -55,9 +56,10 @@ struct Args {
     /// PostgreSQL server to make a fresh benchmark database on.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg_url: String,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 64)]
-    connections: usize,
+    /// Concurrent keep-alive connections of each run of a phase, the best rate taken (as the pgbench
+    /// baselines take their best client count).
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 32, 64])]
+    connections: Vec<usize>,
     /// Seconds of load per phase of the service.
     #[arg(long, default_value_t = 8)]
     seconds: u64,
@@ -77,6 +79,15 @@ struct Args {
     /// The server's database pool (`database.max_connections`); empty for the server's default.
     #[arg(long)]
     db_pool: Option<u32>,
+    /// `NAME=VALUE` set in the server's environment only (as `TOKIO_WORKER_THREADS=1`); repeatable.
+    #[arg(long, value_parser = parse_env)]
+    server_env: Vec<(String, String)>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 /// The service's allocator (the `dossier` binary's), so the SQLite baseline runs as the service does.
@@ -214,6 +225,71 @@ async fn run_load(
         },
         codes,
     ))
+}
+
+/// One phase run from each of `connections` connection counts in turn.
+struct Best {
+    /// The run with the highest rate.
+    phase: Phase,
+    /// Its connection count.
+    connections: usize,
+    /// The server's CPU time per request over that run, in µs.
+    cpu_us: Option<f64>,
+    /// The codes every run's pickup requests made.
+    codes: Vec<String>,
+}
+
+/// Runs `load` from each of `connections` connection counts for `seconds`, printing each run, and
+/// keeps the best rate, as [`pgbench_best`] does for the baselines. Fails on any unexpected answer.
+async fn best_of(
+    name: &str,
+    server: &Server,
+    load: &Load,
+    connections: &[usize],
+    seconds: u64,
+    expect: u16,
+) -> anyhow::Result<Best> {
+    let mut best: Option<Best> = None;
+    let mut codes = Vec::new();
+    for &count in connections {
+        let cpu_before = cpu_seconds(server.pid);
+        let (phase, made) = run_load(
+            &format!("{name} [{count} conn]"),
+            server.port,
+            load.clone(),
+            count,
+            seconds,
+            expect,
+        )
+        .await?;
+        let cpu_after = cpu_seconds(server.pid);
+        phase.print();
+        ensure_clean(&phase)?;
+        codes.extend(made);
+        let cpu_us = cpu_before
+            .zip(cpu_after)
+            .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64);
+        if let Some(cpu) = cpu_us {
+            println!("  server CPU per request: {cpu:.0} µs");
+        }
+        if best.as_ref().is_none_or(|b| phase.rate() > b.phase.rate()) {
+            best = Some(Best {
+                phase,
+                connections: count,
+                cpu_us,
+                codes: Vec::new(),
+            });
+        }
+    }
+    let mut best = best.context("no connection count to run")?;
+    best.codes = codes;
+    println!(
+        "  best: {:.0} req/s at {} connections, p99 {:.2} ms",
+        best.phase.rate(),
+        best.connections,
+        best.phase.percentile(0.99)
+    );
+    Ok(best)
 }
 
 /// The `code` of a pickup request's answer.
@@ -410,7 +486,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("seed the database")?;
     anyhow::ensure!(seeded.success(), "seeding the database failed");
-    let mut env = Vec::new();
+    let mut env = args.server_env.clone();
     if let Some(pool) = args.db_pool {
         env.push((
             "DOSSIER__DATABASE__MAX_CONNECTIONS".to_owned(),
@@ -455,7 +531,7 @@ async fn run(
         _ => None,
     };
     println!(
-        "dossier-bench: {:?}, {} connections, {} s per phase, {} rounds, server pid {}",
+        "dossier-bench: {:?}, {:?} connections, {} s per run, {} rounds, server pid {}",
         args.db, args.connections, args.seconds, args.rounds, server.pid
     );
     let mut template = request_body();
@@ -473,27 +549,26 @@ async fn run(
     for round in 1..=args.rounds {
         println!("\n-- round {round}");
         // Intake: the service, then its baselines.
-        let cpu_before = cpu_seconds(server.pid);
-        let (intake, made) = run_load(
+        let intake = best_of(
             "POST /api/v1/dossiers",
-            server.port,
-            create.clone(),
-            args.connections,
+            &server,
+            &create,
+            &args.connections,
             args.seconds,
             201,
         )
         .await?;
-        let cpu_after = cpu_seconds(server.pid);
-        intake.print();
-        ensure_clean(&intake)?;
-        codes.extend(made);
-        figures.add("intake: service req/s", intake.rate());
-        figures.add("intake: service p99 ms", intake.percentile(0.99));
-        if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-            let per_request = (after - before) * 1e6 / intake.requests.max(1) as f64;
-            println!("server CPU per pickup request: {per_request:.0} µs");
+        codes.extend(intake.codes);
+        figures.add("intake: service req/s", intake.phase.rate());
+        figures.add("intake: service p99 ms", intake.phase.percentile(0.99));
+        figures.add(
+            "intake: service best at connections",
+            intake.connections as f64,
+        );
+        if let Some(per_request) = intake.cpu_us {
             figures.add("intake: server CPU µs per request", per_request);
         }
+        let intake = intake.phase;
         match (&args.db, &scripts) {
             _ if args.service_only => {}
             (Db::Postgres, Some(scripts)) => {
@@ -546,7 +621,7 @@ async fn run(
                 "(dossiers to track)",
                 server.port,
                 create.clone(),
-                args.connections,
+                16,
                 2,
                 201,
             )
@@ -559,17 +634,17 @@ async fn run(
             Db::Sqlite => format!("GET /api/v1/track ({} codes, cache on)", tracked.len()),
             Db::Postgres => format!("GET /api/v1/track ({} codes)", tracked.len()),
         };
-        let (track, _) = run_load(
+        let track = best_of(
             &name,
-            server.port,
-            Load::Track(tracked.clone()),
-            args.connections,
+            &server,
+            &Load::Track(tracked.clone()),
+            &args.connections,
             args.seconds,
             200,
         )
         .await?;
-        track.print();
-        ensure_clean(&track)?;
+        let track_connections = track.connections;
+        let track = track.phase;
         match (&args.db, &scripts, &uncached) {
             _ if args.service_only => {
                 figures.add("tracking: service req/s", track.rate());
@@ -601,17 +676,16 @@ async fn run(
                     "tracking: service, cache on, p99 ms",
                     track.percentile(0.99),
                 );
-                let (cold, _) = run_load(
+                let cold = best_of(
                     &format!("GET /api/v1/track ({} codes, cache off)", tracked.len()),
-                    uncached.port,
-                    Load::Track(tracked.clone()),
-                    args.connections,
+                    uncached,
+                    &Load::Track(tracked.clone()),
+                    &args.connections,
                     args.seconds,
                     200,
                 )
-                .await?;
-                cold.print();
-                ensure_clean(&cold)?;
+                .await?
+                .phase;
                 figures.add("tracking: service, cache off, req/s", cold.rate());
                 figures.add(
                     "tracking: service, cache off, p99 ms",
@@ -620,9 +694,10 @@ async fn run(
             }
             _ => {}
         }
-        // Tracking while a quarter of the connections write pickup requests.
-        let writers = (args.connections / 4).max(1);
-        let readers = args.connections.saturating_sub(writers).max(1);
+        // Tracking while a quarter of the connections write pickup requests, from as many
+        // connections as tracking read best from.
+        let writers = (track_connections / 4).max(1);
+        let readers = track_connections.saturating_sub(writers).max(1);
         let (reads, writes) = tokio::join!(
             run_load(
                 "GET /api/v1/track while writing",
