@@ -4,14 +4,21 @@
 //! which the label route, the rate limits and the pages all ask.
 
 use chrono::{DateTime, FixedOffset};
-use domain::ops::dossier_record::DossierRecord;
+use domain::ops::dossier_record::PublicTrack;
 use domain::sla::to_local as local_time;
 use poem_openapi::Object;
 
 /// Why a parcel travels: `dossier` (inbound), `result` (outbound) or `supplement` (inbound, the
 /// documents the agency asked for).
 pub(crate) fn purpose_of(l: &entity::leg::Model) -> &'static str {
-    match (l.purpose, l.direction) {
+    purpose_name(l.purpose, l.direction)
+}
+
+fn purpose_name(
+    purpose: Option<entity::enums::LegPurpose>,
+    direction: entity::enums::LegDirection,
+) -> &'static str {
+    match (purpose, direction) {
         (Some(p), _) => p.as_str(),
         (None, entity::enums::LegDirection::Inbound) => "dossier",
         (None, entity::enums::LegDirection::Outbound) => "result",
@@ -54,24 +61,24 @@ pub struct TrackOut {
 }
 
 /// The public tracking view of a dossier: no name, phone, email, id number or street address.
-pub fn track_out(record: DossierRecord) -> TrackOut {
+pub fn track_out(track: PublicTrack) -> TrackOut {
     TrackOut {
-        code: record.dossier.code,
-        status: record.dossier.status.to_string(),
-        service_mode: record.dossier.service_mode.to_string(),
-        agency_name: record.agency_name,
-        legs: record
+        code: track.code,
+        status: track.status.to_string(),
+        service_mode: track.service_mode.to_string(),
+        agency_name: track.agency_name,
+        legs: track
             .legs
             .into_iter()
             .map(|l| TrackLegOut {
-                purpose: purpose_of(&l).to_owned(),
+                purpose: purpose_name(l.purpose, l.direction).to_owned(),
                 direction: l.direction.to_string(),
                 item_code: l.item_code,
                 status: l.status.to_string(),
                 due_at: l.due_at.map(local_time),
             })
             .collect(),
-        timeline: record
+        timeline: track
             .timeline
             .into_iter()
             .map(|e| TrackEventOut {

@@ -603,8 +603,8 @@ impl DossierApi {
             return Ok(Json(TrackOut::clone(&view)));
         }
         let mark = state.track_cache.mark();
-        let record = domain::ops::dossier_record::track(&state.store, &code.0).await?;
-        let view = track_out(record);
+        let track = domain::ops::dossier_record::track_public(&state.store, &code.0).await?;
+        let view = track_out(track);
         state
             .track_cache
             .put(&code.0, mark, std::sync::Arc::new(view.clone()));

@@ -239,7 +239,7 @@ async fn label_landing(
                 format!("/staff/dossiers/{}", percent_encode(&dossier.code))
             }
             LabelLanding::Public(record) => {
-                format!("/t/{}", percent_encode(&record.dossier.code))
+                format!("/t/{}", percent_encode(&record.code))
             }
         },
     )

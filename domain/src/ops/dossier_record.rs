@@ -1,8 +1,9 @@
 //! A dossier as it is read: its row with its legs, timeline, incidents and supplements, for the actor
-//! entitled to it ([`view_dossier`]) or for the public tracking view ([`track`]).
+//! entitled to it ([`view_dossier`]) or for the tracking page ([`track`]); and the public tracking
+//! view, which reads only what it shows ([`track_public`]).
 
 use chrono::{DateTime, Utc};
-use entity::enums::{DossierStatus, LegStatus};
+use entity::enums::{DossierStatus, EventKind, LegDirection, LegPurpose, LegStatus, ServiceMode};
 use entity::{agency, dossier, dossier_event, leg};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
@@ -86,6 +87,39 @@ impl DossierRecord {
     }
 }
 
+/// What the public tracking view shows of a dossier, and all it reads: no name, phone, e-mail, id
+/// number or street address is fetched for it.
+#[derive(Debug, Clone)]
+pub struct PublicTrack {
+    pub code: String,
+    pub status: DossierStatus,
+    pub service_mode: ServiceMode,
+    pub agency_name: String,
+    /// Inbound first, in the order they were made.
+    pub legs: Vec<PublicLeg>,
+    /// Oldest first.
+    pub timeline: Vec<PublicEvent>,
+}
+
+/// A parcel in the public tracking view.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PublicLeg {
+    pub direction: LegDirection,
+    pub purpose: Option<LegPurpose>,
+    pub item_code: Option<String>,
+    pub status: LegStatus,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// A timeline entry in the public tracking view.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PublicEvent {
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub to_status: Option<DossierStatus>,
+    pub location: Option<String>,
+}
+
 /// Finds a dossier by its code or by the item code of one of its parcels.
 pub async fn find_by_code_or_item(
     conn: &impl ConnectionTrait,
@@ -112,20 +146,8 @@ async fn track_in_one_statement(
     code: &str,
 ) -> Result<Option<(dossier::Model, Vec<leg::Model>, Vec<dossier_event::Model>)>, OpError> {
     let backend = conn.get_database_backend();
-    let code = code.trim();
-    let (filter, value) = if looks_like_item_code(code) {
-        let Ok(item) = ItemCode::parse(code) else {
-            return Ok(None);
-        };
-        (
-            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)",
-            item.as_str().to_owned(),
-        )
-    } else {
-        let Some(code) = normalize_dossier_code(code) else {
-            return Ok(None);
-        };
-        ("d.code = $1", code)
+    let Some((filter, value)) = tracking_filter(code) else {
+        return Ok(None);
     };
     let sql = if backend == DbBackend::Postgres {
         format!(
@@ -161,6 +183,73 @@ async fn track_in_one_statement(
     let legs = serde_json::from_str(&part("track_legs")?).map_err(unreadable)?;
     let timeline = serde_json::from_str(&part("track_events")?).map_err(unreadable)?;
     Ok(Some((dossier, legs, timeline)))
+}
+
+/// The condition and value that find a dossier by its code or by one of its parcels' item code;
+/// `None` when the text can be neither.
+fn tracking_filter(code: &str) -> Option<(&'static str, String)> {
+    let code = code.trim();
+    if looks_like_item_code(code) {
+        let item = ItemCode::parse(code).ok()?;
+        Some((
+            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)",
+            item.as_str().to_owned(),
+        ))
+    } else {
+        Some(("d.code = $1", normalize_dossier_code(code)?))
+    }
+}
+
+/// The public tracking view's fields of a dossier, its legs and its timeline in one statement, and
+/// the dossier's agency code.
+async fn public_track_row(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<(PublicTrack, String)>, OpError> {
+    let backend = conn.get_database_backend();
+    let Some((filter, value)) = tracking_filter(code) else {
+        return Ok(None);
+    };
+    const LEG: &str = "'direction', l.direction, 'purpose', l.purpose, 'item_code', l.item_code, \
+                       'status', l.status, 'due_at', l.due_at";
+    const EVENT: &str =
+        "'at', e.at, 'kind', e.kind, 'to_status', e.to_status, 'location', e.location";
+    let sql = if backend == DbBackend::Postgres {
+        format!(
+            "SELECT d.code, d.status, d.service_mode, d.agency_code, \
+             (SELECT coalesce(json_agg(json_build_object({LEG}) ORDER BY l.id), '[]')::text \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT coalesce(json_agg(json_build_object({EVENT}) ORDER BY e.at, e.id), '[]')::text \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {filter}"
+        )
+    } else {
+        format!(
+            "SELECT d.code, d.status, d.service_mode, d.agency_code, \
+             (SELECT json_group_array(json_object({LEG}) ORDER BY l.id) \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT json_group_array(json_object({EVENT}) ORDER BY e.at, e.id) \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {}",
+            filter.replace("$1", "?"),
+        )
+    };
+    let Some(row) = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let text = |column: &str| -> Result<String, OpError> { Ok(row.try_get("", column)?) };
+    let track = PublicTrack {
+        code: text("code")?,
+        status: row.try_get("", "status")?,
+        service_mode: row.try_get("", "service_mode")?,
+        agency_name: String::new(),
+        legs: serde_json::from_str(&text("track_legs")?).map_err(unreadable)?,
+        timeline: serde_json::from_str(&text("track_events")?).map_err(unreadable)?,
+    };
+    Ok(Some((track, text("agency_code")?)))
 }
 
 /// `'column', alias."column", …` for every column of `E`, the arguments of SQLite's `json_object`.
@@ -200,11 +289,7 @@ async fn load_record(
     conn: &impl ConnectionTrait,
     dossier: dossier::Model,
 ) -> Result<DossierRecord, OpError> {
-    let agency_name = agency::Entity::find_by_id(dossier.agency_code.clone())
-        .one(conn)
-        .await?
-        .map(|a| a.name)
-        .unwrap_or_default();
+    let agency_name = agency_name(conn, &dossier.agency_code).await?;
     let (legs, timeline) = legs_and_timeline(conn, dossier.id).await?;
     let incidents = super::incidents::incidents_of(conn, &dossier).await?;
     let supplements = super::supplements::list_for_dossier(conn, dossier.id).await?;
@@ -277,12 +362,40 @@ pub async fn name_actors_by_reach(
     Ok(())
 }
 
-/// The record behind the public tracking view, by dossier code or item code, on any connection.
-pub async fn track_on(conn: &impl ConnectionTrait, code: &str) -> Result<DossierRecord, OpError> {
-    let dossier = find_by_code_or_item(conn, code)
+/// The public tracking view of a dossier, by dossier code or item code, on any connection.
+pub async fn track_public_on(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<PublicTrack, OpError> {
+    let (mut track, agency_code) = public_track_row(conn, code)
         .await?
         .ok_or(OpError::NotFound("dossier"))?;
-    load_record(conn, dossier).await
+    track.agency_name = agency_name(conn, &agency_code).await?;
+    Ok(track)
+}
+
+/// The public tracking view of a dossier, by dossier code or item code: the busiest public read,
+/// one statement, the agency's name from the reference snapshot.
+pub async fn track_public(store: &Store, code: &str) -> Result<PublicTrack, OpError> {
+    let conn = &store.read;
+    let (mut track, agency_code) = public_track_row(conn, code)
+        .await?
+        .ok_or(OpError::NotFound("dossier"))?;
+    let catalog = store.catalog.get(conn).await?;
+    track.agency_name = match catalog.agency(&agency_code) {
+        Some(agency) => agency.name.clone(),
+        None => agency_name(conn, &agency_code).await?,
+    };
+    Ok(track)
+}
+
+/// An agency's name, empty when there is no such agency.
+async fn agency_name(conn: &impl ConnectionTrait, code: &str) -> Result<String, OpError> {
+    Ok(agency::Entity::find_by_id(code.to_owned())
+        .one(conn)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default())
 }
 
 /// The record behind the public tracking view, by dossier code or item code. The caller shows only

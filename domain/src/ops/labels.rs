@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::OpError;
 use super::access::{Access, Actor};
-use super::dossier_record::{DossierRecord, track_on};
+use super::dossier_record::{PublicTrack, track_public_on};
 use super::dossiers::find_by_code;
 
 /// Everything a label shows.
@@ -93,7 +93,7 @@ pub enum LabelLanding {
     },
     /// Anyone else: the record behind the masked public tracking view (the caller shows only its
     /// masked fields).
-    Public(DossierRecord),
+    Public(PublicTrack),
 }
 
 /// Resolves the leg named by a label token that has already been verified. `NotFound` when the leg
@@ -114,6 +114,8 @@ pub async fn land(
     if staff_entitled {
         Ok(LabelLanding::Parcel { leg, dossier })
     } else {
-        Ok(LabelLanding::Public(track_on(conn, &dossier.code).await?))
+        Ok(LabelLanding::Public(
+            track_public_on(conn, &dossier.code).await?,
+        ))
     }
 }
