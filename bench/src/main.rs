@@ -11,8 +11,8 @@
 //!    statements per dossier, 64 dossiers per transaction as the service's writer batches them, over
 //!    the same driver, pragmas and allocator;
 //! 2. `GET /api/v1/track/{code}` over every dossier made so far (at least `--codes`), then on PostgreSQL
-//!    pgbench running the service's captured tracking statements; on SQLite a second server with the
-//!    tracking cache off reads the same codes (uncached);
+//!    pgbench running the service's captured tracking statement over the same codes; on SQLite a
+//!    second server with the tracking cache off reads the same codes (uncached);
 //! 3. tracking while pickup requests are written (a quarter of the connections write).
 //!
 //! Any answer but the expected one fails the run. It prints each round, then per figure the median and
@@ -253,6 +253,7 @@ async fn best_of(
     let mut codes = Vec::new();
     for &count in connections {
         let cpu_before = cpu_seconds(server.pid);
+        let own_before = cpu_seconds(std::process::id());
         let (phase, made) = run_load(
             &format!("{name} [{count} conn]"),
             server.port,
@@ -263,14 +264,18 @@ async fn best_of(
         )
         .await?;
         let cpu_after = cpu_seconds(server.pid);
+        let own_after = cpu_seconds(std::process::id());
         phase.print();
         ensure_clean(&phase)?;
         codes.extend(made);
         let cpu_us = cpu_before
             .zip(cpu_after)
             .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64);
-        if let Some(cpu) = cpu_us {
-            println!("  server CPU per request: {cpu:.0} µs");
+        let own_us = own_before
+            .zip(own_after)
+            .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64);
+        if let (Some(cpu), Some(own)) = (cpu_us, own_us) {
+            println!("  CPU per request: server {cpu:.0} µs, this load generator {own:.0} µs");
         }
         if best.as_ref().is_none_or(|b| phase.rate() > b.phase.rate()) {
             best = Some(Best {
@@ -653,10 +658,12 @@ async fn run(
             (Db::Postgres, Some(scripts), _) => {
                 figures.add("tracking: service req/s", track.rate());
                 figures.add("tracking: service p99 ms", track.percentile(0.99));
+                let mut defines = scripts.track_defines.clone();
+                defines.push(format!("codes={}", number_codes(db_url).await?));
                 let own = pgbench_best(
                     db_url,
-                    &scripts.track,
-                    &scripts.track_defines,
+                    std::slice::from_ref(&scripts.track),
+                    &defines,
                     args.baseline_seconds,
                 )
                 .await?;
@@ -767,9 +774,42 @@ COMMIT;
 struct Scripts {
     intake: Vec<String>,
     intake_defines: Vec<String>,
-    /// One script per tracked code (pgbench picks one at random per transaction).
-    track: Vec<String>,
+    /// The tracking read, its code drawn per transaction from [`TRACK_CODES`] (`-D codes=…` rows).
+    track: String,
     track_defines: Vec<String>,
+}
+
+/// The table the tracking baseline draws its codes from: every dossier's code, numbered from 1, so
+/// that pgbench reads the same codes as the service, not a handful over and over.
+const TRACK_CODES: &str = "bench_track_codes";
+
+/// Fills [`TRACK_CODES`] with the code of every dossier there is; their number.
+async fn number_codes(db_url: &str) -> anyhow::Result<u64> {
+    let db = Database::connect(db_url).await?;
+    let backend = db.get_database_backend();
+    for sql in [
+        format!(
+            "CREATE TABLE IF NOT EXISTS {TRACK_CODES} (n int8 PRIMARY KEY, code text NOT NULL)"
+        ),
+        format!("TRUNCATE {TRACK_CODES}"),
+        format!(
+            "INSERT INTO {TRACK_CODES} (n, code) \
+             SELECT row_number() OVER (ORDER BY id), code FROM dossiers"
+        ),
+        format!("ANALYZE {TRACK_CODES}"),
+    ] {
+        db.execute_raw(Statement::from_string(backend, sql)).await?;
+    }
+    let count = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT count(*) AS n FROM {TRACK_CODES}"),
+        ))
+        .await?
+        .context("no count")?
+        .try_get::<i64>("", "n")?;
+    db.close().await?;
+    Ok(u64::try_from(count)?)
 }
 
 /// Runs a server whose database connection passes through [`pg_capture::Capture`], sends it one
@@ -868,43 +908,27 @@ async fn capture_scripts(
                 .filter(|d| vary_intake(d.split_once('=').map_or("", |(_, v)| v)).is_none()),
         );
     }
-    // The tracked code is the one value that changes: one script per code, up to pgbench's limit.
-    let codes: Vec<String> = {
-        let db = Database::connect(db_url).await?;
-        db.query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT code FROM dossiers ORDER BY id",
-        ))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<String>("", "code").ok())
-        .collect()
-    };
-    let mut track_scripts = Vec::new();
+    // The tracked code is the one value that changes: each transaction reads one drawn at random
+    // from every dossier's (a primary-key read of a small table inside the statement, the same for
+    // every transaction).
+    let vary_track =
+        |v: &str| (v == code).then(|| format!("SELECT code FROM {TRACK_CODES} WHERE n = :track_n"));
+    let mut track_script = String::from("\\set track_n random(1, :codes)\n");
     let mut track_defines = Vec::new();
-    for (k, tracked) in codes.iter().take(100).enumerate() {
-        let variable = format!("code{k}");
-        let vary = |v: &str| (v == code).then(|| format!(":{variable}"));
-        let mut script = String::new();
-        for (i, c) in track.iter().enumerate() {
-            let prefix = format!("t{i}p");
-            script.push_str(&c.pgbench_line(&prefix, &vary));
-            script.push('\n');
-            if k == 0 {
-                track_defines.extend(
-                    c.pgbench_defines(&prefix)
-                        .into_iter()
-                        .filter(|d| d.split_once('=').map_or("", |(_, v)| v) != code),
-                );
-            }
-        }
-        track_defines.push(format!("{variable}={tracked}"));
-        track_scripts.push(script);
+    for (i, c) in track.iter().enumerate() {
+        let prefix = format!("t{i}p");
+        track_script.push_str(&c.pgbench_line(&prefix, &vary_track));
+        track_script.push('\n');
+        track_defines.extend(
+            c.pgbench_defines(&prefix)
+                .into_iter()
+                .filter(|d| d.split_once('=').map_or("", |(_, v)| v) != code),
+        );
     }
     Ok(Scripts {
         intake: vec![intake_script],
         intake_defines,
-        track: track_scripts,
+        track: track_script,
         track_defines,
     })
 }
