@@ -88,8 +88,8 @@ pub async fn label_record(
 pub enum LabelLanding {
     /// Staff who may see the dossier: the parcel itself.
     Parcel {
-        leg: leg::Model,
-        dossier: dossier::Model,
+        leg: Box<leg::Model>,
+        dossier: Box<dossier::Model>,
     },
     /// Anyone else: the record behind the masked public tracking view (the caller shows only its
     /// masked fields).
@@ -112,7 +112,10 @@ pub async fn land(
     let staff_entitled =
         matches!(actor, Actor::Staff(_)) && actor.may_access(&dossier) == Access::Full;
     if staff_entitled {
-        Ok(LabelLanding::Parcel { leg, dossier })
+        Ok(LabelLanding::Parcel {
+            leg: Box::new(leg),
+            dossier: Box::new(dossier),
+        })
     } else {
         Ok(LabelLanding::Public(
             track_public_on(conn, &dossier.code).await?,
