@@ -605,9 +605,12 @@ impl DossierApi {
         let mark = state.track_cache.mark();
         let track = domain::ops::dossier_record::track_public(&state.store, &code.0).await?;
         let view = track_out(track);
-        state
-            .track_cache
-            .put(&code.0, mark, std::sync::Arc::new(view.clone()));
+        // A copy for the cache only where there is one (SQLite).
+        if mark.is_some() {
+            state
+                .track_cache
+                .put(&code.0, mark, std::sync::Arc::new(view.clone()));
+        }
         Ok(Json(view))
     }
 
