@@ -258,6 +258,7 @@ async fn best_of(
     let mut within_bound: Option<f64> = None;
     let mut codes = Vec::new();
     for &count in connections {
+        checkpoint(&server.db_url).await?;
         let cpu_before = cpu_seconds(server.pid);
         let own_before = cpu_seconds(std::process::id());
         let (phase, made) = run_load(
@@ -369,6 +370,7 @@ struct Server {
     child: tokio::process::Child,
     port: u16,
     pid: u32,
+    db_url: String,
 }
 
 /// Starts the server on `db_url` with the limits on (every request is counted) at ceilings this one
@@ -408,7 +410,28 @@ async fn start_server(
         .context("start the server")?;
     let pid = child.id().context("server pid")?;
     wait_ready(port).await?;
-    Ok(Server { child, port, pid })
+    Ok(Server {
+        child,
+        port,
+        pid,
+        db_url: db_url.to_owned(),
+    })
+}
+
+/// Writes PostgreSQL's dirty pages out before a measured run (`CHECKPOINT`), so that no run of the
+/// service or of a baseline pays for the writes of the one before it.
+async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
+    if !db_url.starts_with("postgres") {
+        return Ok(());
+    }
+    let db = Database::connect(db_url).await?;
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        "CHECKPOINT",
+    ))
+    .await?;
+    db.close().await?;
+    Ok(())
 }
 
 /// CPU time (user + system) a process has used so far, in seconds (`/proc/{pid}/stat`, in the
@@ -992,6 +1015,7 @@ async fn pgbench(
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Baseline> {
+    checkpoint(db_url).await?;
     let dir = tempfile::tempdir()?;
     let mut command = tokio::process::Command::new("pgbench");
     command.args([
