@@ -398,8 +398,9 @@ async fn agency_name(conn: &impl ConnectionTrait, code: &str) -> Result<String, 
         .unwrap_or_default())
 }
 
-/// The record behind the public tracking view, by dossier code or item code. The caller shows only
-/// the masked fields.
+/// The whole record behind the tracking page (`/t/{code}`), by dossier code or item code: the page
+/// shows its masked fields to anyone and the whole of it to the citizen with the access token or to
+/// staff entitled to it. The public JSON view reads less: [`track_public`].
 pub async fn track(store: &Store, code: &str) -> Result<DossierRecord, OpError> {
     let conn = &store.read;
     // One statement instead of three: on the busiest public read, most of the cost of a query is
