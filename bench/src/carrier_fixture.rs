@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bench::{admin_sql, database_url};
 use carrier_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use chrono::Utc;
 use domain::store::Store;
@@ -16,8 +17,8 @@ use entity::enums::{
 };
 use entity::{carrier_order, dossier, dossier_event, leg};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
 };
 use secrecy::SecretString;
 use worker::carrier::{CarrierConfig, HttpCarrier};
@@ -51,16 +52,6 @@ pub struct Fixture {
 /// Rows per bulk insert.
 const CHUNK: usize = 500;
 
-/// The URL of database `name` on the server of `server_url`.
-fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (server_url, String::new()),
-    };
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    format!("{prefix}/{name}{query}")
-}
-
 impl Fixture {
     /// Makes the database and the sandbox and inserts `parcels` dossiers.
     pub async fn new(db: Db, pg_url: &str, parcels: u32) -> anyhow::Result<Fixture> {
@@ -72,16 +63,7 @@ impl Fixture {
             ),
             Db::Postgres => {
                 let name = format!("dossier_carrierbench_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(pg_url)
-                    .await
-                    .context("connect to --pg-url")?;
-                admin
-                    .execute_raw(Statement::from_string(
-                        admin.get_database_backend(),
-                        format!("CREATE DATABASE \"{name}\""),
-                    ))
-                    .await?;
-                admin.close().await?;
+                admin_sql(pg_url, format!("CREATE DATABASE \"{name}\"")).await?;
                 (database_url(pg_url, &name), Some((pg_url.to_owned(), name)))
             }
         };
@@ -159,13 +141,11 @@ impl Fixture {
     pub async fn finish(self) -> anyhow::Result<()> {
         self.store.close().await?;
         if let Some((server, name)) = self.drop_database {
-            let admin = Database::connect(server.as_str()).await?;
-            admin
-                .execute_raw(Statement::from_string(
-                    admin.get_database_backend(),
-                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                ))
-                .await?;
+            admin_sql(
+                &server,
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            )
+            .await?;
         }
         Ok(())
     }

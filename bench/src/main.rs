@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::{admin_sql, database_url, raise_limits};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};
@@ -382,14 +383,7 @@ async fn start_server(
 ) -> anyhow::Result<Server> {
     let port = free_port()?;
     let mut command = tokio::process::Command::new(bin);
-    for limit in [
-        "PUBLIC_WRITES_PER_MINUTE",
-        "PUBLIC_READS_PER_MINUTE",
-        "KEY_REQUESTS_PER_MINUTE",
-        "OPEN_REQUESTS_PER_PHONE",
-    ] {
-        command.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
-    }
+    raise_limits(&mut command);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -499,22 +493,8 @@ async fn main() -> anyhow::Result<()> {
         ),
         Db::Postgres => {
             let name = format!("dossier_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(args.pg_url.as_str()).await?;
-            admin
-                .execute_raw(Statement::from_string(
-                    admin.get_database_backend(),
-                    format!("CREATE DATABASE \"{name}\""),
-                ))
-                .await?;
-            admin.close().await?;
-            // The same server and connection parameters (`?sslmode=…`), another database.
-            let (url, query) = args
-                .pg_url
-                .split_once('?')
-                .map_or((args.pg_url.as_str(), None), |(u, q)| (u, Some(q)));
-            let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-            (format!("{base}/{name}{query}"), Some(name))
+            admin_sql(&args.pg_url, format!("CREATE DATABASE \"{name}\"")).await?;
+            (database_url(&args.pg_url, &name), Some(name))
         }
     };
     // The demo reference data the requests name (`serve` seeds nothing on PostgreSQL by itself).
@@ -535,13 +515,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let result = run(&args, &server_bin, &db_url, &env).await;
     if let Some(name) = pg_db {
-        let admin = Database::connect(args.pg_url.as_str()).await?;
-        admin
-            .execute_raw(Statement::from_string(
-                admin.get_database_backend(),
-                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            ))
-            .await?;
+        admin_sql(
+            &args.pg_url,
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        )
+        .await?;
     }
     result
 }

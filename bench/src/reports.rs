@@ -27,6 +27,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::database_url;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use domain::ops::reports::{
@@ -76,16 +77,6 @@ const REPORT_INDEXES: &[(&str, &str)] = &[(
 /// The bench's "now": the figures' "overdue now" is as of this instant.
 fn bench_now() -> anyhow::Result<DateTime<Utc>> {
     Ok(DateTime::parse_from_rfc3339("2026-11-23T12:00:00+07:00")?.with_timezone(&Utc))
-}
-
-/// The URL of database `name` on the server of `server_url`.
-fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (server_url, String::new()),
-    };
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    format!("{prefix}/{name}{query}")
 }
 
 async fn exec(db: &DatabaseConnection, sql: &str) -> anyhow::Result<()> {

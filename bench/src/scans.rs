@@ -13,8 +13,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::{admin_sql, database_url};
 use clap::Parser;
-use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -29,16 +29,6 @@ struct Args {
     /// Requests in flight while preparing the dossiers.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-}
-
-/// The URL of database `name` on the server of `server_url`.
-fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (server_url, String::new()),
-    };
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    format!("{prefix}/{name}{query}")
 }
 
 /// Runs `jobs` with at most `limit` in flight and returns their answers in order.
@@ -162,23 +152,14 @@ async fn main() -> anyhow::Result<()> {
         bail!("--dossiers must be between 1 and 1000 (the batch limit)");
     }
     let name = format!("dossier_scanbench_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(args.pg_url.as_str())
-        .await
-        .context("connect to --pg-url")?;
-    admin
-        .execute_raw(Statement::from_string(
-            admin.get_database_backend(),
-            format!("CREATE DATABASE \"{name}\""),
-        ))
-        .await?;
+    admin_sql(&args.pg_url, format!("CREATE DATABASE \"{name}\"")).await?;
     let url = database_url(&args.pg_url, &name);
     let result = run(&args, &url).await;
-    admin
-        .execute_raw(Statement::from_string(
-            admin.get_database_backend(),
-            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        ))
-        .await?;
+    admin_sql(
+        &args.pg_url,
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    )
+    .await?;
     result
 }
 

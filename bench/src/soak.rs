@@ -60,6 +60,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::{admin_sql, database_url, raise_limits};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
@@ -133,27 +134,6 @@ struct Args {
 /// The load generator's own allocator, as the service's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The URL of database `name` on the server of `server_url`.
-fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (server_url, String::new()),
-    };
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    format!("{prefix}/{name}{query}")
-}
-
-async fn admin_sql(pg_url: &str, sql: String) -> anyhow::Result<()> {
-    let admin = Database::connect(pg_url)
-        .await
-        .context("connect to --pg-url")?;
-    admin
-        .execute_raw(Statement::from_string(admin.get_database_backend(), sql))
-        .await?;
-    admin.close().await?;
-    Ok(())
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -485,14 +465,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut serve = dossier_command(bin, dir);
-    for limit in [
-        "PUBLIC_WRITES_PER_MINUTE",
-        "PUBLIC_READS_PER_MINUTE",
-        "KEY_REQUESTS_PER_MINUTE",
-        "OPEN_REQUESTS_PER_PHONE",
-    ] {
-        serve.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
-    }
+    raise_limits(&mut serve);
     serve.args([
         "serve",
         "--no-worker",

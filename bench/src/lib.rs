@@ -1,0 +1,41 @@
+//! What the benchmark binaries share: databases made on a PostgreSQL server for one run, and the
+//! server started with its limits out of the load's reach.
+
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+/// The URL of database `name` on the server of `server_url`, with its connection parameters
+/// (`?sslmode=…`).
+pub fn database_url(server_url: &str, name: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server_url, String::new()),
+    };
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    format!("{prefix}/{name}{query}")
+}
+
+/// Runs one statement (`CREATE DATABASE`, `DROP DATABASE`) on the server of `pg_url`.
+pub async fn admin_sql(pg_url: &str, sql: String) -> anyhow::Result<()> {
+    let admin = Database::connect(pg_url)
+        .await
+        .context("connect to the PostgreSQL server")?;
+    admin
+        .execute_raw(Statement::from_string(admin.get_database_backend(), sql))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// The per-client, per-key and per-phone limits of `dossier serve`, all kept on (so their cost is
+/// in every figure) at a ceiling no benchmark reaches.
+pub fn raise_limits(command: &mut tokio::process::Command) {
+    for limit in [
+        "PUBLIC_WRITES_PER_MINUTE",
+        "PUBLIC_READS_PER_MINUTE",
+        "KEY_REQUESTS_PER_MINUTE",
+        "OPEN_REQUESTS_PER_PHONE",
+    ] {
+        command.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
+    }
+}
