@@ -7,8 +7,9 @@ use entity::enums::{DossierStatus, EventKind, LegDirection, LegPurpose, LegStatu
 use entity::{agency, dossier, dossier_event, leg};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, Statement,
+    QueryFilter, QueryOrder, QueryResult, Statement,
 };
+use serde::de::DeserializeOwned;
 
 use super::OpError;
 use super::access::{Access, Actor};
@@ -145,31 +146,96 @@ async fn track_in_one_statement(
     conn: &impl ConnectionTrait,
     code: &str,
 ) -> Result<Option<(dossier::Model, Vec<leg::Model>, Vec<dossier_event::Model>)>, OpError> {
+    let Some((row, legs, timeline)) = tracking_row(conn, code, "d.*", RowJson::Whole).await? else {
+        return Ok(None);
+    };
+    let dossier = dossier::Model::from_query_result(&row, "")?;
+    Ok(Some((dossier, legs, timeline)))
+}
+
+/// The public tracking view's fields of a dossier, its legs and its timeline in one statement, and
+/// the dossier's agency code.
+async fn public_track_row(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<(PublicTrack, String)>, OpError> {
+    let fields = RowJson::Fields {
+        leg: "'direction', l.direction, 'purpose', l.purpose, 'item_code', l.item_code, \
+              'status', l.status, 'due_at', l.due_at",
+        event: "'at', e.at, 'kind', e.kind, 'to_status', e.to_status, 'location', e.location",
+    };
+    let columns = "d.code, d.status, d.service_mode, d.agency_code";
+    let Some((row, legs, timeline)) = tracking_row(conn, code, columns, fields).await? else {
+        return Ok(None);
+    };
+    let track = PublicTrack {
+        code: row.try_get("", "code")?,
+        status: row.try_get("", "status")?,
+        service_mode: row.try_get("", "service_mode")?,
+        agency_name: String::new(),
+        legs,
+        timeline,
+    };
+    Ok(Some((track, row.try_get("", "agency_code")?)))
+}
+
+/// What of each parcel and event a tracking statement puts in its JSON arrays.
+enum RowJson {
+    /// The whole row.
+    Whole,
+    /// Only these `'name', alias.column` pairs (`l` for the parcel, `e` for the event).
+    Fields {
+        leg: &'static str,
+        event: &'static str,
+    },
+}
+
+/// The one statement of a tracking read: `columns` of the dossier found by `code` (its code or one
+/// of its parcels' item code), with its legs (by id) and its timeline (oldest first) as JSON arrays
+/// of what `json` says; `None` when no dossier has that code.
+async fn tracking_row<L: DeserializeOwned, E: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    code: &str,
+    columns: &str,
+    json: RowJson,
+) -> Result<Option<(QueryResult, Vec<L>, Vec<E>)>, OpError> {
     let backend = conn.get_database_backend();
     let Some((filter, value)) = tracking_filter(code) else {
         return Ok(None);
     };
     let sql = if backend == DbBackend::Postgres {
+        let (leg, event) = match json {
+            RowJson::Whole => ("l".to_owned(), "e".to_owned()),
+            RowJson::Fields { leg, event } => (
+                format!("json_build_object({leg})"),
+                format!("json_build_object({event})"),
+            ),
+        };
         format!(
-            "SELECT d.*, \
-             (SELECT coalesce(json_agg(l ORDER BY l.id), '[]')::text FROM legs l \
-              WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT coalesce(json_agg(e ORDER BY e.at, e.id), '[]')::text FROM dossier_events e \
-              WHERE e.dossier_id = d.id) AS track_events \
+            "SELECT {columns}, \
+             (SELECT coalesce(json_agg({leg} ORDER BY l.id), '[]')::text \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT coalesce(json_agg({event} ORDER BY e.at, e.id), '[]')::text \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
              FROM dossiers d WHERE {filter}"
         )
     } else {
-        // SQLite has no row-to-JSON: the objects name every column of the entity.
+        // SQLite has no row-to-JSON: a whole row's object names every column of the entity.
+        let (leg, event) = match json {
+            RowJson::Whole => (
+                json_object_args::<leg::Entity>("l"),
+                json_object_args::<dossier_event::Entity>("e"),
+            ),
+            RowJson::Fields { leg, event } => (leg.to_owned(), event.to_owned()),
+        };
         format!(
-            "SELECT d.*, \
-             (SELECT json_group_array(json_object({legs}) ORDER BY l.id) FROM legs l \
-              WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT json_group_array(json_object({events}) ORDER BY e.at, e.id) \
+            "SELECT {columns}, \
+             (SELECT json_group_array(json_object({leg}) ORDER BY l.id) \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT json_group_array(json_object({event}) ORDER BY e.at, e.id) \
               FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
              FROM dossiers d WHERE {}",
             filter.replace("$1", "?"),
-            legs = json_object_args::<leg::Entity>("l"),
-            events = json_object_args::<dossier_event::Entity>("e"),
         )
     };
     let Some(row) = conn
@@ -178,11 +244,10 @@ async fn track_in_one_statement(
     else {
         return Ok(None);
     };
-    let dossier = dossier::Model::from_query_result(&row, "")?;
     let part = |column: &str| -> Result<String, OpError> { Ok(row.try_get("", column)?) };
     let legs = serde_json::from_str(&part("track_legs")?).map_err(unreadable)?;
     let timeline = serde_json::from_str(&part("track_events")?).map_err(unreadable)?;
-    Ok(Some((dossier, legs, timeline)))
+    Ok(Some((row, legs, timeline)))
 }
 
 /// The condition and value that find a dossier by its code or by one of its parcels' item code;
@@ -198,58 +263,6 @@ fn tracking_filter(code: &str) -> Option<(&'static str, String)> {
     } else {
         Some(("d.code = $1", normalize_dossier_code(code)?))
     }
-}
-
-/// The public tracking view's fields of a dossier, its legs and its timeline in one statement, and
-/// the dossier's agency code.
-async fn public_track_row(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> Result<Option<(PublicTrack, String)>, OpError> {
-    let backend = conn.get_database_backend();
-    let Some((filter, value)) = tracking_filter(code) else {
-        return Ok(None);
-    };
-    const LEG: &str = "'direction', l.direction, 'purpose', l.purpose, 'item_code', l.item_code, \
-                       'status', l.status, 'due_at', l.due_at";
-    const EVENT: &str =
-        "'at', e.at, 'kind', e.kind, 'to_status', e.to_status, 'location', e.location";
-    let sql = if backend == DbBackend::Postgres {
-        format!(
-            "SELECT d.code, d.status, d.service_mode, d.agency_code, \
-             (SELECT coalesce(json_agg(json_build_object({LEG}) ORDER BY l.id), '[]')::text \
-              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT coalesce(json_agg(json_build_object({EVENT}) ORDER BY e.at, e.id), '[]')::text \
-              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
-             FROM dossiers d WHERE {filter}"
-        )
-    } else {
-        format!(
-            "SELECT d.code, d.status, d.service_mode, d.agency_code, \
-             (SELECT json_group_array(json_object({LEG}) ORDER BY l.id) \
-              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
-             (SELECT json_group_array(json_object({EVENT}) ORDER BY e.at, e.id) \
-              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
-             FROM dossiers d WHERE {}",
-            filter.replace("$1", "?"),
-        )
-    };
-    let Some(row) = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let text = |column: &str| -> Result<String, OpError> { Ok(row.try_get("", column)?) };
-    let track = PublicTrack {
-        code: text("code")?,
-        status: row.try_get("", "status")?,
-        service_mode: row.try_get("", "service_mode")?,
-        agency_name: String::new(),
-        legs: serde_json::from_str(&text("track_legs")?).map_err(unreadable)?,
-        timeline: serde_json::from_str(&text("track_events")?).map_err(unreadable)?,
-    };
-    Ok(Some((track, text("agency_code")?)))
 }
 
 /// `'column', alias."column", …` for every column of `E`, the arguments of SQLite's `json_object`.
