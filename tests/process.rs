@@ -50,7 +50,12 @@ pub fn dossier_binary() -> PathBuf {
 /// A `dossier` command with a clean environment for settings: no settings file is read (the working
 /// directory is a fresh temporary one) and no `DOSSIER__…` variable of the caller leaks in.
 pub fn dossier_command(dir: &Path) -> Command {
-    let mut command = Command::new(dossier_binary());
+    dossier_command_of(&dossier_binary(), dir)
+}
+
+/// [`dossier_command`] of the `dossier` binary at `bin` (a release build, for the benchmarks).
+pub fn dossier_command_of(bin: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(bin);
     command.current_dir(dir);
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();

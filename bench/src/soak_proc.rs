@@ -15,14 +15,7 @@ use tokio::process::{Child, Command};
 /// `dossier.toml` of the caller's), without any `DOSSIER…` or `DATABASE_URL` variable of the caller's,
 /// logging warnings and errors only, as JSON lines.
 pub fn dossier_command(bin: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(bin);
-    command.current_dir(dir);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("DOSSIER") || name == "DATABASE_URL" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = Command::from(::tests::process::dossier_command_of(bin, dir));
     command
         .env("RUST_LOG", "warn")
         .env("DOSSIER__SERVER__JSON_LOGS", "true")
