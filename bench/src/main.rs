@@ -474,7 +474,10 @@ fn ensure_clean(phase: &Phase) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
+/// One thread drives every connection of the load, as each of pgbench's threads drives its clients:
+/// no work stealing or waking of a second runtime thread, so the load generator takes less of the
+/// cores it shares with the server and PostgreSQL.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let exe = std::env::current_exe()?;
