@@ -8,7 +8,7 @@ pub async fn scope<E: Endpoint>(next: E, req: Request) -> Result<Response> {
     let ip = req
         .remote_addr()
         .as_socket_addr()
-        .map(|addr| addr.ip().to_canonical().to_string());
+        .map(|addr| addr.ip().to_canonical());
     domain::ops::audit::CLIENT_IP
         .scope(ip, async move {
             next.call(req).await.map(IntoResponse::into_response)

@@ -17,12 +17,16 @@ use super::access::{Actor, StaffKey};
 tokio::task_local! {
     /// The client address of the request being served, set by the HTTP layer around each request so
     /// that every audit row written while serving it names where it came from.
-    pub static CLIENT_IP: Option<String>;
+    /// Written out only when an audit row is.
+    pub static CLIENT_IP: Option<std::net::IpAddr>;
 }
 
 /// The client address of the request in hand, if the HTTP layer set one.
 pub fn client_ip() -> Option<String> {
-    CLIENT_IP.try_with(Clone::clone).ok().flatten()
+    CLIENT_IP
+        .try_with(|ip| ip.map(|ip| ip.to_string()))
+        .ok()
+        .flatten()
 }
 
 /// The most entries one page of the audit trail holds.
