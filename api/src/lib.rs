@@ -11,7 +11,6 @@ pub mod allow;
 pub mod auth;
 pub mod checked;
 pub mod client_ip;
-pub mod direct_json;
 pub mod error;
 pub mod labels;
 pub mod limits;

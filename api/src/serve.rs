@@ -139,43 +139,13 @@ struct HeaderDeadline {
     timeout: Duration,
     requests: Requests,
     /// The running clock, and how many requests had begun when it started.
-    deadline: Option<(Deadline, u64)>,
-}
-
-/// When a request's headers are due, and the timer that wakes the connection then. The timer is
-/// set only once a read has to wait: a request whose headers arrive in one piece, as almost every
-/// one does, costs no timer.
-struct Deadline {
-    at: tokio::time::Instant,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl Deadline {
-    fn after(timeout: Duration) -> Self {
-        Self {
-            at: tokio::time::Instant::now() + timeout,
-            timer: None,
-        }
-    }
-
-    /// Whether the headers are late; with `arm`, sets the timer to wake `cx` when they will be.
-    fn passed(&mut self, cx: &mut Context<'_>, arm: bool) -> bool {
-        if tokio::time::Instant::now() >= self.at {
-            return true;
-        }
-        if arm && self.timer.is_none() {
-            self.timer = Some(Box::pin(tokio::time::sleep_until(self.at)));
-        }
-        self.timer
-            .as_mut()
-            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
-    }
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, u64)>,
 }
 
 impl HeaderDeadline {
     fn new(io: tokio::net::TcpStream, timeout: Duration) -> (Self, Requests) {
         let requests = Requests(Arc::default());
-        let deadline = Some((Deadline::after(timeout), 0));
+        let deadline = Some((Box::pin(tokio::time::sleep(timeout)), 0));
         (
             Self {
                 io,
@@ -199,33 +169,25 @@ impl tokio::io::AsyncRead for HeaderDeadline {
         if this.deadline.as_ref().is_some_and(|(_, at)| *at != begun) {
             this.deadline = None;
         }
-        if let Some((deadline, _)) = this.deadline.as_mut()
-            && deadline.passed(cx, false)
+        if let Some((sleep, _)) = this.deadline.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
         {
-            return late();
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request's headers did not arrive in time",
+            )));
         }
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
         let idle = this.requests.0.in_service.load(Ordering::Acquire) == 0;
         if this.deadline.is_none() && idle && buf.filled().len() > before {
-            this.deadline = Some((Deadline::after(this.timeout), begun));
-        }
-        // Waiting for more of the headers: the timer wakes the connection when they are due.
-        if read.is_pending()
-            && let Some((deadline, _)) = this.deadline.as_mut()
-            && deadline.passed(cx, true)
-        {
-            return late();
+            let mut sleep = Box::pin(tokio::time::sleep(this.timeout));
+            // Registers the wake-up at the deadline.
+            let _ = sleep.as_mut().poll(cx);
+            this.deadline = Some((sleep, begun));
         }
         read
     }
-}
-
-fn late() -> Poll<io::Result<()>> {
-    Poll::Ready(Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the request's headers did not arrive in time",
-    )))
 }
 
 impl tokio::io::AsyncWrite for HeaderDeadline {

@@ -2,8 +2,6 @@
 //! entitled to it ([`view_dossier`]) or for the tracking page ([`track`]); and the public tracking
 //! view, which reads only what it shows ([`track_public`]).
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use entity::enums::{DossierStatus, EventKind, LegDirection, LegPurpose, LegStatus, ServiceMode};
 use entity::{agency, dossier, dossier_event, leg};
@@ -148,8 +146,7 @@ async fn track_in_one_statement(
     conn: &impl ConnectionTrait,
     code: &str,
 ) -> Result<Option<(dossier::Model, Vec<leg::Model>, Vec<dossier_event::Model>)>, OpError> {
-    static WHOLE: TrackingSql = TrackingSql::new("d.*", RowJson::Whole);
-    let Some((row, legs, timeline)) = tracking_row(conn, code, &WHOLE).await? else {
+    let Some((row, legs, timeline)) = tracking_row(conn, code, "d.*", RowJson::Whole).await? else {
         return Ok(None);
     };
     let dossier = dossier::Model::from_query_result(&row, "")?;
@@ -162,15 +159,13 @@ async fn public_track_row(
     conn: &impl ConnectionTrait,
     code: &str,
 ) -> Result<Option<(PublicTrack, String)>, OpError> {
-    static PUBLIC: TrackingSql = TrackingSql::new(
-        "d.code, d.status, d.service_mode, d.agency_code",
-        RowJson::Fields {
-            leg: "'direction', l.direction, 'purpose', l.purpose, 'item_code', l.item_code, \
-                  'status', l.status, 'due_at', l.due_at",
-            event: "'at', e.at, 'kind', e.kind, 'to_status', e.to_status, 'location', e.location",
-        },
-    );
-    let Some((row, legs, timeline)) = tracking_row(conn, code, &PUBLIC).await? else {
+    let fields = RowJson::Fields {
+        leg: "'direction', l.direction, 'purpose', l.purpose, 'item_code', l.item_code, \
+              'status', l.status, 'due_at', l.due_at",
+        event: "'at', e.at, 'kind', e.kind, 'to_status', e.to_status, 'location', e.location",
+    };
+    let columns = "d.code, d.status, d.service_mode, d.agency_code";
+    let Some((row, legs, timeline)) = tracking_row(conn, code, columns, fields).await? else {
         return Ok(None);
     };
     let track = PublicTrack {
@@ -195,94 +190,56 @@ enum RowJson {
     },
 }
 
-/// The text of a tracking read's one statement: `columns` of the dossier found by its code or by one
-/// of its parcels' item code, with its legs (by id) and its timeline (oldest first) as JSON arrays of
-/// what `json` says. Built once for each database and each way of finding the dossier.
-struct TrackingSql {
-    columns: &'static str,
-    json: RowJson,
-    /// PostgreSQL by code, by item code; SQLite by code, by item code.
-    built: [OnceLock<String>; 4],
-}
-
-impl TrackingSql {
-    const fn new(columns: &'static str, json: RowJson) -> Self {
-        Self {
-            columns,
-            json,
-            built: [const { OnceLock::new() }; 4],
-        }
-    }
-
-    fn text(&self, backend: DbBackend, by_item: bool) -> &str {
-        let postgres = backend == DbBackend::Postgres;
-        let slot = usize::from(!postgres) * 2 + usize::from(by_item);
-        self.built[slot].get_or_init(|| self.build(postgres, by_item))
-    }
-
-    fn build(&self, postgres: bool, by_item: bool) -> String {
-        let columns = self.columns;
-        let filter = if by_item {
-            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)"
-        } else {
-            "d.code = $1"
-        };
-        if postgres {
-            let (leg, event) = match self.json {
-                RowJson::Whole => ("l".to_owned(), "e".to_owned()),
-                RowJson::Fields { leg, event } => (
-                    format!("json_build_object({leg})"),
-                    format!("json_build_object({event})"),
-                ),
-            };
-            format!(
-                "SELECT {columns}, \
-                 (SELECT coalesce(json_agg({leg} ORDER BY l.id), '[]')::text \
-                  FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
-                 (SELECT coalesce(json_agg({event} ORDER BY e.at, e.id), '[]')::text \
-                  FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
-                 FROM dossiers d WHERE {filter}"
-            )
-        } else {
-            // SQLite has no row-to-JSON: a whole row's object names every column of the entity.
-            let (leg, event) = match self.json {
-                RowJson::Whole => (
-                    json_object_args::<leg::Entity>("l"),
-                    json_object_args::<dossier_event::Entity>("e"),
-                ),
-                RowJson::Fields { leg, event } => (leg.to_owned(), event.to_owned()),
-            };
-            format!(
-                "SELECT {columns}, \
-                 (SELECT json_group_array(json_object({leg}) ORDER BY l.id) \
-                  FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
-                 (SELECT json_group_array(json_object({event}) ORDER BY e.at, e.id) \
-                  FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
-                 FROM dossiers d WHERE {}",
-                filter.replace("$1", "?"),
-            )
-        }
-    }
-}
-
-/// Runs a tracking statement for `code`: the dossier's row (the statement's columns) with its legs
-/// and timeline read from their JSON arrays; `None` when no dossier has that code.
+/// The one statement of a tracking read: `columns` of the dossier found by `code` (its code or one
+/// of its parcels' item code), with its legs (by id) and its timeline (oldest first) as JSON arrays
+/// of what `json` says; `None` when no dossier has that code.
 async fn tracking_row<L: DeserializeOwned, E: DeserializeOwned>(
     conn: &impl ConnectionTrait,
     code: &str,
-    sql: &TrackingSql,
+    columns: &str,
+    json: RowJson,
 ) -> Result<Option<(QueryResult, Vec<L>, Vec<E>)>, OpError> {
     let backend = conn.get_database_backend();
-    let Some((by_item, value)) = tracking_filter(code) else {
+    let Some((filter, value)) = tracking_filter(code) else {
         return Ok(None);
     };
-    let text = sql.text(backend, by_item).to_owned();
+    let sql = if backend == DbBackend::Postgres {
+        let (leg, event) = match json {
+            RowJson::Whole => ("l".to_owned(), "e".to_owned()),
+            RowJson::Fields { leg, event } => (
+                format!("json_build_object({leg})"),
+                format!("json_build_object({event})"),
+            ),
+        };
+        format!(
+            "SELECT {columns}, \
+             (SELECT coalesce(json_agg({leg} ORDER BY l.id), '[]')::text \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT coalesce(json_agg({event} ORDER BY e.at, e.id), '[]')::text \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {filter}"
+        )
+    } else {
+        // SQLite has no row-to-JSON: a whole row's object names every column of the entity.
+        let (leg, event) = match json {
+            RowJson::Whole => (
+                json_object_args::<leg::Entity>("l"),
+                json_object_args::<dossier_event::Entity>("e"),
+            ),
+            RowJson::Fields { leg, event } => (leg.to_owned(), event.to_owned()),
+        };
+        format!(
+            "SELECT {columns}, \
+             (SELECT json_group_array(json_object({leg}) ORDER BY l.id) \
+              FROM legs l WHERE l.dossier_id = d.id) AS track_legs, \
+             (SELECT json_group_array(json_object({event}) ORDER BY e.at, e.id) \
+              FROM dossier_events e WHERE e.dossier_id = d.id) AS track_events \
+             FROM dossiers d WHERE {}",
+            filter.replace("$1", "?"),
+        )
+    };
     let Some(row) = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            text,
-            [value.into()],
-        ))
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
         .await?
     else {
         return Ok(None);
@@ -293,15 +250,18 @@ async fn tracking_row<L: DeserializeOwned, E: DeserializeOwned>(
     Ok(Some((row, legs, timeline)))
 }
 
-/// Whether `code` finds a dossier by one of its parcels' item code (`true`) or by its own code, and
-/// the value to look for; `None` when the text can be neither.
-fn tracking_filter(code: &str) -> Option<(bool, String)> {
+/// The condition and value that find a dossier by its code or by one of its parcels' item code;
+/// `None` when the text can be neither.
+fn tracking_filter(code: &str) -> Option<(&'static str, String)> {
     let code = code.trim();
     if looks_like_item_code(code) {
         let item = ItemCode::parse(code).ok()?;
-        Some((true, item.as_str().to_owned()))
+        Some((
+            "d.id = (SELECT dossier_id FROM legs WHERE item_code = $1)",
+            item.as_str().to_owned(),
+        ))
     } else {
-        Some((false, normalize_dossier_code(code)?))
+        Some(("d.code = $1", normalize_dossier_code(code)?))
     }
 }
 
