@@ -15,7 +15,7 @@ pub fn database_url(server_url: &str, name: &str) -> String {
     format!("{prefix}/{name}{query}")
 }
 
-/// Runs one statement (`CREATE DATABASE`, `DROP DATABASE`) on the server of `pg_url`.
+/// Runs one statement (`CREATE DATABASE`, `DROP DATABASE`, `CHECKPOINT`) on the server of `pg_url`.
 pub async fn admin_sql(pg_url: &str, sql: String) -> anyhow::Result<()> {
     let admin = Database::connect(pg_url)
         .await

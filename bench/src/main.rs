@@ -418,14 +418,7 @@ async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
     if !db_url.starts_with("postgres") {
         return Ok(());
     }
-    let db = Database::connect(db_url).await?;
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        "CHECKPOINT",
-    ))
-    .await?;
-    db.close().await?;
-    Ok(())
+    admin_sql(db_url, "CHECKPOINT".to_owned()).await
 }
 
 /// CPU time (user + system) a process has used so far, in seconds (`/proc/{pid}/stat`, in the
