@@ -1,6 +1,8 @@
 //! What the benchmark binaries share: databases made on a PostgreSQL server for one run, and the
 //! server started with its limits out of the load's reach.
 
+pub mod cpu;
+
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database, Statement};
 

@@ -16,8 +16,10 @@
 //! 3. tracking while pickup requests are written (a quarter of the connections write).
 //!
 //! Any answer but the expected one fails the run. It prints each round, then per figure the median and
-//! the spread (min–max) over the rounds, the ratios, the server's CPU time per pickup request and its
-//! peak resident memory.
+//! the spread (min–max) over the rounds, the ratios, and the server's peak resident memory. Each run
+//! also says whose CPU time it took, since the load, the server and PostgreSQL share the machine's
+//! cores: per request, the server's, PostgreSQL's and the load generator's; per pgbench transaction,
+//! PostgreSQL's and pgbench's. The load goes through [`http1::Conn`], a client as lean as pgbench.
 //!
 //! ```sh
 //! cargo build --release -p dossier -p bench --bins
@@ -25,21 +27,21 @@
 //! target/release/dossier-bench --db postgres --pg-url postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 
+mod http1;
 mod pg_capture;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::cpu::{cpu_seconds, finished_children_cpu_seconds, postgres_cpu_seconds};
 use bench::{admin_sql, database_url, raise_limits};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
@@ -157,47 +159,39 @@ async fn run_load(
         let stop = stop.clone();
         let load = load.clone();
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
+            let mut conn = http1::Conn::connect(port).await?;
             let mut latencies = Vec::with_capacity(200_000);
             let mut codes = Vec::new();
             let mut errors = 0u64;
+            let mut path = String::with_capacity(64);
+            let mut phone = String::with_capacity(10);
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
-                let req = match &load {
+                let started = Instant::now();
+                let answer = match &load {
                     Load::Create(head, tail) => {
-                        let phone = PHONES.fetch_add(1, Ordering::Relaxed);
-                        let mut body = Vec::with_capacity(head.len() + 10 + tail.len());
-                        body.extend_from_slice(head);
-                        body.extend_from_slice(format!("09{:08}", phone % 100_000_000).as_bytes());
-                        body.extend_from_slice(tail);
-                        Request::post("/api/v1/dossiers")
-                            .header("host", "127.0.0.1")
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(body)))?
+                        let n = PHONES.fetch_add(1, Ordering::Relaxed);
+                        phone.clear();
+                        write!(phone, "09{:08}", n % 100_000_000)?;
+                        conn.post_json("/api/v1/dossiers", &[head, phone.as_bytes(), tail])
+                            .await?
                     }
                     Load::Track(codes) => {
-                        Request::get(format!("/api/v1/track/{}", codes[i % codes.len()]))
-                            .header("host", "127.0.0.1")
-                            .body(Full::new(Bytes::new()))?
+                        path.clear();
+                        path.push_str("/api/v1/track/");
+                        path.push_str(&codes[i % codes.len()]);
+                        conn.get(&path).await?
                     }
                 };
-                i += connections;
-                let started = Instant::now();
-                let res = sender.send_request(req).await?;
-                let status = res.status().as_u16();
-                let body = res.into_body().collect().await?.to_bytes();
                 latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
-                if status != expect {
+                if answer.status != expect {
                     errors += 1;
                 } else if matches!(load, Load::Create(..))
-                    && let Some(code) = code_of(&body)
+                    && let Some(code) = code_of(answer.body)
                 {
                     codes.push(code);
                 }
+                i += connections;
             }
             anyhow::Ok((latencies, errors, codes))
         }));
@@ -241,6 +235,8 @@ struct Best {
     rate_within_p99_bound: Option<f64>,
     /// The server's CPU time per request over that run, in µs.
     cpu_us: Option<f64>,
+    /// PostgreSQL's CPU time per request over that run (every process of the server), in µs.
+    pg_cpu_us: Option<f64>,
     /// The codes every run's pickup requests made.
     codes: Vec<String>,
 }
@@ -262,6 +258,8 @@ async fn best_of(
         checkpoint(&server.db_url).await?;
         let cpu_before = cpu_seconds(server.pid);
         let own_before = cpu_seconds(std::process::id());
+        let on_postgres = server.db_url.starts_with("postgres");
+        let pg_before = on_postgres.then(postgres_cpu_seconds).flatten();
         let (phase, made) = run_load(
             &format!("{name} [{count} conn]"),
             server.port,
@@ -273,17 +271,21 @@ async fn best_of(
         .await?;
         let cpu_after = cpu_seconds(server.pid);
         let own_after = cpu_seconds(std::process::id());
+        let pg_after = on_postgres.then(postgres_cpu_seconds).flatten();
         phase.print();
         ensure_clean(&phase)?;
         codes.extend(made);
-        let cpu_us = cpu_before
-            .zip(cpu_after)
-            .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64);
-        let own_us = own_before
-            .zip(own_after)
-            .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64);
+        let per_request = |before: Option<f64>, after: Option<f64>| {
+            before
+                .zip(after)
+                .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64)
+        };
+        let cpu_us = per_request(cpu_before, cpu_after);
+        let own_us = per_request(own_before, own_after);
+        let pg_us = per_request(pg_before, pg_after);
         if let (Some(cpu), Some(own)) = (cpu_us, own_us) {
-            println!("  CPU per request: server {cpu:.0} µs, this load generator {own:.0} µs");
+            let pg = pg_us.map_or_else(String::new, |pg| format!(", PostgreSQL {pg:.0} µs"));
+            println!("  CPU per request: server {cpu:.0} µs{pg}, this load generator {own:.0} µs");
         }
         if phase.percentile(0.99) < P99_BOUND_MS {
             within_bound = Some(within_bound.map_or(phase.rate(), |r: f64| r.max(phase.rate())));
@@ -294,6 +296,7 @@ async fn best_of(
                 connections: count,
                 rate_within_p99_bound: None,
                 cpu_us,
+                pg_cpu_us: pg_us,
                 codes: Vec::new(),
             });
         }
@@ -348,18 +351,11 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 async fn wait_ready(port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
-            let req = Request::get("/health/ready")
-                .header("host", "127.0.0.1")
-                .body(Full::new(Bytes::new()))?;
-            if let Ok(res) = sender.send_request(req).await
-                && res.status().is_success()
-            {
-                return Ok(());
-            }
+        if let Ok(mut conn) = http1::Conn::connect(port).await
+            && let Ok(answer) = conn.get("/health/ready").await
+            && (200..300).contains(&answer.status)
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -419,17 +415,6 @@ async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     admin_sql(db_url, "CHECKPOINT".to_owned()).await
-}
-
-/// CPU time (user + system) a process has used so far, in seconds (`/proc/{pid}/stat`, in the
-/// kernel's 100 Hz clock ticks).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are the 14th and 15th fields of the line; the 12th and 13th after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// Each figure's value per round.
@@ -586,6 +571,9 @@ async fn run(
         if let Some(per_request) = intake.cpu_us {
             figures.add("intake: server CPU µs per request", per_request);
         }
+        if let Some(per_request) = intake.pg_cpu_us {
+            figures.add("intake: PostgreSQL CPU µs per request", per_request);
+        }
         let intake = intake.phase;
         match (&args.db, &scripts) {
             _ if args.service_only => {}
@@ -662,6 +650,12 @@ async fn run(
         )
         .await?;
         let track_connections = track.connections;
+        if let Some(per_request) = track.cpu_us {
+            figures.add("tracking: server CPU µs per request", per_request);
+        }
+        if let Some(per_request) = track.pg_cpu_us {
+            figures.add("tracking: PostgreSQL CPU µs per request", per_request);
+        }
         figures.add(
             &format!("tracking: service req/s with p99 < {P99_BOUND_MS} ms"),
             track.rate_within_p99_bound.unwrap_or(0.0),
@@ -676,7 +670,7 @@ async fn run(
                 figures.add("tracking: service req/s", track.rate());
                 figures.add("tracking: service p99 ms", track.percentile(0.99));
                 let mut defines = scripts.track_defines.clone();
-                defines.push(format!("codes={}", number_codes(db_url).await?));
+                defines.push(format!("codes={}", number_codes(db_url, &tracked).await?));
                 let own = pgbench_best(
                     db_url,
                     std::slice::from_ref(&scripts.track),
@@ -685,6 +679,12 @@ async fn run(
                 )
                 .await?;
                 own.print("pgbench: the service's captured tracking");
+                if let Some(per_transaction) = own.pg_cpu_us {
+                    figures.add(
+                        "tracking: pgbench: PostgreSQL CPU µs per transaction",
+                        per_transaction,
+                    );
+                }
                 figures.add(
                     "tracking: pgbench service statements tps (best clients)",
                     own.tps,
@@ -796,12 +796,13 @@ struct Scripts {
     track_defines: Vec<String>,
 }
 
-/// The table the tracking baseline draws its codes from: every dossier's code, numbered from 1, so
-/// that pgbench reads the same codes as the service, not a handful over and over.
+/// The table the tracking baseline draws its codes from: the codes the service's tracking phase
+/// read, numbered from 1, so that pgbench reads the same dossiers as the service (not the rows the
+/// intake baselines wrote, which have no parcels, nor a handful over and over).
 const TRACK_CODES: &str = "bench_track_codes";
 
-/// Fills [`TRACK_CODES`] with the code of every dossier there is; their number.
-async fn number_codes(db_url: &str) -> anyhow::Result<u64> {
+/// Fills [`TRACK_CODES`] with `codes`; their number.
+async fn number_codes(db_url: &str, codes: &[String]) -> anyhow::Result<u64> {
     let db = Database::connect(db_url).await?;
     let backend = db.get_database_backend();
     for sql in [
@@ -809,24 +810,29 @@ async fn number_codes(db_url: &str) -> anyhow::Result<u64> {
             "CREATE TABLE IF NOT EXISTS {TRACK_CODES} (n int8 PRIMARY KEY, code text NOT NULL)"
         ),
         format!("TRUNCATE {TRACK_CODES}"),
-        format!(
-            "INSERT INTO {TRACK_CODES} (n, code) \
-             SELECT row_number() OVER (ORDER BY id), code FROM dossiers"
-        ),
-        format!("ANALYZE {TRACK_CODES}"),
     ] {
         db.execute_raw(Statement::from_string(backend, sql)).await?;
     }
-    let count = db
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("SELECT count(*) AS n FROM {TRACK_CODES}"),
-        ))
-        .await?
-        .context("no count")?
-        .try_get::<i64>("", "n")?;
+    for (chunk_index, chunk) in codes.chunks(1000).enumerate() {
+        let mut sql = format!("INSERT INTO {TRACK_CODES} (n, code) VALUES ");
+        for (i, _) in chunk.iter().enumerate() {
+            let n = chunk_index * 1000 + i + 1;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            write!(sql, "({n}, ${})", i + 1)?;
+        }
+        let values = chunk.iter().map(|c| c.clone().into());
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    db.execute_raw(Statement::from_string(
+        backend,
+        format!("ANALYZE {TRACK_CODES}"),
+    ))
+    .await?;
     db.close().await?;
-    Ok(u64::try_from(count)?)
+    Ok(u64::try_from(codes.len())?)
 }
 
 /// Runs a server whose database connection passes through [`pg_capture::Capture`], sends it one
@@ -955,6 +961,10 @@ struct Baseline {
     tps: f64,
     clients: usize,
     latency_ms: f64,
+    /// PostgreSQL's CPU time per transaction, in µs.
+    pg_cpu_us: Option<f64>,
+    /// pgbench's own CPU time per transaction, in µs.
+    client_cpu_us: Option<f64>,
 }
 
 impl Baseline {
@@ -963,6 +973,9 @@ impl Baseline {
             "{name:<44} {:>10.0} tps  avg latency {:>6.2} ms  (best at {} clients)",
             self.tps, self.latency_ms, self.clients
         );
+        if let (Some(pg), Some(client)) = (self.pg_cpu_us, self.client_cpu_us) {
+            println!("  CPU per transaction: PostgreSQL {pg:.0} µs, pgbench {client:.0} µs");
+        }
     }
 }
 
@@ -1011,11 +1024,18 @@ async fn pgbench(
     for define in defines {
         command.arg("-D").arg(define);
     }
+    let pg_before = postgres_cpu_seconds();
+    let client_before = finished_children_cpu_seconds();
     let out = command
         .arg(db_url)
         .output()
         .await
         .context("run pgbench (Debian package postgresql-client)")?;
+    // The backends pgbench used end with it; their time is counted once the postmaster has
+    // collected them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pg_after = postgres_cpu_seconds();
+    let client_after = finished_children_cpu_seconds();
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() || text.contains("aborted") {
         bail!(
@@ -1031,10 +1051,25 @@ async fn pgbench(
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok())
     };
+    let tps = value_after("tps").context("pgbench printed no tps")?;
+    let transactions = text
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("pgbench printed no number of transactions")?
+        .max(1.0);
+    let per_transaction = |before: Option<f64>, after: Option<f64>| {
+        before
+            .zip(after)
+            .map(|(before, after)| (after - before) * 1e6 / transactions)
+    };
     Ok(Baseline {
-        tps: value_after("tps").context("pgbench printed no tps")?,
+        tps,
         clients,
         latency_ms: value_after("latency average").unwrap_or(0.0),
+        pg_cpu_us: per_transaction(pg_before, pg_after),
+        client_cpu_us: per_transaction(client_before, client_after),
     })
 }
 

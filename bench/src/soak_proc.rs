@@ -197,32 +197,6 @@ fn status_field_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// CPU time (user + system) a process has used so far, in seconds (`/proc/{pid}/stat`, in the
-/// kernel's 100 Hz clock ticks).
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are the 14th and 15th fields of the line; the 12th and 13th after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
-/// The machine's CPU time so far, busy and in all (`/proc/stat`, every core), in clock ticks.
-pub fn machine_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let total: u64 = ticks.iter().sum();
-    // idle and iowait are the 4th and 5th.
-    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
-}
-
 /// A free port on the loopback (free when asked; the child binds it right after).
 pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
