@@ -52,7 +52,7 @@ impl Conn {
         self.exchange().await
     }
 
-    /// `POST path` with a JSON body given in `parts`, sent one after the other.
+    /// `POST path` with the JSON body made of `parts`, in order.
     pub async fn post_json(&mut self, path: &str, parts: &[&[u8]]) -> anyhow::Result<Answer<'_>> {
         let length: usize = parts.iter().map(|p| p.len()).sum();
         self.out.clear();
@@ -72,7 +72,7 @@ impl Conn {
     /// Sends `out` and reads one whole answer.
     async fn exchange(&mut self) -> anyhow::Result<Answer<'_>> {
         self.stream.write_all(&self.out).await?;
-        // What the previous answer left at the front of the buffer is gone by now.
+        // The buffer holds the previous answer and nothing after it (more would have failed it).
         self.buf.clear();
         let (status, head_len, body_len) = loop {
             if let Some(head) = parse_head(&self.buf)? {

@@ -235,7 +235,7 @@ struct Best {
     rate_within_p99_bound: Option<f64>,
     /// The server's CPU time per request over that run, in µs.
     cpu_us: Option<f64>,
-    /// PostgreSQL's CPU time per request over that run (every process of the server), in µs.
+    /// PostgreSQL's CPU time per request over that run (all its processes), in µs; `None` on SQLite.
     pg_cpu_us: Option<f64>,
     /// The codes every run's pickup requests made.
     codes: Vec<String>,
