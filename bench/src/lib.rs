@@ -1,5 +1,5 @@
-//! What the benchmark binaries share: databases made on a PostgreSQL server for one run, and the
-//! server started with its limits out of the load's reach.
+//! What the benchmark binaries share: databases made on a PostgreSQL server for one run, the server
+//! started with its limits out of the load's reach, and CPU time read from `/proc` ([`cpu`]).
 
 pub mod cpu;
 

@@ -60,11 +60,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::cpu::{cpu_seconds, machine_ticks};
 use bench::{admin_sql, database_url, raise_limits};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
-use bench::cpu::cpu_seconds;
 use soak_load::{Kind, KindStats, Load, LoadConfig, Pipeline, Stats, p99_ms};
 use soak_proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
 use soak_sink::CountingSink;
@@ -301,7 +301,7 @@ impl Watched {
             _ => None,
         };
         self.own_before = own;
-        let machine = bench::cpu::machine_ticks();
+        let machine = machine_ticks();
         let busy = match (self.machine_before, machine) {
             (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
                 Some((b1.saturating_sub(b0)) as f64 / (t1 - t0) as f64)

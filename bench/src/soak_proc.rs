@@ -1,5 +1,5 @@
 //! The soak's child processes: `dossier` commands with a clean environment, their logs counted by
-//! level, and what `/proc` says about them (resident memory, CPU time).
+//! level, and their resident memory from `/proc` (their CPU time is read by `bench::cpu`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
