@@ -77,6 +77,14 @@ pub fn postgres_cpu_seconds() -> Option<f64> {
     found.then_some(sum)
 }
 
+/// The CPU time between two readings, in µs per one of `count` units of work (requests,
+/// transactions); `None` when either reading is missing.
+pub fn micros_per(before: Option<f64>, after: Option<f64>, count: f64) -> Option<f64> {
+    before
+        .zip(after)
+        .map(|(before, after)| (after - before) * 1e6 / count.max(1.0))
+}
+
 /// The machine's CPU time so far, busy and in all (`/proc/stat`, every core), in clock ticks.
 pub fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -115,5 +123,11 @@ mod tests {
         let fields = stat_fields(stat).expect("fields");
         assert_eq!(ticks(&fields, &[UTIME, STIME]), Some(3.0));
         assert_eq!(ticks(&fields, &[CUTIME, CSTIME]), Some(0.1));
+    }
+
+    #[test]
+    fn cpu_per_unit_needs_both_readings() {
+        assert_eq!(micros_per(Some(1.0), Some(1.5), 1000.0), Some(500.0));
+        assert_eq!(micros_per(None, Some(1.5), 1000.0), None);
     }
 }

@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bench::cpu::{cpu_seconds, finished_children_cpu_seconds, postgres_cpu_seconds};
+use bench::cpu::{cpu_seconds, finished_children_cpu_seconds, micros_per, postgres_cpu_seconds};
 use bench::{admin_sql, database_url, raise_limits};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
@@ -275,14 +275,10 @@ async fn best_of(
         phase.print();
         ensure_clean(&phase)?;
         codes.extend(made);
-        let per_request = |before: Option<f64>, after: Option<f64>| {
-            before
-                .zip(after)
-                .map(|(before, after)| (after - before) * 1e6 / phase.requests.max(1) as f64)
-        };
-        let cpu_us = per_request(cpu_before, cpu_after);
-        let own_us = per_request(own_before, own_after);
-        let pg_us = per_request(pg_before, pg_after);
+        let requests = phase.requests as f64;
+        let cpu_us = micros_per(cpu_before, cpu_after, requests);
+        let own_us = micros_per(own_before, own_after, requests);
+        let pg_us = micros_per(pg_before, pg_after, requests);
         if let (Some(cpu), Some(own)) = (cpu_us, own_us) {
             let pg = pg_us.map_or_else(String::new, |pg| format!(", PostgreSQL {pg:.0} µs"));
             println!("  CPU per request: server {cpu:.0} µs{pg}, this load generator {own:.0} µs");
@@ -1057,19 +1053,13 @@ async fn pgbench(
         .find_map(|l| l.strip_prefix("number of transactions actually processed:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
-        .context("pgbench printed no number of transactions")?
-        .max(1.0);
-    let per_transaction = |before: Option<f64>, after: Option<f64>| {
-        before
-            .zip(after)
-            .map(|(before, after)| (after - before) * 1e6 / transactions)
-    };
+        .context("pgbench printed no number of transactions")?;
     Ok(Baseline {
         tps,
         clients,
         latency_ms: value_after("latency average").unwrap_or(0.0),
-        pg_cpu_us: per_transaction(pg_before, pg_after),
-        client_cpu_us: per_transaction(client_before, client_after),
+        pg_cpu_us: micros_per(pg_before, pg_after, transactions),
+        client_cpu_us: micros_per(client_before, client_after, transactions),
     })
 }
 
