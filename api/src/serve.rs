@@ -3,9 +3,8 @@
 //! - a request's headers must be complete within `server.header_timeout_secs` of its first byte (of
 //!   the connection's opening, for the first request), else the connection is closed
 //!   ([`HeaderDeadline`]);
-//! - an idle keep-alive connection is closed after [`IDLE_KEEP_ALIVE`] (hyper's HTTP/1
-//!   `header_read_timeout`, which hyper starts whenever it waits for a request, and which needs a
-//!   timer that poem 3 does not give it);
+//! - an idle keep-alive connection is closed after [`IDLE_KEEP_ALIVE`] of its last write or of the
+//!   moment it went idle (also [`HeaderDeadline`]);
 //! - the body's own deadline is [`crate::limits::BODY_TIMEOUT`].
 
 use std::convert::Infallible;
@@ -18,8 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use poem::web::{LocalAddr, RemoteAddr};
@@ -45,11 +46,8 @@ where
     let local: SocketAddr = listener.local_addr()?;
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(IDLE_KEEP_ALIVE)
-        .keep_alive(true);
+    // Both of a connection's clocks are [`HeaderDeadline`]'s: hyper keeps none of its own.
+    builder.http1().header_read_timeout(None).keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -66,7 +64,7 @@ where
         };
         let _ = stream.set_nodelay(true);
         let ep = ep.clone();
-        let (stream, requests) = HeaderDeadline::new(stream, header_timeout);
+        let (stream, requests) = HeaderDeadline::new(stream, header_timeout, IDLE_KEEP_ALIVE);
         let service = hyper::service::service_fn(move |req: poem::http::Request<Incoming>| {
             let ep = ep.clone();
             let _in_service = requests.begin();
@@ -130,31 +128,91 @@ impl Requests {
     }
 }
 
-/// A connection's socket that fails its reads once a request's headers have taken longer than the
-/// header timeout: the clock starts at the connection's opening and, later, at the first byte that
-/// arrives while no request is being answered, and stops when the request's headers are complete
-/// (hyper calls the service). hyper then closes the connection.
+/// A connection's socket with the connection's two clocks, which fail its reads when they run out
+/// (hyper then closes the connection):
+/// - the header clock: a request's headers must be complete within the header timeout of the
+///   connection's opening (the first request) or of the first byte that arrives while no request is
+///   being answered; it stops when hyper calls the service;
+/// - the idle clock: a connection waiting for its next request is closed after [`IDLE_KEEP_ALIVE`]
+///   of its last write or of the moment it went idle.
+///
+/// The clocks share one timer for the connection's life. A request costs no timer of its own: a
+/// clock that runs out later than the timer is set for only moves the timer's deadline on (an
+/// atomic store in tokio), and the timer is set earlier only when a request's headers arrive in
+/// pieces. A timer registered per request costs a lock and, being the runtime's earliest, a wake-up
+/// of whichever thread waits on the timers.
 struct HeaderDeadline {
     io: tokio::net::TcpStream,
-    timeout: Duration,
+    header_timeout: Duration,
+    idle_timeout: Duration,
     requests: Requests,
-    /// The running clock, and how many requests had begun when it started.
-    deadline: Option<(Pin<Box<tokio::time::Sleep>>, u64)>,
+    clock: Clock,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Which of a connection's clocks runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// A request's headers are arriving: due at `due` unless more than `begun` requests have begun.
+    Headers { due: Instant, begun: u64 },
+    /// Waiting for the next request.
+    Idle { due: Instant },
+    /// A request is being answered or its answer written: no clock.
+    Busy,
+}
+
+impl Clock {
+    fn due(self) -> Option<Instant> {
+        match self {
+            Clock::Headers { due, .. } | Clock::Idle { due } => Some(due),
+            Clock::Busy => None,
+        }
+    }
 }
 
 impl HeaderDeadline {
-    fn new(io: tokio::net::TcpStream, timeout: Duration) -> (Self, Requests) {
+    fn new(
+        io: tokio::net::TcpStream,
+        header_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> (Self, Requests) {
         let requests = Requests(Arc::default());
-        let deadline = Some((Box::pin(tokio::time::sleep(timeout)), 0));
+        let due = Instant::now() + header_timeout;
         (
             Self {
                 io,
-                timeout,
+                header_timeout,
+                idle_timeout,
                 requests: requests.clone(),
-                deadline,
+                clock: Clock::Headers { due, begun: 0 },
+                timer: Box::pin(tokio::time::sleep_until(due)),
             },
             requests,
         )
+    }
+
+    /// The clock before a read: the header clock stops once its request has begun; the idle clock
+    /// starts once no request is being answered.
+    fn clock_before_read(&mut self, now: Instant) -> Clock {
+        let counts = &self.requests.0;
+        if let Clock::Headers { begun, .. } = self.clock
+            && counts.begun.load(Ordering::Acquire) != begun
+        {
+            self.clock = Clock::Busy;
+        }
+        if self.clock == Clock::Busy && counts.in_service.load(Ordering::Acquire) == 0 {
+            self.clock = Clock::Idle {
+                due: now + self.idle_timeout,
+            };
+        }
+        self.clock
+    }
+
+    /// An answer is being written: the idle clock starts again at the next read.
+    fn wrote(&mut self) {
+        if let Clock::Idle { .. } = self.clock {
+            self.clock = Clock::Busy;
+        }
     }
 }
 
@@ -165,29 +223,46 @@ impl tokio::io::AsyncRead for HeaderDeadline {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let begun = this.requests.0.begun.load(Ordering::Acquire);
-        if this.deadline.as_ref().is_some_and(|(_, at)| *at != begun) {
-            this.deadline = None;
-        }
-        if let Some((sleep, _)) = this.deadline.as_mut()
-            && sleep.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the request's headers did not arrive in time",
-            )));
+        let now = Instant::now();
+        let clock = this.clock_before_read(now);
+        if let Some(err) = overdue(clock, now) {
+            return Poll::Ready(Err(err));
         }
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
-        let idle = this.requests.0.in_service.load(Ordering::Acquire) == 0;
-        if this.deadline.is_none() && idle && buf.filled().len() > before {
-            let mut sleep = Box::pin(tokio::time::sleep(this.timeout));
-            // Registers the wake-up at the deadline.
-            let _ = sleep.as_mut().poll(cx);
-            this.deadline = Some((sleep, begun));
+        if let Clock::Idle { .. } = clock
+            && buf.filled().len() > before
+        {
+            this.clock = Clock::Headers {
+                due: now + this.header_timeout,
+                begun: this.requests.0.begun.load(Ordering::Acquire),
+            };
+        }
+        // Waiting: the timer wakes the connection when its clock runs out.
+        if read.is_pending()
+            && let Some(due) = this.clock.due()
+        {
+            if this.timer.deadline() != due {
+                this.timer.as_mut().reset(due);
+            }
+            if this.timer.as_mut().poll(cx).is_ready()
+                && let Some(err) = overdue(this.clock, Instant::now())
+            {
+                return Poll::Ready(Err(err));
+            }
         }
         read
     }
+}
+
+/// The error a read fails with once `clock` has run out at `now`.
+fn overdue(clock: Clock, now: Instant) -> Option<io::Error> {
+    let message = match clock {
+        Clock::Headers { due, .. } if now >= due => "the request's headers did not arrive in time",
+        Clock::Idle { due } if now >= due => "the idle keep-alive connection is closed",
+        _ => return None,
+    };
+    Some(io::Error::new(io::ErrorKind::TimedOut, message))
 }
 
 impl tokio::io::AsyncWrite for HeaderDeadline {
@@ -196,7 +271,9 @@ impl tokio::io::AsyncWrite for HeaderDeadline {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        this.wrote();
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -204,7 +281,9 @@ impl tokio::io::AsyncWrite for HeaderDeadline {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        this.wrote();
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -217,5 +296,129 @@ impl tokio::io::AsyncWrite for HeaderDeadline {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    const REQUEST: &[u8] = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    /// A connection's server side under its clocks, its request counts, and its client side.
+    async fn connection(header: Duration, idle: Duration) -> (HeaderDeadline, Requests, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let (conn, requests) = HeaderDeadline::new(server, header, idle);
+        (conn, requests, client)
+    }
+
+    /// Reads on until a clock fails a read: how long that took.
+    async fn until_a_clock_runs_out(conn: &mut HeaderDeadline) -> Duration {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+                .await
+                .expect("a clock runs out")
+            {
+                Err(err) => {
+                    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+                    return started.elapsed();
+                }
+                Ok(0) => panic!("closed by the client"),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// A request arrives whole, is answered and its answer written, as hyper does it.
+    async fn answer_one(conn: &mut HeaderDeadline, requests: &Requests, client: &mut TcpStream) {
+        client.write_all(REQUEST).await.expect("send");
+        let mut buf = [0u8; 256];
+        let n = conn.read(&mut buf).await.expect("read");
+        assert_eq!(&buf[..n], REQUEST);
+        drop(requests.begin());
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .expect("answer");
+    }
+
+    fn between(took: Duration, low_ms: u64, high_ms: u64) -> bool {
+        took >= Duration::from_millis(low_ms) && took < Duration::from_millis(high_ms)
+    }
+
+    #[tokio::test]
+    async fn the_first_requests_headers_are_due_a_header_timeout_after_the_opening() {
+        let (mut conn, _requests, _client) =
+            connection(Duration::from_millis(300), Duration::from_secs(5)).await;
+        let took = until_a_clock_runs_out(&mut conn).await;
+        assert!(between(took, 250, 2000), "closed after {took:?}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_after_the_idle_timeout_not_the_header_timeout() {
+        let (mut conn, requests, mut client) =
+            connection(Duration::from_millis(200), Duration::from_millis(900)).await;
+        answer_one(&mut conn, &requests, &mut client).await;
+        let took = until_a_clock_runs_out(&mut conn).await;
+        assert!(between(took, 850, 3000), "closed after {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_request_being_answered_runs_no_clock_and_its_end_starts_the_idle_clock() {
+        let (mut conn, requests, mut client) =
+            connection(Duration::from_millis(200), Duration::from_millis(500)).await;
+        client.write_all(REQUEST).await.expect("send");
+        let mut buf = [0u8; 256];
+        conn.read(&mut buf).await.expect("read");
+        let answering = requests.begin();
+        // hyper reads on while the service answers: longer than both clocks, nothing runs out.
+        let waited = tokio::time::timeout(Duration::from_millis(1200), conn.read(&mut buf)).await;
+        assert!(waited.is_err(), "the read still waits: {waited:?}");
+        drop(answering);
+        let took = until_a_clock_runs_out(&mut conn).await;
+        assert!(between(took, 450, 2500), "closed after {took:?}");
+    }
+
+    #[tokio::test]
+    async fn headers_sent_in_pieces_on_a_kept_connection_are_due_a_header_timeout_after_their_first_byte()
+     {
+        let (mut conn, requests, mut client) =
+            connection(Duration::from_millis(400), Duration::from_secs(5)).await;
+        answer_one(&mut conn, &requests, &mut client).await;
+        // Idle for longer than the header timeout: kept.
+        let mut buf = [0u8; 256];
+        let waited = tokio::time::timeout(Duration::from_millis(800), conn.read(&mut buf)).await;
+        assert!(waited.is_err(), "the read still waits: {waited:?}");
+        // Half a request, and nothing more.
+        client
+            .write_all(b"GET /health/live HTTP/1.1\r\nX-Slow: ")
+            .await
+            .expect("send");
+        let took = until_a_clock_runs_out(&mut conn).await;
+        assert!(between(took, 350, 2000), "closed after {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_answering_request_after_request_is_kept_past_both_clocks() {
+        let (mut conn, requests, mut client) =
+            connection(Duration::from_millis(200), Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        while started.elapsed() < Duration::from_millis(1000) {
+            answer_one(&mut conn, &requests, &mut client).await;
+            // Waiting for the next request, for less than the idle timeout.
+            let waited =
+                tokio::time::timeout(Duration::from_millis(100), conn.read(&mut buf)).await;
+            assert!(waited.is_err(), "the read still waits: {waited:?}");
+        }
     }
 }
