@@ -378,7 +378,8 @@ mod tests {
             connection(Duration::from_millis(200), Duration::from_millis(500)).await;
         client.write_all(REQUEST).await.expect("send");
         let mut buf = [0u8; 256];
-        conn.read(&mut buf).await.expect("read");
+        let n = conn.read(&mut buf).await.expect("read");
+        assert_eq!(&buf[..n], REQUEST);
         let answering = requests.begin();
         // hyper reads on while the service answers: longer than both clocks, nothing runs out.
         let waited = tokio::time::timeout(Duration::from_millis(1200), conn.read(&mut buf)).await;
