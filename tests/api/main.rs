@@ -27,6 +27,7 @@ mod openapi_contract;
 mod operations;
 mod outage;
 mod period_reports;
+mod pool_release;
 mod postal;
 mod postal_privacy;
 mod query_plans;

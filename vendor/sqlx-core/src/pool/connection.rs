@@ -205,7 +205,8 @@ impl<DB: Database> Drop for PoolConnection<DB> {
 
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
-            crate::rt::spawn(self.return_to_pool());
+            // Settling a connection with nothing owed completes at once: no task for it then.
+            crate::rt::spawn_unless_ready(self.return_to_pool());
         }
     }
 }

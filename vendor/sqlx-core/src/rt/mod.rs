@@ -90,6 +90,26 @@ where
     }
 }
 
+/// Runs `fut` here if it can finish without waiting, else spawns it: a drop handler's cleanup
+/// that usually has nothing to wait for (a connection going back to its pool) then costs no task.
+pub fn spawn_unless_ready<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    #[cfg(feature = "_rt-tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let mut fut = Box::pin(fut);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if fut.as_mut().poll(&mut cx).is_pending() {
+            // The task's first poll registers its own waker in place of the no-op one.
+            spawn(fut);
+        }
+        return;
+    }
+
+    spawn(fut);
+}
+
 #[track_caller]
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
