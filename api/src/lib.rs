@@ -11,6 +11,7 @@ pub mod allow;
 pub mod auth;
 pub mod checked;
 pub mod client_ip;
+pub mod direct_json;
 pub mod error;
 pub mod labels;
 pub mod limits;

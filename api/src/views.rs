@@ -7,6 +7,9 @@ use chrono::{DateTime, FixedOffset};
 use domain::ops::dossier_record::PublicTrack;
 use domain::sla::to_local as local_time;
 use poem_openapi::Object;
+use serde::Serialize;
+
+use crate::direct_json::{rfc3339, rfc3339_opt};
 
 /// Why a parcel travels: `dossier` (inbound), `result` (outbound) or `supplement` (inbound, the
 /// documents the agency asked for).
@@ -26,7 +29,7 @@ fn purpose_name(
 }
 
 /// A parcel in the public view.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 pub struct TrackLegOut {
     pub direction: String,
     /// `dossier`, `result` or `supplement`.
@@ -35,12 +38,14 @@ pub struct TrackLegOut {
     pub item_code: Option<String>,
     pub status: String,
     #[oai(nullable)]
+    #[serde(serialize_with = "rfc3339_opt")]
     pub due_at: Option<DateTime<FixedOffset>>,
 }
 
 /// A timeline entry in the public view.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 pub struct TrackEventOut {
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<FixedOffset>,
     pub kind: String,
     #[oai(nullable)]
@@ -50,7 +55,8 @@ pub struct TrackEventOut {
 }
 
 /// The public tracking view: no name, phone, email, id number or street address.
-#[derive(Debug, Clone, Object)]
+// Answered with `crate::direct_json::DirectJson`, hence `Serialize` beside `Object`.
+#[derive(Debug, Clone, Object, Serialize)]
 pub struct TrackOut {
     pub code: String,
     pub status: String,
@@ -97,4 +103,69 @@ pub fn wants_html(req: &poem::Request) -> bool {
         .get(poem::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Timelike};
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    /// A view answered with `DirectJson` is written as its documented `Object` would be.
+    #[test]
+    fn direct_json_is_the_documented_json() {
+        let hanoi = FixedOffset::east_opt(7 * 3600).expect("offset");
+        let utc = FixedOffset::east_opt(0).expect("offset");
+        let at = |offset: FixedOffset, nanos: u32| {
+            offset
+                .with_ymd_and_hms(2026, 12, 6, 9, 30, 5)
+                .single()
+                .expect("time")
+                .with_nanosecond(nanos)
+                .expect("nanos")
+        };
+        let view = TrackOut {
+            code: "HS-2026-000123".to_owned(),
+            status: "in_transit".to_owned(),
+            service_mode: "both".to_owned(),
+            agency_name: "Sở Tư pháp \"Hà Nội\"\n".to_owned(),
+            legs: vec![
+                TrackLegOut {
+                    direction: "inbound".to_owned(),
+                    purpose: "dossier".to_owned(),
+                    item_code: Some("EZ123456789VN".to_owned()),
+                    status: "picked_up".to_owned(),
+                    due_at: Some(at(hanoi, 0)),
+                },
+                TrackLegOut {
+                    direction: "outbound".to_owned(),
+                    purpose: "result".to_owned(),
+                    item_code: None,
+                    status: "pending".to_owned(),
+                    due_at: None,
+                },
+            ],
+            timeline: vec![
+                TrackEventOut {
+                    at: at(utc, 0),
+                    kind: "created".to_owned(),
+                    status: None,
+                    location: None,
+                },
+                TrackEventOut {
+                    at: at(hanoi, 123_456_000),
+                    kind: "status".to_owned(),
+                    status: Some("picked_up".to_owned()),
+                    location: Some("Bưu cục Hoàn Kiếm".to_owned()),
+                },
+            ],
+        };
+        let documented = view.to_json().expect("json");
+        let direct: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&view).expect("written")).expect("read");
+        assert_eq!(direct, documented);
+        // As poem-openapi writes a time in UTC: `+00:00`, where chrono's own `Serialize` has `Z`.
+        assert_eq!(direct["timeline"][0]["at"], "2026-12-06T09:30:05+00:00");
+    }
 }

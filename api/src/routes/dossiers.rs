@@ -18,6 +18,7 @@ use poem_openapi::{
 use super::{ApiTags, local_time};
 use crate::auth::Caller;
 use crate::checked::{Optional, Required};
+use crate::direct_json::DirectJson;
 use crate::error::ApiError;
 use crate::optional_json::OptionalJson;
 use crate::state::AppState;
@@ -598,9 +599,9 @@ impl DossierApi {
         &self,
         state: Data<&AppState>,
         code: Path<String>,
-    ) -> Result<Json<TrackOut>, ApiError> {
+    ) -> Result<DirectJson<TrackOut>, ApiError> {
         if let Some(view) = state.track_cache.get(&code.0) {
-            return Ok(Json(TrackOut::clone(&view)));
+            return Ok(DirectJson(TrackOut::clone(&view)));
         }
         let mark = state.track_cache.mark();
         let track = domain::ops::dossier_record::track_public(&state.store, &code.0).await?;
@@ -611,7 +612,7 @@ impl DossierApi {
                 .track_cache
                 .put(&code.0, mark, std::sync::Arc::new(view.clone()));
         }
-        Ok(Json(view))
+        Ok(DirectJson(view))
     }
 
     /// Send the documents the agency asked for by post (the citizen, with the access token): a new
