@@ -32,7 +32,7 @@ if ! psql "$url" -Atc "SELECT 1" >/dev/null 2>&1; then
   "$a" seed --database-url "$url" >/dev/null
   serve "$a"
   for i in $(seq 20000); do
-    printf '{"procedure_code":"1.001612","agency_code":"UBND-P-HOANKIEM","service_mode":"send_and_return","applicant":{"full_name":"Nguyễn Văn An","phone":"09%08d","email":"an@example.vn","id_number":"001090012345"},"pickup_address":{"line":"12 Tràng Tiền","ward_code":"00070","province_code":"01"},"return_address":null,"documents":[{"name":"Tờ khai","original":true,"copies":1}],"with_appointment":false,"fee_exemption":"none"}\n' "$i"
+    printf '{"procedure_code":"1.001612","agency_code":"UBND-P-HOANKIEM","service_mode":"send_and_return","applicant":{"full_name":"Nguyễn Văn An","phone":"09%08d","email":"an@example.vn","id_number":"001090012345"},"pickup_address":{"line":"12 Tràng Tiền","ward_code":"00070","province_code":"01"},"return_address":null,"documents":[{"name":"Tờ khai đăng ký","original":true,"copies":1}],"with_appointment":false,"fee_exemption":"none"}\n' "$i"
   done | xargs -d '\n' -P 8 -I{} curl -sf -o /dev/null -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$port/api/v1/dossiers"
   stop
 fi
