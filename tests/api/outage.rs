@@ -30,7 +30,18 @@ async fn while_postgresql_refuses_connections_requests_get_503_and_the_service_r
         return;
     }
     let app = TestApp::spawn().await;
-    assert_eq!(app.post_dossier(&valid_request()).await.status(), 201);
+    let created = app.post_dossier(&valid_request()).await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.expect("json");
+    let code = created["code"].as_str().expect("code").to_owned();
+    let track = || async {
+        app.client
+            .get(app.url(&format!("/api/v1/track/{code}")))
+            .send()
+            .await
+            .expect("track")
+    };
+    assert_eq!(track().await.status(), 200);
     let before = app.dossier_count().await;
     let name = app
         .database_url
@@ -57,8 +68,13 @@ async fn while_postgresql_refuses_connections_requests_get_503_and_the_service_r
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     assert!(retry_after.is_some_and(|s| s > 0), "{retry_after:?}");
-    let (code, _) = tests::error_of(res).await;
-    assert_eq!(code, "unavailable");
+    let (error, _) = tests::error_of(res).await;
+    assert_eq!(error, "unavailable");
+    // The public tracking read, which goes to the driver without sea-orm, is answered alike.
+    let res = track().await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(tests::error_of(res).await.0, "unavailable");
 
     // Back again: the same process answers within 5 s, and the refused request left nothing.
     as_admin(&format!(
@@ -78,4 +94,5 @@ async fn while_postgresql_refuses_connections_requests_get_503_and_the_service_r
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.dossier_count().await, before + 1);
+    assert_eq!(track().await.status(), 200);
 }
