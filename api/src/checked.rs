@@ -99,7 +99,8 @@ impl<T: ParseFromJSON, const REQUIRED: bool> ParseFromJSON for Checked<T, REQUIR
         match value {
             None | Some(Value::Null) => Ok(Self(None)),
             // poem-openapi reads a number or a boolean as a string; the document says string.
-            Some(value) if is_string_schema::<T>() && !value.is_string() => {
+            // (The schema is looked at only for a value that is not a string: building it allocates.)
+            Some(value) if !value.is_string() && is_string_schema::<T>() => {
                 Err(ParseError::expected_type(value))
             }
             value => T::parse_from_json(value)
