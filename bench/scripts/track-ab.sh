@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Two builds of the server, tracking reads, alternating pairs: rate and CPU per request of the server,
+# Two builds of the server, tracking reads (or pickup requests, with LOAD=pickup), alternating pairs:
+# rate and CPU per request of the server,
 # of PostgreSQL and of the load generator (wrk), and the server's CPU divided by wrk's (wrk's work per
 # request is constant, so the quotient follows the server, not the machine's speed at that moment).
 #
 #   bench/scripts/track-ab.sh PAIRS SERVER_A SERVER_B [DATABASE_URL]
+#   LOAD=pickup bench/scripts/track-ab.sh PAIRS SERVER_A SERVER_B [DATABASE_URL]
 #
 # DATABASE_URL (postgres://postgres@127.0.0.1:5432/track_ab by default) is made and seeded with
 # 20,000 pickup requests when it does not exist. Needs wrk (Debian package wrk) and psql.
@@ -44,16 +46,28 @@ request = function() return wrk.format("GET", "/api/v1/track/" .. codes[math.ran
 done = function(summary) io.write(string.format("non-2xx %d, socket errors %d\n", summary.errors.status,
   summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout)) end
 LUA
+# Pickup requests, each with a phone of its own (the limits are raised, so a repeat would pass too).
+cat >"$work/pickup.lua" <<'LUA'
+local n = math.random(1000000) * 100
+request = function()
+  n = n + 1
+  local body = string.format('{"procedure_code":"1.001612","agency_code":"UBND-P-HOANKIEM","service_mode":"send_and_return","applicant":{"full_name":"Nguyễn Văn An","phone":"09%08d","email":"an@example.vn","id_number":"001090012345"},"pickup_address":{"line":"12 Tràng Tiền","ward_code":"00070","province_code":"01"},"return_address":null,"documents":[{"name":"Tờ khai đăng ký","original":true,"copies":1}],"with_appointment":false,"fee_exemption":"none"}', n % 100000000)
+  return wrk.format("POST", "/api/v1/dossiers", {["content-type"] = "application/json"}, body)
+end
+LUA
+sed -n '/^done = /,$p' "$work/track.lua" >>"$work/pickup.lua"
+script="$work/${LOAD:-track}.lua"
+[ -f "$script" ] || { echo "LOAD is track or pickup" >&2; exit 1; }
 
 ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 pg_ticks() { local t=0; for p in $(pgrep -x postgres); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done; echo $t; }
 hz=$(getconf CLK_TCK)
 measure() {
   serve "$1"
-  wrk -t1 -c16 -d2s -s "$work/track.lua" "http://127.0.0.1:$port" >/dev/null
+  wrk -t1 -c16 -d2s -s "$script" "http://127.0.0.1:$port" >/dev/null
   local pid s0 p0 w0
   pid=$(cat "$work/pid"); s0=$(ticks "$pid"); p0=$(pg_ticks)
-  wrk -t1 -c16 -d${seconds}s -s "$work/track.lua" "http://127.0.0.1:$port" >"$work/wrk" &
+  wrk -t1 -c16 -d${seconds}s -s "$script" "http://127.0.0.1:$port" >"$work/wrk" &
   local wrk_pid=$!
   sleep $((seconds - 1)); w0=$(ticks $wrk_pid); wait $wrk_pid
   local s1 p1; s1=$(ticks "$pid"); p1=$(pg_ticks)

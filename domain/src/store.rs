@@ -15,7 +15,8 @@ pub use crate::batch_writer::begin_write;
 use crate::ops::catalog::CatalogCache;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ConnAcquireErr, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, RuntimeErr, sqlx,
 };
 
 /// Where the service keeps its data.
@@ -168,4 +169,26 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
                 .create_if_missing(true)
         });
     options
+}
+
+/// A connection of `db`'s PostgreSQL pool (its hooks kept), for the few busiest statements sent
+/// through sqlx itself rather than sea-orm, which copies every bound value and the row's text on
+/// each query. The pool's failure is reported as sea-orm reports it, so that callers answer it alike:
+/// every such failure means the database cannot be reached. `db` must be a PostgreSQL connection.
+pub(crate) async fn postgres_connection(
+    db: &DatabaseConnection,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbErr> {
+    db.get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(|err| match err {
+            sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            other => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(other))),
+        })
+}
+
+/// A statement's failure through sqlx itself, reported as sea-orm reports it.
+pub(crate) fn query_error(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
 }

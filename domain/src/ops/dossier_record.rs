@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use entity::enums::{DossierStatus, EventKind, LegDirection, LegPurpose, LegStatus, ServiceMode};
 use entity::{agency, dossier, dossier_event, leg};
 use sea_orm::{
-    ColumnTrait, ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, RuntimeErr, Statement, sqlx,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, Statement, sqlx,
 };
 use serde::de::DeserializeOwned;
 
@@ -18,7 +18,7 @@ use super::access::{Access, Actor};
 use super::dossiers::{SlipDocument, find_by_code, redact_for_post};
 use crate::codes::normalize_dossier_code;
 use crate::s10::{ItemCode, looks_like_item_code};
-use crate::store::Store;
+use crate::store::{Store, postgres_connection, query_error};
 
 /// A dossier with its legs and timeline (oldest first), and its agency's name.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ async fn public_track_row(
 /// the row's text — the busiest public read, where those cost about a tenth of the server's CPU
 /// (alternating pairs, `bench/scripts/track-ab.sh`).
 async fn public_track_row_postgres(
-    pool: &sqlx::PgPool,
+    db: &DatabaseConnection,
     code: &str,
 ) -> Result<Option<(PublicTrack, String)>, OpError> {
     use sqlx::Row;
@@ -191,16 +191,16 @@ async fn public_track_row_postgres(
     let sql = TrackingRead::Public
         .statements(DbBackend::Postgres)
         .finding(by_item);
-    let mut conn = pool.acquire().await.map_err(no_connection)?;
+    let mut conn = postgres_connection(db).await?;
     let row = sqlx::query(sql)
         .bind(value)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(query_failed)?;
+        .map_err(query_error)?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let text = |column: &str| row.try_get::<&str, _>(column).map_err(query_failed);
+    let text = |column: &str| row.try_get::<&str, _>(column).map_err(query_error);
     let track = PublicTrack {
         code: text("code")?.to_owned(),
         status: text("status")?.parse().map_err(unknown_value)?,
@@ -210,23 +210,6 @@ async fn public_track_row_postgres(
         timeline: serde_json::from_str(text("track_events")?).map_err(unreadable)?,
     };
     Ok(Some((track, text("agency_code")?.to_owned())))
-}
-
-/// The pool's failure to give a connection, reported as sea-orm reports it, so that callers answer
-/// it alike: every such failure means the database cannot be reached.
-fn no_connection(err: sqlx::Error) -> OpError {
-    OpError::Db(match err {
-        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
-        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
-        other => DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(other))),
-    })
-}
-
-/// A statement's failure, reported as sea-orm reports it.
-fn query_failed(err: sqlx::Error) -> OpError {
-    OpError::Db(DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
-        err,
-    ))))
 }
 
 fn unknown_value(err: entity::enums::UnknownValue) -> OpError {
@@ -503,7 +486,7 @@ pub async fn track_public_on(
 pub async fn track_public(store: &Store, code: &str) -> Result<PublicTrack, OpError> {
     let conn = &store.read;
     let found = if conn.get_database_backend() == DbBackend::Postgres {
-        public_track_row_postgres(conn.get_postgres_connection_pool(), code).await?
+        public_track_row_postgres(conn, code).await?
     } else {
         public_track_row(conn, code).await?
     };

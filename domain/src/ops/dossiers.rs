@@ -733,7 +733,18 @@ async fn insert_new_dossier_alone(
     phone_limit: Option<u32>,
 ) -> Result<bool, sea_orm::DbErr> {
     let statement = new_dossier_statement_cached(dossier, legs, actor, first, true, phone_limit)?;
-    Ok(write.query_one_raw(statement).await?.is_some())
+    // Sent through sqlx itself: sea-orm would copy each of its eighty-odd values once more.
+    let values = sea_query_sqlx::SqlxValues(
+        statement
+            .values
+            .unwrap_or_else(|| sea_orm::Values(Vec::new())),
+    );
+    let mut conn = crate::store::postgres_connection(write).await?;
+    let row = sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(statement.sql), values)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(crate::store::query_error)?;
+    Ok(row.is_some())
 }
 
 /// [`insert_new_dossier`]'s rows as one PostgreSQL statement ([`new_dossier_statement`]). Answers the
