@@ -174,10 +174,17 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
 /// A connection of `db`'s PostgreSQL pool (its hooks kept), for the few busiest statements sent
 /// through sqlx itself rather than sea-orm, which copies every bound value and the row's text on
 /// each query. The pool's failure is reported as sea-orm reports it, so that callers answer it alike:
-/// every such failure means the database cannot be reached. `db` must be a PostgreSQL connection.
+/// every such failure means the database cannot be reached.
 pub(crate) async fn postgres_connection(
     db: &DatabaseConnection,
 ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbErr> {
+    // sea-orm panics when asked for the PostgreSQL pool of another database: a caller's mistake is
+    // answered as an error instead.
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Err(DbErr::Custom(
+            "a PostgreSQL statement was sent to another database".to_owned(),
+        ));
+    }
     db.get_postgres_connection_pool()
         .acquire()
         .await
