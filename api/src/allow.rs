@@ -94,11 +94,12 @@ impl<E: Endpoint> Endpoint for AllowOn405Endpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let path = req.uri().path().to_owned();
+        // The path shares the request's bytes: nothing copied for the answers that are not a 405.
+        let uri = req.uri().clone();
         let mut response = self.inner.call(req).await?.into_response();
         if response.status() == StatusCode::METHOD_NOT_ALLOWED
             && !response.headers().contains_key(header::ALLOW)
-            && let Some(allow) = self.allow.allow_for(&path)
+            && let Some(allow) = self.allow.allow_for(uri.path())
         {
             response.headers_mut().insert(header::ALLOW, allow.clone());
         }

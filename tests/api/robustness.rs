@@ -201,3 +201,29 @@ async fn raw_status(addr: &str, request: &[u8]) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {head:?}"))
 }
+
+/// A method a path does not take: 405 in the envelope, with the methods the path does take in `Allow`
+/// (RFC 9110 §15.5.6), for a fixed path and for one with a parameter.
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_answered_405_with_the_methods_it_does() {
+    let app = TestApp::spawn().await;
+    for (path, allowed) in [
+        ("/api/v1/dossiers", "POST"),
+        ("/api/v1/track/ABCDE-FGHJK", "GET, HEAD"),
+    ] {
+        let res = app
+            .client
+            .delete(app.url(path))
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(res.status(), 405, "{path}");
+        let allow = res
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert_eq!(allow.as_deref(), Some(allowed), "{path}");
+        assert_eq!(error_of(res).await.0, "bad_request", "{path}");
+    }
+}
