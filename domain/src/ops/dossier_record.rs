@@ -185,12 +185,9 @@ async fn public_track_row_postgres(
 ) -> Result<Option<(PublicTrack, String)>, OpError> {
     use sqlx::Row;
 
-    let Some((by_item, value)) = tracking_filter(code) else {
+    let Some((sql, value)) = TrackingRead::Public.statement_for(DbBackend::Postgres, code) else {
         return Ok(None);
     };
-    let sql = TrackingRead::Public
-        .statements(DbBackend::Postgres)
-        .finding(by_item);
     let mut conn = postgres_connection(db).await?;
     let row = sqlx::query(sql)
         .bind(value)
@@ -231,18 +228,21 @@ struct TrackingStatements {
     by_item: String,
 }
 
-impl TrackingStatements {
-    /// The statement that finds the dossier by an item code, or else by its code.
-    fn finding(&self, by_item: bool) -> &str {
-        if by_item {
-            &self.by_item
+impl TrackingRead {
+    /// The statement on `backend` that finds the dossier `code` names (an item code, or else a
+    /// dossier code), with the value it binds: the item code, or the dossier code written as stored;
+    /// `None` when the text can be neither.
+    fn statement_for(self, backend: DbBackend, code: &str) -> Option<(&'static str, String)> {
+        let statements = self.statements(backend);
+        let code = code.trim();
+        if looks_like_item_code(code) {
+            let item = ItemCode::parse(code).ok()?;
+            Some((statements.by_item.as_str(), item.as_str().to_owned()))
         } else {
-            &self.by_code
+            Some((statements.by_code.as_str(), normalize_dossier_code(code)?))
         }
     }
-}
 
-impl TrackingRead {
     /// The statements, written once for each backend: the busiest public read does not format its
     /// SQL anew on every request.
     fn statements(self, backend: DbBackend) -> &'static TrackingStatements {
@@ -331,10 +331,9 @@ async fn tracking_row<L: DeserializeOwned, E: DeserializeOwned>(
     read: TrackingRead,
 ) -> Result<Option<(QueryResult, Vec<L>, Vec<E>)>, OpError> {
     let backend = conn.get_database_backend();
-    let Some((by_item, value)) = tracking_filter(code) else {
+    let Some((sql, value)) = read.statement_for(backend, code) else {
         return Ok(None);
     };
-    let sql = read.statements(backend).finding(by_item);
     let Some(row) = conn
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [value.into()]))
         .await?
@@ -345,18 +344,6 @@ async fn tracking_row<L: DeserializeOwned, E: DeserializeOwned>(
     let legs = serde_json::from_str(&part("track_legs")?).map_err(unreadable)?;
     let timeline = serde_json::from_str(&part("track_events")?).map_err(unreadable)?;
     Ok(Some((row, legs, timeline)))
-}
-
-/// Whether a tracked code is an item code, and the value that finds its dossier: the item code, or
-/// the dossier code written as stored; `None` when the text can be neither.
-fn tracking_filter(code: &str) -> Option<(bool, String)> {
-    let code = code.trim();
-    if looks_like_item_code(code) {
-        let item = ItemCode::parse(code).ok()?;
-        Some((true, item.as_str().to_owned()))
-    } else {
-        Some((false, normalize_dossier_code(code)?))
-    }
 }
 
 /// `'column', alias."column", …` for every column of `E`, the arguments of SQLite's `json_object`.
