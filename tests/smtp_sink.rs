@@ -7,7 +7,8 @@
 //! connections are accepted but never greeted — the "server that says nothing" case. And it can
 //! answer a chosen reply ([`SmtpSink::reply_next`]): a 4xx or 5xx to `RCPT TO`, to `DATA` or to the
 //! message's final `.`, or a connection dropped at one of those points — the "server that defers,
-//! refuses or goes away" cases.
+//! refuses or goes away" cases. For a long run it can keep only each message's `Message-ID`
+//! ([`SmtpSink::start_keeping_ids`]), so that hours of mail cost megabytes, not every message's body.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +34,15 @@ pub struct ReceivedMail {
     /// is kept with `false`: a real server may have delivered it all the same, and the client
     /// cannot know.
     pub acknowledged: bool,
+}
+
+/// What a sink keeps of each message it takes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// The whole message and its envelope ([`SmtpSink::messages`]).
+    Whole,
+    /// Its `Message-ID` and how many times it arrived ([`SmtpSink::ids`]).
+    Ids,
 }
 
 /// A point of the SMTP conversation where the sink can answer otherwise than it usually does.
@@ -63,7 +73,14 @@ impl SmtpReply {
 }
 
 struct Shared {
+    keep: Keep,
     messages: Mutex<Vec<ReceivedMail>>,
+    /// Messages taken in, whatever is kept of them.
+    taken: AtomicUsize,
+    /// Times each `Message-ID` (without its angle brackets) was taken in, when keeping ids.
+    ids: Mutex<HashMap<String, u32>>,
+    /// Messages taken in without a `Message-ID`, when keeping ids.
+    without_id: AtomicUsize,
     /// The accept loop and the open sessions, to cut when stopping.
     tasks: Mutex<Vec<AbortHandle>>,
     /// While true, the answer to a message's final `.` waits.
@@ -82,10 +99,14 @@ struct Shared {
     reached: Mutex<HashMap<SmtpStage, usize>>,
 }
 
-impl Default for Shared {
-    fn default() -> Self {
+impl Shared {
+    fn new(keep: Keep) -> Self {
         Self {
+            keep,
             messages: Mutex::default(),
+            taken: AtomicUsize::new(0),
+            ids: Mutex::default(),
+            without_id: AtomicUsize::new(0),
             tasks: Mutex::default(),
             hold: tokio::sync::watch::Sender::new(false),
             held: AtomicUsize::new(0),
@@ -99,6 +120,28 @@ impl Default for Shared {
 }
 
 impl Shared {
+    /// Keeps what the sink keeps of a message taken in.
+    fn take_in(&self, mail: ReceivedMail) {
+        match self.keep {
+            Keep::Whole => {
+                if let Ok(mut messages) = self.messages.lock() {
+                    messages.push(mail);
+                }
+            }
+            Keep::Ids => match message_id(&mail.data) {
+                Some(id) => {
+                    if let Ok(mut ids) = self.ids.lock() {
+                        *ids.entry(id).or_insert(0) += 1;
+                    }
+                }
+                None => {
+                    self.without_id.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+        }
+        self.taken.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Counts a stage reached and takes the reply scripted for it, if any.
     fn reached(&self, stage: SmtpStage) -> Option<SmtpReply> {
         if let Ok(mut reached) = self.reached.lock() {
@@ -117,11 +160,22 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
-    /// Starts a sink on a free port of 127.0.0.1.
+    /// Starts a sink on a free port of 127.0.0.1, keeping every message whole.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_keeping(Keep::Whole).await
+    }
+
+    /// Starts a sink on a free port of 127.0.0.1 that keeps only each message's `Message-ID` and
+    /// how many times it arrived ([`SmtpSink::ids`], [`SmtpSink::without_id`]); [`SmtpSink::messages`]
+    /// stays empty.
+    pub async fn start_keeping_ids() -> std::io::Result<Self> {
+        Self::start_keeping(Keep::Ids).await
+    }
+
+    async fn start_keeping(keep: Keep) -> std::io::Result<Self> {
         let mut sink = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            shared: Arc::default(),
+            shared: Arc::new(Shared::new(keep)),
         };
         sink.addr = sink.listen(sink.addr).await?;
         Ok(sink)
@@ -244,7 +298,22 @@ impl SmtpSink {
 
     /// How many messages were received so far.
     pub fn count(&self) -> usize {
-        self.shared.messages.lock().map(|m| m.len()).unwrap_or(0)
+        self.shared.taken.load(Ordering::SeqCst)
+    }
+
+    /// Every `Message-ID` received so far (without its angle brackets), with how many times it
+    /// arrived: for a sink keeping ids.
+    pub fn ids(&self) -> HashMap<String, u32> {
+        self.shared
+            .ids
+            .lock()
+            .map(|ids| ids.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many messages arrived without a `Message-ID`: for a sink keeping ids.
+    pub fn without_id(&self) -> usize {
+        self.shared.without_id.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` messages arrived or `deadline` passed; returns what arrived.
@@ -265,6 +334,40 @@ impl Drop for SmtpSink {
             }
         }
     }
+}
+
+/// The value of a message's `Message-ID` header, without its angle brackets. Headers end at the
+/// first empty line; a folded header continues on lines that begin with white space.
+fn message_id(data: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    let mut header = String::new();
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if line.starts_with([' ', '\t']) {
+            header.push_str(line);
+            continue;
+        }
+        if let Some(id) = message_id_of(&header) {
+            return Some(id);
+        }
+        if line.is_empty() {
+            return None;
+        }
+        header.clear();
+        header.push_str(line);
+    }
+    message_id_of(&header)
+}
+
+/// The value of one `Message-ID:` header line, without its angle brackets.
+fn message_id_of(header: &str) -> Option<String> {
+    let (name, value) = header.split_once(':')?;
+    if !name.trim().eq_ignore_ascii_case("message-id") {
+        return None;
+    }
+    let value = value.trim();
+    let value = value.strip_prefix('<').unwrap_or(value);
+    let value = value.strip_suffix('>').unwrap_or(value);
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// Takes the address out of `FROM:<a@b> SIZE=…` / `TO:<a@b>`.
@@ -376,14 +479,12 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 }
                 let acknowledged = reply.is_none();
-                if let Ok(mut messages) = shared.messages.lock() {
-                    messages.push(ReceivedMail {
-                        mail_from: std::mem::take(&mut mail_from),
-                        rcpt_to: std::mem::take(&mut rcpt_to),
-                        data,
-                        acknowledged,
-                    });
-                }
+                shared.take_in(ReceivedMail {
+                    mail_from: std::mem::take(&mut mail_from),
+                    rcpt_to: std::mem::take(&mut rcpt_to),
+                    data,
+                    acknowledged,
+                });
                 if !acknowledged {
                     // Taken in, and the connection dropped before the answer.
                     return Ok(());
@@ -406,5 +507,35 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     .await?
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{message_id, message_id_of};
+
+    #[test]
+    fn reads_the_message_id_header() {
+        assert_eq!(
+            message_id_of("Message-ID: <dossier-event-7-citizen@hoso.example.vn>").as_deref(),
+            Some("dossier-event-7-citizen@hoso.example.vn")
+        );
+        assert_eq!(message_id_of("message-id:<a@b>").as_deref(), Some("a@b"));
+        assert_eq!(message_id_of("Subject: Message-ID: <a@b>"), None);
+        assert_eq!(message_id_of("Message-ID:"), None);
+    }
+
+    #[test]
+    fn finds_the_message_id_among_the_headers_only() {
+        let folded = b"From: a@b\r\nMessage-ID:\r\n <x@y>\r\nSubject: s\r\n\r\nbody\r\n";
+        assert_eq!(message_id(folded).as_deref(), Some("x@y"));
+        let last = b"From: a@b\r\nMessage-ID: <z@y>\r\n\r\nbody\r\n";
+        assert_eq!(message_id(last).as_deref(), Some("z@y"));
+        let in_body = b"From: a@b\r\n\r\nMessage-ID: <x@y>\r\n";
+        assert_eq!(message_id(in_body), None);
+        assert_eq!(
+            message_id(b"Message-ID: <only@header>"),
+            Some("only@header".to_owned())
+        );
     }
 }

@@ -53,7 +53,6 @@
 mod soak_check;
 mod soak_load;
 mod soak_proc;
-mod soak_sink;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,9 +64,9 @@ use bench::{admin_sql, database_url, raise_limits};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
+use ::tests::smtp_sink::SmtpSink;
 use soak_load::{Kind, KindStats, Load, LoadConfig, Pipeline, Stats, p99_ms};
 use soak_proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
-use soak_sink::CountingSink;
 
 #[derive(Parser)]
 #[command(
@@ -321,7 +320,7 @@ async fn report_minute(
     stats: &[KindStats],
     watched: &mut Watched,
     db: &DatabaseConnection,
-    sink: &CountingSink,
+    sink: &SmtpSink,
 ) {
     let n = |k: Kind| stats.get(k as usize).map_or(0, |s| s.count);
     let rate = |k: Kind| n(k) as f64 / seconds;
@@ -459,7 +458,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     })
     .await
     .context("start the carrier sandbox")?;
-    let sink = CountingSink::start()
+    let sink = SmtpSink::start_keeping_ids()
         .await
         .context("start the SMTP receiver")?;
 

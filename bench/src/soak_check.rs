@@ -9,7 +9,7 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::soak_load::{Pipeline, Stage};
-use crate::soak_sink::CountingSink;
+use ::tests::smtp_sink::SmtpSink;
 
 /// A timeline event written from a carrier's record that stands for a scan (`e` is `dossier_events`).
 const CARRIER_SCAN_EVENT: &str = "e.source = 'carrier' AND e.kind IN ('accepted_at_office', \
@@ -54,7 +54,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
 pub async fn run(
     db: &DatabaseConnection,
     pipeline: &Pipeline,
-    sink: &CountingSink,
+    sink: &SmtpSink,
     sandbox: &carrier_sandbox::SandboxHandle,
 ) -> anyhow::Result<Findings> {
     let mut f = Findings::default();
@@ -221,11 +221,7 @@ async fn timelines(
 }
 
 /// Every outbox row done; every e-mail received exactly once, and nothing else received.
-async fn outbox(
-    db: &DatabaseConnection,
-    sink: &CountingSink,
-    f: &mut Findings,
-) -> anyhow::Result<()> {
+async fn outbox(db: &DatabaseConnection, sink: &SmtpSink, f: &mut Findings) -> anyhow::Result<()> {
     let mut not_done = 0;
     let mut kinds = Vec::new();
     for r in rows(
