@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The soak run: 30 minutes of mixed load on PostgreSQL with `dossier serve --no-worker` and a
 # stand-alone `dossier worker`, memory sampled every minute, every dossier checked at the end (see the
-# doc comment of bench/src/soak.rs for what it does and its pass rules). Not run by CI.
+# doc comment of bench/src/bin/soak-bench/main.rs for what it does and its pass rules). Not run by CI.
 #
 # Builds the release binaries, starts the machine's PostgreSQL cluster if it is down (trust auth on
 # 127.0.0.1:5432, user postgres), then runs soak-bench with the arguments given, e.g.

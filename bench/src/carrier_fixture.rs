@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::{admin_sql, database_url};
 use anyhow::Context;
-use bench::{admin_sql, database_url};
 use carrier_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use chrono::Utc;
 use domain::store::Store;

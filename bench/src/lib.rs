@@ -1,6 +1,8 @@
-//! What the benchmark binaries share: databases made on a PostgreSQL server for one run, the server
-//! started with its limits out of the load's reach, and CPU time read from `/proc` ([`cpu`]).
+//! What the benchmark binaries (`src/bin/`) share: databases made on a PostgreSQL server for one run, the
+//! server started with its limits out of the load's reach, CPU time read from `/proc` ([`cpu`]), and the
+//! carrier benchmarks' fixture ([`carrier_fixture`]).
 
+pub mod carrier_fixture;
 pub mod cpu;
 
 use anyhow::Context;

@@ -14,12 +14,10 @@
 //! cargo run --release -p bench --bin ingest-bench -- --db sqlite --db postgres
 //! ```
 
-mod carrier_fixture;
-
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use carrier_fixture::{Db, Fixture};
+use bench::carrier_fixture::{Db, Fixture};
 use clap::Parser;
 use domain::ops::carrier_ingest::{self, CarrierRecord};
 use worker::carrier::{FeedRead, feed_with_overlap};

@@ -18,14 +18,14 @@
 //! (some booked first), `departed` scans one by one and in offline batches, handover records both
 //! ways, verdicts, results, collections at the desk and identity confirmations of the deliveries the
 //! carrier reports — so every dossier travels to `delivered` with the worker ordering parcels, reading
-//! the carrier's feed and e-mailing each step (see `soak_load`). Every minute it prints the requests by kind, their rates,
+//! the carrier's feed and e-mailing each step (see `load.rs`). Every minute it prints the requests by kind, their rates,
 //! errors and p99 latency, each process's resident memory (`VmRSS`) and CPU, the outbox backlog, the
 //! e-mails received, the carrier events stored, and how busy the whole machine was (PostgreSQL, this
 //! process and anything else running count too: a figure to read before trusting the others).
 //!
 //! Then it stops the load, waits (at most `--drain-secs`) until the outbox is empty, every parcel has
 //! finished its journey at the carrier and the worker has read the whole feed, stops the worker and
-//! the server with SIGTERM, and checks the database (see `soak_check`): every dossier made is there,
+//! the server with SIGTERM, and checks the database (see `check.rs`): every dossier made is there,
 //! none else, each in a status that fits what the load last did to it; each status is the `to_status`
 //! of the dossier's last status-changing event and the changes chain; no event twice; scans stored
 //! once; every outbox row delivered, every e-mail received exactly once (the receiver's Message-IDs
@@ -50,9 +50,9 @@
 //! The processes' logs (JSON, warnings and errors only) are written to a directory that is kept when
 //! the run fails or with `--keep`. Nothing personal is printed: counts, not names or phones.
 
-mod soak_check;
-mod soak_load;
-mod soak_proc;
+mod check;
+mod load;
+mod proc;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,8 +65,8 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
 use ::tests::smtp_sink::SmtpSink;
-use soak_load::{Kind, KindStats, Load, LoadConfig, Pipeline, Stats, p99_ms};
-use soak_proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
+use load::{Kind, KindStats, Load, LoadConfig, Pipeline, Stats, p99_ms};
+use proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
 
 #[derive(Parser)]
 #[command(
@@ -412,7 +412,7 @@ async fn report_minute(
 /// Starts everything, runs the load, drains, stops, checks; whether the run passed.
 async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Result<bool> {
     println!("soak-bench: preparing {db_url}");
-    soak_proc::run_to_end(
+    proc::run_to_end(
         {
             let mut c = dossier_command(bin, dir);
             c.args(["seed", "--database-url", db_url]);
@@ -432,7 +432,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     };
     let last_line = |out: String| out.lines().last().unwrap_or_default().trim().to_owned();
     let postal_key = last_line(
-        soak_proc::run_to_end(
+        proc::run_to_end(
             key("postal", Some(("--office", "100000")), "Soak post office"),
             "dossier keys create --role postal",
         )
@@ -441,7 +441,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     let mut agencies = Vec::new();
     for code in &args.agencies {
         let k = last_line(
-            soak_proc::run_to_end(
+            proc::run_to_end(
                 key("agency", Some(("--agency", code)), "Soak agency desk"),
                 "dossier keys create --role agency",
             )
@@ -599,7 +599,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     let peaks: Vec<Option<u64>> = watched
         .processes
         .iter()
-        .map(|p| soak_proc::peak_rss_kib(p.pid))
+        .map(|p| proc::peak_rss_kib(p.pid))
         .collect();
     // The worker first, as an operator would: nothing is left for it to do.
     for p in watched.processes.iter_mut().rev() {
@@ -698,7 +698,7 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
     }
 
     println!("\n== closing checks");
-    let findings = soak_check::run(&db, &pipeline, &sink, &sandbox).await?;
+    let findings = check::run(&db, &pipeline, &sink, &sandbox).await?;
     for line in &findings.lines {
         println!("{line}");
     }
@@ -757,7 +757,7 @@ async fn drain(
             let with_post = pipeline
                 .stages()
                 .iter()
-                .find(|(s, _)| *s == soak_load::Stage::WithPost)
+                .find(|(s, _)| *s == load::Stage::WithPost)
                 .map_or(0, |(_, n)| *n);
             println!("{with_post} results were handed to the post during the load");
             return Ok(());

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::soak_load::{Pipeline, Stage};
+use crate::load::{Pipeline, Stage};
 use ::tests::smtp_sink::SmtpSink;
 
 /// A timeline event written from a carrier's record that stands for a scan (`e` is `dossier_events`).

@@ -13,12 +13,10 @@
 //! cargo run --release -p bench --bin sync-bench -- --db postgres
 //! ```
 
-mod carrier_fixture;
-
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use carrier_fixture::{Db, Fixture};
+use bench::carrier_fixture::{Db, Fixture};
 use clap::Parser;
 use domain::ops::carrier_orders::Quietness;
 use worker::StepOutcome;
