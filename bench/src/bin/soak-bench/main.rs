@@ -53,6 +53,7 @@
 mod check;
 mod load;
 mod proc;
+mod stats;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,8 +66,9 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
 use ::tests::smtp_sink::SmtpSink;
-use load::{Kind, KindStats, Load, LoadConfig, Pipeline, Stats, p99_ms};
+use load::{Load, LoadConfig, Pipeline};
 use proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
+use stats::{Kind, KindStats, Stats, p99_ms};
 
 #[derive(Parser)]
 #[command(
