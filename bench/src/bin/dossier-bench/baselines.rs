@@ -1,6 +1,6 @@
 //! The baselines: pgbench running the service's captured statements and the minimal transaction on
-//! PostgreSQL ([`capture_scripts`], [`pgbench_best`]), and the batched raw insert on SQLite
-//! ([`sqlite_batched_insert`]).
+//! PostgreSQL ([`capture_scripts`], [`pgbench`], the best run kept by [`keep_best`]), and the
+//! batched raw insert on SQLite ([`sqlite_batched_insert`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -203,7 +203,7 @@ pub async fn capture_scripts(
     })
 }
 
-/// The best of pgbench at 8, 16, 32 and 64 clients.
+/// A pgbench run: its rate, and whose CPU it took.
 pub struct Baseline {
     pub tps: f64,
     pub clients: usize,
@@ -215,33 +215,35 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    pub fn print(&self, name: &str) {
+    /// Prints one run, named as the service's runs are (`name [N clients]`), with whose CPU it took.
+    pub fn print_run(&self, name: &str) {
+        let name = format!("{name} [{} clients]", self.clients);
         println!(
-            "{name:<44} {:>10.0} tps  avg latency {:>6.2} ms  (best at {} clients)",
-            self.tps, self.latency_ms, self.clients
+            "{name:<44} {:>10.0} tps  avg latency {:>6.2} ms",
+            self.tps, self.latency_ms
         );
         if let (Some(pg), Some(client)) = (self.pg_cpu_us, self.client_cpu_us) {
             println!("  CPU per transaction: PostgreSQL {pg:.0} µs, pgbench {client:.0} µs");
         }
     }
-}
 
-pub async fn pgbench_best(
-    db_url: &str,
-    scripts: &[String],
-    defines: &[String],
-    seconds: u64,
-) -> anyhow::Result<Baseline> {
-    let mut best: Option<Baseline> = None;
-    for clients in [8, 16, 32, 64] {
-        let run = pgbench(db_url, scripts, defines, clients, seconds).await?;
-        if best.as_ref().is_none_or(|b| run.tps > b.tps) {
-            best = Some(run);
-        }
+    /// Prints the best run of a baseline.
+    pub fn print_best(&self, name: &str) {
+        println!(
+            "  best of {name}: {:.0} tps at {} clients",
+            self.tps, self.clients
+        );
     }
-    best.context("no pgbench run")
 }
 
+/// Keeps `run` in `best` when it ran more transactions per second than the one kept.
+pub fn keep_best(best: &mut Option<Baseline>, run: Baseline) {
+    if best.as_ref().is_none_or(|b| run.tps > b.tps) {
+        *best = Some(run);
+    }
+}
+
+/// One pgbench run of `scripts` (`-M prepared`, no per-transaction log) from `clients` clients.
 pub async fn pgbench(
     db_url: &str,
     scripts: &[String],

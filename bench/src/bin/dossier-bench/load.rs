@@ -1,5 +1,5 @@
 //! The load on the server: one phase of requests from many keep-alive connections ([`run_load`]),
-//! and each phase run from every connection count with the best rate taken ([`best_of`]).
+//! and each phase run from every connection count with the best rate taken ([`best_of`], [`BestOf`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -160,7 +160,8 @@ pub struct Best {
 }
 
 /// Runs `load` from each of `connections` connection counts for `seconds`, printing each run, and
-/// keeps the best rate, as [`pgbench_best`] does for the baselines. Fails on any unexpected answer.
+/// keeps the best rate, as [`crate::baselines::keep_best`] does for the baselines. Fails on any
+/// unexpected answer.
 pub async fn best_of(
     name: &str,
     server: &Server,
@@ -169,22 +170,61 @@ pub async fn best_of(
     seconds: u64,
     expect: u16,
 ) -> anyhow::Result<Best> {
-    let mut best: Option<Best> = None;
-    let mut within_bound: Option<f64> = None;
-    let mut codes = Vec::new();
+    let mut runs = BestOf::new(name, server, load, seconds, expect);
     for &count in connections {
+        runs.run(count).await?;
+    }
+    runs.finish()
+}
+
+/// A phase run from one connection count at a time, the best rate kept: [`best_of`] in steps, so
+/// that a baseline can run at the same count right after each run of the service.
+pub struct BestOf<'a> {
+    name: &'a str,
+    server: &'a Server,
+    load: &'a Load,
+    seconds: u64,
+    expect: u16,
+    best: Option<Best>,
+    within_bound: Option<f64>,
+    codes: Vec<String>,
+}
+
+impl<'a> BestOf<'a> {
+    pub fn new(
+        name: &'a str,
+        server: &'a Server,
+        load: &'a Load,
+        seconds: u64,
+        expect: u16,
+    ) -> Self {
+        Self {
+            name,
+            server,
+            load,
+            seconds,
+            expect,
+            best: None,
+            within_bound: None,
+            codes: Vec::new(),
+        }
+    }
+
+    /// One run from `count` connections, printed. Fails on any unexpected answer.
+    pub async fn run(&mut self, count: usize) -> anyhow::Result<()> {
+        let server = self.server;
         checkpoint(&server.db_url).await?;
         let cpu_before = cpu_seconds(server.pid);
         let own_before = cpu_seconds(std::process::id());
         let on_postgres = server.db_url.starts_with("postgres");
         let pg_before = on_postgres.then(postgres_cpu_seconds).flatten();
         let (phase, made) = run_load(
-            &format!("{name} [{count} conn]"),
+            &format!("{} [{count} conn]", self.name),
             server.port,
-            load.clone(),
+            self.load.clone(),
             count,
-            seconds,
-            expect,
+            self.seconds,
+            self.expect,
         )
         .await?;
         let cpu_after = cpu_seconds(server.pid);
@@ -192,7 +232,7 @@ pub async fn best_of(
         let pg_after = on_postgres.then(postgres_cpu_seconds).flatten();
         phase.print();
         ensure_clean(&phase)?;
-        codes.extend(made);
+        self.codes.extend(made);
         let requests = phase.requests as f64;
         let cpu_us = micros_per(cpu_before, cpu_after, requests);
         let own_us = micros_per(own_before, own_after, requests);
@@ -202,10 +242,17 @@ pub async fn best_of(
             println!("  CPU per request: server {cpu:.0} µs{pg}, this load generator {own:.0} µs");
         }
         if phase.percentile(0.99) < P99_BOUND_MS {
-            within_bound = Some(within_bound.map_or(phase.rate(), |r: f64| r.max(phase.rate())));
+            self.within_bound = Some(
+                self.within_bound
+                    .map_or(phase.rate(), |r: f64| r.max(phase.rate())),
+            );
         }
-        if best.as_ref().is_none_or(|b| phase.rate() > b.phase.rate()) {
-            best = Some(Best {
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| phase.rate() > b.phase.rate())
+        {
+            self.best = Some(Best {
                 phase,
                 connections: count,
                 rate_within_p99_bound: None,
@@ -214,18 +261,24 @@ pub async fn best_of(
                 codes: Vec::new(),
             });
         }
+        Ok(())
     }
-    let mut best = best.context("no connection count to run")?;
-    best.codes = codes;
-    best.rate_within_p99_bound = within_bound;
-    println!(
-        "  best: {:.0} req/s at {} connections, p99 {:.2} ms; best with p99 < {P99_BOUND_MS} ms: {}",
-        best.phase.rate(),
-        best.connections,
-        best.phase.percentile(0.99),
-        within_bound.map_or_else(|| "none".to_owned(), |r| format!("{r:.0} req/s")),
-    );
-    Ok(best)
+
+    /// The best run, with every run's codes; printed.
+    pub fn finish(self) -> anyhow::Result<Best> {
+        let mut best = self.best.context("no connection count to run")?;
+        best.codes = self.codes;
+        best.rate_within_p99_bound = self.within_bound;
+        println!(
+            "  best: {:.0} req/s at {} connections, p99 {:.2} ms; best with p99 < {P99_BOUND_MS} ms: {}",
+            best.phase.rate(),
+            best.connections,
+            best.phase.percentile(0.99),
+            self.within_bound
+                .map_or_else(|| "none".to_owned(), |r| format!("{r:.0} req/s")),
+        );
+        Ok(best)
+    }
 }
 
 /// The `code` of a pickup request's answer.

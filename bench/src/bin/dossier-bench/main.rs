@@ -4,15 +4,18 @@
 //! It starts `dossier serve --no-worker` (the release binary next to this one) on a fresh database and
 //! runs `--rounds` rounds, each alternating the service and its baselines. Each phase of the service
 //! runs from 8, 16, 32 and 64 keep-alive HTTP/1.1 connections (`--connections`), the best rate taken
-//! with its latencies, as the pgbench baselines run at those client counts and take the best:
-//! 1. `POST /api/v1/dossiers`, then the intake baselines: on PostgreSQL pgbench running the service's own
-//!    statement (captured on the wire from the server, see [`pg_capture`]) and the minimal dossier+event
-//!    transaction, each at 8, 16, 32 and 64 clients, the best taken; on SQLite the service's three
-//!    statements per dossier, 64 dossiers per transaction as the service's writer batches them, over
-//!    the same driver, pragmas and allocator;
-//! 2. `GET /api/v1/track/{code}` over every dossier made so far (at least `--codes`), then on PostgreSQL
-//!    pgbench running the service's captured tracking statement over the same codes; on SQLite a
-//!    second server with the tracking cache off reads the same codes (uncached);
+//! with its latencies; on PostgreSQL each of those runs is followed at once by its pgbench baselines at
+//! as many clients (the machine's speed drifts: the two sides of a ratio run seconds apart), the best
+//! of each taken:
+//! 1. `POST /api/v1/dossiers`; on PostgreSQL, after each run, pgbench running the service's own
+//!    statement (captured on the wire from the server, see [`pg_capture`]) and the minimal
+//!    dossier+event transaction; on SQLite, after the phase, the service's three statements per
+//!    dossier, 64 dossiers per transaction as the service's writer batches them, over the same driver,
+//!    pragmas and allocator;
+//! 2. `GET /api/v1/track/{code}` over every dossier made so far (at least `--codes`); on PostgreSQL,
+//!    after each run, pgbench running the service's captured tracking statement over the same codes;
+//!    on SQLite, after the phase, a second server with the tracking cache off reads the same codes
+//!    (uncached);
 //! 3. tracking while pickup requests are written (a quarter of the connections write).
 //!
 //! Any answer but the expected one fails the run. It prints each round, then per figure the median and
@@ -44,9 +47,9 @@ use clap::{Parser, ValueEnum};
 use serde_json::json;
 
 use baselines::{
-    MINIMAL_TXN_PG, capture_scripts, number_codes, pgbench_best, sqlite_batched_insert,
+    MINIMAL_TXN_PG, capture_scripts, keep_best, number_codes, pgbench, sqlite_batched_insert,
 };
-use load::{Load, P99_BOUND_MS, best_of, ensure_clean, request_body, run_load};
+use load::{BestOf, Load, P99_BOUND_MS, best_of, ensure_clean, request_body, run_load};
 use server::{peak_rss_kib, start_server};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -220,16 +223,40 @@ async fn run(
     let mut codes: Vec<String> = Vec::new();
     for round in 1..=args.rounds {
         println!("\n-- round {round}");
-        // Intake: the service, then its baselines.
-        let intake = best_of(
-            "POST /api/v1/dossiers",
-            &server,
-            &create,
-            &args.connections,
-            args.seconds,
-            201,
-        )
-        .await?;
+        // Intake: the service from each connection count; on PostgreSQL each run is followed at once
+        // by its baselines at as many clients, so that the two sides of a ratio run seconds apart on
+        // a machine whose speed drifts.
+        let pg_scripts = scripts
+            .as_ref()
+            .filter(|_| args.db == Db::Postgres && !args.service_only);
+        let mut intake = BestOf::new("POST /api/v1/dossiers", &server, &create, args.seconds, 201);
+        let (mut minimal, mut own) = (None, None);
+        for &count in &args.connections {
+            intake.run(count).await?;
+            if let Some(scripts) = pg_scripts {
+                let run = pgbench(
+                    db_url,
+                    &[MINIMAL_TXN_PG.to_owned()],
+                    &[],
+                    count,
+                    args.baseline_seconds,
+                )
+                .await?;
+                run.print_run("pgbench: minimal dossier+event transaction");
+                keep_best(&mut minimal, run);
+                let run = pgbench(
+                    db_url,
+                    &scripts.intake,
+                    &scripts.intake_defines,
+                    count,
+                    args.baseline_seconds,
+                )
+                .await?;
+                run.print_run("pgbench: the service's captured intake");
+                keep_best(&mut own, run);
+            }
+        }
+        let intake = intake.finish()?;
         codes.extend(intake.codes);
         figures.add("intake: service req/s", intake.phase.rate());
         figures.add("intake: service p99 ms", intake.phase.percentile(0.99));
@@ -248,25 +275,11 @@ async fn run(
             figures.add("intake: PostgreSQL CPU µs per request", per_request);
         }
         let intake = intake.phase;
-        match (&args.db, &scripts) {
+        match (&args.db, minimal.zip(own)) {
             _ if args.service_only => {}
-            (Db::Postgres, Some(scripts)) => {
-                let minimal = pgbench_best(
-                    db_url,
-                    &[MINIMAL_TXN_PG.to_owned()],
-                    &[],
-                    args.baseline_seconds,
-                )
-                .await?;
-                minimal.print("pgbench: minimal dossier+event transaction");
-                let own = pgbench_best(
-                    db_url,
-                    &scripts.intake,
-                    &scripts.intake_defines,
-                    args.baseline_seconds,
-                )
-                .await?;
-                own.print("pgbench: the service's captured intake");
+            (Db::Postgres, Some((minimal, own))) => {
+                minimal.print_best("pgbench: minimal dossier+event transaction");
+                own.print_best("pgbench: the service's captured intake");
                 figures.add(
                     "intake: pgbench minimal txn tps (best clients)",
                     minimal.tps,
@@ -313,15 +326,28 @@ async fn run(
             Db::Sqlite => format!("GET /api/v1/track ({} codes, cache on)", tracked.len()),
             Db::Postgres => format!("GET /api/v1/track ({} codes)", tracked.len()),
         };
-        let track = best_of(
-            &name,
-            &server,
-            &Load::Track(tracked.clone()),
-            &args.connections,
-            args.seconds,
-            200,
-        )
-        .await?;
+        // On PostgreSQL each run is followed at once by pgbench reading the same codes with the
+        // service's statement at as many clients.
+        let pg_track = match pg_scripts {
+            Some(scripts) => {
+                let mut defines = scripts.track_defines.clone();
+                defines.push(format!("codes={}", number_codes(db_url, &tracked).await?));
+                Some((std::slice::from_ref(&scripts.track), defines))
+            }
+            None => None,
+        };
+        let track_load = Load::Track(tracked.clone());
+        let mut track = BestOf::new(&name, &server, &track_load, args.seconds, 200);
+        let mut own_track = None;
+        for &count in &args.connections {
+            track.run(count).await?;
+            if let Some((script, defines)) = &pg_track {
+                let run = pgbench(db_url, script, defines, count, args.baseline_seconds).await?;
+                run.print_run("pgbench: the service's captured tracking");
+                keep_best(&mut own_track, run);
+            }
+        }
+        let track = track.finish()?;
         let track_connections = track.connections;
         if let Some(per_request) = track.cpu_us {
             figures.add("tracking: server CPU µs per request", per_request);
@@ -334,24 +360,15 @@ async fn run(
             track.rate_within_p99_bound.unwrap_or(0.0),
         );
         let track = track.phase;
-        match (&args.db, &scripts, &uncached) {
+        match (&args.db, own_track, &uncached) {
             _ if args.service_only => {
                 figures.add("tracking: service req/s", track.rate());
                 figures.add("tracking: service p99 ms", track.percentile(0.99));
             }
-            (Db::Postgres, Some(scripts), _) => {
+            (Db::Postgres, Some(own), _) => {
                 figures.add("tracking: service req/s", track.rate());
                 figures.add("tracking: service p99 ms", track.percentile(0.99));
-                let mut defines = scripts.track_defines.clone();
-                defines.push(format!("codes={}", number_codes(db_url, &tracked).await?));
-                let own = pgbench_best(
-                    db_url,
-                    std::slice::from_ref(&scripts.track),
-                    &defines,
-                    args.baseline_seconds,
-                )
-                .await?;
-                own.print("pgbench: the service's captured tracking");
+                own.print_best("pgbench: the service's captured tracking");
                 if let Some(per_transaction) = own.pg_cpu_us {
                     figures.add(
                         "tracking: pgbench: PostgreSQL CPU µs per transaction",
