@@ -1,6 +1,7 @@
-//! What the benchmark binaries (`src/bin/`) share: databases made on a PostgreSQL server for one run, the
-//! server started with its limits out of the load's reach, CPU time read from `/proc` ([`cpu`]), and the
-//! carrier benchmarks' fixture ([`carrier_fixture`]).
+//! What the benchmark binaries (`src/bin/`) share: databases made on a PostgreSQL server for one run
+//! and checkpointed before each measured run, the server started with its limits out of the load's
+//! reach, CPU time read from `/proc` ([`cpu`]), and the carrier benchmarks' fixture
+//! ([`carrier_fixture`]).
 
 pub mod carrier_fixture;
 pub mod cpu;
@@ -42,4 +43,13 @@ pub fn raise_limits(command: &mut tokio::process::Command) {
     ] {
         command.env(format!("DOSSIER__LIMITS__{limit}"), "1000000000");
     }
+}
+
+/// Writes PostgreSQL's dirty pages out before a measured run (`CHECKPOINT`), so that no run of the
+/// service or of a baseline pays for the writes of the one before it.
+pub async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
+    if !db_url.starts_with("postgres") {
+        return Ok(());
+    }
+    admin_sql(db_url, "CHECKPOINT".to_owned()).await
 }

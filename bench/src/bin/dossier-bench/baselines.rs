@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bench::admin_sql;
+use bench::checkpoint;
 use bench::cpu::{finished_children_cpu_seconds, micros_per, postgres_cpu_seconds};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -15,15 +15,6 @@ use serde_json::{Value, json};
 use crate::load::{Phase, request_body};
 use crate::pg_capture;
 use crate::server::start_server;
-
-/// Writes PostgreSQL's dirty pages out before a measured run (`CHECKPOINT`), so that no run of the
-/// service or of a baseline pays for the writes of the one before it.
-pub async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
-    if !db_url.starts_with("postgres") {
-        return Ok(());
-    }
-    admin_sql(db_url, "CHECKPOINT".to_owned()).await
-}
 
 /// The smallest honest transaction a pickup request needs: its dossier row and its first event,
 /// committed together. (JSON keeps a space after each colon: pgbench reads `:name` as a variable.)

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::checkpoint;
 use bench::cpu::{cpu_seconds, micros_per, postgres_cpu_seconds};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::baselines::checkpoint;
 use crate::http1;
 use crate::server::Server;
 
