@@ -117,9 +117,7 @@ impl Shared {
             reached: Mutex::default(),
         }
     }
-}
 
-impl Shared {
     /// Keeps what the sink keeps of a message taken in.
     fn take_in(&self, mail: ReceivedMail) {
         match self.keep {

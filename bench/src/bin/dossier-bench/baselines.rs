@@ -210,7 +210,7 @@ impl Baseline {
     pub fn print_run(&self, name: &str) {
         let name = format!("{name} [{} clients]", self.clients);
         println!(
-            "{name:<44} {:>10.0} tps  avg latency {:>6.2} ms",
+            "{name:<58} {:>10.0} tps  avg latency {:>6.2} ms",
             self.tps, self.latency_ms
         );
         if let (Some(pg), Some(client)) = (self.pg_cpu_us, self.client_cpu_us) {
