@@ -11,8 +11,9 @@ use bench::checkpoint;
 use bench::cpu::{finished_children_cpu_seconds, micros_per, postgres_cpu_seconds};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
+use tests::valid_request;
 
-use crate::load::{Phase, request_body};
+use crate::load::Phase;
 use crate::pg_capture;
 use crate::server::start_server;
 
@@ -95,7 +96,7 @@ pub async fn capture_scripts(
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}", server.port);
     let request = |phone: &str| {
-        let mut body = request_body();
+        let mut body = valid_request();
         body["applicant"]["phone"] = json!(phone);
         client
             .post(format!("{base}/api/v1/dossiers"))

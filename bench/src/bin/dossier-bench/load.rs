@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use bench::checkpoint;
 use bench::cpu::{cpu_seconds, micros_per, postgres_cpu_seconds};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::http1;
 use crate::server::Server;
@@ -285,20 +285,6 @@ impl<'a> BestOf<'a> {
 pub fn code_of(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     Some(v.get("code")?.as_str()?.to_owned())
-}
-
-pub fn request_body() -> Value {
-    json!({
-        "procedure_code": "1.001612",
-        "agency_code": "UBND-P-HOANKIEM",
-        "service_mode": "send_and_return",
-        "applicant": {"full_name": "Nguyễn Văn An", "phone": "0912345678", "email": "an@example.vn", "id_number": "001090012345"},
-        "pickup_address": {"line": "12 Tràng Tiền", "ward_code": "00070", "province_code": "01"},
-        "return_address": null,
-        "documents": [{"name": "Tờ khai đăng ký", "original": true, "copies": 1}],
-        "with_appointment": false,
-        "fee_exemption": "none"
-    })
 }
 
 pub fn ensure_clean(phase: &Phase) -> anyhow::Result<()> {

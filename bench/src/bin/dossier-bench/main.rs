@@ -45,11 +45,12 @@ use bench::{admin_sql, database_url};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use serde_json::json;
+use tests::valid_request;
 
 use baselines::{
     MINIMAL_TXN_PG, capture_scripts, keep_best, number_codes, pgbench, sqlite_batched_insert,
 };
-use load::{BestOf, Load, P99_BOUND_MS, best_of, ensure_clean, request_body, run_load};
+use load::{BestOf, Load, P99_BOUND_MS, best_of, ensure_clean, run_load};
 use server::{peak_rss_kib, start_server};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -209,7 +210,7 @@ async fn run(
         "dossier-bench: {:?}, {:?} connections, {} s per run, {} rounds, server pid {}",
         args.db, args.connections, args.seconds, args.rounds, server.pid
     );
-    let mut template = request_body();
+    let mut template = valid_request();
     template["applicant"]["phone"] = json!("PHONE");
     let template = serde_json::to_string(&template)?;
     let (head, tail) = template
