@@ -8,6 +8,7 @@ use domain::store::Store;
 use entity::enums::Role;
 use tokio::sync::watch;
 
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -55,7 +55,7 @@ mod load;
 mod proc;
 mod stats;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,6 +131,21 @@ struct Args {
     /// Keep the database and the logs.
     #[arg(long)]
     keep: bool,
+    /// The `dossier` binary the worker runs (by default the one beside this binary, as `serve`): a
+    /// build with `--features system-allocator`, under a heap profiler (`scripts/worker-heap.sh`).
+    #[arg(long)]
+    worker_bin: Option<PathBuf>,
+    /// `NAME=VALUE` for the worker's environment only (repeatable), such as a heap profiler's
+    /// `LD_PRELOAD`.
+    #[arg(long = "worker-env", value_name = "NAME=VALUE", value_parser = name_and_value)]
+    worker_env: Vec<(String, String)>,
+}
+
+fn name_and_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }
 
 /// The load generator's own allocator, as the service's.
@@ -139,7 +154,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
     // Minute 0 is sampled before any load: a warm-up of at least a minute keeps it out of the
     // baseline, and a sample after the warm-up is needed to judge anything.
     if args.warmup_minutes == 0 || args.warmup_minutes >= args.minutes {
@@ -155,6 +170,11 @@ async fn main() -> anyhow::Result<()> {
             "{} not found: run `cargo build --release -p dossier -p bench --bins` first",
             bin.display()
         );
+    }
+    // The processes run in a directory of their own: the worker's binary by its whole path.
+    if let Some(worker_bin) = &mut args.worker_bin {
+        *worker_bin = std::fs::canonicalize(&*worker_bin)
+            .with_context(|| format!("--worker-bin {}", worker_bin.display()))?;
     }
     let dir = tempfile::Builder::new().prefix("soak-").tempdir()?;
     let name = format!("soak_{}", std::process::id());
@@ -481,8 +501,9 @@ async fn run(args: &Args, bin: &Path, db_url: &str, dir: &Path) -> anyhow::Resul
 
     let metrics_port = free_port()?;
     let c = sandbox.config();
-    let mut worker = dossier_command(bin, dir);
+    let mut worker = dossier_command(args.worker_bin.as_deref().unwrap_or(bin), dir);
     worker
+        .envs(args.worker_env.iter().map(|(name, value)| (name, value)))
         .env("DOSSIER__SMTP__URL", sink.url())
         .env("DOSSIER__CARRIER__BASE_URL", sandbox.base_url())
         .env("DOSSIER__CARRIER__CONSUMER_KEY", &c.consumer_key)
