@@ -43,6 +43,8 @@ bench/scripts/soak.sh "$@" \
 # The worker closed the pipe when it ended; a worker that never started never opened it.
 for _ in $(seq 100); do kill -0 $reader 2>/dev/null || break; sleep 0.2; done
 if kill -0 $reader 2>/dev/null; then
+  # Opened for reading and writing, the pipe does not block: the reader gets its end of file.
+  exec 3<>"$fifo" && exec 3>&-
   echo "no heap profile: the worker did not run under the profiler" >&2
   exit 1
 fi
