@@ -132,7 +132,7 @@ struct Args {
     #[arg(long)]
     keep: bool,
     /// The `dossier` binary the worker runs (by default the one beside this binary, as `serve`): a
-    /// build with `--features system-allocator`, under a heap profiler (`scripts/worker-heap.sh`).
+    /// build with `--features system-allocator`, under a heap profiler (`bench/scripts/worker-heap.sh`).
     #[arg(long)]
     worker_bin: Option<PathBuf>,
     /// `NAME=VALUE` for the worker's environment only (repeatable), such as a heap profiler's
