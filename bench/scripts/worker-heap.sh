@@ -23,8 +23,7 @@ if command -v zstd >/dev/null; then compress="zstd -q -c" ext=zst; else compress
 
 cargo build --release -p dossier -p bench --bins --features dossier/system-allocator
 cp target/release/dossier target/release/dossier-system-allocator
-# The release binary as it was (cargo keeps both builds, so this only puts it back).
-cargo build --release -p dossier -p bench --bins
+# soak.sh builds first: that puts the release binary back (cargo keeps both builds).
 
 out=target/worker-heap
 rm -rf "$out" && mkdir -p "$out"
