@@ -204,6 +204,10 @@ pub struct Baseline {
     pub pg_cpu_us: Option<f64>,
     /// pgbench's own CPU time per transaction, in µs.
     pub client_cpu_us: Option<f64>,
+    /// Transactions run.
+    pub transactions: f64,
+    /// The relay's CPU time per transaction, in µs, when pgbench ran through one.
+    pub relay_cpu_us: Option<f64>,
 }
 
 impl Baseline {
@@ -215,7 +219,14 @@ impl Baseline {
             self.tps, self.latency_ms
         );
         if let (Some(pg), Some(client)) = (self.pg_cpu_us, self.client_cpu_us) {
-            println!("  CPU per transaction: PostgreSQL {pg:.0} µs, pgbench {client:.0} µs");
+            match self.relay_cpu_us {
+                Some(relay) => println!(
+                    "  CPU per transaction: PostgreSQL {pg:.0} µs, pgbench {client:.0} µs, relay {relay:.0} µs"
+                ),
+                None => {
+                    println!("  CPU per transaction: PostgreSQL {pg:.0} µs, pgbench {client:.0} µs")
+                }
+            }
         }
     }
 
@@ -305,6 +316,8 @@ pub async fn pgbench(
         latency_ms: value_after("latency average").unwrap_or(0.0),
         pg_cpu_us: micros_per(pg_before, pg_after, transactions),
         client_cpu_us: micros_per(client_before, client_after, transactions),
+        transactions,
+        relay_cpu_us: None,
     })
 }
 

@@ -34,6 +34,7 @@ mod baselines;
 mod http1;
 mod load;
 mod pg_capture;
+mod relay;
 mod server;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use bench::cpu::micros_per;
 use bench::{admin_sql, database_url};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
@@ -51,6 +53,7 @@ use baselines::{
     MINIMAL_TXN_PG, capture_scripts, keep_best, number_codes, pgbench, sqlite_batched_insert,
 };
 use load::{BestOf, Load, P99_BOUND_MS, best_of, ensure_clean, run_load};
+use relay::Relay;
 use server::{peak_rss_kib, start_server};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -93,6 +96,10 @@ struct Args {
     /// `NAME=VALUE` set in the server's environment only (as `TOKIO_WORKER_THREADS=1`); repeatable.
     #[arg(long, value_parser = parse_env)]
     server_env: Vec<(String, String)>,
+    /// On PostgreSQL, also run each tracking baseline through a relay that only passes bytes on
+    /// (HAProxy, Debian package `haproxy`): the rate a process in the middle leaves on this machine.
+    #[arg(long)]
+    relay: bool,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -337,16 +344,33 @@ async fn run(
             }
             None => None,
         };
+        let mut relay = match &pg_track {
+            Some(_) if args.relay => Some(Relay::start(db_url).await?),
+            _ => None,
+        };
         let track_load = Load::Track(tracked.clone());
         let mut track = BestOf::new(&name, &server, &track_load, args.seconds, 200);
         let mut own_track = None;
+        let mut relayed_track = None;
         for &count in &args.connections {
             track.run(count).await?;
             if let Some((script, defines)) = &pg_track {
                 let run = pgbench(db_url, script, defines, count, args.baseline_seconds).await?;
                 run.print_run("pgbench: the service's captured tracking");
                 keep_best(&mut own_track, run);
+                if let Some(relay) = relay.as_mut() {
+                    relay.ensure_running()?;
+                    let before = relay.cpu_seconds();
+                    let mut run =
+                        pgbench(&relay.url, script, defines, count, args.baseline_seconds).await?;
+                    run.relay_cpu_us = micros_per(before, relay.cpu_seconds(), run.transactions);
+                    run.print_run("pgbench: the same, through a relay");
+                    keep_best(&mut relayed_track, run);
+                }
             }
+        }
+        if let Some(relay) = relay {
+            relay.stop().await?;
         }
         let track = track.finish()?;
         let track_connections = track.connections;
@@ -384,6 +408,24 @@ async fn run(
                     "tracking: service / its own statements %",
                     100.0 * track.rate() / own.tps,
                 );
+                if let Some(relayed) = relayed_track {
+                    relayed.print_best("pgbench: the same, through a relay");
+                    figures.add(
+                        "tracking: pgbench through a relay tps (best clients)",
+                        relayed.tps,
+                    );
+                    if let Some(per_transaction) = relayed.relay_cpu_us {
+                        figures.add("tracking: relay CPU µs per transaction", per_transaction);
+                    }
+                    figures.add(
+                        "tracking: pgbench through a relay / direct %",
+                        100.0 * relayed.tps / own.tps,
+                    );
+                    figures.add(
+                        "tracking: service / pgbench through a relay %",
+                        100.0 * track.rate() / relayed.tps,
+                    );
+                }
             }
             (_, _, Some(uncached)) => {
                 figures.add("tracking: service, cache on, req/s", track.rate());
