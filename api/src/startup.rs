@@ -202,7 +202,7 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound port")?
             .port();
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             allow_private_webhooks: settings.webhooks.allow_private_networks,
             carrier_sync: settings
                 .carrier
@@ -237,7 +237,7 @@ impl Application {
                 },
             }),
             complaint_answer_days: settings.complaints.answer_working_days,
-        };
+        });
         Ok(Self {
             port,
             listener,

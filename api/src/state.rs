@@ -5,9 +5,26 @@ use std::sync::Arc;
 use domain::store::Store;
 use secrecy::SecretSlice;
 
-/// Shared by all handlers; cheap to clone.
+/// Shared by all handlers: one reference count to clone (every request carries a clone).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub store: Store,
     /// The address people reach the service at, for links (tracking URLs, label QR codes).
     pub public_base_url: Arc<str>,
