@@ -142,6 +142,11 @@ impl Figures {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.relay && (args.db != Db::Postgres || args.service_only) {
+        bail!(
+            "--relay runs the PostgreSQL baselines again: it needs --db postgres, without --service-only"
+        );
+    }
     let exe = std::env::current_exe()?;
     let server_bin = exe.with_file_name("dossier");
     if !server_bin.exists() {
