@@ -1,7 +1,7 @@
 //! What the benchmark binaries (`src/bin/`) share: databases made on a PostgreSQL server for one run
 //! and checkpointed before each measured run, the server started with its limits out of the load's
-//! reach, CPU time read from `/proc` ([`cpu`]), and the carrier benchmarks' fixture
-//! ([`carrier_fixture`]).
+//! reach, CPU time read from `/proc` ([`cpu`]), free ports and `NAME=VALUE` options for child
+//! processes, and the carrier benchmarks' fixture ([`carrier_fixture`]).
 
 pub mod carrier_fixture;
 pub mod cpu;
@@ -52,4 +52,18 @@ pub async fn checkpoint(db_url: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     admin_sql(db_url, "CHECKPOINT".to_owned()).await
+}
+
+/// A free port on the loopback (free when asked; the child binds it right after).
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Reads a command-line `NAME=VALUE` (a variable for one child process's environment).
+pub fn name_and_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }

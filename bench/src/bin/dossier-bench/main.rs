@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use bench::cpu::micros_per;
-use bench::{admin_sql, database_url};
+use bench::{admin_sql, database_url, name_and_value};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use serde_json::json;
@@ -94,18 +94,12 @@ struct Args {
     #[arg(long)]
     db_pool: Option<u32>,
     /// `NAME=VALUE` set in the server's environment only (as `TOKIO_WORKER_THREADS=1`); repeatable.
-    #[arg(long, value_parser = parse_env)]
+    #[arg(long, value_parser = name_and_value)]
     server_env: Vec<(String, String)>,
     /// On PostgreSQL, also run each tracking baseline through a relay that only passes bytes on
     /// (HAProxy, Debian package `haproxy`): the rate a process in the middle leaves on this machine.
     #[arg(long)]
     relay: bool,
-}
-
-fn parse_env(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 /// The service's allocator (the `dossier` binary's), so the SQLite baseline runs as the service does.

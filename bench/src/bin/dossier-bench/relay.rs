@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bench::cpu::cpu_seconds;
-
-use crate::server::free_port;
+use bench::free_port;
 
 /// A running HAProxy that relays one port to PostgreSQL; killed when dropped, but [`Relay::stop`]
 /// is the way to end it.

@@ -61,13 +61,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bench::cpu::{cpu_seconds, machine_ticks};
-use bench::{admin_sql, database_url, raise_limits};
+use bench::{admin_sql, database_url, free_port, name_and_value, raise_limits};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
 use ::tests::smtp_sink::SmtpSink;
 use load::{Load, LoadConfig, Pipeline};
-use proc::{Process, dossier_command, free_port, rss_kib, wait_ready};
+use proc::{Process, dossier_command, rss_kib, wait_ready};
 use stats::{Kind, KindStats, Stats, p99_ms};
 
 #[derive(Parser)]
@@ -139,13 +139,6 @@ struct Args {
     /// `LD_PRELOAD`.
     #[arg(long = "worker-env", value_name = "NAME=VALUE", value_parser = name_and_value)]
     worker_env: Vec<(String, String)>,
-}
-
-fn name_and_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
-    }
 }
 
 /// The load generator's own allocator, as the service's.

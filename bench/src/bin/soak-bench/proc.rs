@@ -197,12 +197,6 @@ fn status_field_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// A free port on the loopback (free when asked; the child binds it right after).
-pub fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// Waits (up to `within`) until `GET {url}` answers 2xx.
 pub async fn wait_ready(url: &str, within: Duration) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
