@@ -1,5 +1,6 @@
 //! The dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9) and the receipt for the money collected
-//! (Biên lai, Decision 45 Art. 6.5 and 11) as one A4 page each, in Vietnamese, drawn with krilla like
+//! (Biên lai, Decision 45 Art. 6.5 and 11) as PDFs of one A4 page per parcel the citizen sends (the
+//! dossier's, then each supplement's), in Vietnamese, drawn with krilla like
 //! the handover record: text stays text in the embedded DejaVu Sans, the QR code (the dossier's
 //! tracking page, no personal data) and the item code's Code 128 barcode are vector rectangles.
 
@@ -45,9 +46,11 @@ pub struct SlipPdfDocument {
     pub copies: i64,
 }
 
-/// Everything printed on a dossier slip.
+/// Everything printed on a dossier slip, or on a supplement's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlipPdfData {
+    /// `Some(n)` for the slip of the n-th supplement sent by post (Phiếu gửi hồ sơ bổ sung).
+    pub supplement: Option<usize>,
     /// The dossier's tracking page: what the QR code carries.
     pub qr_url: String,
     pub dossier_code: String,
@@ -74,6 +77,8 @@ pub struct SlipPdfData {
 /// Everything printed on a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptPdfData {
+    /// `Some(n)` for the postage of the n-th supplement sent by post.
+    pub supplement: Option<usize>,
     pub qr_url: String,
     /// The receipt's number.
     pub number: String,
@@ -92,10 +97,11 @@ pub struct ReceiptPdfData {
     pub collected_at: DateTime<FixedOffset>,
 }
 
-/// Renders one A4 page with `draw`.
-fn one_page(
+/// Renders a PDF of one A4 page per item of `pages`, each drawn with `draw`.
+fn a4_pages<T>(
     title: &str,
-    draw: impl FnOnce(&mut Pen<'_, '_>) -> Result<(), LabelError>,
+    pages: &[T],
+    draw: impl Fn(&mut Pen<'_, '_>, &T) -> Result<(), LabelError>,
 ) -> Result<Vec<u8>, LabelError> {
     let page_size = Size::from_wh(PAGE_WIDTH_MM * PT_PER_MM, PAGE_HEIGHT_MM * PT_PER_MM)
         .ok_or_else(|| LabelError::Pdf("the page size is invalid".into()))?;
@@ -111,20 +117,22 @@ fn one_page(
             .title(title.to_owned())
             .language("vi".to_owned()),
     );
-    let mut page = document.start_page_with(PageSettings::new(page_size));
-    let mut surface = page.surface();
-    surface.push_transform(&Transform::from_scale(PT_PER_MM, PT_PER_MM));
-    let result = {
-        let mut pen = Pen {
-            surface: &mut surface,
-            fonts: &fonts,
+    for item in pages {
+        let mut page = document.start_page_with(PageSettings::new(page_size));
+        let mut surface = page.surface();
+        surface.push_transform(&Transform::from_scale(PT_PER_MM, PT_PER_MM));
+        let result = {
+            let mut pen = Pen {
+                surface: &mut surface,
+                fonts: &fonts,
+            };
+            draw(&mut pen, item)
         };
-        draw(&mut pen)
-    };
-    surface.pop();
-    surface.finish();
-    page.finish();
-    result?;
+        surface.pop();
+        surface.finish();
+        page.finish();
+        result?;
+    }
     document
         .finish()
         .map_err(|e| LabelError::Pdf(format!("{e:?}")))
@@ -243,18 +251,28 @@ fn signatures(pen: &mut Pen<'_, '_>, top: f32, headings: [&str; 2]) {
     }
 }
 
-/// The dossier slip as a one-page PDF.
-pub fn render_slip_pdf(data: &SlipPdfData) -> Result<Vec<u8>, LabelError> {
-    let qr = qr::encode(data.qr_url.as_bytes())?;
-    one_page(
-        &format!("Phiếu gửi hồ sơ {}", data.dossier_code),
-        |pen| {
-            let mut y = heading(
-                pen,
-                &data.office_name,
-                "PHIẾU GỬI HỒ SƠ",
-                "(Thông tư số 17/2017/TT-BTTTT, Điều 9; Quyết định số 45/2016/QĐ-TTg)",
-            );
+/// The slips of a dossier as one PDF, a page each: the dossier's, then its supplements'.
+pub fn render_slip_pdf(pages: &[SlipPdfData]) -> Result<Vec<u8>, LabelError> {
+    let code = pages.first().map_or("", |p| p.dossier_code.as_str());
+    a4_pages(
+        &format!("Phiếu gửi hồ sơ {code}"),
+        pages,
+        |pen, data| {
+            let qr = qr::encode(data.qr_url.as_bytes())?;
+            let (title, subtitle) = match data.supplement {
+                None => (
+                    "PHIẾU GỬI HỒ SƠ".to_owned(),
+                    "(Thông tư số 17/2017/TT-BTTTT, Điều 9; Quyết định số 45/2016/QĐ-TTg)"
+                        .to_owned(),
+                ),
+                Some(n) => (
+                    "PHIẾU GỬI HỒ SƠ BỔ SUNG".to_owned(),
+                    format!(
+                        "(lần {n} — Thông tư số 17/2017/TT-BTTTT, Điều 9; Quyết định số 45/2016/QĐ-TTg)"
+                    ),
+                ),
+            };
+            let mut y = heading(pen, &data.office_name, &title, &subtitle);
             // The codes, the barcode and the QR code.
             qr_code(pen, &qr, PAGE_WIDTH_MM - MARGIN - QR_SIDE, y - 4.0);
             y = field(pen, y + 2.0, "Mã hồ sơ:", &data.dossier_code);
@@ -367,10 +385,11 @@ pub fn render_slip_pdf(data: &SlipPdfData) -> Result<Vec<u8>, LabelError> {
     )
 }
 
-/// The receipt as a one-page PDF.
-pub fn render_receipt_pdf(data: &ReceiptPdfData) -> Result<Vec<u8>, LabelError> {
-    let qr = qr::encode(data.qr_url.as_bytes())?;
-    one_page(&format!("Biên lai {}", data.number), |pen| {
+/// The receipts of a dossier as one PDF, a page each: the dossier's, then its supplements'.
+pub fn render_receipt_pdf(pages: &[ReceiptPdfData]) -> Result<Vec<u8>, LabelError> {
+    let number = pages.first().map_or("", |p| p.number.as_str());
+    a4_pages(&format!("Biên lai {number}"), pages, |pen, data| {
+        let qr = qr::encode(data.qr_url.as_bytes())?;
         let mut y = heading(
             pen,
             &data.office_name,
@@ -411,8 +430,12 @@ pub fn render_receipt_pdf(data: &ReceiptPdfData) -> Result<Vec<u8>, LabelError> 
         }
         y += row;
         pen.rule(MARGIN, y, CONTENT_WIDTH);
+        let postage = match data.supplement {
+            None => "Cước dịch vụ bưu chính".to_owned(),
+            Some(n) => format!("Cước dịch vụ bưu chính (hồ sơ bổ sung lần {n})"),
+        };
         let lines = [
-            ("Cước dịch vụ bưu chính".to_owned(), data.postage_vnd),
+            (postage, data.postage_vnd),
             (
                 format!("Lệ phí thu hộ {}", data.agency_name),
                 data.admin_fee_vnd,
@@ -453,6 +476,7 @@ mod tests {
     #[test]
     fn a_slip_with_many_documents_is_one_page_with_its_text() {
         let data = SlipPdfData {
+            supplement: None,
             qr_url: "https://dossier.vnpost.vn/t/7KQ2M".into(),
             dossier_code: "7KQ2M-4XZ9P".into(),
             item_code: Some("RR123456785VN".into()),
@@ -483,7 +507,7 @@ mod tests {
             exemption: None,
             accepted_at: None,
         };
-        let pdf = render_slip_pdf(&data).expect("pdf");
+        let pdf = render_slip_pdf(&[data]).expect("pdf");
         assert!(pdf.starts_with(b"%PDF-"));
     }
 }

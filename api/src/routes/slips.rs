@@ -1,10 +1,12 @@
 //! The papers a citizen keeps (API.md "Documents, fees, slips"): `GET /api/v1/dossiers/{code}/slip.pdf`,
 //! the dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9), and `GET /api/v1/dossiers/{code}/receipt.pdf`,
-//! the receipt for the postage and the admin fee collected on the agency's behalf. For the citizen's
-//! token or staff who may see the dossier, answered like the dossier view (401, 403, 404).
+//! the receipt for the postage and the admin fee collected on the agency's behalf. A supplement sent by
+//! post is "picked up, handed over and confirmed like the first" (API.md "Supplements by post"), so it
+//! gets a slip and a receipt of its own: a further page of each PDF. For the citizen's token or staff
+//! who may see the dossier, answered like the dossier view (401, 403, 404).
 
 use domain::ops::access::Actor;
-use domain::ops::slips::SlipRecord;
+use domain::ops::slips::{SlipRecord, SupplementSlip};
 use entity::enums::{FeeExemption, ServiceMode};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Binary};
@@ -22,7 +24,7 @@ use crate::state::AppState;
 
 #[derive(ApiResponse)]
 enum PaperResponse {
-    /// One A4 page, in Vietnamese, text embedded.
+    /// One A4 page per paper (the dossier's, then each supplement's), in Vietnamese, text embedded.
     #[oai(status = 200, content_type = "application/pdf")]
     Ok(
         Binary<Vec<u8>>,
@@ -117,6 +119,7 @@ fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
         email: r.agency.as_ref().and_then(|a| a.email.clone()),
     };
     SlipPdfData {
+        supplement: None,
         qr_url,
         dossier_code: r.dossier.code.clone(),
         item_code: r.item_code(),
@@ -143,6 +146,40 @@ fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
     }
 }
 
+/// A supplement's slip: the dossier's parties and procedure, the documents the citizen sends, where
+/// they are collected (the supplement's own pickup address, when it has one), its parcel's item code,
+/// its postage and the time of its pickup.
+fn supplement_slip_data(r: &SlipRecord, s: &SupplementSlip, qr_url: String) -> SlipPdfData {
+    let mut data = slip_data(r, qr_url);
+    let row = &s.supplement;
+    if row.pickup_line.is_some() {
+        data.sender.address_lines = address_lines(
+            row.pickup_line.as_deref(),
+            row.pickup_ward_code.as_deref(),
+            row.pickup_province_code.as_deref(),
+        );
+    }
+    let postage = row.fee_collected_vnd.or(row.postage_vnd).unwrap_or(0);
+    SlipPdfData {
+        supplement: Some(s.number),
+        item_code: s.item_code.clone(),
+        documents: s
+            .documents()
+            .into_iter()
+            .map(|d| SlipPdfDocument {
+                name: d.name,
+                original: d.original,
+                copies: d.copies,
+            })
+            .collect(),
+        postage_vnd: postage,
+        admin_fee_vnd: 0,
+        total_vnd: postage,
+        accepted_at: s.accepted_at().map(local_time),
+        ..data
+    }
+}
+
 fn file_name(prefix: &str, code: &str) -> String {
     let safe: String = code
         .chars()
@@ -155,11 +192,12 @@ pub struct SlipApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossiers")]
 impl SlipApi {
-    /// The dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9) as a one-page PDF in Vietnamese: sender
-    /// (name, address, phone, e-mail), receiving agency, procedure name and code, the documents
-    /// (original or copy, how many), fees, the item code as text, barcode and QR code, the time of
-    /// acceptance, and signature boxes for the sender and the postman. For the citizen's token or staff
-    /// who may see the dossier.
+    /// The dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9) as a PDF in Vietnamese: sender (name,
+    /// address, phone, e-mail), receiving agency, procedure name and code, the documents (original or
+    /// copy, how many), fees, the item code as text, barcode and QR code, the time of acceptance, and
+    /// signature boxes for the sender and the postman. One page for the dossier, then one for each
+    /// supplement sent by post (Phiếu gửi hồ sơ bổ sung: its documents, pickup address, item code,
+    /// postage and time of acceptance). For the citizen's token or staff who may see the dossier.
     #[oai(path = "/dossiers/:code/slip.pdf", method = "get")]
     #[tracing::instrument(skip_all, fields(dossier.code = %code.0))]
     async fn slip(
@@ -172,8 +210,14 @@ impl SlipApi {
         let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
         let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
         let disposition = file_name("phieu-gui", &record.dossier.code);
-        let data = slip_data(&record, qr_url);
-        let pdf = render_off_the_runtime(move || render_slip_pdf(&data)).await?;
+        let mut pages = vec![slip_data(&record, qr_url.clone())];
+        pages.extend(
+            record
+                .supplements
+                .iter()
+                .map(|s| supplement_slip_data(&record, s, qr_url.clone())),
+        );
+        let pdf = render_off_the_runtime(move || render_slip_pdf(&pages)).await?;
         Ok(PaperResponse::Ok(
             Binary(pdf),
             disposition,
@@ -181,10 +225,11 @@ impl SlipApi {
         ))
     }
 
-    /// The receipt for the money collected (Decision 45 Art. 11) as a one-page PDF in Vietnamese: the
-    /// postage and the admin fee collected on the agency's behalf, with the time and the item code.
-    /// 409 `invalid_transition` while nothing was collected (before the pickup; in `return` mode,
-    /// before the delivery that collects the postage).
+    /// The receipt for the money collected (Decision 45 Art. 11) as a PDF in Vietnamese: the postage
+    /// and the admin fee collected on the agency's behalf, with the time and the item code; then a page
+    /// for each supplement whose pickup collected its postage. 409 `invalid_transition` while nothing
+    /// was collected (before the pickup; in `return` mode, before the delivery that collects the
+    /// postage, unless a supplement's pickup did).
     #[oai(path = "/dossiers/:code/receipt.pdf", method = "get")]
     #[tracing::instrument(skip_all, fields(dossier.code = %code.0))]
     async fn receipt(
@@ -195,31 +240,47 @@ impl SlipApi {
     ) -> Result<PaperResponse, ApiError> {
         let actor = require_credentials(&caller)?;
         let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
-        let Some((postage_vnd, admin_fee_vnd, at)) = record.collected() else {
+        let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
+        let (procedure_name, procedure_code) = procedure_of(&record);
+        let page =
+            |supplement: Option<&SupplementSlip>, postage_vnd, admin_fee_vnd, at| ReceiptPdfData {
+                supplement: supplement.map(|s| s.number),
+                qr_url: qr_url.clone(),
+                number: match supplement {
+                    None => format!("BL-{}", record.dossier.code),
+                    Some(s) => format!("BL-{}-BS{}", record.dossier.code, s.number),
+                },
+                dossier_code: record.dossier.code.clone(),
+                item_code: supplement.map_or_else(|| record.item_code(), |s| s.item_code.clone()),
+                payer: sender(&record),
+                office_name: office_name(&record),
+                agency_name: agency_name(&record),
+                procedure_name: procedure_name.clone(),
+                procedure_code: procedure_code.clone(),
+                postage_vnd,
+                admin_fee_vnd,
+                collected_at: local_time(at),
+            };
+        let mut pages: Vec<ReceiptPdfData> = record
+            .collected()
+            .map(|(postage, admin, at)| page(None, postage, admin, at))
+            .into_iter()
+            .collect();
+        for s in &record.supplements {
+            if let Some((postage, at)) = s.collected() {
+                pages.push(page(Some(s), postage, 0, at));
+            }
+        }
+        if pages.is_empty() {
             return Err(domain::ops::OpError::TransitionRefused(
                 "nothing was collected for this dossier yet: the receipt is issued when the post \
                  collects the fees"
                     .into(),
             )
             .into());
-        };
-        let (procedure_name, procedure_code) = procedure_of(&record);
-        let data = ReceiptPdfData {
-            qr_url: format!("{}/t/{}", state.public_base_url, record.dossier.code),
-            number: format!("BL-{}", record.dossier.code),
-            dossier_code: record.dossier.code.clone(),
-            item_code: record.item_code(),
-            payer: sender(&record),
-            office_name: office_name(&record),
-            agency_name: agency_name(&record),
-            procedure_name,
-            procedure_code,
-            postage_vnd,
-            admin_fee_vnd,
-            collected_at: local_time(at),
-        };
+        }
         let disposition = file_name("bien-lai", &record.dossier.code);
-        let pdf = render_off_the_runtime(move || render_receipt_pdf(&data)).await?;
+        let pdf = render_off_the_runtime(move || render_receipt_pdf(&pages)).await?;
         Ok(PaperResponse::Ok(
             Binary(pdf),
             disposition,

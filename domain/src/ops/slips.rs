@@ -1,12 +1,16 @@
 //! What the dossier slip (Phiếu gửi hồ sơ, Circular 17 Art. 9) and the receipt for the money collected
 //! (Decision 45 Art. 6.5, 11) print: the dossier, its agency, procedure and post office, the signed
 //! pickup slip (time of acceptance, amount collected), the parcels' item codes, and for `return` mode
-//! the postage collected at the door. Read for the citizen (their token) or staff who may see the
-//! dossier, exactly like the dossier view.
+//! the postage collected at the door; and for each supplement the citizen sent by post (API.md
+//! "Supplements by post": picked up "like the first"), its own slip and receipt: its documents, where
+//! it is collected, its parcel's item code, its postage and the time the post accepted it. Read for the
+//! citizen (their token) or staff who may see the dossier, exactly like the dossier view.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{DeliveryOutcome, LegDirection};
-use entity::{agency, delivery_attempt, dossier, leg, pickup_slip, post_office, procedure};
+use entity::{
+    agency, delivery_attempt, dossier, leg, pickup_slip, post_office, procedure, supplement,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::OpError;
@@ -25,6 +29,36 @@ pub struct SlipRecord {
     pub pickup: Option<pickup_slip::Model>,
     /// The delivery that collected postage at the door (`return` mode), once made.
     pub paid_delivery: Option<delivery_attempt::Model>,
+    /// The supplements the citizen sent by post, in the order they were sent.
+    pub supplements: Vec<SupplementSlip>,
+}
+
+/// A supplement sent by post, as its own slip and receipt print it.
+#[derive(Debug, Clone)]
+pub struct SupplementSlip {
+    /// Its rank among the dossier's supplements sent by post, from 1.
+    pub number: usize,
+    pub supplement: supplement::Model,
+    /// Its parcel's S10 code, once the pickup gave it one.
+    pub item_code: Option<String>,
+}
+
+impl SupplementSlip {
+    /// The documents the citizen sends.
+    pub fn documents(&self) -> Vec<SlipDocument> {
+        super::supplements::sent_documents(&self.supplement)
+    }
+
+    /// When the post accepted the supplement: its pickup.
+    pub fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.supplement.picked_up_at
+    }
+
+    /// What its receipt acknowledges: `(postage, when)`, once its pickup collected the postage.
+    pub fn collected(&self) -> Option<(i64, DateTime<Utc>)> {
+        let s = &self.supplement;
+        Some((s.fee_collected_vnd?, s.picked_up_at?))
+    }
 }
 
 impl SlipRecord {
@@ -38,12 +72,12 @@ impl SlipRecord {
     }
 
     /// The item code the slip is for: the inbound parcel's (the dossier), or in `return` mode the
-    /// outbound one (the result).
+    /// outbound one (the result); a supplement's parcel has its own slip.
     pub fn item_code(&self) -> Option<String> {
         let of = |direction| {
             self.legs
                 .iter()
-                .find(|l| l.direction == direction)
+                .find(|l| l.direction == direction && l.purpose.is_none())
                 .and_then(|l| l.item_code.clone())
         };
         of(LegDirection::Inbound).or_else(|| of(LegDirection::Outbound))
@@ -114,6 +148,23 @@ pub async fn slip_record(
         .order_by_desc(delivery_attempt::Column::Id)
         .one(conn)
         .await?;
+    let supplements = supplement::Entity::find()
+        .filter(supplement::Column::DossierId.eq(dossier.id))
+        .filter(supplement::Column::SubmittedAt.is_not_null())
+        .order_by_asc(supplement::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(i, supplement)| SupplementSlip {
+            number: i + 1,
+            item_code: legs
+                .iter()
+                .find(|l| Some(l.id) == supplement.leg_id)
+                .and_then(|l| l.item_code.clone()),
+            supplement,
+        })
+        .collect();
     Ok(SlipRecord {
         dossier,
         agency,
@@ -122,5 +173,6 @@ pub async fn slip_record(
         legs,
         pickup,
         paid_delivery,
+        supplements,
     })
 }
