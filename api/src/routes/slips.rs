@@ -6,6 +6,7 @@
 //! who may see the dossier, answered like the dossier view (401, 403, 404).
 
 use domain::ops::access::Actor;
+use domain::ops::dossiers::SlipDocument;
 use domain::ops::slips::{SlipRecord, SupplementSlip};
 use entity::enums::{FeeExemption, ServiceMode};
 use poem::web::Data;
@@ -106,6 +107,18 @@ fn agency_name(r: &SlipRecord) -> String {
         .map_or_else(|| r.dossier.agency_code.clone(), |a| a.name.clone())
 }
 
+/// The documents as a slip lists them.
+fn printed(documents: Vec<SlipDocument>) -> Vec<SlipPdfDocument> {
+    documents
+        .into_iter()
+        .map(|d| SlipPdfDocument {
+            name: d.name,
+            original: d.original,
+            copies: d.copies,
+        })
+        .collect()
+}
+
 fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
     let (procedure_name, procedure_code) = procedure_of(r);
     let agency = SlipParty {
@@ -129,15 +142,7 @@ fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
         procedure_name,
         procedure_code,
         office_name: office_name(r),
-        documents: r
-            .documents()
-            .into_iter()
-            .map(|d| SlipPdfDocument {
-                name: d.name,
-                original: d.original,
-                copies: d.copies,
-            })
-            .collect(),
+        documents: printed(r.documents()),
         postage_vnd: r.dossier.postage_vnd,
         admin_fee_vnd: r.dossier.admin_fee_vnd,
         total_vnd: r.dossier.total_vnd,
@@ -163,15 +168,7 @@ fn supplement_slip_data(r: &SlipRecord, s: &SupplementSlip, qr_url: String) -> S
     SlipPdfData {
         supplement: Some(s.number),
         item_code: s.item_code.clone(),
-        documents: s
-            .documents()
-            .into_iter()
-            .map(|d| SlipPdfDocument {
-                name: d.name,
-                original: d.original,
-                copies: d.copies,
-            })
-            .collect(),
+        documents: printed(s.documents()),
         postage_vnd: postage,
         admin_fee_vnd: 0,
         total_vnd: postage,
