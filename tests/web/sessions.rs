@@ -410,6 +410,97 @@ async fn a_browser_opening_a_label_is_sent_to_the_tracking_page_and_machines_sti
 }
 
 #[tokio::test]
+async fn signed_in_postmen_print_the_slip_to_sign_at_the_door_and_the_receipt_after() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    let other = app.key(Role::Postal, Some("700000"), None).await;
+    let created = app.create_valid_dossier().await;
+    let code = created["code"].as_str().expect("code").to_owned();
+    let total = created["fees"]["total_vnd"].as_i64().expect("total");
+    let slip = format!("/staff/dossiers/{code}/slip.pdf");
+    let receipt = format!("/staff/dossiers/{code}/receipt.pdf");
+    let pdf_text = |res: Response| async move {
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/pdf")
+        );
+        let pdf = res.bytes().await.expect("pdf");
+        pdf_extract::extract_text_from_mem(&pdf)
+            .expect("text")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let mut jar = Jar::default();
+    assert_eq!(
+        get(&app, &mut jar, &slip).await.status(),
+        StatusCode::SEE_OTHER,
+        "not without a session"
+    );
+    sign_in(&app, &mut jar, &key).await;
+
+    // Before the pickup: the dossier's page links the slip to sign, not a receipt; the slip leaves
+    // the time of acceptance to fill.
+    let page = get(&app, &mut jar, &format!("/staff/dossiers/{code}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(&format!("href=\"{slip}\"")), "{page}");
+    assert!(!page.contains(&format!("href=\"{receipt}\"")), "{page}");
+    let text = pdf_text(get(&app, &mut jar, &slip).await).await;
+    for expected in [
+        "PHIẾU GỬI HỒ SƠ",
+        code.as_str(),
+        "Nguyễn Văn An",
+        "chưa nhận",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    let refused = get(&app, &mut jar, &receipt).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
+        .bearer_auth(&key)
+        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+
+    // After it: the receipt is linked and printed with what was collected.
+    let page = get(&app, &mut jar, &format!("/staff/dossiers/{code}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(&format!("href=\"{receipt}\"")), "{page}");
+    let text = pdf_text(get(&app, &mut jar, &receipt).await).await;
+    for expected in ["BIÊN LAI THU TIỀN", &format!("BL-{code}"), "Nguyễn Văn An"] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    let text = pdf_text(get(&app, &mut jar, &slip).await).await;
+    assert!(!text.contains("chưa nhận"), "{text}");
+
+    // Another office's postman gets neither.
+    let mut stranger = Jar::default();
+    sign_in(&app, &mut stranger, &other).await;
+    for path in [&slip, &receipt] {
+        assert_eq!(
+            get(&app, &mut stranger, path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn signed_in_postmen_print_single_labels_and_the_days_sheet() {
     let app = TestApp::spawn().await;
     let key = app.key(Role::Postal, Some(OFFICE), None).await;

@@ -5,6 +5,7 @@
 //! gets a slip and a receipt of its own: a further page of each PDF. For the citizen's token or staff
 //! who may see the dossier, answered like the dossier view (401, 403, 404).
 
+use domain::ops::OpError;
 use domain::ops::access::Actor;
 use domain::ops::dossiers::SlipDocument;
 use domain::ops::slips::{SlipRecord, SupplementSlip};
@@ -17,6 +18,7 @@ use super::labels::render_off_the_runtime;
 use super::local_time;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::labels::LabelError;
 use crate::labels::content::address_lines;
 use crate::labels::slip_pdf::{
     ReceiptPdfData, SlipParty, SlipPdfData, SlipPdfDocument, render_receipt_pdf, render_slip_pdf,
@@ -177,12 +179,114 @@ fn supplement_slip_data(r: &SlipRecord, s: &SupplementSlip, qr_url: String) -> S
     }
 }
 
-fn file_name(prefix: &str, code: &str) -> String {
-    let safe: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+/// One of a dossier's papers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paper {
+    Slip,
+    Receipt,
+}
+
+/// A paper's pages, ready to draw.
+pub(crate) enum Pages {
+    Slip(Vec<SlipPdfData>),
+    Receipt(Vec<ReceiptPdfData>),
+}
+
+impl Pages {
+    /// Draws the PDF (milliseconds of CPU: run it off the runtime's threads).
+    pub(crate) fn render(&self) -> Result<Vec<u8>, LabelError> {
+        match self {
+            Pages::Slip(pages) => render_slip_pdf(pages),
+            Pages::Receipt(pages) => render_receipt_pdf(pages),
+        }
+    }
+}
+
+/// The pages of `paper` for `code` as `actor` may see them, with the PDF's file name: one page for
+/// the dossier, then one per supplement sent by post (for the receipt, per supplement whose pickup
+/// collected its postage). `NotFound` or `Forbidden` as the dossier view; the receipt is refused
+/// (`TransitionRefused`) while nothing was collected. What the API's papers and the staff pages print.
+pub(crate) async fn paper_pages(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+    paper: Paper,
+) -> Result<(Pages, String), OpError> {
+    let record = domain::ops::slips::slip_record(&state.store.read, actor, code).await?;
+    let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
+    let file = |prefix: &str| {
+        let safe: String = record
+            .dossier
+            .code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        format!("{prefix}-{safe}.pdf")
+    };
+    if paper == Paper::Slip {
+        let mut pages = vec![slip_data(&record, qr_url.clone())];
+        pages.extend(
+            record
+                .supplements
+                .iter()
+                .map(|s| supplement_slip_data(&record, s, qr_url.clone())),
+        );
+        return Ok((Pages::Slip(pages), file("phieu-gui")));
+    }
+    let (procedure_name, procedure_code) = procedure_of(&record);
+    let page =
+        |supplement: Option<&SupplementSlip>, postage_vnd, admin_fee_vnd, at| ReceiptPdfData {
+            supplement: supplement.map(|s| s.number),
+            qr_url: qr_url.clone(),
+            number: match supplement {
+                None => format!("BL-{}", record.dossier.code),
+                Some(s) => format!("BL-{}-BS{}", record.dossier.code, s.number),
+            },
+            dossier_code: record.dossier.code.clone(),
+            item_code: supplement.map_or_else(|| record.item_code(), |s| s.item_code.clone()),
+            payer: sender(&record),
+            office_name: office_name(&record),
+            agency_name: agency_name(&record),
+            procedure_name: procedure_name.clone(),
+            procedure_code: procedure_code.clone(),
+            postage_vnd,
+            admin_fee_vnd,
+            collected_at: local_time(at),
+        };
+    let mut pages: Vec<ReceiptPdfData> = record
+        .collected()
+        .map(|(postage, admin, at)| page(None, postage, admin, at))
+        .into_iter()
         .collect();
-    format!("inline; filename=\"{prefix}-{safe}.pdf\"")
+    for s in &record.supplements {
+        if let Some((postage, at)) = s.collected() {
+            pages.push(page(Some(s), postage, 0, at));
+        }
+    }
+    if pages.is_empty() {
+        return Err(OpError::TransitionRefused(
+            "nothing was collected for this dossier yet: the receipt is issued when the post \
+             collects the fees"
+                .into(),
+        ));
+    }
+    Ok((Pages::Receipt(pages), file("bien-lai")))
+}
+
+/// The API's answer: the paper as a PDF shown inline.
+async fn paper_response(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+    paper: Paper,
+) -> Result<PaperResponse, ApiError> {
+    let (pages, file) = paper_pages(state, actor, code, paper).await?;
+    let pdf = render_off_the_runtime(move || pages.render()).await?;
+    Ok(PaperResponse::Ok(
+        Binary(pdf),
+        format!("inline; filename=\"{file}\""),
+        "no-store".to_owned(),
+    ))
 }
 
 pub struct SlipApi;
@@ -204,22 +308,7 @@ impl SlipApi {
         code: Path<String>,
     ) -> Result<PaperResponse, ApiError> {
         let actor = require_credentials(&caller)?;
-        let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
-        let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
-        let disposition = file_name("phieu-gui", &record.dossier.code);
-        let mut pages = vec![slip_data(&record, qr_url.clone())];
-        pages.extend(
-            record
-                .supplements
-                .iter()
-                .map(|s| supplement_slip_data(&record, s, qr_url.clone())),
-        );
-        let pdf = render_off_the_runtime(move || render_slip_pdf(&pages)).await?;
-        Ok(PaperResponse::Ok(
-            Binary(pdf),
-            disposition,
-            "no-store".to_owned(),
-        ))
+        paper_response(&state, actor, &code.0, Paper::Slip).await
     }
 
     /// The receipt for the money collected (Decision 45 Art. 11) as a PDF in Vietnamese: the postage
@@ -236,52 +325,6 @@ impl SlipApi {
         code: Path<String>,
     ) -> Result<PaperResponse, ApiError> {
         let actor = require_credentials(&caller)?;
-        let record = domain::ops::slips::slip_record(&state.store.read, actor, &code.0).await?;
-        let qr_url = format!("{}/t/{}", state.public_base_url, record.dossier.code);
-        let (procedure_name, procedure_code) = procedure_of(&record);
-        let page =
-            |supplement: Option<&SupplementSlip>, postage_vnd, admin_fee_vnd, at| ReceiptPdfData {
-                supplement: supplement.map(|s| s.number),
-                qr_url: qr_url.clone(),
-                number: match supplement {
-                    None => format!("BL-{}", record.dossier.code),
-                    Some(s) => format!("BL-{}-BS{}", record.dossier.code, s.number),
-                },
-                dossier_code: record.dossier.code.clone(),
-                item_code: supplement.map_or_else(|| record.item_code(), |s| s.item_code.clone()),
-                payer: sender(&record),
-                office_name: office_name(&record),
-                agency_name: agency_name(&record),
-                procedure_name: procedure_name.clone(),
-                procedure_code: procedure_code.clone(),
-                postage_vnd,
-                admin_fee_vnd,
-                collected_at: local_time(at),
-            };
-        let mut pages: Vec<ReceiptPdfData> = record
-            .collected()
-            .map(|(postage, admin, at)| page(None, postage, admin, at))
-            .into_iter()
-            .collect();
-        for s in &record.supplements {
-            if let Some((postage, at)) = s.collected() {
-                pages.push(page(Some(s), postage, 0, at));
-            }
-        }
-        if pages.is_empty() {
-            return Err(domain::ops::OpError::TransitionRefused(
-                "nothing was collected for this dossier yet: the receipt is issued when the post \
-                 collects the fees"
-                    .into(),
-            )
-            .into());
-        }
-        let disposition = file_name("bien-lai", &record.dossier.code);
-        let pdf = render_off_the_runtime(move || render_receipt_pdf(&pages)).await?;
-        Ok(PaperResponse::Ok(
-            Binary(pdf),
-            disposition,
-            "no-store".to_owned(),
-        ))
+        paper_response(&state, actor, &code.0, Paper::Receipt).await
     }
 }

@@ -65,6 +65,14 @@ pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
             get(staff::dossier::dossier_page).with(WebPage),
         )
         .at(
+            "/staff/dossiers/:code/slip.pdf",
+            get(staff::papers::slip).with(WebPage),
+        )
+        .at(
+            "/staff/dossiers/:code/receipt.pdf",
+            get(staff::papers::receipt).with(WebPage),
+        )
+        .at(
             "/staff/dossiers/:code/:action",
             post(staff::dossier::dossier_action).with(WebPage),
         )

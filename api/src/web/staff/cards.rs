@@ -26,6 +26,10 @@ pub struct PostalActions {
     pub can_deliver: bool,
     /// `(parcel, link to its SVG label, link to its PDF label)` for parcels with an item code.
     pub labels: Vec<(&'static str, String, String)>,
+    /// The dossier slip (with a page per supplement sent): to sign at the door, or a copy.
+    pub slip: String,
+    /// The receipt, once a parcel has been picked up (empty before).
+    pub receipt: String,
 }
 
 impl PostalActions {
@@ -48,6 +52,12 @@ impl PostalActions {
             can_fail_pickup: can(Action::RecordPickupFailure),
             can_cancel: can(Action::Cancel),
             can_deliver: can(Action::RecordDelivery) || can(Action::RecordDeliveryFailure),
+            slip: format!("/staff/dossiers/{code}/slip.pdf"),
+            receipt: if legs.iter().any(|(_, has_code)| *has_code) {
+                format!("/staff/dossiers/{code}/receipt.pdf")
+            } else {
+                String::new()
+            },
             labels: legs
                 .iter()
                 .filter(|(_, has_code)| *has_code)

@@ -1,5 +1,5 @@
 //! The post office's pages: sign-in (an office's or agency's API key makes a session), today's
-//! pickups (book, record, print labels), the scan page (camera or handheld scanner), handover records
+//! pickups (book, record, print labels and the papers signed at the door), the scan page (camera or handheld scanner), handover records
 //! (draft, sign, print), deliveries of results, and one dossier's page with the actions its status
 //! allows. Every action calls the same use-case as the JSON API with the session's key.
 //!
@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod dossier;
 pub mod handovers;
 pub mod labels;
+pub mod papers;
 pub mod pickups;
 pub mod scan;
 pub mod sign_in;
