@@ -409,6 +409,101 @@ async fn a_browser_opening_a_label_is_sent_to_the_tracking_page_and_machines_sti
     assert_eq!(body["dossier_code"], code);
 }
 
+/// A PDF answer's text, its runs of white space made single spaces.
+async fn pdf_text(res: Response) -> String {
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    let pdf = res.bytes().await.expect("pdf");
+    pdf_extract::extract_text_from_mem(&pdf)
+        .expect("text")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn the_citizens_private_page_links_their_slip_and_receipt_which_open_with_their_token_only() {
+    let app = TestApp::spawn().await;
+    let key = app.key(Role::Postal, Some(OFFICE), None).await;
+    let created = app.create_valid_dossier().await;
+    let code = created["code"].as_str().expect("code").to_owned();
+    let token = created["access_token"].as_str().expect("token").to_owned();
+    let total = created["fees"]["total_vnd"].as_i64().expect("total");
+    let other = app.create_valid_dossier().await;
+    let other_token = other["access_token"].as_str().expect("token").to_owned();
+    let slip = format!("/t/{code}/slip.pdf?k={token}");
+    let receipt = format!("/t/{code}/receipt.pdf?k={token}");
+    let mut jar = Jar::default();
+
+    // The private page links the slip; no receipt before the pickup. The public page links neither.
+    let page = get(&app, &mut jar, &format!("/t/{code}?k={token}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(&format!("href=\"{slip}\"")), "{page}");
+    assert!(!page.contains("receipt.pdf"), "{page}");
+    let public = get(&app, &mut jar, &format!("/t/{code}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!public.contains("slip.pdf"), "{public}");
+
+    let text = pdf_text(get(&app, &mut jar, &slip).await).await;
+    for expected in [
+        "PHIẾU GỬI HỒ SƠ",
+        code.as_str(),
+        "Nguyễn Văn An",
+        "chưa nhận",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    // Not without the token, with a made-up one, or with another dossier's.
+    for query in [
+        String::new(),
+        "?k=".to_owned(),
+        "?k=dt_0000000000000000000000000000000".to_owned(),
+        format!("?k={other_token}"),
+    ] {
+        let res = get(&app, &mut jar, &format!("/t/{code}/slip.pdf{query}")).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{query}");
+        let body = res.text().await.expect("page");
+        assert!(!body.contains("Nguyễn Văn An"), "{body}");
+    }
+    assert_eq!(
+        get(&app, &mut jar, &receipt).await.status(),
+        StatusCode::CONFLICT,
+        "nothing collected yet"
+    );
+
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
+        .bearer_auth(&key)
+        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+
+    let page = get(&app, &mut jar, &format!("/t/{code}?k={token}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(&format!("href=\"{receipt}\"")), "{page}");
+    let text = pdf_text(get(&app, &mut jar, &receipt).await).await;
+    for expected in ["BIÊN LAI THU TIỀN", &format!("BL-{code}"), "Nguyễn Văn An"] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+}
+
 #[tokio::test]
 async fn signed_in_postmen_print_the_slip_to_sign_at_the_door_and_the_receipt_after() {
     let app = TestApp::spawn().await;
@@ -419,21 +514,6 @@ async fn signed_in_postmen_print_the_slip_to_sign_at_the_door_and_the_receipt_af
     let total = created["fees"]["total_vnd"].as_i64().expect("total");
     let slip = format!("/staff/dossiers/{code}/slip.pdf");
     let receipt = format!("/staff/dossiers/{code}/receipt.pdf");
-    let pdf_text = |res: Response| async move {
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(
-            res.headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("application/pdf")
-        );
-        let pdf = res.bytes().await.expect("pdf");
-        pdf_extract::extract_text_from_mem(&pdf)
-            .expect("text")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
 
     let mut jar = Jar::default();
     assert_eq!(

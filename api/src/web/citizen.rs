@@ -97,6 +97,10 @@ pub struct TrackingPage {
     /// A `?k=` that does not open this dossier.
     pub bad_key: bool,
     pub can_cancel: bool,
+    /// The links to the citizen's papers (empty without the token): the slip, and once a parcel was
+    /// picked up, the receipt.
+    pub slip_url: String,
+    pub receipt_url: String,
 }
 
 /// A tracking search.
@@ -452,12 +456,28 @@ pub async fn tracking(
             domain::lifecycle::Action::Cancel,
         )
         .is_ok();
+    let (slip_url, receipt_url) = if holds_token {
+        let (code, key) = (percent_encode(&record.dossier.code), percent_encode(&k));
+        let picked_up = record.legs.iter().any(|l| l.item_code.is_some());
+        (
+            format!("/t/{code}/slip.pdf?k={key}"),
+            if picked_up {
+                format!("/t/{code}/receipt.pdf?k={key}")
+            } else {
+                String::new()
+            },
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let page = TrackingPage {
         d: DossierView::of(lang, &record, holds_token || staff_entitled, Utc::now()),
         c: Chrome::for_anyone(&state, req, staff.as_ref()),
         bad_key: !k.is_empty() && !holds_token,
         k: if holds_token { k } else { String::new() },
         can_cancel,
+        slip_url,
+        receipt_url,
     };
     render(StatusCode::OK, &page)
 }

@@ -27,6 +27,7 @@ mod citizen;
 mod form;
 pub mod i18n;
 mod page;
+pub(crate) mod papers;
 mod qr;
 mod request_form;
 pub mod session;
@@ -48,6 +49,11 @@ pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
     let rest = route
         .at("/t", get(citizen::track_search).with(WebPage))
         .at("/t/:code", get(citizen::tracking).with(WebPage))
+        .at("/t/:code/slip.pdf", get(papers::citizen_slip).with(WebPage))
+        .at(
+            "/t/:code/receipt.pdf",
+            get(papers::citizen_receipt).with(WebPage),
+        )
         .at("/t/:code/cancel", post(citizen::cancel).with(WebPage))
         .at(
             "/staff",
@@ -66,11 +72,11 @@ pub fn mount(route: Route) -> impl Endpoint<Output = Response> {
         )
         .at(
             "/staff/dossiers/:code/slip.pdf",
-            get(staff::papers::slip).with(WebPage),
+            get(papers::staff_slip).with(WebPage),
         )
         .at(
             "/staff/dossiers/:code/receipt.pdf",
-            get(staff::papers::receipt).with(WebPage),
+            get(papers::staff_receipt).with(WebPage),
         )
         .at(
             "/staff/dossiers/:code/:action",

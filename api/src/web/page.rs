@@ -188,6 +188,16 @@ impl<'a> Answer<'a> {
         Answer::new(state, req, None)
     }
 
+    /// The handlers' state.
+    pub fn state(&self) -> &'a AppState {
+        self.state
+    }
+
+    /// The request being answered.
+    pub fn request(&self) -> &'a Request {
+        self.req
+    }
+
     /// The page drawn with 200, or the error page of the domain's refusal.
     pub fn page<T: Template>(self, result: Result<T, domain::ops::OpError>) -> Response {
         self.page_with(StatusCode::OK, result)

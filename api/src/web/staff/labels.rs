@@ -3,7 +3,7 @@
 use chrono::Utc;
 use domain::ops::OpError;
 use entity::enums::{DossierStatus, LegDirection};
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use secrecy::ExposeSecret;
@@ -13,6 +13,7 @@ use crate::labels;
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::page::Answer;
+use crate::web::papers::file_response;
 use crate::web::session::{FlashKind, StaffSession, redirect_with};
 
 /// Which label, in which format.
@@ -20,17 +21,6 @@ use crate::web::session::{FlashKind, StaffSession, redirect_with};
 pub struct LabelQuery {
     pub leg: Option<String>,
     pub format: Option<String>,
-}
-
-pub(super) fn file_response(body: Vec<u8>, content_type: &'static str, filename: &str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// `GET /staff/labels/{code}?leg=inbound|outbound&format=svg|pdf|png`: a parcel's label, as

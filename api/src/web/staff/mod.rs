@@ -10,7 +10,6 @@ pub mod deliveries;
 pub mod dossier;
 pub mod handovers;
 pub mod labels;
-pub mod papers;
 pub mod pickups;
 pub mod scan;
 pub mod sign_in;
