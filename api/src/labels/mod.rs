@@ -16,6 +16,7 @@
 pub mod content;
 pub mod handover_pdf;
 mod layout;
+pub mod papers;
 pub mod pdf;
 pub mod png;
 mod qr;

@@ -15,7 +15,7 @@ use super::citizen::TrackQuery;
 use super::i18n::Lang;
 use super::page::Answer;
 use super::session::StaffSession;
-use crate::routes::slips::{Paper, paper_pages};
+use crate::labels::papers::{self, Paper};
 use crate::state::AppState;
 
 /// A file shown inline, never cached (it carries personal data).
@@ -119,7 +119,11 @@ async fn citizen_paper(
 }
 
 async fn paper(answer: Answer<'_>, actor: &Actor, code: &str, which: Paper) -> Response {
-    let (pages, file) = match paper_pages(answer.state(), actor, code, which).await {
+    let state = answer.state();
+    let found = domain::ops::slips::slip_record(&state.store.read, actor, code)
+        .await
+        .and_then(|record| papers::pages(&record, &state.public_base_url, which));
+    let (pages, file) = match found {
         Ok(found) => found,
         Err(err) => return answer.error(&err),
     };
