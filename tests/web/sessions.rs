@@ -143,11 +143,7 @@ async fn signing_in_makes_a_strict_http_only_cookie_that_holds_no_key_and_dies_w
     let mut jar = Jar::default();
 
     // A wrong key: the form again, with its error, and no session.
-    let page = get(&app, &mut jar, "/staff")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, "/staff").await;
     let csrf = csrf_of(&page);
     let res = post(
         &app,
@@ -246,11 +242,7 @@ async fn a_staff_form_posted_without_its_token_changes_nothing() {
     assert_eq!(body["status"], "pickup_requested");
 
     // The session's own token does.
-    let page = get(&app, &mut jar, "/staff/pickups")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, "/staff/pickups").await;
     let csrf = csrf_of(&page);
     let res = post(
         &app,
@@ -334,18 +326,10 @@ async fn the_tracking_page_shows_personal_data_only_with_the_dossiers_own_token(
     }
     assert!(html.contains(code));
 
-    let html = get(&app, &mut jar, &format!("/t/{code}?k={token}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let html = page_text(&app, &mut jar, &format!("/t/{code}?k={token}")).await;
     assert!(html.contains("Nguyễn Văn An") && html.contains("0912345678"));
 
-    let html = get(&app, &mut jar, &format!("/t/{code}?k={other_token}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let html = page_text(&app, &mut jar, &format!("/t/{code}?k={other_token}")).await;
     assert!(
         !html.contains("0912345678"),
         "another dossier's token opens nothing"
@@ -364,15 +348,7 @@ async fn a_browser_opening_a_label_is_sent_to_the_tracking_page_and_machines_sti
     let created = app.create_valid_dossier().await;
     let code = created["code"].as_str().expect("code");
     let total = created["fees"]["total_vnd"].as_i64().expect("total");
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
-        .bearer_auth(&key)
-        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 200);
+    pick_up(&app, &key, code, total).await;
     let payload = label_payload(&app, code, "inbound", &key).await;
 
     let res = app
@@ -409,6 +385,24 @@ async fn a_browser_opening_a_label_is_sent_to_the_tracking_page_and_machines_sti
     assert_eq!(body["dossier_code"], code);
 }
 
+/// Records the pickup of `code` with the API, its total collected.
+async fn pick_up(app: &TestApp, key: &str, code: &str, total: i64) {
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
+        .bearer_auth(key)
+        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+/// A page's HTML.
+async fn page_text(app: &TestApp, jar: &mut Jar, path: &str) -> String {
+    get(app, jar, path).await.text().await.expect("page")
+}
+
 /// A PDF answer's text, its runs of white space made single spaces.
 async fn pdf_text(res: Response) -> String {
     assert_eq!(res.status(), StatusCode::OK);
@@ -441,18 +435,10 @@ async fn the_citizens_private_page_links_their_slip_and_receipt_which_open_with_
     let mut jar = Jar::default();
 
     // The private page links the slip; no receipt before the pickup. The public page links neither.
-    let page = get(&app, &mut jar, &format!("/t/{code}?k={token}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, &format!("/t/{code}?k={token}")).await;
     assert!(page.contains(&format!("href=\"{slip}\"")), "{page}");
     assert!(!page.contains("receipt.pdf"), "{page}");
-    let public = get(&app, &mut jar, &format!("/t/{code}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let public = page_text(&app, &mut jar, &format!("/t/{code}")).await;
     assert!(!public.contains("slip.pdf"), "{public}");
 
     let text = pdf_text(get(&app, &mut jar, &slip).await).await;
@@ -482,21 +468,9 @@ async fn the_citizens_private_page_links_their_slip_and_receipt_which_open_with_
         "nothing collected yet"
     );
 
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
-        .bearer_auth(&key)
-        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 200);
+    pick_up(&app, &key, &code, total).await;
 
-    let page = get(&app, &mut jar, &format!("/t/{code}?k={token}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, &format!("/t/{code}?k={token}")).await;
     assert!(page.contains(&format!("href=\"{receipt}\"")), "{page}");
     let text = pdf_text(get(&app, &mut jar, &receipt).await).await;
     for expected in ["BIÊN LAI THU TIỀN", &format!("BL-{code}"), "Nguyễn Văn An"] {
@@ -525,11 +499,7 @@ async fn signed_in_postmen_print_the_slip_to_sign_at_the_door_and_the_receipt_af
 
     // Before the pickup: the dossier's page links the slip to sign, not a receipt; the slip leaves
     // the time of acceptance to fill.
-    let page = get(&app, &mut jar, &format!("/staff/dossiers/{code}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, &format!("/staff/dossiers/{code}")).await;
     assert!(page.contains(&format!("href=\"{slip}\"")), "{page}");
     assert!(!page.contains(&format!("href=\"{receipt}\"")), "{page}");
     let text = pdf_text(get(&app, &mut jar, &slip).await).await;
@@ -544,22 +514,10 @@ async fn signed_in_postmen_print_the_slip_to_sign_at_the_door_and_the_receipt_af
     let refused = get(&app, &mut jar, &receipt).await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
 
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
-        .bearer_auth(&key)
-        .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 200);
+    pick_up(&app, &key, &code, total).await;
 
     // After it: the receipt is linked and printed with what was collected.
-    let page = get(&app, &mut jar, &format!("/staff/dossiers/{code}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&app, &mut jar, &format!("/staff/dossiers/{code}")).await;
     assert!(page.contains(&format!("href=\"{receipt}\"")), "{page}");
     let text = pdf_text(get(&app, &mut jar, &receipt).await).await;
     for expected in ["BIÊN LAI THU TIỀN", &format!("BL-{code}"), "Nguyễn Văn An"] {
@@ -589,15 +547,7 @@ async fn signed_in_postmen_print_single_labels_and_the_days_sheet() {
         let created = app.create_valid_dossier().await;
         let code = created["code"].as_str().expect("code").to_owned();
         let total = created["fees"]["total_vnd"].as_i64().expect("total");
-        let res = app
-            .client
-            .post(app.url(&format!("/api/v1/dossiers/{code}/pickup")))
-            .bearer_auth(&key)
-            .json(&json!({"documents_checked": true, "fee_collected_vnd": total}))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(res.status(), 200);
+        pick_up(&app, &key, &code, total).await;
         codes.push(code);
     }
     let mut jar = Jar::default();
