@@ -97,8 +97,8 @@ pub struct TrackingPage {
     /// A `?k=` that does not open this dossier.
     pub bad_key: bool,
     pub can_cancel: bool,
-    /// The links to the citizen's papers (empty without the token): the slip, and once a parcel was
-    /// picked up, the receipt.
+    /// The links to the citizen's papers (empty without the token): the slip, and once there is one
+    /// to print, the receipt.
     pub slip_url: String,
     pub receipt_url: String,
 }
@@ -458,10 +458,13 @@ pub async fn tracking(
         .is_ok();
     let (slip_url, receipt_url) = if holds_token {
         let (code, key) = (percent_encode(&record.dossier.code), percent_encode(&k));
-        let picked_up = record.legs.iter().any(|l| l.item_code.is_some());
+        let picked_up = record
+            .legs
+            .iter()
+            .any(|l| l.direction == entity::enums::LegDirection::Inbound && l.item_code.is_some());
         (
             format!("/t/{code}/slip.pdf?k={key}"),
-            if picked_up {
+            if domain::ops::slips::has_receipt(&record.dossier, picked_up) {
                 format!("/t/{code}/receipt.pdf?k={key}")
             } else {
                 String::new()

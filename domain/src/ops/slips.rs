@@ -7,7 +7,7 @@
 //! citizen (their token) or staff who may see the dossier, exactly like the dossier view.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{DeliveryOutcome, LegDirection};
+use entity::enums::{DeliveryOutcome, DossierStatus, LegDirection, ServiceMode};
 use entity::{
     agency, delivery_attempt, dossier, leg, pickup_slip, post_office, procedure, supplement,
 };
@@ -100,6 +100,15 @@ impl SlipRecord {
             .as_ref()
             .and_then(|d| d.fee_collected_vnd.map(|fee| (fee, 0, d.at)))
     }
+}
+
+/// Whether the dossier has a receipt to print: once a parcel it sends was picked up
+/// (`inbound_picked_up`: the dossier's or a supplement's, with its postage and fees), or in `return`
+/// mode once the result was delivered (its postage collected at the door).
+pub fn has_receipt(dossier: &dossier::Model, inbound_picked_up: bool) -> bool {
+    inbound_picked_up
+        || (dossier.service_mode == ServiceMode::Return
+            && dossier.status == DossierStatus::Delivered)
 }
 
 /// The slip's facts for an actor entitled to the dossier: `NotFound` when there is no such code,

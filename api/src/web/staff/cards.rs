@@ -28,7 +28,7 @@ pub struct PostalActions {
     pub labels: Vec<(&'static str, String, String)>,
     /// The dossier slip (with a page per supplement sent): to sign at the door, or a copy.
     pub slip: String,
-    /// The receipt, once a parcel has been picked up (empty before).
+    /// The receipt, once there is one to print (empty before).
     pub receipt: String,
 }
 
@@ -53,7 +53,11 @@ impl PostalActions {
             can_cancel: can(Action::Cancel),
             can_deliver: can(Action::RecordDelivery) || can(Action::RecordDeliveryFailure),
             slip: format!("/staff/dossiers/{code}/slip.pdf"),
-            receipt: if legs.iter().any(|(_, has_code)| *has_code) {
+            receipt: if domain::ops::slips::has_receipt(
+                d,
+                legs.iter()
+                    .any(|(direction, has_code)| *direction == LegDirection::Inbound && *has_code),
+            ) {
                 format!("/staff/dossiers/{code}/receipt.pdf")
             } else {
                 String::new()
