@@ -186,6 +186,7 @@ async fn a_supplement_sent_by_post_has_a_slip_and_a_receipt_of_its_own() {
     assert_eq!(pages.len(), 2, "{pages:?}");
     assert!(!pages[0].contains("BỔ SUNG"), "{}", pages[0]);
     assert!(!pages[0].contains("chưa nhận"), "{}", pages[0]);
+    assert!(!pages[0].contains("5 Hàng Bài"), "{}", pages[0]);
     for expected in [
         "PHIẾU GỬI HỒ SƠ BỔ SUNG",
         "lần 1",
@@ -247,12 +248,14 @@ async fn a_supplement_sent_by_post_has_a_slip_and_a_receipt_of_its_own() {
     let receipts = page_texts(get(&app, &receipt, Some(&token)).await).await;
     assert_eq!(receipts.len(), 2, "{receipts:?}");
     assert!(!receipts[0].contains("bổ sung"), "{}", receipts[0]);
+    assert!(!receipts[0].contains("5 Hàng Bài"), "{}", receipts[0]);
     for expected in [
         format!("BL-{code}-BS1"),
         "hồ sơ bổ sung lần 1".to_owned(),
         item.clone(),
         "13.000".to_owned(),
         "Người nộp tiền".to_owned(),
+        "5 Hàng Bài".to_owned(),
     ] {
         assert!(
             receipts[1].contains(&expected),

@@ -124,22 +124,31 @@ fn slip_data(r: &SlipRecord, qr_url: String) -> SlipPdfData {
     }
 }
 
-/// A supplement's slip: the dossier's parties and procedure, the documents the citizen sends, where
-/// they are collected (the supplement's own pickup address, when it has one), its parcel's item code,
-/// its postage and the time of its pickup.
-fn supplement_slip_data(r: &SlipRecord, s: &SupplementSlip, qr_url: String) -> SlipPdfData {
-    let mut data = slip_data(r, qr_url);
+/// The applicant as a supplement's papers name them: at the supplement's own pickup address, when
+/// they gave one.
+fn supplement_sender(r: &SlipRecord, s: &SupplementSlip) -> SlipParty {
+    let mut party = sender(r);
     let row = &s.supplement;
     if row.pickup_line.is_some() {
-        data.sender.address_lines = address_lines(
+        party.address_lines = address_lines(
             row.pickup_line.as_deref(),
             row.pickup_ward_code.as_deref(),
             row.pickup_province_code.as_deref(),
         );
     }
+    party
+}
+
+/// A supplement's slip: the dossier's parties and procedure, the documents the citizen sends, where
+/// they are collected (the supplement's own pickup address, when it has one), its parcel's item code,
+/// its postage and the time of its pickup.
+fn supplement_slip_data(r: &SlipRecord, s: &SupplementSlip, qr_url: String) -> SlipPdfData {
+    let data = slip_data(r, qr_url);
+    let row = &s.supplement;
     let postage = row.fee_collected_vnd.or(row.postage_vnd).unwrap_or(0);
     SlipPdfData {
         supplement: Some(s.number),
+        sender: supplement_sender(r, s),
         item_code: s.item_code.clone(),
         documents: printed(s.documents()),
         postage_vnd: postage,
@@ -213,7 +222,7 @@ pub fn pages(
             },
             dossier_code: record.dossier.code.clone(),
             item_code: supplement.map_or_else(|| record.item_code(), |s| s.item_code.clone()),
-            payer: sender(record),
+            payer: supplement.map_or_else(|| sender(record), |s| supplement_sender(record, s)),
             office_name: office_name(record),
             agency_name: agency_name(record),
             procedure_name: procedure_name.clone(),
