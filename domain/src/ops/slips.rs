@@ -7,7 +7,7 @@
 //! citizen (their token) or staff who may see the dossier, exactly like the dossier view.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{DeliveryOutcome, DossierStatus, LegDirection, ServiceMode};
+use entity::enums::{DeliveryOutcome, DossierStatus, LegDirection};
 use entity::{
     agency, delivery_attempt, dossier, leg, pickup_slip, post_office, procedure, supplement,
 };
@@ -103,12 +103,13 @@ impl SlipRecord {
 }
 
 /// Whether the dossier has a receipt to print: once a parcel it sends was picked up
-/// (`inbound_picked_up`: the dossier's or a supplement's, with its postage and fees), or in `return`
-/// mode once the result was delivered (its postage collected at the door).
+/// (`inbound_picked_up`: the dossier's or a supplement's, with its postage and fees), or once the
+/// result was delivered where postage is collected at the door
+/// ([`postage_due_at_delivery`](super::postal::postage_due_at_delivery), the delivery's own rule).
 pub fn has_receipt(dossier: &dossier::Model, inbound_picked_up: bool) -> bool {
     inbound_picked_up
-        || (dossier.service_mode == ServiceMode::Return
-            && dossier.status == DossierStatus::Delivered)
+        || (dossier.status == DossierStatus::Delivered
+            && super::postal::postage_due_at_delivery(dossier) > 0)
 }
 
 /// The slip's facts for an actor entitled to the dossier: `NotFound` when there is no such code,
