@@ -741,3 +741,185 @@ async fn a_supplement_pickup_is_scheduled_fails_and_is_scheduled_again_like_a_fi
     assert_eq!(supplement_parcel(&d)["status"], "handed_over");
     assert_eq!(kinds_of(&d, "overdue"), 0);
 }
+
+/// Records the pickup of a sent supplement (13,000 VND postage); returns its parcel's item code.
+async fn pick_up_supplement(app: &TestApp, keys: &Keys, code: &str) -> String {
+    let d = json_of(
+        post(
+            app,
+            &path(code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": 13_000}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let parcel = supplement_parcel(&d);
+    assert_eq!(parcel["status"], "picked_up");
+    parcel["item_code"].as_str().expect("item code").to_owned()
+}
+
+/// The note of the dossier's last timeline event of `kind`.
+fn last_note(d: &Value, kind: &str) -> String {
+    d["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == kind)
+        .and_then(|e| e["note"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn no_ruling_strands_a_supplement_on_its_way_to_the_desk() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = supplement_sent(&app, &keys, Value::Null).await;
+    let item_code = pick_up_supplement(&app, &keys, &code).await;
+    let before = dossier_view(&app, &code, &token).await;
+
+    // Picked up, not yet signed for: neither an acceptance nor a refusal, and the answer says why.
+    for body in [
+        json!({"decision": "accepted"}),
+        json!({"decision": "rejected", "reason": "Không đủ điều kiện"}),
+    ] {
+        let res = post(&app, &path(&code, "verdict"), Some(&keys.agency), &body).await;
+        assert_eq!(res.status().as_u16(), 409);
+        let answer: Value = res.json().await.expect("error body");
+        assert_eq!(answer["error"]["code"], "invalid_transition", "{answer}");
+        let message = answer["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("on its way") && message.contains(&item_code),
+            "{message}"
+        );
+    }
+    let after = dossier_view(&app, &code, &token).await;
+    assert_eq!(after["status"], "supplement_requested");
+    assert_eq!(after["timeline"], before["timeline"]);
+    assert_eq!(supplement_parcel(&after)["status"], "picked_up");
+
+    // Signed for at the desk, it is back in processing, and the agency may rule.
+    let record = draft(&app, &keys.postal, "to_agency", &[&code]).await;
+    confirm(&app, &keys.agency, record["id"].as_i64().expect("id")).await;
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(d["status"], "processing");
+    assert_eq!(supplement_parcel(&d)["status"], "handed_over");
+    json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "rejected", "reason": "Không đủ điều kiện"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_acceptance_before_the_supplement_is_collected_closes_its_pickup_and_restarts_the_clock()
+{
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = supplement_sent(&app, &keys, Value::Null).await;
+    assert!(
+        worklist_entry(&app, &keys, "pickup_requested", &code)
+            .await
+            .is_some()
+    );
+    // The first due date passed while the agency waited.
+    expire_result(&app, &code).await;
+    let accepted_at = Utc::now();
+
+    // The citizen brought the papers to the desk: the agency accepts.
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "accepted"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "processing");
+    let d = dossier_view(&app, &code, &token).await;
+    // Processing time counted anew from the acceptance: due after it, nothing overdue.
+    assert!(parse_time(&d["result_due_at"]) > accepted_at, "{d}");
+    assert_eq!(d["overdue"], false, "{d}");
+    assert_eq!(sweep_until_idle(&app).await, 0);
+    assert_eq!(
+        kinds_of(&dossier_view(&app, &code, &token).await, "overdue"),
+        0
+    );
+
+    // The pickup nobody made is closed: off the worklist, no postage owed, and the timeline says so.
+    assert_eq!(supplement_parcel(&d)["status"], "cancelled", "{d}");
+    assert_eq!(d["fees"]["supplement_postage_vnd"], 0, "{d}");
+    for status in ["pickup_requested", "supplement_requested"] {
+        assert!(worklist_entry(&app, &keys, status, &code).await.is_none());
+    }
+    let list = json_of(get(&app, "/api/v1/pickups", Some(&keys.postal)).await, 200).await;
+    assert!(
+        !list
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|p| p["code"] == code.as_str()),
+        "{list}"
+    );
+    let note = last_note(&d, "accepted");
+    assert!(note.contains("pickup is closed"), "{note}");
+    assert!(note.contains("counted anew"), "{note}");
+    expect_error(
+        post(
+            &app,
+            &path(&code, "pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": 13_000}),
+        )
+        .await,
+        409,
+        "invalid_transition",
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_refusal_before_the_supplement_is_collected_closes_its_pickup() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = supplement_sent(&app, &keys, Value::Null).await;
+    let d = json_of(
+        post(
+            &app,
+            &path(&code, "verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "rejected", "reason": "Quá hạn bổ sung"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["status"], "rejected");
+    let d = dossier_view(&app, &code, &token).await;
+    assert_eq!(supplement_parcel(&d)["status"], "cancelled", "{d}");
+    assert_eq!(d["fees"]["supplement_postage_vnd"], 0, "{d}");
+    assert!(
+        worklist_entry(&app, &keys, "pickup_requested", &code)
+            .await
+            .is_none()
+    );
+    let note = last_note(&d, "rejected");
+    assert!(
+        note.contains("Quá hạn bổ sung") && note.contains("pickup is closed"),
+        "{note}"
+    );
+    assert_eq!(d["overdue"], false, "{d}");
+}

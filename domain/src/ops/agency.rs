@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{DossierStatus, EventKind, EventSource, Role};
-use entity::{agency, dossier, leg};
+use entity::{agency, dossier, leg, procedure};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
@@ -24,7 +24,7 @@ use super::{NewEvent, OpError, append_event};
 use crate::lifecycle::{Action, next_status};
 use crate::sla::{
     LEG_OPEN_STATUSES, RESULT_CLOCK_STATUSES, end_of_local_day, leg_overdue, local_date,
-    result_overdue,
+    result_due_date, result_overdue,
 };
 use crate::store::Store;
 
@@ -136,6 +136,26 @@ pub async fn record_verdict(
     ensure_access(actor, &dossier)?;
     let from = dossier.status;
     let to = next_status(dossier.service_mode, from, action)?;
+    let mut note = note;
+    let mut restarted_due = None;
+    if from == DossierStatus::SupplementRequested {
+        // The agency rules while it waits for a supplement: the supplement is settled first (refused
+        // while its parcel is on its way), and an acceptance restarts the processing time now, as the
+        // supplement's filing would.
+        let accepted = verdict.decision == Decision::Accepted;
+        let closed = super::supplements::close_on_verdict(&txn, &dossier, accepted, now).await?;
+        if accepted && verdict.due.is_none() {
+            let due = restarted_due_date(&txn, &dossier, now).await?;
+            restarted_due = Some(due);
+        }
+        note = join_notes(
+            note,
+            join_notes(
+                closed,
+                restarted_due.map(|due| format!("processing time counted anew; result due {due}")),
+            ),
+        );
+    }
     let dossier_id = dossier.id;
     let previous_due = dossier.result_due_at;
     let mut active: dossier::ActiveModel = dossier.into();
@@ -143,6 +163,10 @@ pub async fn record_verdict(
     active.updated_at = Set(now);
     if let Some(outcome) = outcome {
         active.outcome = Set(Some(outcome.to_owned()));
+    }
+    if let Some(due) = restarted_due {
+        active.result_due_at = Set(Some(end_of_local_day(due)));
+        active.result_overdue_raised_at = Set(None);
     }
     if let Some(due) = verdict.due {
         let due_at = end_of_local_day(due);
@@ -174,6 +198,30 @@ pub async fn record_verdict(
     .await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// The result due date of a dossier whose processing time starts anew at `now`: its procedure's
+/// processing days from that moment, as on a supplement's filing at the desk.
+async fn restarted_due_date(
+    conn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, OpError> {
+    let days = procedure::Entity::find_by_id(dossier.procedure_code.clone())
+        .one(conn)
+        .await?
+        .and_then(|p| u32::try_from(p.processing_days).ok())
+        .unwrap_or(0);
+    let calendar = super::reference::working_calendar(conn).await?;
+    Ok(result_due_date(&calendar, now, days))
+}
+
+/// Two timeline notes as one, either may be missing.
+fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
+    match (first, second) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A ruling as checked.

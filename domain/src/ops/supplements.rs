@@ -598,3 +598,61 @@ pub(crate) async fn mark_filed(
     row.update(conn).await?;
     Ok(Some(parcel))
 }
+
+/// What an accept or a refusal ruled while the agency waits for a supplement (`supplement_requested`)
+/// does to that supplement, in the verdict's transaction (the dossier locked):
+/// - a parcel picked up and not yet signed for at the desk would be stranded (its handover could never
+///   be signed): the ruling is refused until the desk signs for it;
+/// - a parcel the post has not collected yet is closed (`cancelled`): off the office's worklist, no
+///   postage owed;
+/// - an acceptance means the missing papers reached the desk: the supplement counts as filed now, from
+///   which the processing time counts anew (as [`mark_filed`] does on a handover).
+///
+/// Answers what the timeline should say about the parcel, when anything happened to one.
+pub(crate) async fn close_on_verdict(
+    conn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+    accepted: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, OpError> {
+    let Some(open) = open_request(conn, dossier.id).await? else {
+        return Ok(None);
+    };
+    let parcel = match open.leg_id {
+        Some(id) => leg::Entity::find_by_id(id).one(conn).await?,
+        None => None,
+    };
+    let mut note = None;
+    let mut changed = false;
+    let mut row: supplement::ActiveModel = open.into();
+    if let Some(parcel) = parcel {
+        if ON_ITS_WAY.contains(&parcel.status) {
+            return Err(OpError::TransitionRefused(format!(
+                "the supplement of dossier {} was picked up (item {}) and is on its way to the desk: \
+                 sign for it on its handover record first, then rule on the dossier",
+                dossier.code,
+                parcel.item_code.as_deref().unwrap_or("without a code")
+            )));
+        }
+        if pickup_stage(parcel.status).is_some() {
+            let mut closed: leg::ActiveModel = parcel.into();
+            closed.status = Set(LegStatus::Cancelled);
+            closed.updated_at = Set(now);
+            closed.update(conn).await?;
+            row.postage_vnd = Set(Some(0));
+            changed = true;
+            note = Some(
+                "the supplement's pickup is closed: it was not collected, nothing is owed for it"
+                    .to_owned(),
+            );
+        }
+    }
+    if accepted {
+        row.filed_at = Set(Some(now));
+        changed = true;
+    }
+    if changed {
+        row.update(conn).await?;
+    }
+    Ok(note)
+}
