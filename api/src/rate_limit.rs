@@ -2,13 +2,21 @@
 //! GCRA limiters:
 //!
 //! - public writes per client: `POST /api/v1/dossiers` without a staff key, the web request form's
-//!   `POST /`, staff sign-in attempts (`POST /staff`);
+//!   `POST /`, staff sign-in attempts (`POST /staff`), a citizen's cancel from the tracking page
+//!   (`POST /t/{code}/cancel`);
 //! - public reads per client: `/api/v1/track/*`, `/t/*`, `/l/*`;
+//! - a citizen's requests with a dossier's access token (`Bearer dt_…`: the dossier, its slip and
+//!   receipt, cancel, supplement, complaints) count as the public's: a read against the client's
+//!   public reads, a write against its public writes. A token costs nothing to get (one pickup
+//!   request), so it buys no allowance of its own;
 //! - every request made with an API key (`Bearer dk_…`), per key; every request of a staff web
 //!   session, per key behind the session (all sessions of one key share that count).
 //!
 //! The client is the socket's peer address, or the last `X-Forwarded-For` hop when the peer is a
-//! trusted proxy (`server.trusted_proxies`). The check runs before the body is read and before any
+//! trusted proxy (`server.trusted_proxies`), in canonical form (an IPv4 peer of an IPv6 socket,
+//! `::ffff:a.b.c.d`, is `a.b.c.d`). An IPv6 client is counted by its /64 network, the block one
+//! subscriber gets: counted by whole address, one host could take 2^64 allowances. The check runs
+//! before the body is read and before any
 //! handler, so a refused request stores nothing. A request costs one keyed check (a lock-free map
 //! lookup on a `Copy` key); keys are hashed, never kept, and idle limiter entries are dropped every
 //! minute by [`RateLimits::forget_idle`].
@@ -43,18 +51,20 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
-/// Parses `server.trusted_proxies` (comma-separated addresses).
+/// Parses `server.trusted_proxies` (comma-separated addresses), in canonical form.
 pub fn parse_trusted_proxies(list: &str) -> anyhow::Result<Vec<IpAddr>> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<IpAddr>().map_err(|_| {
-                anyhow::anyhow!(
-                    "server.trusted_proxies (DOSSIER__SERVER__TRUSTED_PROXIES) holds `{s}`, \
+            s.parse::<IpAddr>()
+                .map(|ip| ip.to_canonical())
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "server.trusted_proxies (DOSSIER__SERVER__TRUSTED_PROXIES) holds `{s}`, \
                      which is not an IP address"
-                )
-            })
+                    )
+                })
         })
         .collect()
 }
@@ -82,9 +92,12 @@ impl RateLimits {
     }
 
     /// The client of `req`: the peer, or the last `X-Forwarded-For` hop when the peer is a trusted
-    /// proxy.
+    /// proxy; in canonical form.
     pub fn client_of(&self, req: &Request) -> Option<IpAddr> {
-        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip())?;
+        let peer = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_canonical())?;
         if self.trusted_proxies.is_empty() || !self.trusted_proxies.contains(&peer) {
             return Some(peer);
         }
@@ -100,7 +113,7 @@ impl RateLimits {
         Some(
             forwarded
                 .and_then(|hop| hop.parse::<IpAddr>().ok())
-                .unwrap_or(peer),
+                .map_or(peer, |hop| hop.to_canonical()),
         )
     }
 
@@ -108,11 +121,20 @@ impl RateLimits {
     /// behind the request's staff session cookie, if any.
     fn check(&self, req: &Request, session_key: Option<i64>) -> Result<(), Duration> {
         let path = req.uri().path();
-        let key = api_key_of(req);
+        let (key, citizen) = match bearer_of(req) {
+            Some(token) if token.starts_with("dk_") => (Some(token), false),
+            Some(token) => (None, token.starts_with("dt_")),
+            None => (None, false),
+        };
         let is_write = req.method() == Method::POST
-            && (path == "/" || path == "/staff" || (path == "/api/v1/dossiers" && key.is_none()));
+            && (path == "/"
+                || path == "/staff"
+                || path.starts_with("/t/")
+                || (path == "/api/v1/dossiers" && key.is_none())
+                || citizen);
         let is_read = !is_write
-            && (path.starts_with("/api/v1/track/")
+            && (citizen
+                || path.starts_with("/api/v1/track/")
                 || path.starts_with("/t/")
                 || path == "/t"
                 || path.starts_with("/l/"));
@@ -125,7 +147,7 @@ impl RateLimits {
         };
         if let Some(limiter) = limiter
             && let Some(client) = self.client_of(req)
-            && let Err(not_until) = limiter.check_key(&client)
+            && let Err(not_until) = limiter.check_key(&counted_as(client))
         {
             return Err(not_until.wait_time_from(limiter.clock().now()));
         }
@@ -143,14 +165,25 @@ impl RateLimits {
     }
 }
 
-/// The API key (`Bearer dk_…`) of a request, if any.
-fn api_key_of(req: &Request) -> Option<&str> {
+/// The bearer token of a request (an API key `dk_…` or a dossier's access token `dt_…`), if any.
+fn bearer_of(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))?
         .trim();
-    token.starts_with("dk_").then_some(token)
+    Some(token)
+}
+
+/// The address a client's allowance is kept under: an IPv4 address as it is, an IPv6 address by
+/// its /64 network (the block one subscriber line or host is given).
+fn counted_as(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V4(_) => client,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !u128::from(u64::MAX),
+        )),
+    }
 }
 
 /// Whole seconds to wait, at least one.
@@ -240,6 +273,33 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_network_and_an_ipv4_one_whole() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        assert_eq!(counted_as(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            counted_as(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            counted_as(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(
+            counted_as(ip("2001:db8:1:3::1")),
+            counted_as(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(counted_as(ip("203.0.113.7")), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_kept_in_canonical_form() {
+        let parsed = parse_trusted_proxies("::ffff:10.0.0.5, 2001:db8::1").expect("valid");
+        assert_eq!(
+            parsed,
+            vec![
+                "10.0.0.5".parse::<IpAddr>().expect("v4"),
+                "2001:db8::1".parse::<IpAddr>().expect("v6")
+            ]
+        );
+    }
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {

@@ -250,6 +250,158 @@ async fn the_forwarded_client_counts_only_behind_a_trusted_proxy() {
 }
 
 #[tokio::test]
+async fn a_trusted_proxy_reaching_a_dual_stack_socket_over_ipv4_is_still_trusted() {
+    // Listening on `[::]`, an IPv4 peer is seen as `::ffff:127.0.0.1`; the proxy is listed as
+    // `127.0.0.1`. Each forwarded client keeps its own allowance, and audit rows name it.
+    let app = TestApp::spawn_with(|s| {
+        s.server.bind = "[::]:0".into();
+        s.limits.public_writes_per_minute = 1;
+        s.server.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    for (i, client) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+        .iter()
+        .enumerate()
+    {
+        let res = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .header("x-forwarded-for", *client)
+            .json(&request_with_phone(&format!("091234563{i}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "{client}: {:?}", res.text().await);
+    }
+    let admin = app.key(Role::Admin, None, None).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/admin/holidays"))
+        .bearer_auth(&admin)
+        .header("x-forwarded-for", "198.51.100.44")
+        .json(&json!({"date": "2027-02-05", "name": "Tết Nguyên Đán"}))
+        .send()
+        .await
+        .expect("request");
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+    let trail: Value = app
+        .client
+        .get(app.url("/api/v1/admin/audit?limit=500"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let holiday = trail["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["action"] == "holiday.create")
+        .expect("the holiday's creation is in the trail");
+    assert_eq!(holiday["client_ip"], "198.51.100.44");
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_counted_by_its_64_network() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.public_reads_per_minute = 2;
+        s.server.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let code = app.create_valid_dossier().await["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let track_from = |client: &'static str| {
+        app.client
+            .get(app.url(&format!("/api/v1/track/{code}")))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    // Three addresses of one /64 share one allowance of two.
+    assert_eq!(
+        track_from("2001:db8:0:1::1")
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+    assert_eq!(
+        track_from("2001:db8:0:1::2")
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+    assert_rate_limited(track_from("2001:db8:0:1:ffff::3").await.expect("request")).await;
+    // The next /64 is another subscriber.
+    assert_eq!(
+        track_from("2001:db8:0:2::1")
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_citizens_token_buys_no_allowance_of_its_own() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.public_reads_per_minute = 3;
+        s.limits.public_writes_per_minute = 2;
+    })
+    .await;
+    // The pickup request is the client's first public write.
+    let created = app.create_valid_dossier().await;
+    let code = created["code"].as_str().expect("code").to_owned();
+    let token = created["access_token"].as_str().expect("token").to_owned();
+    // Reads with the token (the dossier, its slip) count as the client's public reads.
+    for path in [
+        format!("/api/v1/dossiers/{code}"),
+        format!("/api/v1/dossiers/{code}/slip.pdf"),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    assert_eq!(app.track(&code).await.status(), 200);
+    assert_rate_limited(app.get_dossier(&code, Some(&token)).await).await;
+    // Writes with the token count as its public writes: one left, then refused, nothing stored.
+    let complain = || {
+        app.client
+            .post(app.url(&format!("/api/v1/dossiers/{code}/complaints")))
+            .bearer_auth(&token)
+            .json(&json!({"text": "Chưa thấy ai đến lấy hồ sơ"}))
+            .send()
+    };
+    assert_eq!(complain().await.expect("request").status(), 201);
+    assert_rate_limited(complain().await.expect("request")).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let open: Value = app
+        .client
+        .get(app.url("/api/v1/complaints?status=open"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        open["complaints"].as_array().map(Vec::len),
+        Some(1),
+        "{open}"
+    );
+}
+
+#[tokio::test]
 async fn staff_sign_in_attempts_and_the_request_form_over_the_limit_get_a_page() {
     let app = TestApp::spawn_with(|s| s.limits.public_writes_per_minute = 2).await;
     for _ in 0..2 {
