@@ -17,7 +17,9 @@ use worker::StepOutcome;
 use worker::carrier::{CarrierConfig, FeedRead, HttpCarrier, RetryPolicy};
 use worker::sync::{SyncSettings, step};
 
-use super::postal::{Keys, dossier, picked_up};
+use chrono::TimeDelta;
+
+use super::postal::{Keys, dossier, picked_up, post, scan_id, vn_time};
 
 const PUSH_SECRET: &str = "carrier-push-secret-for-tests";
 
@@ -589,4 +591,101 @@ async fn a_stand_alone_worker_serves_its_metrics_and_health_probes() {
         .expect("the probes stop")
         .expect("cleanly")
         .expect("served");
+}
+
+/// A pushed record of `item` with carrier id `id`, status `code`, at `event_time`.
+fn pushed_record(
+    sandbox_customer: &str,
+    item: &str,
+    id: i64,
+    code: i64,
+    event_time: &str,
+) -> Value {
+    json!({"id": id, "customerCode": sandbox_customer, "orderNumber": "", "itemCode": item,
+        "eventTime": event_time, "posId": "100000", "statusCode": code,
+        "statusMessage": "Đã đến bưu cục", "notes": ""})
+}
+
+#[tokio::test]
+async fn a_carrier_event_dated_in_the_future_does_not_freeze_the_dossier() {
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SecretString::from(PUSH_SECRET.to_owned()));
+    })
+    .await;
+    let keys = Keys::new(&app).await;
+    let (code, item) = picked_up(&app, &keys.postal).await;
+    let send = |records: Vec<Value>| {
+        let app = &app;
+        async move {
+            let body = serde_json::to_vec(&json!({"content": records})).expect("json");
+            let sig = carrier_ingest::push_signature(PUSH_SECRET.as_bytes(), &body);
+            let res = push(app, &body, Some(&sig)).await;
+            assert_eq!(res.status(), 200);
+        }
+    };
+
+    // The carrier's clock (or a typo) dates the office's acceptance in 2099.
+    send(vec![pushed_record(
+        "C",
+        &item,
+        9001,
+        7,
+        "2099-11-23T09:15:00+07:00",
+    )])
+    .await;
+    let stored = entity::carrier_event::Entity::find()
+        .filter(entity::carrier_event::Column::CarrierEventId.eq(9001))
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("the record is stored");
+    assert_eq!(
+        stored.event_time.to_rfc3339(),
+        "2099-11-23T09:15:00+07:00",
+        "the carrier's own time is kept with its record"
+    );
+    let d = dossier(&app, &code, &keys.postal).await;
+    let accepted = d["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["source"] == "carrier")
+        .expect("the carrier's event is on the timeline")
+        .clone();
+    assert!(
+        accepted["at"].as_str().expect("at") < "2098",
+        "applied at its arrival, not in 2099: {accepted}"
+    );
+    assert!(
+        accepted["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("2099-11-23T09:15:00+07:00")),
+        "the note shows the carrier's time: {accepted}"
+    );
+
+    // The next carrier event, dated now, moves the dossier …
+    send(vec![pushed_record(
+        "C",
+        &item,
+        9002,
+        10,
+        &vn_time(TimeDelta::seconds(1)),
+    )])
+    .await;
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit",
+        "a later carrier event still applies"
+    );
+
+    // … and so does a handheld scan after it.
+    let scan = json!({"scan_id": scan_id(), "item_code": item, "event": "arrived",
+        "at": vn_time(TimeDelta::seconds(2))});
+    let res = post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await;
+    assert_eq!(res.status(), 201);
+    let answer: Value = res.json().await.expect("json");
+    assert_eq!(
+        answer["applied"], true,
+        "a later handheld scan still applies: {answer}"
+    );
 }

@@ -9,6 +9,12 @@
 //!   through [`super::scans::apply_machine_scans`] with source `carrier`, so the timeline, the audit and
 //!   the notifications are those of a handheld scan and a dossier never moves backwards (late events
 //!   only join the timeline); the stored carrier record is the scan's record, kept once;
+//! - an `eventTime` further in the future than [`CLOCK_SKEW`] cannot be when the event happened (a
+//!   carrier clock running ahead, local time written with a `Z`, a typo'd year): the stored carrier
+//!   record keeps the carrier's time exactly as sent, but the scan is applied at the time the record
+//!   was received, with the carrier's time in its note. Otherwise one such record would make every
+//!   later scan of the dossier "late" (the scans path moves nothing before the dossier's last event)
+//!   and freeze it. Within the skew the carrier's time is kept, as for a handheld's;
 //! - a batch is one transaction; the feed's cursor ([`ingest_feed`]) advances in that same
 //!   transaction, and only while the caller still holds the cursor's lease.
 //!
@@ -35,6 +41,7 @@ use super::OpError;
 use super::access::Actor;
 use super::bulk::{json_param, text_in};
 use super::carrier_orders::{FINAL_STATUS_CODES, note_finished};
+use super::postal::CLOCK_SKEW;
 use super::scans::{MachineScan, ScanOutcome, apply_machine_scans};
 use crate::carrier_codes::scan_event_of;
 use crate::s10::ItemCode;
@@ -112,6 +119,8 @@ pub struct IngestReport {
     pub unknown_items: u64,
     /// New records that moved a dossier's status.
     pub applied: u64,
+    /// New records whose `eventTime` lay beyond now + [`CLOCK_SKEW`]: applied at their arrival.
+    pub future_times: u64,
     /// For each new record, seconds from its `eventTime` to its storing (never negative).
     pub lag_secs: Vec<f64>,
 }
@@ -128,6 +137,9 @@ pub mod metric {
     pub const APPLIED: &str = "dossier_carrier_events_applied_total";
     /// Seconds from a record's `eventTime` to its storing, by `via`.
     pub const LAG: &str = "dossier_carrier_ingest_lag_seconds";
+    /// New carrier records dated further ahead than the clock skew allows, applied at their
+    /// arrival instead, by `via`.
+    pub const FUTURE_TIMES: &str = "dossier_carrier_events_future_time_total";
 }
 
 /// Describes the metrics of ingest to the installed recorder (once, at start).
@@ -148,6 +160,10 @@ pub fn describe_metrics() {
         metric::APPLIED,
         "New carrier records that moved a dossier's status."
     );
+    metrics::describe_counter!(
+        metric::FUTURE_TIMES,
+        "New carrier records dated in the future beyond the clock skew, applied at their arrival."
+    );
     metrics::describe_histogram!(
         metric::LAG,
         metrics::Unit::Seconds,
@@ -162,6 +178,7 @@ pub fn record_metrics(report: &IngestReport, via: ReceivedVia) {
     metrics::counter!(metric::DUPLICATES, "via" => via).increment(report.duplicates);
     metrics::counter!(metric::UNKNOWN_ITEMS, "via" => via).increment(report.unknown_items);
     metrics::counter!(metric::APPLIED, "via" => via).increment(report.applied);
+    metrics::counter!(metric::FUTURE_TIMES, "via" => via).increment(report.future_times);
     let lag = metrics::histogram!(metric::LAG, "via" => via);
     for &secs in &report.lag_secs {
         lag.record(secs);
@@ -286,20 +303,66 @@ fn meanings(
         else {
             continue;
         };
+        let message = r.status_message.trim();
+        let (at, note) = match scan_time(r.event_time, now) {
+            ScanTime::AsSent(at) => (at, (!message.is_empty()).then(|| message.to_owned())),
+            ScanTime::Received(at) => {
+                report.future_times += 1;
+                tracing::warn!(
+                    carrier.event_id = r.id,
+                    carrier.event_time = %r.event_time.to_rfc3339(),
+                    "a carrier event dated in the future is applied at its arrival"
+                );
+                let why = future_note(r.event_time);
+                let note = if message.is_empty() {
+                    why
+                } else {
+                    format!("{message} — {why}")
+                };
+                (at, Some(note))
+            }
+        };
         scans.push((
             dossier_id,
             MachineScan {
                 item_code,
                 event,
-                at: r.event_time.with_timezone(&Utc),
+                at,
                 location: (!r.pos_id.trim().is_empty()).then(|| r.pos_id.trim().to_owned()),
-                note: (!r.status_message.trim().is_empty())
-                    .then(|| r.status_message.trim().to_owned()),
+                note,
             },
         ));
     }
     let finished: Vec<String> = finished.into_iter().map(str::to_owned).collect();
     (scans, finished)
+}
+
+/// When a carrier event is applied to its dossier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanTime {
+    /// At the carrier's `eventTime`.
+    AsSent(DateTime<Utc>),
+    /// At the time it was received: the carrier's time lay beyond now + [`CLOCK_SKEW`].
+    Received(DateTime<Utc>),
+}
+
+/// The time a carrier event is applied at, received at `now`: its `eventTime`, unless that is
+/// further in the future than a clock may run ahead ([`CLOCK_SKEW`], as for a handheld's scans).
+fn scan_time(event_time: DateTime<FixedOffset>, now: DateTime<Utc>) -> ScanTime {
+    let at = event_time.with_timezone(&Utc);
+    if at > now + CLOCK_SKEW {
+        ScanTime::Received(now)
+    } else {
+        ScanTime::AsSent(at)
+    }
+}
+
+/// The timeline note of an event applied at its arrival: the carrier's time as it sent it.
+fn future_note(event_time: DateTime<FixedOffset>) -> String {
+    format!(
+        "the carrier dated this event {}, in the future; recorded at the time it was received",
+        event_time.to_rfc3339()
+    )
 }
 
 /// Applies `scans` through the scans path; calls are cut between dossiers, so each dossier's scans
@@ -620,6 +683,27 @@ pub fn push_signature(secret: &[u8], body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carrier_time_beyond_the_clock_skew_is_replaced_by_the_time_received() {
+        let now: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().expect("time");
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).expect("time");
+        // Earlier, and slightly ahead within the skew: the carrier's time.
+        let earlier = at("2026-11-23T08:15:00+07:00");
+        assert_eq!(
+            scan_time(earlier, now),
+            ScanTime::AsSent(earlier.with_timezone(&Utc))
+        );
+        let ahead = at("2026-11-23T09:04:00+07:00");
+        assert_eq!(
+            scan_time(ahead, now),
+            ScanTime::AsSent(ahead.with_timezone(&Utc))
+        );
+        // Local time written with a `Z` (7 h ahead), and a year typo: the time received.
+        for text in ["2026-11-23T09:00:00Z", "2099-11-23T09:00:00+07:00"] {
+            assert_eq!(scan_time(at(text), now), ScanTime::Received(now), "{text}");
+        }
+    }
 
     #[test]
     fn push_signatures_verify_only_with_the_key_and_the_exact_body() {
