@@ -407,3 +407,128 @@ async fn the_printed_record_names_its_dossiers_and_parties_for_either_side_only(
     )
     .await;
 }
+
+/// The adoption procedure, whose admin fee is 400,000 VND.
+const ADOPTION: &str = "2.001263";
+const ADOPTION_FEE: i64 = 400_000;
+
+/// A dossier of [`ADOPTION`], picked up with its fees, handed to the agency and accepted; the agency
+/// then asks for a supplement, which the citizen sends and the post picks up. Returns its code.
+async fn adoption_with_supplement_picked_up(app: &TestApp, keys: &Keys) -> String {
+    let mut body = tests::valid_request();
+    body["procedure_code"] = ADOPTION.into();
+    body["documents"] = json!([
+        {"code": "2.001263-01", "original": true, "copies": 1},
+        {"code": "2.001263-02", "original": true, "copies": 1},
+        {"code": "2.001263-03", "original": true, "copies": 1},
+        {"code": "2.001263-04", "original": true, "copies": 1},
+        {"code": "2.001263-05", "original": false, "copies": 1},
+    ]);
+    let created = json_of(app.post_dossier(&body).await, 201).await;
+    assert_eq!(created["fees"]["admin_fee_vnd"], ADOPTION_FEE);
+    let code = created["code"].as_str().expect("code").to_owned();
+    let token = created["access_token"].as_str().expect("token").to_owned();
+    let total = created["fees"]["total_vnd"].as_i64().expect("total");
+    let dossier_path = |action: &str| format!("/api/v1/dossiers/{code}/{action}");
+    json_of(
+        post(
+            app,
+            &dossier_path("pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": total}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let record = draft(app, &keys.postal, "to_agency", &[&code]).await;
+    assert_eq!(record["items"][0]["admin_fee_vnd"], ADOPTION_FEE);
+    assert_eq!(record["admin_fee_total_vnd"], ADOPTION_FEE);
+    confirm(app, &keys.agency, record["id"].as_i64().expect("id")).await;
+    json_of(
+        post(
+            app,
+            &dossier_path("verdict"),
+            Some(&keys.agency),
+            &json!({"decision": "supplement_requested", "reason": "Thiếu giấy khám sức khỏe",
+                    "missing_documents": ["Giấy khám sức khỏe của người nhận con nuôi"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let sent = json_of(
+        post(
+            app,
+            &dossier_path("supplement"),
+            Some(&token),
+            &json!({"documents": [{"code": "2.001263-02", "original": true, "copies": 1}],
+                    "pickup_address": null}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let postage = sent["fees"]["supplement_postage_vnd"]
+        .as_i64()
+        .expect("postage");
+    assert!(postage > 0);
+    json_of(
+        post(
+            app,
+            &dossier_path("pickup"),
+            Some(&keys.postal),
+            &json!({"documents_checked": true, "fee_collected_vnd": postage}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    code
+}
+
+#[tokio::test]
+async fn a_supplements_record_hands_over_no_admin_fee_a_second_time() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let code = adoption_with_supplement_picked_up(&app, &keys).await;
+
+    // The supplement's record: its line and its total carry no admin fee, drafted and signed.
+    let record = draft(&app, &keys.postal, "to_agency", &[&code]).await;
+    assert_eq!(record["items"][0]["admin_fee_vnd"], 0, "{record}");
+    assert_eq!(record["admin_fee_total_vnd"], 0, "{record}");
+    let id = record["id"].as_i64().expect("id");
+    let signed = confirm(&app, &keys.agency, id).await;
+    assert_eq!(signed["items"][0]["admin_fee_vnd"], 0, "{signed}");
+    assert_eq!(signed["admin_fee_total_vnd"], 0, "{signed}");
+    let read = json_of(
+        get(&app, &format!("/api/v1/handovers/{id}"), Some(&keys.agency)).await,
+        200,
+    )
+    .await;
+    assert_eq!(read["admin_fee_total_vnd"], 0, "{read}");
+    assert_eq!(
+        dossier(&app, &code, &keys.agency).await["status"],
+        "processing"
+    );
+
+    // The fees report counts the dossier's fee once: collected, handed over, nothing outstanding.
+    let today = super::postal::local_today();
+    let report = json_of(
+        get(
+            &app,
+            &format!("/api/v1/reports/fees?from={today}&to={today}"),
+            Some(&admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let row = &report["agencies"][0];
+    assert_eq!(row["agency_code"], AGENCY, "{report}");
+    assert_eq!(row["dossiers"], 1, "{report}");
+    assert_eq!(row["admin_fees_collected_vnd"], ADOPTION_FEE, "{report}");
+    assert_eq!(row["admin_fees_handed_over_vnd"], ADOPTION_FEE, "{report}");
+    assert_eq!(row["admin_fees_outstanding_vnd"], 0, "{report}");
+}

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use entity::enums::{
     DossierStatus, EventKind, EventSource, HandoverDirection, HandoverStatus, LegDirection,
-    LegStatus, Role,
+    LegPurpose, LegStatus, Role,
 };
 use entity::{agency, dossier, handover_item, handover_record, leg, procedure};
 use sea_orm::sea_query::Expr;
@@ -501,18 +501,55 @@ async fn load_view(
         .all(conn)
         .await?;
     let carries_fees = record.direction == HandoverDirection::ToAgency;
+    let supplements = if carries_fees {
+        supplement_parcels(conn, &rows).await?
+    } else {
+        HashSet::new()
+    };
     let lines = rows
         .into_iter()
         .filter_map(|(item, d)| {
+            // A supplement's parcel carries only the missing papers: its pickup collected postage,
+            // and the admin fee went to the agency with the dossier itself.
+            let fees = carries_fees
+                && !item
+                    .item_code
+                    .as_ref()
+                    .is_some_and(|code| supplements.contains(code));
             d.map(|d| HandoverLine {
                 dossier_code: d.code,
                 item_code: item.item_code,
                 status: d.status,
-                admin_fee_vnd: if carries_fees { d.admin_fee_vnd } else { 0 },
+                admin_fee_vnd: if fees { d.admin_fee_vnd } else { 0 },
             })
         })
         .collect();
     Ok(HandoverView { record, lines })
+}
+
+/// The item codes, among a record's lines, of supplements' parcels.
+async fn supplement_parcels(
+    conn: &impl ConnectionTrait,
+    rows: &[(handover_item::Model, Option<dossier::Model>)],
+) -> Result<HashSet<String>, OpError> {
+    let codes: Vec<String> = rows
+        .iter()
+        .filter_map(|(item, _)| item.item_code.clone())
+        .collect();
+    if codes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(leg::Entity::find()
+        .select_only()
+        .column(leg::Column::ItemCode)
+        .filter(leg::Column::ItemCode.is_in(codes))
+        .filter(leg::Column::Purpose.eq(LegPurpose::Supplement))
+        .into_tuple::<Option<String>>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// Whether `actor` is a party to `record` (or an administrator), who may read it.
