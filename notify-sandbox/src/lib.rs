@@ -181,6 +181,8 @@ struct State {
     faults: HashMap<Service, VecDeque<Fault>>,
     outages: HashSet<Service>,
     delays: HashMap<Service, Duration>,
+    /// How long Zalo's OAuth waits before answering a refresh it already made.
+    oauth_answer_delay: Option<Duration>,
     issued: u64,
 }
 
@@ -344,6 +346,12 @@ impl NotifySandbox {
         self.shared.state().delays.insert(service, delay);
     }
 
+    /// Zalo's OAuth makes each refresh at once (the presented refresh token is dead from then on) and
+    /// answers only after `delay`: a caller that hangs up meanwhile never learns the new tokens.
+    pub fn set_oauth_answer_delay(&self, delay: Option<Duration>) {
+        self.shared.state().oauth_answer_delay = delay;
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -474,6 +482,16 @@ async fn access_token(
     if let Some(answer) = gate(&shared, Service::ZaloOauth).await {
         return answer;
     }
+    let answer = take_refresh(&shared, req, &form);
+    let late = shared.state().oauth_answer_delay;
+    if let Some(delay) = late {
+        tokio::time::sleep(delay).await;
+    }
+    answer
+}
+
+/// Makes the refresh `form` asks for, rotating the refresh token, or refuses it.
+fn take_refresh(shared: &Shared, req: &Request, form: &TokenForm) -> Response {
     let c = &shared.config;
     let secret = req
         .headers()

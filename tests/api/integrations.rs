@@ -73,9 +73,14 @@ impl Rig {
     /// A worker (a fresh one each call: nothing in memory, as after a restart) delivering to the
     /// sandbox, retrying within milliseconds; calls time out after `timeout`.
     fn worker(&self, timeout: Duration) -> OutboxDeps {
+        OutboxDeps::new(&self.settings(timeout)).expect("set up the worker")
+    }
+
+    /// The settings of [`Rig::worker`].
+    fn settings(&self, timeout: Duration) -> OutboxSettings {
         let base = self.sandbox.base_url();
         let c = self.sandbox.config();
-        OutboxDeps::new(&OutboxSettings {
+        OutboxSettings {
             mail: MailSettings {
                 dir: self._mail.path().to_path_buf(),
                 ..MailSettings::default()
@@ -113,8 +118,7 @@ impl Rig {
                 timeout,
             }),
             ..OutboxSettings::default()
-        })
-        .expect("set up the worker")
+        }
     }
 
     /// Rows of `kind`, oldest first.
@@ -336,6 +340,82 @@ async fn an_expired_zalo_token_is_refreshed_once_and_the_rotated_refresh_token_i
     assert_eq!(counts.zns_token_refused, 2);
     let (zns, sms) = rig.assert_each_phone_notice_once().await;
     assert_eq!((zns.len(), sms.len()), (3, 0), "every notice went by ZNS");
+}
+
+#[tokio::test]
+async fn a_zalo_refresh_answered_after_its_attempt_was_given_up_is_kept_and_the_next_refresh_succeeds()
+ {
+    let rig = Rig::start().await;
+    let configured = rig.sandbox.config().zalo_refresh_token.clone();
+    // Zalo rotates the refresh token at once but answers after the attempt's deadline.
+    rig.sandbox
+        .set_oauth_answer_delay(Some(Duration::from_millis(1500)));
+    let mut settings = rig.settings(Duration::from_secs(5));
+    settings.attempt_timeout = Duration::from_millis(500);
+    let hasty = OutboxDeps::new(&settings).expect("set up the worker");
+    request_for(&rig.app, PHONE).await;
+    step(&rig.app.store, &hasty).await;
+    let notice = &rig.rows("phone_notice").await[0];
+    assert_eq!(notice.status, OutboxStatus::Pending);
+    assert!(
+        notice
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("did not finish"),
+        "{notice:?}"
+    );
+    assert_eq!(rig.sandbox.counts().token_refreshes, 1);
+    assert!(rig.sandbox.zns().is_empty() && rig.sandbox.sms().is_empty());
+    // The worker keeps the answer it was still waiting for before it stops.
+    hasty
+        .phone
+        .zns
+        .as_ref()
+        .expect("ZNS configured")
+        .settle()
+        .await;
+    rig.sandbox.set_oauth_answer_delay(None);
+
+    // A worker started afresh goes on from the kept tokens: the notice goes by ZNS, once.
+    rig.deliver_all(&rig.worker(Duration::from_secs(5))).await;
+    assert_eq!(rig.sandbox.refresh_tokens_used(), vec![configured.clone()]);
+    // Its access token expired, the next refresh presents the rotated refresh token, and succeeds.
+    let rotated = rig.sandbox.current_refresh_token();
+    rig.sandbox.expire_access_token(ExpiryAnswer::ErrorCode);
+    request_for(&rig.app, PHONE).await;
+    rig.deliver_all(&rig.worker(Duration::from_secs(5))).await;
+    assert_eq!(rig.sandbox.refresh_tokens_used(), vec![configured, rotated]);
+    let counts = rig.sandbox.counts();
+    assert_eq!(counts.token_refresh_refused, 0);
+    assert_eq!(counts.token_refreshes, 2);
+    let (zns, sms) = rig.assert_each_phone_notice_once().await;
+    assert_eq!((zns.len(), sms.len()), (2, 0), "every notice went by ZNS");
+}
+
+#[tokio::test]
+async fn when_zalo_refuses_the_refresh_token_notices_go_by_sms_until_a_new_one_is_configured() {
+    let rig = Rig::start().await;
+    // A refresh token Zalo no longer knows (one lost after a rotation, say).
+    let mut settings = rig.settings(Duration::from_secs(5));
+    if let Some(zalo) = settings.zalo.as_mut() {
+        zalo.refresh_token = SecretString::from("rt-lost-after-rotation".to_owned());
+    }
+    let stale = OutboxDeps::new(&settings).expect("set up the worker");
+    request_for(&rig.app, PHONE).await;
+    rig.deliver_all(&stale).await;
+    let counts = rig.sandbox.counts();
+    assert_eq!(counts.token_refreshes, 0);
+    assert!(counts.token_refresh_refused >= 1, "{counts:?}");
+    let (zns, sms) = rig.assert_each_phone_notice_once().await;
+    assert_eq!((zns.len(), sms.len()), (0, 1), "the notice went by SMS");
+
+    // The operator configures a valid refresh token: the next notice goes by ZNS again.
+    request_for(&rig.app, PHONE).await;
+    rig.deliver_all(&rig.worker(Duration::from_secs(5))).await;
+    assert_eq!(rig.sandbox.counts().token_refreshes, 1);
+    let (zns, sms) = rig.assert_each_phone_notice_once().await;
+    assert_eq!((zns.len(), sms.len()), (1, 1));
 }
 
 #[tokio::test]

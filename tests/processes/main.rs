@@ -5,6 +5,7 @@
 
 mod notify_processes;
 mod worker_processes;
+mod zalo_processes;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

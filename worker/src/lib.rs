@@ -169,7 +169,7 @@ pub async fn run(store: Store, settings: WorkerSettings, shutdown: watch::Receiv
             },
         ));
     }
-    if let Some(deps) = deliveries {
+    if let Some(deps) = &deliveries {
         for kinds in deps.lanes() {
             let (store_, deps_, stop) = (store.clone(), deps.clone(), shutdown.clone());
             let name = kinds.first().map_or("outbox", |k| k.as_str());
@@ -219,6 +219,10 @@ pub async fn run(store: Store, settings: WorkerSettings, shutdown: watch::Receiv
         },
     ));
     while loops.join_next().await.is_some() {}
+    // A Zalo token refresh Zalo may have answered is kept before the worker exits.
+    if let Some(zns) = deliveries.as_ref().and_then(|d| d.phone.zns.as_ref()) {
+        zns.settle().await;
+    }
     tracing::info!("worker stopped");
 }
 

@@ -61,8 +61,9 @@ async fn dossier_of(store: &Store, row: &outbox::Model) -> Result<dossier::Model
         .ok_or_else(|| give_up("the dossier is gone"))
 }
 
-/// Sends one phone notice: by ZNS, or by SMS once ZNS refused the phone (remembered in the row, so a
-/// later attempt never sends it by ZNS again) or when ZNS is not configured. Returns the channel used.
+/// Sends one phone notice: by ZNS, or by SMS once ZNS refused the phone or could not be used because
+/// Zalo refused the refresh token (remembered in the row, so a later attempt never sends it by ZNS
+/// again) or when ZNS is not configured. Returns the channel used.
 pub async fn deliver_phone_notice(
     store: &Store,
     channels: &PhoneChannels,
@@ -91,11 +92,23 @@ pub async fn deliver_phone_notice(
             .await
         {
             Ok(ZnsOutcome::Sent(_)) => return Ok("zns"),
-            Ok(ZnsOutcome::Refused { error, .. }) => {
+            Ok(refusal) => {
+                let why = match &refusal {
+                    ZnsOutcome::Refused { error, .. } => {
+                        format!("ZNS refused the phone (error {error})")
+                    }
+                    ZnsOutcome::Unavailable(error) => format!("ZNS cannot be used: {error}"),
+                    ZnsOutcome::Sent(_) => String::new(),
+                };
                 if channels.sms.is_none() {
-                    return Err(give_up(format!(
-                        "ZNS refused the phone (error {error}) and no SMS gateway is configured"
-                    )));
+                    // Without SMS, a notice ZNS cannot take now is tried again (a new refresh token
+                    // may be configured meanwhile); one refused for its phone never will be.
+                    return Err(match refusal {
+                        ZnsOutcome::Unavailable(_) => {
+                            retry(format!("{why} and no SMS gateway is configured"))
+                        }
+                        _ => give_up(format!("{why} and no SMS gateway is configured")),
+                    });
                 }
                 payload.zns_refused = true;
                 let json =
@@ -107,8 +120,8 @@ pub async fn deliver_phone_notice(
                 }
                 tracing::info!(
                     outbox.id = row.id,
-                    zns.error = error,
-                    "ZNS refused the phone; the notice goes by SMS"
+                    zns.refusal = %why,
+                    "ZNS did not take the notice; it goes by SMS"
                 );
             }
             Err(error) => return Err(retry(error)),

@@ -9,9 +9,17 @@
 //! another already refreshed. An expired token (HTTP 401, or an `error` about the access token) is
 //! refreshed once and the call made again.
 //!
+//! Once Zalo answered a refresh, the refresh token it was given is dead: the answer's tokens are kept
+//! at once, in a write of their own committed before anything else. A refresh runs to its end in a
+//! task of its own, so an attempt given up meanwhile (its deadline, the worker's shutdown drain) never
+//! drops the answer on the floor; the worker waits for it ([`ZaloClient::settle`]) before it exits.
+//! When Zalo refuses the refresh token (a token lost anyway, or one the operator must renew), ZNS
+//! cannot be used and the notice goes by SMS, as for a refusal; configuring a new refresh token ends it.
+//!
 //! `error` 0 is a sent message; another `error` is a refusal (e.g. the phone has no Zalo account), which
 //! the caller answers with an SMS; HTTP 5xx, timeouts and unreadable answers are failed attempts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use domain::ops::integrations::{ZALO_TOKENS, get_state, lock_state, put_state};
@@ -65,6 +73,8 @@ pub enum ZnsOutcome {
     Sent(String),
     /// Refused for this phone or message (`error` ≠ 0, not about the token).
     Refused { error: i64, message: String },
+    /// ZNS cannot be used at all: Zalo refused the refresh token, so there is no access token.
+    Unavailable(String),
 }
 
 /// Tokens as kept in the database.
@@ -80,16 +90,31 @@ struct StoredTokens {
 pub struct ZaloClient {
     client: Client,
     send_url: String,
+    refresher: Arc<Refresher>,
+    /// The access token in hand; locked while a refresh runs.
+    access: Arc<tokio::sync::Mutex<Option<String>>>,
+}
+
+/// What a refresh needs, shared with the task it runs in.
+struct Refresher {
+    client: Client,
     token_url: String,
     config: ZaloConfig,
-    access: tokio::sync::Mutex<Option<String>>,
+}
+
+/// Why there is no access token.
+enum NoToken {
+    /// Zalo could not be reached or its answer not kept: a failed attempt, tried again.
+    Failed(String),
+    /// Zalo refused the refresh token: ZNS cannot be used until a new one is configured.
+    Refused(String),
 }
 
 /// Shows where it sends, never a token.
 impl std::fmt::Debug for ZaloClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZaloClient")
-            .field("config", &self.config)
+            .field("config", &self.refresher.config)
             .finish_non_exhaustive()
     }
 }
@@ -136,12 +161,22 @@ impl ZaloClient {
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .build()?;
         Ok(Self {
-            client,
+            client: client.clone(),
             send_url: format!("{base}/message/template"),
-            token_url: format!("{oauth}/v4/oa/access_token"),
-            config,
-            access: tokio::sync::Mutex::new(None),
+            refresher: Arc::new(Refresher {
+                client,
+                token_url: format!("{oauth}/v4/oa/access_token"),
+                config,
+            }),
+            access: Arc::new(tokio::sync::Mutex::new(None)),
         })
+    }
+
+    /// Waits until a token refresh in flight has ended and its tokens are kept (at most two calls'
+    /// time): the worker calls this before it exits, after the outbox's drain.
+    pub async fn settle(&self) {
+        let patience = self.refresher.config.timeout * 2 + Duration::from_secs(5);
+        let _ = tokio::time::timeout(patience, self.access.lock()).await;
     }
 
     /// Sends the dossier-status template to `phone` (`84…`) as message `tracking_id`.
@@ -152,10 +187,14 @@ impl ZaloClient {
         tracking_id: &str,
         template_data: serde_json::Value,
     ) -> Result<ZnsOutcome, String> {
-        let token = self.access_token(store, None).await?;
+        let token = match self.access_token(store, None).await {
+            Ok(token) => token,
+            Err(NoToken::Failed(error)) => return Err(error),
+            Err(NoToken::Refused(error)) => return Ok(ZnsOutcome::Unavailable(error)),
+        };
         let body = json!({
             "phone": phone,
-            "template_id": self.config.template_id,
+            "template_id": self.refresher.config.template_id,
             "tracking_id": tracking_id,
             "template_data": template_data,
         });
@@ -163,7 +202,11 @@ impl ZaloClient {
             Reply::Ok(id) => Ok(ZnsOutcome::Sent(id)),
             Reply::Refused { error, message } => Ok(ZnsOutcome::Refused { error, message }),
             Reply::TokenRefused => {
-                let fresh = self.access_token(store, Some(&token)).await?;
+                let fresh = match self.access_token(store, Some(&token)).await {
+                    Ok(token) => token,
+                    Err(NoToken::Failed(error)) => return Err(error),
+                    Err(NoToken::Refused(error)) => return Ok(ZnsOutcome::Unavailable(error)),
+                };
                 match self.post_template(&fresh, &body).await? {
                     Reply::Ok(id) => Ok(ZnsOutcome::Sent(id)),
                     Reply::Refused { error, message } => Ok(ZnsOutcome::Refused { error, message }),
@@ -215,41 +258,75 @@ impl ZaloClient {
 
     /// The access token to use: the one in hand unless it is `refused`; else the one another worker
     /// stored since; else a new one from the latest refresh token, stored with the rotated refresh
-    /// token before it is used.
-    async fn access_token(&self, store: &Store, refused: Option<&str>) -> Result<String, String> {
-        let mut held = self.access.lock().await;
-        if let Some(token) = held.as_deref()
-            && Some(token) != refused
+    /// token before it is used. The refresh runs in a task of its own, to its end even when this
+    /// attempt is given up meanwhile.
+    async fn access_token(&self, store: &Store, refused: Option<&str>) -> Result<String, NoToken> {
         {
-            return Ok(token.to_owned());
+            let held = self.access.lock().await;
+            if let Some(token) = held.as_deref()
+                && Some(token) != refused
+            {
+                return Ok(token.to_owned());
+            }
         }
-        let seed = hex::encode(Sha256::digest(
-            self.config.refresh_token.expose_secret().as_bytes(),
+        let task = tokio::spawn(refresh(
+            self.refresher.clone(),
+            self.access.clone(),
+            store.clone(),
+            refused.map(str::to_owned),
         ));
-        let db = |e: sea_orm::DbErr| format!("reading or keeping the Zalo tokens failed: {e}");
-        let token = if store.backend() == DbBackend::Postgres {
-            // One refresh at a time across workers: the state row is locked while it happens.
-            let txn = store.write.begin().await.map_err(db)?;
-            let stored = lock_state(&txn, ZALO_TOKENS).await.map_err(db)?;
-            let token = self.fresh_token(&txn, &seed, stored, refused).await?;
-            txn.commit().await.map_err(db)?;
-            token
-        } else {
-            let stored = get_state(&store.write, ZALO_TOKENS).await.map_err(db)?;
-            self.fresh_token(&store.write, &seed, stored, refused)
-                .await?
-        };
-        *held = Some(token.clone());
-        Ok(token)
+        task.await
+            .map_err(|e| NoToken::Failed(format!("the Zalo token refresh stopped: {e}")))?
     }
+}
 
+/// The access token, refreshed when the one in hand is missing or `refused` (see
+/// [`ZaloClient::access_token`]); the lock on `access` is held throughout.
+async fn refresh(
+    refresher: Arc<Refresher>,
+    access: Arc<tokio::sync::Mutex<Option<String>>>,
+    store: Store,
+    refused: Option<String>,
+) -> Result<String, NoToken> {
+    let mut held = access.lock_owned().await;
+    let refused = refused.as_deref();
+    if let Some(token) = held.as_deref()
+        && Some(token) != refused
+    {
+        return Ok(token.to_owned());
+    }
+    let seed = hex::encode(Sha256::digest(
+        refresher.config.refresh_token.expose_secret().as_bytes(),
+    ));
+    let db = |e: sea_orm::DbErr| {
+        NoToken::Failed(format!("reading or keeping the Zalo tokens failed: {e}"))
+    };
+    let token = if store.backend() == DbBackend::Postgres {
+        // One refresh at a time across workers: the state row is locked while it happens, and the
+        // new tokens committed as soon as Zalo's answer is read.
+        let txn = store.write.begin().await.map_err(db)?;
+        let stored = lock_state(&txn, ZALO_TOKENS).await.map_err(db)?;
+        let token = refresher.fresh_token(&txn, &seed, stored, refused).await?;
+        txn.commit().await.map_err(db)?;
+        token
+    } else {
+        let stored = get_state(&store.write, ZALO_TOKENS).await.map_err(db)?;
+        refresher
+            .fresh_token(&store.write, &seed, stored, refused)
+            .await?
+    };
+    *held = Some(token.clone());
+    Ok(token)
+}
+
+impl Refresher {
     async fn fresh_token(
         &self,
         conn: &impl sea_orm::ConnectionTrait,
         seed: &str,
         stored: Option<String>,
         refused: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, NoToken> {
         let stored: Option<StoredTokens> = stored
             .as_deref()
             .and_then(|v| serde_json::from_str(v).ok())
@@ -275,28 +352,40 @@ impl ZaloClient {
                 ]),
         )
         .await
-        .map_err(|e| format!("Zalo OAuth: {e}"))?;
+        .map_err(|e| NoToken::Failed(format!("Zalo OAuth: {e}")))?;
         if !answer.status.is_success() {
-            return Err(format!("Zalo OAuth: HTTP {}", answer.status.as_u16()));
+            return Err(NoToken::Failed(format!(
+                "Zalo OAuth: HTTP {}",
+                answer.status.as_u16()
+            )));
         }
-        let parsed: TokenAnswer = answer.json().map_err(|e| format!("Zalo OAuth: {e}"))?;
+        let parsed: TokenAnswer = answer
+            .json()
+            .map_err(|e| NoToken::Failed(format!("Zalo OAuth: {e}")))?;
         let (Some(access), Some(refresh)) = (parsed.access_token, parsed.refresh_token) else {
-            return Err(format!(
+            let error = format!(
                 "Zalo OAuth refused the refresh token (error {})",
                 parsed
                     .error
                     .map_or_else(|| "unknown".to_owned(), |e| e.to_string())
-            ));
+            );
+            tracing::error!(
+                error.message = %error,
+                "ZNS cannot be used until a new Zalo refresh token is configured; notices go by SMS"
+            );
+            return Err(NoToken::Refused(error));
         };
         let keep = serde_json::to_string(&StoredTokens {
             seed: seed.to_owned(),
             refresh_token: refresh,
             access_token: Some(access.clone()),
         })
-        .map_err(|e| format!("keeping the Zalo tokens failed: {e}"))?;
-        put_state(conn, ZALO_TOKENS, &keep)
-            .await
-            .map_err(|e| format!("keeping the rotated Zalo refresh token failed: {e}"))?;
+        .map_err(|e| NoToken::Failed(format!("keeping the Zalo tokens failed: {e}")))?;
+        put_state(conn, ZALO_TOKENS, &keep).await.map_err(|e| {
+            NoToken::Failed(format!(
+                "keeping the rotated Zalo refresh token failed: {e}"
+            ))
+        })?;
         tracing::info!("Zalo access token refreshed; the rotated refresh token is kept");
         Ok(access)
     }
