@@ -4,7 +4,8 @@
 
 use chrono::TimeDelta;
 use entity::enums::Role;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::TestApp;
 
@@ -648,4 +649,74 @@ async fn tracking_by_dossier_code_or_item_code_shows_every_leg_and_the_whole_tim
     };
     assert_eq!(legs(&by_code), legs(&full));
     assert_eq!(by_code["legs"][0]["item_code"], item.as_str());
+}
+
+#[tokio::test]
+async fn an_offline_delivery_uploaded_after_the_overdue_sweep_still_delivers() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, _) = picked_up(&app, &keys.postal).await;
+    let outbound = super::postal::to_result_with_post(&app, &keys, &code).await;
+    let res = json_of(
+        post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &json!({"scan_id": scan_id(), "item_code": outbound, "event": "out_for_delivery",
+                    "at": vn_time(TimeDelta::zero())}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(res["status"], "out_for_delivery");
+
+    // Delivered on an offline handheld; the scan waits on the device.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let delivered_at = vn_time(TimeDelta::zero());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // Meanwhile the parcel's due date passes and the sweep writes its `overdue` event.
+    let res = entity::leg::Entity::update_many()
+        .col_expr(
+            entity::leg::Column::DueAt,
+            Expr::value(chrono::Utc::now() - TimeDelta::hours(1)),
+        )
+        .filter(entity::leg::Column::ItemCode.eq(outbound.as_str()))
+        .exec(&app.store.write)
+        .await
+        .expect("update leg");
+    assert_eq!(res.rows_affected, 1);
+    assert!(matches!(
+        worker::deadlines::step(&app.store).await,
+        worker::StepOutcome::Worked
+    ));
+    let d = dossier(&app, &code, &keys.postal).await;
+    assert_eq!(kinds(&d).last().map(String::as_str), Some("overdue"), "{d}");
+
+    // The handheld uploads its day: the delivery is applied, not dropped as late.
+    let batch = json!({"scans": [{
+        "scan_id": scan_id(),
+        "item_code": outbound,
+        "event": "delivered",
+        "at": delivered_at,
+        "recipient": {"full_name": "Nguyễn Văn An", "id_number": "001090012345", "proxy": false},
+    }]});
+    let res = json_of(
+        post(&app, "/api/v1/scans/batch", Some(&keys.postal), &batch).await,
+        200,
+    )
+    .await;
+    assert_eq!(res["results"][0]["result"], "accepted", "{res}");
+    assert_eq!(res["results"][0]["applied"], true, "{res}");
+    assert_eq!(res["results"][0]["status"], "delivered", "{res}");
+    let d = dossier(&app, &code, &keys.postal).await;
+    assert_eq!(d["status"], "delivered", "{d}");
+    let leg = super::postal::leg(&d, "outbound");
+    assert_eq!(leg["status"], "delivered", "{d}");
+    assert_eq!(leg["identity_confirmed"], true, "{d}");
+    // In time order on the timeline: delivered before the overdue the sweep raised after it.
+    let kinds = kinds(&d);
+    let n = kinds.len();
+    assert_eq!(&kinds[n - 2..], ["delivered", "overdue"], "{kinds:?}");
 }

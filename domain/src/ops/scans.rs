@@ -6,8 +6,10 @@
 //! - idempotent on the scanner's `scan_id`: the same scan twice is stored once and answered `duplicate`;
 //! - a scan names its parcel by the label's QR payload (a signed token) or by its S10 item code;
 //! - what a scan does is [`crate::scan_rules`]'s table; a status only moves forward: a scan dated before
-//!   the dossier's last event joins the timeline in time order without touching the status, and a scan
-//!   whose action the lifecycle does not allow from the current status is kept on the timeline only;
+//!   the last move of a parcel of its direction (a scan, a carrier's event, a pickup, handover or
+//!   delivery record) joins the timeline in time order without touching the status — what the service
+//!   notes meanwhile (`overdue`, incidents, complaints) does not make an offline upload late — and a
+//!   scan whose action the lifecycle does not allow from the current status is kept on the timeline only;
 //! - a `delivered` scan of a result from a handheld names who signed (checked against the dossier) and
 //!   the fee collected at the door, both exactly like the delivery endpoint; the fee is recorded with
 //!   the delivery, where the receipt reads it;
@@ -17,7 +19,7 @@
 //!   `not_found`; refused scans store nothing.
 //!
 //! A batch is one transaction with a handful of statements whatever its size: the parcels, the locked
-//! dossiers, the known scan ids and the last event times are read with one query each, the outcome is
+//! dossiers, the known scan ids and the last move times are read with one query each, the outcome is
 //! computed in memory, and scans, timeline events and status changes are written in bulk.
 
 use std::collections::{HashMap, HashSet};
@@ -261,7 +263,9 @@ fn check_target(
 struct DossierState {
     model: dossier::Model,
     status: DossierStatus,
-    last_at: Option<DateTime<Utc>>,
+    /// Per direction, the time of the last event that moved a parcel that way (see
+    /// [`last_move_times`]): a scan of that direction dated before it is late.
+    last_moved: HashMap<LegDirection, DateTime<Utc>>,
 }
 
 /// A parcel as the batch moves it along.
@@ -408,7 +412,7 @@ async fn apply_scans(
     let Some(pending) = drop_stored_scans(txn, pending, outcomes).await? else {
         return Ok(());
     };
-    read_last_event_times(txn, &mut dossiers).await?;
+    read_last_move_times(txn, &mut dossiers).await?;
     let calendar = calendar_for(txn, &pending, &legs).await?;
     let step = Step {
         actor,
@@ -511,7 +515,7 @@ async fn lock_dossiers(
                 DossierState {
                     status: model.status,
                     model,
-                    last_at: None,
+                    last_moved: HashMap::new(),
                 },
             )
         })
@@ -577,15 +581,18 @@ async fn drop_stored_scans(
     Ok((!pending.is_empty()).then_some(pending))
 }
 
-/// The time of each dossier's last event: a scan before it is late and moves nothing.
-async fn read_last_event_times(
+/// The time of the last move of each dossier's parcels, per direction: a scan before it is late and
+/// moves nothing.
+async fn read_last_move_times(
     txn: &impl ConnectionTrait,
     dossiers: &mut HashMap<i64, DossierState>,
 ) -> Result<(), OpError> {
     let touched: Vec<i64> = dossiers.keys().copied().collect();
-    for (id, at) in last_event_times(txn, &touched).await? {
-        if let Some(d) = dossiers.get_mut(&id) {
-            d.last_at = at;
+    for (id, direction, at) in last_move_times(txn, &touched).await? {
+        if let (Some(d), Ok(direction), Some(at)) =
+            (dossiers.get_mut(&id), direction.parse::<LegDirection>(), at)
+        {
+            d.last_moved.insert(direction, at);
         }
     }
     Ok(())
@@ -677,7 +684,11 @@ fn apply_one(
         }
         Err(err) => return ScanOutcome::Refused(err),
     };
-    dossier.last_at = Some(dossier.last_at.map_or(scan.at, |l| l.max(scan.at)));
+    let last = dossier
+        .last_moved
+        .entry(leg.model.direction)
+        .or_insert(scan.at);
+    *last = (*last).max(scan.at);
     for event in events {
         rows.events.push(EventRow {
             dossier_id: dossier.model.id,
@@ -793,7 +804,10 @@ fn move_along(
 ) -> Result<Moved, OpError> {
     let direction = leg.model.direction;
     let rule = scan_rule(scan.event, direction);
-    let late = dossier.last_at.is_some_and(|last| scan.at < last);
+    let late = dossier
+        .last_moved
+        .get(&direction)
+        .is_some_and(|last| scan.at < *last);
     let from = dossier.status;
     let timeline_only =
         || Moved::timeline_only(scan_event(scan, step.source, direction, rule.kind, None));
@@ -1056,33 +1070,54 @@ async fn write_status_changes(
     Ok(())
 }
 
-/// The time of the last timeline event of each of `dossier_ids`.
-async fn last_event_times(
+/// Per dossier and direction, the time of the last event that moved a parcel that way: its scans and
+/// its carrier's events (applied or not), and the records that changed the dossier's status on that
+/// leg (a pickup, a handover, a delivery). What the service or staff note beside the journey — an
+/// `overdue` raised by the sweep, an incident, a complaint — is no move: an offline scanner's upload
+/// after it is not late because of it.
+async fn last_move_times(
     txn: &impl ConnectionTrait,
     dossier_ids: &[i64],
-) -> Result<Vec<(i64, Option<DateTime<Utc>>)>, OpError> {
+) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>, OpError> {
     if txn.get_database_backend() == DbBackend::Postgres {
-        // One index probe per dossier (`dossier_events_dossier_at`, read backwards): a grouped
-        // aggregate over an id list would read every event of every dossier in it.
+        // One index probe per dossier and direction (`dossier_events_dossier_at`, read backwards): a
+        // grouped aggregate over an id list would read every event of every dossier in it.
         let rows = txn
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT i.id, (SELECT max(e.at) FROM dossier_events e WHERE e.dossier_id = i.id) \
-                 FROM (SELECT value::bigint AS id FROM json_array_elements_text($1::json) AS value) i",
+                "SELECT i.id, l.leg, (SELECT max(e.at) FROM dossier_events e \
+                 WHERE e.dossier_id = i.id AND e.leg = l.leg \
+                 AND (e.source IN ('scan', 'carrier') OR e.to_status IS NOT NULL)) \
+                 FROM (SELECT value::bigint AS id FROM json_array_elements_text($1::json) AS value) i \
+                 CROSS JOIN (VALUES ('inbound'), ('outbound')) AS l(leg)",
                 [json_param(&dossier_ids)?],
             ))
             .await?;
         return Ok(rows
             .iter()
-            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .map(|row| {
+                Ok((
+                    row.try_get_by_index(0)?,
+                    row.try_get_by_index(1)?,
+                    row.try_get_by_index(2)?,
+                ))
+            })
             .collect::<Result<_, DbErr>>()?);
     }
     Ok(dossier_event::Entity::find()
         .select_only()
         .column(dossier_event::Column::DossierId)
+        .column(dossier_event::Column::Leg)
         .column_as(dossier_event::Column::At.max(), "last_at")
         .filter(dossier_event::Column::DossierId.is_in(dossier_ids.iter().copied()))
+        .filter(dossier_event::Column::Leg.is_not_null())
+        .filter(
+            Condition::any()
+                .add(dossier_event::Column::Source.is_in([EventSource::Scan, EventSource::Carrier]))
+                .add(dossier_event::Column::ToStatus.is_not_null()),
+        )
         .group_by(dossier_event::Column::DossierId)
+        .group_by(dossier_event::Column::Leg)
         .into_tuple()
         .all(txn)
         .await?)
