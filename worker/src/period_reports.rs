@@ -14,7 +14,8 @@ use crate::StepOutcome;
 pub async fn step(store: &Store, alerts_email: Option<&str>, now: DateTime<Utc>) -> StepOutcome {
     let today = domain::sla::local_date(now);
     match domain::ops::period_reports::send_due_reports(store, today, alerts_email).await {
-        Ok(0) => StepOutcome::Idle,
+        // The failed ones were logged; they are tried again on the next round, at the usual pace.
+        Ok(done) if done.sent == 0 => StepOutcome::Idle,
         Ok(_) => StepOutcome::Worked,
         Err(err) => {
             tracing::error!(error = %err, "Failed to send the periodic reports");

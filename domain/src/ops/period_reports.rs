@@ -10,7 +10,9 @@
 use chrono::{Datelike, NaiveDate};
 use entity::{agency, outbox, period_report};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use super::outbox::{DeliveryKind, EmailPayload, Notice, Recipient, pending_row};
 use super::reports::{ReportPeriod, SummaryReport, summary_report};
@@ -95,25 +97,47 @@ pub fn report_csv(report: &SummaryReport) -> String {
     out
 }
 
-/// Sends the reports due on `today` that were not sent yet; returns how many (period, agency) pairs
-/// it sent. Each pair is its own transaction: one failure leaves the others sent and itself for the
-/// next call.
+/// What one call of [`send_due_reports`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportsSent {
+    /// (period, agency) pairs sent.
+    pub sent: usize,
+    /// Pairs that failed (logged); they are tried again on the next call.
+    pub failed: usize,
+}
+
+/// Sends the reports due on `today` that were not sent yet. Each (period, agency) pair is its own
+/// transaction: one that fails is logged and left for the next call, and the others are sent all the
+/// same. Fails only when the agencies cannot be read.
 pub async fn send_due_reports(
     store: &Store,
     today: NaiveDate,
     alerts_email: Option<&str>,
-) -> Result<usize, DbErr> {
-    let agencies = agency::Entity::find().all(&store.read).await?;
-    let mut sent = 0;
+) -> Result<ReportsSent, DbErr> {
+    let agencies = agency::Entity::find()
+        .order_by_asc(agency::Column::Code)
+        .all(&store.read)
+        .await?;
+    let mut done = ReportsSent::default();
     for period in periods_due(today) {
         let name = period.preset.clone().unwrap_or_default();
         for agency in &agencies {
-            if send_report(store, &period, &name, agency, alerts_email).await? {
-                sent += 1;
+            match send_report(store, &period, &name, agency, alerts_email).await {
+                Ok(true) => done.sent += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    done.failed += 1;
+                    tracing::error!(
+                        report.period = %name,
+                        agency.code = %agency.code,
+                        error.cause = %err,
+                        "sending a period report failed; it is tried again on the next round"
+                    );
+                }
             }
         }
     }
-    Ok(sent)
+    Ok(done)
 }
 
 /// Sends one agency's report of the period `name`, unless it was sent before (by this worker or
