@@ -923,3 +923,67 @@ async fn a_refusal_before_the_supplement_is_collected_closes_its_pickup() {
     );
     assert_eq!(d["overdue"], false, "{d}");
 }
+
+#[tokio::test]
+async fn a_supplement_carries_only_documents_the_procedure_lists() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, token) = processing(&app, &keys).await;
+    ask_for_supplement(&app, &keys, &code).await;
+    let before = dossier_view(&app, &code, &token).await;
+    let legs = leg_count(&app).await;
+
+    // Two documents the procedure does not list (one by name, one by another procedure's code),
+    // beside one it lists: refused, each named in its own detail, nothing stored.
+    let res = post(
+        &app,
+        &path(&code, "supplement"),
+        Some(&token),
+        &json!({"documents": [
+            {"name": "Sổ hộ khẩu", "original": true, "copies": 0},
+            {"name": MISSING, "original": false, "copies": 1},
+            {"code": "2.001263-01", "original": true, "copies": 1},
+        ], "pickup_address": null}),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 422);
+    let body: Value = res.json().await.expect("error body");
+    assert_eq!(body["error"]["code"], "validation_failed", "{body}");
+    let details = body["error"]["details"].as_array().expect("details");
+    assert_eq!(details.len(), 2, "{body}");
+    assert!(details.iter().all(|d| d["field"] == "documents"), "{body}");
+    let messages: Vec<&str> = details
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert!(messages[0].contains("Sổ hộ khẩu"), "{body}");
+    assert!(messages[1].contains("2.001263-01"), "{body}");
+    let after = dossier_view(&app, &code, &token).await;
+    assert_eq!(after["timeline"], before["timeline"]);
+    assert_eq!(after["fees"]["supplement_postage_vnd"], 0);
+    assert_eq!(leg_count(&app).await, legs);
+    assert!(
+        worklist_entry(&app, &keys, "pickup_requested", &code)
+            .await
+            .is_none()
+    );
+
+    // A listed document by its code alone, without the procedure's required form (the dossier
+    // has it): accepted, under the list's name.
+    json_of(
+        post(
+            &app,
+            &path(&code, "supplement"),
+            Some(&token),
+            &json!({"documents": [{"code": "1.001612-02", "original": false, "copies": 1}],
+                    "pickup_address": null}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let entry = worklist_entry(&app, &keys, "pickup_requested", &code)
+        .await
+        .expect("the supplement on the worklist");
+    assert_eq!(entry["documents"][0]["name"], MISSING, "{entry}");
+}

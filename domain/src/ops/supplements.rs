@@ -16,7 +16,7 @@ use entity::enums::{
     DossierStatus, EventKind, EventSource, LegDirection, LegPurpose, LegStatus, PickupWindow,
     RouteClass,
 };
-use entity::{dossier, leg, supplement};
+use entity::{dossier, leg, procedure_document, supplement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
@@ -120,6 +120,12 @@ pub async fn submit_supplement(
 
     let txn = store.begin().await?;
     let (dossier, open) = find_open_request(&txn, actor, code).await?;
+    let mut documents = documents;
+    match_procedure_list(
+        catalog.documents(&dossier.procedure_code),
+        &dossier.procedure_code,
+        &mut documents,
+    )?;
     let address = collect_from(given, &dossier)?;
     let (class, postage) = price(&catalog, &dossier, &address)?;
     let now = crate::clock::now();
@@ -150,6 +156,45 @@ fn check_supplement(
         .and_then(|a| check_address(&mut c, "pickup_address", Some(a)));
     c.finish().map_err(OpError::Validation)?;
     Ok((documents, given))
+}
+
+/// Matches a supplement's documents to the procedure's published list, like the dossier's own: each
+/// must be on it (by code, or by its exact name), since the post accepts only the documents a
+/// procedure lists (Decision 45 Art. 6, 16); matched documents take the list's name and code. The
+/// procedure's required documents are not asked for: a supplement carries only the missing ones.
+/// Each document off the list is named in its own detail (field `documents`).
+fn match_procedure_list(
+    listed: &[procedure_document::Model],
+    procedure_code: &str,
+    documents: &mut [SlipDocument],
+) -> Result<(), OpError> {
+    let mut c = Checker::new();
+    for (i, doc) in documents.iter_mut().enumerate() {
+        let found = match &doc.code {
+            Some(code) => listed.iter().find(|l| &l.code == code),
+            None => listed.iter().find(|l| l.name == doc.name),
+        };
+        match found {
+            Some(l) => {
+                doc.name = l.name.clone();
+                doc.code = Some(l.code.clone());
+            }
+            None => {
+                let what = match &doc.code {
+                    Some(code) => format!("the document coded `{code}`"),
+                    None => format!("“{}”", doc.name),
+                };
+                c.fail(
+                    "documents",
+                    format!(
+                        "documents[{i}]: {what} is not on the published document list of procedure \
+                         {procedure_code}; the post accepts only the documents it lists"
+                    ),
+                );
+            }
+        }
+    }
+    c.finish().map_err(OpError::Validation)
 }
 
 /// The dossier, locked, waiting for a supplement, and the agency's request not answered yet.
