@@ -1102,10 +1102,14 @@ async fn a_postmans_scan_of_the_delivery_is_told_to_the_citizen() {
         "scan_id": super::postal::scan_id(),
         "item_code": outbound,
         "event": "out_for_delivery",
-        "at": super::postal::vn_time(chrono::TimeDelta::seconds(-1)),
+        "at": super::postal::vn_time(chrono::TimeDelta::zero()),
     }]});
     let res = super::postal::post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scan).await;
     assert_eq!(res.status(), 200);
+    assert_eq!(
+        super::postal::dossier(&app, &code, &keys.postal).await["status"],
+        "out_for_delivery"
+    );
     // The same upload again (an offline scanner resending): a duplicate, told once.
     let res = super::postal::post(&app, "/api/v1/scans/batch", Some(&keys.postal), &scan).await;
     assert_eq!(res.status(), 200);
@@ -1113,5 +1117,80 @@ async fn a_postmans_scan_of_the_delivery_is_told_to_the_citizen() {
     assert_eq!(
         subjects_to(&sink, "an@example.vn")[before..],
         [format!("Hồ sơ {code}: bưu tá đang giao kết quả")]
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_the_carrier_reports_after_the_postman_recorded_it_is_told_once() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sink = SmtpSink::start().await.expect("sink");
+    let deps = deps(&sink);
+    let (code, _) = picked_up(&app, &keys.postal).await;
+    let outbound = to_result_with_post(&app, &keys, &code).await;
+    deliver_all(&app, &deps).await;
+    let before = subjects_to(&sink, "an@example.vn").len();
+
+    // The postman takes the result out and delivers it at the door, recorded on the handheld.
+    for (event, ago) in [("out_for_delivery", 120), ("delivered", 60)] {
+        let mut scan = json!({
+            "scan_id": super::postal::scan_id(),
+            "item_code": outbound,
+            "event": event,
+            "at": super::postal::vn_time(chrono::TimeDelta::seconds(-ago)),
+        });
+        if event == "delivered" {
+            scan["recipient"] = json!({
+                "full_name": "Nguyễn Văn An", "id_number": "001090012345", "proxy": false,
+            });
+        }
+        let res = super::postal::post(&app, "/api/v1/scans", Some(&keys.postal), &scan).await;
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    }
+    deliver_all(&app, &deps).await;
+
+    // Later the carrier's feed reports the same parcel out for delivery and delivered.
+    let sandbox = super::carrier::sandbox().await;
+    let order = carrier_sandbox::OrderRequest {
+        customer_code: Some(sandbox.config().customer_code.clone()),
+        order_number: Some(format!("{code}-O")),
+        sender_name: Some("UBND".into()),
+        sender_address: Some("2 Lý Thái Tổ".into()),
+        sender_province: Some("01".into()),
+        sender_tel: Some("0240000000".into()),
+        receiver_name: Some("Công dân".into()),
+        receiver_address: Some("1 Tràng Tiền".into()),
+        receiver_province: Some("01".into()),
+        receiver_tel: Some("0900000000".into()),
+        item_code: Some(outbound.clone()),
+        ..Default::default()
+    };
+    let script = carrier_sandbox::Script::every(Duration::from_secs(60), &[12, 14]);
+    assert_eq!(sandbox.create_order(&order, Some(&script)).status, "00");
+    sandbox.advance(Duration::from_secs(180));
+    let carrier = super::carrier::adapter(&sandbox);
+    super::carrier::sync_until_idle(&app, &carrier, &super::carrier::sync_settings("w1")).await;
+    let timeline = super::postal::dossier(&app, &code, &keys.postal).await["timeline"].clone();
+    let from_carrier = timeline
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["source"] == "carrier")
+        .count();
+    assert_eq!(
+        from_carrier, 2,
+        "the carrier's reports join the timeline: {timeline}"
+    );
+    deliver_all(&app, &deps).await;
+
+    // Told once each: nothing more for the carrier's copies of what the postman recorded.
+    let mut subjects = subjects_to(&sink, "an@example.vn").split_off(before);
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            format!("Hồ sơ {code}: bưu tá đang giao kết quả"),
+            format!("Hồ sơ {code}: đã giao kết quả"),
+        ]
     );
 }

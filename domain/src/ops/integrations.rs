@@ -209,10 +209,17 @@ pub fn phone_topic(kind: EventKind, leg: Option<LegDirection>) -> Option<PhoneTo
     Some(PhoneTopic::Status(status))
 }
 
+/// The phone notice `event` causes, if any: none for a report that only joined the timeline (see
+/// [`super::outbox::tells_citizen`]).
+fn phone_topic_of(event: &dossier_event::Model) -> Option<PhoneTopic> {
+    super::outbox::moved_or_incident(event)
+        .then(|| phone_topic(event.kind, event.leg))
+        .flatten()
+}
+
 /// Whether an event may cause a phone notice or a portal call (before the outlets are known).
 pub fn may_reach_outlets(event: &dossier_event::Model) -> bool {
-    phone_topic(event.kind, event.leg).is_some()
-        || event.to_status.is_some_and(|s| portal_status(s).is_some())
+    phone_topic_of(event).is_some() || event.to_status.is_some_and(|s| portal_status(s).is_some())
 }
 
 /// Rows per bulk statement, well under both databases' limits on bound parameters.
@@ -239,7 +246,7 @@ pub(crate) async fn rows_for_events(
         };
         if outlets.phone
             && !dossier.applicant_phone.trim().is_empty()
-            && let Some(topic) = phone_topic(event.kind, event.leg)
+            && let Some(topic) = phone_topic_of(event)
         {
             rows.push(pending_row(
                 DeliveryKind::PhoneNotice,

@@ -214,6 +214,21 @@ pub(crate) fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) ->
     }
 }
 
+/// Whether `event` tells the citizen something new: an event whose kind notifies
+/// ([`citizen_notice_kind`]) and that moved the dossier, or an incident (which moves nothing by
+/// nature). A scan or carrier report that only joins the timeline — the same delivery reported
+/// again by the carrier after the postman's handheld, an "out for delivery" arriving after the
+/// delivery, a failed attempt too soon to count as a notice — tells nothing new: exactly one message
+/// per dossier, notice and channel (INTEGRATIONS.md).
+pub(crate) fn tells_citizen(event: &dossier_event::Model) -> bool {
+    moved_or_incident(event) && citizen_notice_kind(event.kind, event.leg)
+}
+
+/// Whether `event` moved its dossier, or is an incident.
+pub(crate) fn moved_or_incident(event: &dossier_event::Model) -> bool {
+    event.to_status.is_some() || event.kind == EventKind::Incident
+}
+
 /// A random delivery id: 128 bits, hex.
 fn new_delivery_id() -> String {
     let mut bytes = [0u8; 16];
@@ -246,7 +261,7 @@ pub fn causes_deliveries(
     outlets_on: bool,
 ) -> bool {
     agency_has_webhook
-        || citizen_notice_kind(event.kind, event.leg)
+        || tells_citizen(event)
         || (outlets_on && super::integrations::may_reach_outlets(event))
 }
 
@@ -270,10 +285,8 @@ pub async fn enqueue_for_events(
         .into_iter()
         .collect();
     let hooks = active_webhooks_of(conn, &dossier_ids).await?;
-    let notifying: Vec<&dossier_event::Model> = events
-        .iter()
-        .filter(|e| citizen_notice_kind(e.kind, e.leg))
-        .collect();
+    let notifying: Vec<&dossier_event::Model> =
+        events.iter().filter(|e| tells_citizen(e)).collect();
     let outlets = if events.iter().any(super::integrations::may_reach_outlets) {
         super::integrations::outlets(conn).await?
     } else {
@@ -296,7 +309,7 @@ pub async fn enqueue_for_events(
             continue;
         };
         rows.extend(webhook_rows(event, dossier, &hooks, now)?);
-        if citizen_notice_kind(event.kind, event.leg) {
+        if tells_citizen(event) {
             for email in context.emails_for(event, dossier) {
                 rows.push(pending_row(
                     DeliveryKind::Email,
