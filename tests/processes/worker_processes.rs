@@ -422,3 +422,86 @@ async fn a_worker_killed_mid_feed_read_loses_no_carrier_event_and_the_next_one_r
         .expect("the cursor");
     assert_eq!(cursor.last_id, end, "the cursor ends at the feed's end");
 }
+
+/// Each stored carrier event, by (item code, carrier id), and how many times it is stored.
+async fn stored_tally(app: &TestApp) -> HashMap<(String, i64), usize> {
+    let mut times = HashMap::new();
+    for event in entity::carrier_event::Entity::find()
+        .all(&app.store.read)
+        .await
+        .expect("read carrier events")
+    {
+        *times
+            .entry((event.item_code, event.carrier_event_id))
+            .or_insert(0) += 1;
+    }
+    times
+}
+
+#[tokio::test]
+async fn two_workers_sync_a_backlog_longer_than_the_feed_lease_once_and_to_its_end() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let carrier = carrier_sandbox::Sandbox::start(carrier_sandbox::SandboxConfig::default())
+        .await
+        .expect("carrier sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 1,000 parcels, five events each: 5,000 records, ten pages of 500.
+    let script = carrier_sandbox::Script::every(Duration::from_secs(60), &[6, 7, 10, 12, 14]);
+    carrier.bulk_orders(1000, "LEASE-", Some(&script));
+    carrier.advance(Duration::from_secs(600));
+    let all = carrier.records();
+    let end = all.last().map_or(0, |r| r.id);
+    assert_eq!(all.len(), 5000);
+    // The first page takes 4 s, longer than the whole 3 s lease, and every other one 700 ms: reading
+    // the backlog takes about 10 s, more than three leases.
+    carrier.inject(carrier_sandbox::Fault::SlowAnswer {
+        times: 1,
+        delay_ms: 4000,
+        scope: carrier_sandbox::Scope::Tracking,
+    });
+    carrier.inject(carrier_sandbox::Fault::SlowAnswer {
+        times: 1000,
+        delay_ms: 700,
+        scope: carrier_sandbox::Scope::Tracking,
+    });
+    let env = carrier_env(&app, &carrier);
+    let a = Process::start("worker-a", &["worker"], &env, dir.path());
+    let b = Process::start("worker-b", &["worker"], &env, dir.path());
+
+    // The cursor moves on while the backlog is read, not only at its end.
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let cursor = feed_cursor(&app).await;
+            cursor > 0 && cursor < end
+        })
+        .await,
+        "the cursor did not move during the read; logs:\n{}\n{}",
+        a.log_text(),
+        b.log_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            feed_cursor(&app).await == end
+        })
+        .await,
+        "the cursor stayed at {} of {end}; logs:\n{}\n{}",
+        feed_cursor(&app).await,
+        a.log_text(),
+        b.log_text()
+    );
+
+    // Every record stored once: none lost, none doubled.
+    let times = stored_tally(&app).await;
+    let doubled: Vec<_> = times.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "stored more than once: {doubled:?}");
+    let lost: Vec<i64> = all
+        .iter()
+        .filter(|r| !times.contains_key(&(r.item_code.to_string(), r.id)))
+        .map(|r| r.id)
+        .collect();
+    assert!(lost.is_empty(), "never stored: {} records", lost.len());
+    assert_eq!(times.len(), all.len());
+}

@@ -1,10 +1,13 @@
-//! The carrier sync loop's step: take the feed cursor's lease, read the feed from the cursor (with the
-//! overlap window of [`crate::carrier::feed_with_overlap`]), store and apply the records, and move the
-//! cursor in the same transaction (`domain::ops::carrier_ingest::ingest_feed`).
+//! The carrier sync loop's step: take the feed cursor's lease, then read the feed page by page from
+//! the cursor less the overlap window (see [`crate::carrier::feed`]), each page stored, applied and the
+//! cursor moved past it in one transaction that also renews the lease
+//! (`domain::ops::carrier_ingest::ingest_feed_page`).
 //!
-//! Workers coordinate only through the cursor row: one holds the lease at a time, and a worker that
-//! dies holding it loses it when it expires. A step interrupted anywhere before its commit stores
-//! nothing and leaves the cursor where it was, so the next step reads the same records again.
+//! Workers coordinate only through the cursor row: one holds the lease at a time, renewing it with
+//! every page and while a carrier call is in flight (a call with its retries and `Retry-After` may
+//! outlast the lease), and a worker that dies holding it loses it when it expires. A page interrupted
+//! anywhere before its commit stores nothing and leaves the cursor after the previous page, so the next
+//! holder reads that page again; one cycle holds one page in memory, however large the backlog.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +17,7 @@ use domain::ops::carrier_ingest::{self, CarrierRecord};
 use domain::store::Store;
 
 use crate::StepOutcome;
-use crate::carrier::{Carrier, FeedRead, TrackingRecord, feed_with_overlap};
+use crate::carrier::{Carrier, FeedRead, TrackingRecord};
 
 /// How the sync step reads and holds the feed.
 #[derive(Debug, Clone)]
@@ -75,15 +78,16 @@ pub mod metric {
     pub const PAGES: &str = "dossier_carrier_feed_pages_total";
 }
 
-/// One cycle of the carrier sync. `Worked` when records were stored or the cursor moved, `Idle` when
-/// there was nothing new (or another worker holds the feed), `Failed` on a carrier or store error.
+/// One cycle of the carrier sync: up to `max_pages` pages, each committed on its own. `Worked` when
+/// records were stored or the cursor moved, `Idle` when there was nothing new (or another worker
+/// holds the feed), `Failed` on a carrier or store error before anything was stored.
 pub async fn step(store: &Store, carrier: &impl Carrier, settings: &SyncSettings) -> StepOutcome {
     step_or_stop(store, carrier, settings, std::future::pending()).await
 }
 
-/// [`step`], giving up the feed read in hand when `stop` completes (a worker shutting down): the lease
-/// is released and nothing is stored, so the next worker reads the same records. Once the records are
-/// read, storing them is finished whatever `stop` says: it is one short transaction.
+/// [`step`], giving up the feed page in hand when `stop` completes (a worker shutting down): the lease
+/// is released and that page is not stored, so the next worker reads it again. Once a page is read,
+/// storing it is finished whatever `stop` says: it is one short transaction.
 #[tracing::instrument(
     name = "carrier.sync",
     skip_all,
@@ -126,6 +130,47 @@ async fn release(store: &Store, holder: &str) {
     }
 }
 
+/// Waits for `call` while keeping `holder`'s lease alive: a carrier call may take longer than the
+/// lease (retries, a `Retry-After`), and a lease that ran out meanwhile would let another worker read
+/// the same pages. `None` when the lease was lost anyway (another worker took it over).
+async fn holding_lease<T>(
+    store: &Store,
+    holder: &str,
+    ttl: Duration,
+    call: impl Future<Output = T>,
+) -> Option<T> {
+    let mut call = std::pin::pin!(call);
+    // Renewed three times per lease, so one slow renewal does not let it lapse.
+    let every = (ttl / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut call => return Some(out),
+            () = tokio::time::sleep(every) => {
+                match carrier_ingest::renew_lease(store, holder, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(error) => {
+                        tracing::warn!(error.cause = %error, "could not renew the carrier cursor's lease");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the pages of one cycle added up to.
+#[derive(Default)]
+struct Tally {
+    pages: u32,
+    pages_ahead: u32,
+    records: u64,
+    new: u64,
+    duplicates: u64,
+    unknown_items: u64,
+    applied: u64,
+}
+
 async fn cycle(
     store: &Store,
     carrier: &impl Carrier,
@@ -133,7 +178,8 @@ async fn cycle(
     stop: impl Future<Output = ()>,
 ) -> Cycle {
     let span = tracing::Span::current();
-    let cursor = match carrier_ingest::take_lease(store, &settings.holder, settings.lease).await {
+    let holder = settings.holder.as_str();
+    let start = match carrier_ingest::take_lease(store, holder, settings.lease).await {
         Ok(Some(cursor)) => cursor,
         Ok(None) => return Cycle::Done(StepOutcome::Idle),
         Err(error) => {
@@ -141,65 +187,113 @@ async fn cycle(
             return Cycle::Done(StepOutcome::Failed);
         }
     };
-    span.record("carrier.cursor", cursor);
-    let read = tokio::select! {
-        biased;
-        () = stop => None,
-        read = feed_with_overlap(carrier, cursor, &settings.feed) => Some(read),
-    };
-    let batch = match read {
-        None => {
-            release(store, &settings.holder).await;
-            tracing::info!("stopping: the feed read in hand was dropped and the lease released");
-            return Cycle::Stopped;
+    span.record("carrier.cursor", start);
+    let read = &settings.feed;
+    let mut stop = std::pin::pin!(stop);
+    let mut after = start.saturating_sub(read.overlap.max(0)).max(0);
+    let mut cursor = start.max(0);
+    let mut tally = Tally::default();
+    // One page at a time: read it, store it and move the cursor in one transaction that renews the
+    // lease, then read on. A cycle holds one page in memory, and a worker that dies or loses the
+    // lease costs only the page in hand.
+    let outcome = loop {
+        // The overlap's pages (below the cursor taken) do not count: a window wider than
+        // `max_pages` pages must not keep a cycle from ever reaching past it.
+        if tally.pages_ahead >= read.max_pages.max(1) {
+            break None;
         }
-        Some(Ok(batch)) => batch,
-        Some(Err(error)) => {
-            tracing::warn!(carrier.error = error.kind(), "carrier feed read failed");
-            release(store, &settings.holder).await;
-            return Cycle::Done(StepOutcome::Failed);
-        }
-    };
-    span.record("carrier.pages", batch.pages);
-    span.record("carrier.records", batch.records.len());
-    metrics::counter!(metric::PAGES).increment(u64::from(batch.pages));
-    if !batch.malformed.is_empty() {
-        tracing::warn!(
-            carrier.malformed = batch.malformed.len(),
-            "carrier records that could not be read were skipped"
-        );
-    }
-    let records: Vec<CarrierRecord> = batch.records.iter().map(to_domain).collect();
-    match carrier_ingest::ingest_feed(store, &settings.holder, &records, batch.cursor).await {
-        Ok(Some(report)) => {
-            metrics::gauge!(metric::CURSOR).set(batch.cursor as f64);
-            metrics::counter!(carrier_ingest::metric::DUPLICATES, "via" => "poll")
-                .increment(batch.duplicates);
-            let level_info = report.new > 0 || batch.cursor > cursor;
-            if level_info {
-                tracing::info!(
-                    carrier.new = report.new,
-                    carrier.duplicates = report.duplicates + batch.duplicates,
-                    carrier.unknown_items = report.unknown_items,
-                    carrier.applied = report.applied,
-                    carrier.cursor = batch.cursor,
-                    carrier.pages = batch.pages,
-                    "carrier feed synced"
+        let page = tokio::select! {
+            biased;
+            () = &mut stop => {
+                release(store, holder).await;
+                tracing::info!("stopping: the feed page in hand was dropped and the lease released");
+                return Cycle::Stopped;
+            }
+            page = holding_lease(store, holder, settings.lease, carrier.feed(after, read.page_size)) => page,
+        };
+        let page = match page {
+            None => {
+                tracing::warn!("the carrier cursor's lease was lost during a feed read; stopping");
+                break Some(StepOutcome::Idle);
+            }
+            Some(Ok(page)) => page,
+            Some(Err(error)) => {
+                tracing::warn!(
+                    carrier.error = error.kind(),
+                    carrier.pages = tally.pages,
+                    "carrier feed read failed"
                 );
-                Cycle::Done(StepOutcome::Worked)
-            } else {
-                tracing::debug!(carrier.pages = batch.pages, "carrier feed has nothing new");
-                Cycle::Done(StepOutcome::Idle)
+                release(store, holder).await;
+                break Some(StepOutcome::Failed);
+            }
+        };
+        tally.pages += 1;
+        metrics::counter!(metric::PAGES).increment(1);
+        let empty = page.is_empty();
+        let next = page.last_id.max(after);
+        if !page.malformed.is_empty() {
+            tracing::warn!(
+                carrier.malformed = page.malformed.len(),
+                "carrier records that could not be read were skipped"
+            );
+        }
+        let records: Vec<CarrierRecord> = page.records.iter().map(to_domain).collect();
+        tally.records += records.len() as u64;
+        if next > start {
+            tally.pages_ahead += 1;
+        }
+        let page_cursor = cursor.max(next);
+        match carrier_ingest::ingest_feed_page(store, holder, &records, page_cursor, settings.lease)
+            .await
+        {
+            Ok(Some(report)) => {
+                cursor = page_cursor;
+                metrics::gauge!(metric::CURSOR).set(cursor as f64);
+                tally.new += report.new;
+                tally.duplicates += report.duplicates;
+                tally.unknown_items += report.unknown_items;
+                tally.applied += report.applied;
+            }
+            Ok(None) => {
+                tracing::warn!("the carrier cursor's lease was lost; the page was not stored");
+                break Some(StepOutcome::Idle);
+            }
+            Err(error) => {
+                tracing::error!(error.cause = %error, "storing carrier records failed");
+                release(store, holder).await;
+                break Some(StepOutcome::Failed);
             }
         }
-        Ok(None) => {
-            tracing::warn!("the carrier cursor's lease was lost; the batch was not stored");
-            Cycle::Done(StepOutcome::Idle)
+        if empty || next <= after {
+            break None;
         }
-        Err(error) => {
-            tracing::error!(error.cause = %error, "storing carrier records failed");
-            release(store, &settings.holder).await;
-            Cycle::Done(StepOutcome::Failed)
+        after = next;
+    };
+    if outcome.is_none() {
+        release(store, holder).await;
+    }
+    span.record("carrier.pages", tally.pages);
+    span.record("carrier.records", tally.records);
+    let progressed = tally.new > 0 || cursor > start;
+    if progressed {
+        tracing::info!(
+            carrier.new = tally.new,
+            carrier.duplicates = tally.duplicates,
+            carrier.unknown_items = tally.unknown_items,
+            carrier.applied = tally.applied,
+            carrier.cursor = cursor,
+            carrier.pages = tally.pages,
+            "carrier feed synced"
+        );
+    }
+    match outcome {
+        // Pages stored before a failure are kept: the next cycle goes on from them.
+        Some(StepOutcome::Failed) if progressed => Cycle::Done(StepOutcome::Worked),
+        Some(outcome) => Cycle::Done(outcome),
+        None if progressed => Cycle::Done(StepOutcome::Worked),
+        None => {
+            tracing::debug!(carrier.pages = tally.pages, "carrier feed has nothing new");
+            Cycle::Done(StepOutcome::Idle)
         }
     }
 }

@@ -15,8 +15,9 @@
 //!   was received, with the carrier's time in its note. Otherwise one such record would make every
 //!   later scan of the dossier "late" (the scans path moves nothing before the dossier's last event)
 //!   and freeze it. Within the skew the carrier's time is kept, as for a handheld's;
-//! - a batch is one transaction; the feed's cursor ([`ingest_feed`]) advances in that same
-//!   transaction, and only while the caller still holds the cursor's lease.
+//! - a batch is one transaction; the feed's cursor ([`ingest_feed_page`]) advances in that same
+//!   transaction, and only while the caller still holds the cursor's lease, which the same
+//!   transaction renews: the sync stores the feed page by page, never a whole cycle at once.
 //!
 //! Workers share the feed through the cursor row's lease, a compare-and-set on `lease_until` that
 //! works on both databases: whoever sets it reads the feed; an expired lease is taken over.
@@ -566,7 +567,7 @@ pub async fn take_lease(store: &Store, holder: &str, ttl: Duration) -> Result<Op
     .on_conflict_do_nothing_on([carrier_cursor::Column::Carrier])
     .exec_without_returning(&store.write)
     .await?;
-    let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60));
+    let until = lease_end(now, ttl);
     let taken = carrier_cursor::Entity::update_many()
         .col_expr(carrier_cursor::Column::LeaseHolder, Expr::value(holder))
         .col_expr(carrier_cursor::Column::LeaseUntil, Expr::value(until))
@@ -608,6 +609,51 @@ pub async fn release_lease(store: &Store, holder: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// `ttl` from now, as a time (a `ttl` too large for chrono counts as a minute).
+fn lease_end(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Extends `holder`'s lease of the feed cursor to `ttl` from now, while a feed call is in flight.
+/// Answers whether `holder` still holds it (`false`: another worker took it over; stop).
+pub async fn renew_lease(store: &Store, holder: &str, ttl: Duration) -> Result<bool, DbErr> {
+    let now = crate::clock::now();
+    let renewed = carrier_cursor::Entity::update_many()
+        .col_expr(
+            carrier_cursor::Column::LeaseUntil,
+            Expr::value(lease_end(now, ttl)),
+        )
+        .filter(carrier_cursor::Column::Carrier.eq(CARRIER))
+        .filter(carrier_cursor::Column::LeaseHolder.eq(holder))
+        .exec(&store.write)
+        .await?;
+    Ok(renewed.rows_affected == 1)
+}
+
+/// What becomes of the lease once a page of the feed is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeaseAfter {
+    /// Kept for another `ttl`: the holder reads on.
+    Renew(Duration),
+    /// Given back: the holder is done.
+    Release,
+}
+
+/// Stores one page read from the feed and moves the cursor to `cursor` (never backwards) in the
+/// same transaction, renewing `holder`'s lease for `ttl`: the sync commits page by page, so a long
+/// backlog, slow answers or a worker that dies cost at most the page in hand. `None` when `holder`
+/// no longer holds the lease: nothing is stored, and whoever holds it now reads the same records
+/// again from the cursor.
+pub async fn ingest_feed_page(
+    store: &Store,
+    holder: &str,
+    records: &[CarrierRecord],
+    cursor: i64,
+    ttl: Duration,
+) -> Result<Option<IngestReport>, OpError> {
+    commit_feed(store, holder, records, cursor, LeaseAfter::Renew(ttl)).await
+}
+
 /// Stores a batch read from the feed and moves the cursor to `cursor` (never backwards) in the same
 /// transaction, releasing the lease. `None` when `holder` no longer holds the lease: nothing is
 /// stored, and whoever holds it now reads the same records again.
@@ -617,38 +663,51 @@ pub async fn ingest_feed(
     records: &[CarrierRecord],
     cursor: i64,
 ) -> Result<Option<IngestReport>, OpError> {
+    commit_feed(store, holder, records, cursor, LeaseAfter::Release).await
+}
+
+async fn commit_feed(
+    store: &Store,
+    holder: &str,
+    records: &[CarrierRecord],
+    cursor: i64,
+    lease: LeaseAfter,
+) -> Result<Option<IngestReport>, OpError> {
     let txn = store.begin().await?;
-    let current = carrier_cursor::Entity::find_by_id(CARRIER.to_owned())
-        .one(&txn)
-        .await?;
-    let Some(current) = current.filter(|c| c.lease_holder.as_deref() == Some(holder)) else {
-        return Ok(None);
+    let now = crate::clock::now();
+    let (next_holder, until) = match lease {
+        LeaseAfter::Renew(ttl) => (Some(holder.to_owned()), Some(lease_end(now, ttl))),
+        LeaseAfter::Release => (None, None),
     };
-    let report = ingest_in(&txn, records, ReceivedVia::Poll).await?;
-    let moved = carrier_cursor::Entity::update_many()
-        .col_expr(
-            carrier_cursor::Column::LastId,
-            Expr::value(cursor.max(current.last_id)),
-        )
+    // The lease first: on PostgreSQL this UPDATE locks the cursor row until the commit, so a worker
+    // taking over an expired lease meanwhile waits for this page and then finds it renewed (or the
+    // cursor moved past it); one that took it over before finds the row no longer ours.
+    let claimed = carrier_cursor::Entity::update_many()
         .col_expr(
             carrier_cursor::Column::LeaseHolder,
-            Expr::value(Option::<String>::None),
+            Expr::value(next_holder),
         )
-        .col_expr(
-            carrier_cursor::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            carrier_cursor::Column::UpdatedAt,
-            Expr::value(crate::clock::now()),
-        )
+        .col_expr(carrier_cursor::Column::LeaseUntil, Expr::value(until))
+        .col_expr(carrier_cursor::Column::UpdatedAt, Expr::value(now))
         .filter(carrier_cursor::Column::Carrier.eq(CARRIER))
         .filter(carrier_cursor::Column::LeaseHolder.eq(holder))
         .exec(&txn)
         .await?;
-    if moved.rows_affected != 1 {
+    if claimed.rows_affected != 1 {
         return Ok(None);
     }
+    let current = carrier_cursor::Entity::find_by_id(CARRIER.to_owned())
+        .one(&txn)
+        .await?
+        .map_or(0, |c| c.last_id);
+    if cursor > current {
+        carrier_cursor::Entity::update_many()
+            .col_expr(carrier_cursor::Column::LastId, Expr::value(cursor))
+            .filter(carrier_cursor::Column::Carrier.eq(CARRIER))
+            .exec(&txn)
+            .await?;
+    }
+    let report = ingest_in(&txn, records, ReceivedVia::Poll).await?;
     txn.commit().await?;
     record_metrics(&report, ReceivedVia::Poll);
     Ok(Some(report))

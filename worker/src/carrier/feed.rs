@@ -19,7 +19,8 @@ pub struct FeedRead {
     pub page_size: u32,
     /// How many ids below the cursor to re-read (0 trusts the feed never to be late).
     pub overlap: i64,
-    /// Pages per cycle at most, so one cycle of a huge backlog commits before reading on.
+    /// Pages past the cursor per cycle at most: the sync stores each page as it comes and gives the
+    /// lease back after this many, so other workers' turns and the overlap's re-read come round.
     pub max_pages: u32,
 }
 
