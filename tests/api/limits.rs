@@ -975,6 +975,33 @@ async fn a_report_that_runs_out_of_time_is_stopped_with_a_clear_answer() {
 }
 
 #[tokio::test]
+async fn the_fees_report_keeps_the_report_limits_too() {
+    let app = TestApp::spawn_with(|s| s.limits.report_timeout_ms = 0).await;
+    let admin = app.key(Role::Admin, None, None).await;
+    make_requests(&app, 3).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/reports/fees?period=2026"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    assert_rate_limited(res).await;
+    drop(app);
+
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/reports/fees?period=2026"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
 async fn on_postgresql_a_report_whose_statements_wait_too_long_is_cancelled_with_a_clear_answer() {
     if tests::test_database_url().is_none() {
         return;

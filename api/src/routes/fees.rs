@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 use domain::ops::access::Actor;
-use domain::ops::fees_report::{AgencyFees, fees_report};
+use domain::ops::fees_report::AgencyFees;
 use domain::ops::reports::{ReportPeriod, report_scope};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
@@ -96,7 +96,7 @@ impl FeesReportApi {
         let period = ReportPeriod::parse(from.0.as_deref(), to.0.as_deref(), period.0.as_deref())?;
         let scope = report_scope(&state.store.read, &caller.0, agency.0.as_deref()).await?;
         let agencies: Vec<AgencyFeesOut> =
-            fees_report(&state.store.read, &period, scope.as_deref())
+            crate::report_runs::run_fees_report(&state, &period, scope.as_deref())
                 .await?
                 .into_iter()
                 .map(agency_fees_out)

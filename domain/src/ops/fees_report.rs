@@ -85,6 +85,27 @@ fn grouped(period: &ReportPeriod, agency: Option<&str>, handed_over: bool) -> Se
     q
 }
 
+/// [`fees_report`] in a read-only transaction of its own, each PostgreSQL statement cancelled after
+/// `statement_timeout` (as the summary report's; SQLite has no such setting: the caller bounds the
+/// whole report in time).
+pub async fn fees_report_within(
+    db: &sea_orm::DatabaseConnection,
+    period: &ReportPeriod,
+    agency: Option<&str>,
+    statement_timeout: std::time::Duration,
+) -> Result<Vec<AgencyFees>, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let timeout_ms = statement_timeout.as_millis().clamp(1, i32::MAX as u128);
+        super::reports::begin_report_postgres(db, None, timeout_ms).await?
+    } else {
+        db.begin().await?
+    };
+    let report = fees_report(&txn, period, agency).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
 /// The fees report of `period`, one row per agency with dossiers picked up in it (only `agency`'s
 /// when given; the caller decides who may ask, as for the summary report), by agency code.
 pub async fn fees_report(

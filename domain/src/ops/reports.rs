@@ -484,7 +484,7 @@ pub const REPORT_SESSION_POSTGRES: &str = "SET LOCAL jit = off; SET LOCAL work_m
 
 /// Starts one of the report's read-only transactions on PostgreSQL, on the exported `snapshot` if
 /// given.
-async fn begin_report_postgres(
+pub(super) async fn begin_report_postgres(
     db: &DatabaseConnection,
     snapshot: Option<&str>,
     timeout_ms: u128,
