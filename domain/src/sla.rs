@@ -4,7 +4,7 @@
 //! Instants are stored in UTC; a due date is a local calendar date, met if the thing is done by
 //! 23:59:59 local time that day.
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc};
 use entity::enums::{DossierStatus, LegStatus, RouteClass};
 
 use crate::calendar::WorkingCalendar;
@@ -18,9 +18,16 @@ const VN_OFFSET: FixedOffset = match FixedOffset::east_opt(VN_UTC_OFFSET_SECONDS
     None => panic!("+07:00 is a valid UTC offset"),
 };
 
-/// The hour (local) from which a paper dossier at a one-stop desk counts as received the next working
+/// The hour (local) after which a paper dossier at a one-stop desk counts as received the next working
 /// day (Decree 61 Art. 18, carried into Decree 118).
 pub const DESK_CUTOFF_HOUR: u32 = 15;
+
+/// The desk's cut-off as a local time, 15:00:00: received at it is still received that day; any
+/// instant after it (15:00:00.001 included) counts from the next working day.
+pub const DESK_CUTOFF: NaiveTime = match NaiveTime::from_hms_opt(DESK_CUTOFF_HOUR, 0, 0) {
+    Some(t) => t,
+    None => panic!("15:00:00 is a valid time"),
+};
 
 /// How many working days after J (the date on the slip) a leg must arrive, per Circular 17 Art. 7:
 /// the first figure for an ordinary send or return, the second when the citizen holds an appointment slip.
@@ -85,11 +92,12 @@ pub fn to_local(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 }
 
 /// The working day a paper receipt at the desk at `t` counts from: the same local date when that is a
-/// working day and the time is before 15:00 local, otherwise the next working day.
+/// working day and the time is not after 15:00:00 local ([`DESK_CUTOFF`]), otherwise the next working
+/// day ("received after 15:00").
 pub fn desk_receipt_date(cal: &WorkingCalendar, t: DateTime<Utc>) -> NaiveDate {
     let local = to_local(t);
     let date = local.date_naive();
-    if cal.is_working_day(date) && local.hour() < DESK_CUTOFF_HOUR {
+    if cal.is_working_day(date) && local.time() <= DESK_CUTOFF {
         date
     } else {
         cal.next_working_day(date)
@@ -262,7 +270,7 @@ mod tests {
             d(2027, 4, 14)
         );
         assert_eq!(
-            desk_receipt_date(&cal, vn(2027, 4, 14, 15, 0)),
+            desk_receipt_date(&cal, vn(2027, 4, 14, 15, 1)),
             d(2027, 4, 15)
         );
         assert_eq!(
@@ -271,7 +279,7 @@ mod tests {
         );
         // Thu 15 after 15:00 → Fri 16 is the holiday → Mon 19.
         assert_eq!(
-            desk_receipt_date(&cal, vn(2027, 4, 15, 15, 0)),
+            desk_receipt_date(&cal, vn(2027, 4, 15, 15, 1)),
             d(2027, 4, 19)
         );
         // On the holiday morning or a Saturday morning → Monday.
@@ -290,6 +298,58 @@ mod tests {
         );
     }
 
+    /// A local (+07:00) wall-clock time to the second, as UTC.
+    fn vn_s(y: i32, m: u32, day: u32, h: u32, min: u32, sec: u32) -> DateTime<Utc> {
+        VN_OFFSET
+            .with_ymd_and_hms(y, m, day, h, min, sec)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn received_at_three_pm_sharp_is_still_that_day() {
+        let cal = cal();
+        // Wed 14 Apr 2027: "after 15:00" moves to Thu 15; 15:00:00 itself is not after it.
+        assert_eq!(
+            desk_receipt_date(&cal, vn_s(2027, 4, 14, 14, 59, 59)),
+            d(2027, 4, 14)
+        );
+        assert_eq!(
+            desk_receipt_date(&cal, vn_s(2027, 4, 14, 15, 0, 0)),
+            d(2027, 4, 14)
+        );
+        assert_eq!(
+            desk_receipt_date(&cal, vn_s(2027, 4, 14, 15, 0, 1)),
+            d(2027, 4, 15)
+        );
+        // A fraction of a second after 15:00:00 is after it too.
+        assert_eq!(
+            desk_receipt_date(
+                &cal,
+                vn_s(2027, 4, 14, 15, 0, 0) + TimeDelta::milliseconds(1)
+            ),
+            d(2027, 4, 15)
+        );
+        // Thu 15 at 15:00:01 → Fri 16 is the holiday → Mon 19; at 15:00:00 still Thu 15.
+        assert_eq!(
+            desk_receipt_date(&cal, vn_s(2027, 4, 15, 15, 0, 0)),
+            d(2027, 4, 15)
+        );
+        assert_eq!(
+            desk_receipt_date(&cal, vn_s(2027, 4, 15, 15, 0, 1)),
+            d(2027, 4, 19)
+        );
+        // The result due date follows: 3 working days from Wed 14 → Tue 20, from Thu 15 → Wed 21.
+        assert_eq!(
+            result_due_date(&cal, vn_s(2027, 4, 14, 15, 0, 0), 3),
+            d(2027, 4, 20)
+        );
+        assert_eq!(
+            result_due_date(&cal, vn_s(2027, 4, 14, 15, 0, 1), 3),
+            d(2027, 4, 21)
+        );
+    }
+
     #[test]
     fn result_due_dates() {
         let cal = cal();
@@ -298,9 +358,9 @@ mod tests {
             result_due_date(&cal, vn(2027, 4, 14, 14, 59), 3),
             d(2027, 4, 20)
         );
-        // Filed at 15:00 counts from Thu 15 → Mon 19, Tue 20, Wed 21.
+        // Filed after 15:00 counts from Thu 15 → Mon 19, Tue 20, Wed 21.
         assert_eq!(
-            result_due_date(&cal, vn(2027, 4, 14, 15, 0), 3),
+            result_due_date(&cal, vn(2027, 4, 14, 15, 1), 3),
             d(2027, 4, 21)
         );
         // Same-day result.
@@ -368,7 +428,7 @@ mod tests {
             d(2027, 2, 4)
         );
         assert_eq!(
-            desk_receipt_date(&cal, vn(2027, 2, 4, 15, 0)),
+            desk_receipt_date(&cal, vn(2027, 2, 4, 15, 1)),
             d(2027, 2, 12)
         );
         // One working day of processing: Fri 12 before the cut-off, Mon 15 after it.
@@ -377,7 +437,7 @@ mod tests {
             d(2027, 2, 12)
         );
         assert_eq!(
-            result_due_date(&cal, vn(2027, 2, 4, 15, 0), 1),
+            result_due_date(&cal, vn(2027, 2, 4, 15, 1), 1),
             d(2027, 2, 15)
         );
         // Ten working days from a receipt on Tết's eve after 15:00: 15,16,17,18,19,22,23,24,25,26.

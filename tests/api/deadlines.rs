@@ -7,7 +7,7 @@
 //! on the next working day, and every expectation is counted here, independently, with
 //! [`Days5`](super::postal::Days5).
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeDelta, TimeZone, Utc};
 use entity::enums::{LegDirection, Role};
 use entity::{dossier, leg};
 use sea_orm::sea_query::Expr;
@@ -320,10 +320,11 @@ async fn a_desk_receipt_counts_from_today_before_three_in_the_afternoon_and_from
         let filed = parse_time(&d["filed_at"]);
         assert_eq!(filed, parse_time(&created["created_at"]));
 
-        // Decree 61 Art. 18: received on a working day before 15:00, it counts from that day; at 15:00
-        // or later (or on a day off) from the next working day — Tết included.
+        // Decree 61 Art. 18: received on a working day up to 15:00:00, it counts from that day; after
+        // 15:00 (or on a day off) from the next working day — Tết included.
         let local = filed.with_timezone(&vn());
-        let counted_from = if calendar.is_working(local.date_naive()) && local.hour() < 15 {
+        let cutoff = chrono::NaiveTime::from_hms_opt(15, 0, 0).expect("15:00");
+        let counted_from = if calendar.is_working(local.date_naive()) && local.time() <= cutoff {
             local.date_naive()
         } else {
             calendar.after(local.date_naive(), 1)
@@ -350,20 +351,26 @@ async fn a_desk_receipt_counts_from_today_before_three_in_the_afternoon_and_from
         .map(|i| tet[0] - Days::new(i))
         .find(|d| calendar.is_working(*d))
         .expect("a working day before Tết");
-    let at = |h: u32, m: u32| {
-        vn().from_local_datetime(&eve.and_hms_opt(h, m, 0).expect("time"))
+    let at = |h: u32, m: u32, s: u32| {
+        vn().from_local_datetime(&eve.and_hms_opt(h, m, s).expect("time"))
             .single()
             .expect("instant")
             .with_timezone(&Utc)
     };
-    assert_eq!(domain::sla::desk_receipt_date(&cal, at(14, 59)), eve);
+    // Received "after 15:00" moves; 15:00:00 itself is not after it.
+    assert_eq!(domain::sla::desk_receipt_date(&cal, at(14, 59, 59)), eve);
+    assert_eq!(domain::sla::desk_receipt_date(&cal, at(15, 0, 0)), eve);
     assert_eq!(
-        domain::sla::desk_receipt_date(&cal, at(15, 0)),
+        domain::sla::desk_receipt_date(&cal, at(15, 0, 1)),
         calendar.after(eve, 1)
     );
     assert!(calendar.after(eve, 1) > tet[6]);
     assert_eq!(
-        domain::sla::result_due_date(&cal, at(15, 0), 1),
+        domain::sla::result_due_date(&cal, at(15, 0, 0), 1),
+        calendar.after(eve, 1)
+    );
+    assert_eq!(
+        domain::sla::result_due_date(&cal, at(15, 0, 1), 1),
         calendar.after(calendar.after(eve, 1), 1)
     );
 }
