@@ -2,9 +2,16 @@
 //! whether or not the client sent a `Content-Length`. The one exception is an offline scanner's batch
 //! upload (`POST /api/v1/scans/batch`, up to 1,000 scans), allowed [`MAX_SCAN_BATCH_BODY`], and the
 //! carrier's push (`POST /api/v1/carrier/events`, up to [`MAX_PUSH_RECORDS`] records), allowed
-//! [`MAX_CARRIER_PUSH_BODY`].
+//! [`MAX_CARRIER_PUSH_BODY`] — each only to a request that carries what its route asks for (an API
+//! key; the carrier's signature), and at most [`LARGE_BODIES_AT_ONCE`] such bodies at a time, so that
+//! anonymous clients cannot make the process hold megabytes per connection before anything checks
+//! who they are.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::StatusCode};
+use tokio::sync::Semaphore;
 
 /// How long a request's body may take to arrive once its headers are in; a slower one is answered
 /// 408 and its connection closed.
@@ -33,11 +40,34 @@ pub const MAX_CARRIER_PUSH_BODY: usize = MAX_PUSH_RECORDS * MAX_PUSH_RECORD_BYTE
 /// The path of the carrier push, whose body may be up to [`MAX_CARRIER_PUSH_BODY`].
 pub const CARRIER_PUSH_PATH: &str = "/api/v1/carrier/events";
 
-/// The body limit of a request to `path`.
-pub fn limit_for(path: &str, default: usize) -> usize {
-    match path {
-        SCAN_BATCH_PATH => default.max(MAX_SCAN_BATCH_BODY),
-        CARRIER_PUSH_PATH => default.max(MAX_CARRIER_PUSH_BODY),
+/// The most bodies above the JSON limit (scan batches, carrier pushes) read and handled at once.
+pub const LARGE_BODIES_AT_ONCE: usize = 8;
+
+/// How long a large body waits for its turn before it is answered 429.
+pub const LARGE_BODY_WAIT: Duration = Duration::from_secs(10);
+
+/// The header the carrier signs its push with.
+const CARRIER_SIGNATURE: &str = "x-dossier-signature";
+
+/// The body limit of `req`: the larger limit of a scan batch only with an API key, of a carrier push
+/// only with the carrier's signature (checked by the route, which needs the body for it); else the
+/// JSON limit, and the route refuses the request for its credentials.
+pub fn limit_for(req: &Request, default: usize) -> usize {
+    let has_api_key = || {
+        req.headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .is_some_and(|token| token.trim().starts_with("dk_"))
+    };
+    match req.uri().path() {
+        SCAN_BATCH_PATH if has_api_key() => default.max(MAX_SCAN_BATCH_BODY),
+        CARRIER_PUSH_PATH if req.headers().contains_key(CARRIER_SIGNATURE) => {
+            default.max(MAX_CARRIER_PUSH_BODY)
+        }
         _ => default,
     }
 }
@@ -45,6 +75,18 @@ pub fn limit_for(path: &str, default: usize) -> usize {
 /// Buffers request bodies up to a limit and refuses larger ones.
 pub struct BodyLimit {
     pub max: usize,
+    /// Turns for bodies above `max` ([`LARGE_BODIES_AT_ONCE`]).
+    pub large: Arc<Semaphore>,
+}
+
+impl BodyLimit {
+    /// Bodies up to `max`, and [`LARGE_BODIES_AT_ONCE`] larger ones where a route allows them.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            large: Arc::new(Semaphore::new(LARGE_BODIES_AT_ONCE)),
+        }
+    }
 }
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
@@ -54,6 +96,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
         BodyLimitEndpoint {
             inner,
             max: self.max,
+            large: self.large.clone(),
         }
     }
 }
@@ -61,13 +104,29 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     max: usize,
+    large: Arc<Semaphore>,
 }
 
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let max = limit_for(req.uri().path(), self.max);
+        let max = limit_for(&req, self.max);
+        // A large body holds a turn while it is read and handled.
+        let _turn = if max > self.max {
+            match tokio::time::timeout(LARGE_BODY_WAIT, self.large.clone().acquire_owned()).await {
+                Ok(Ok(turn)) => Some(turn),
+                Ok(Err(_)) | Err(_) => {
+                    return Ok(crate::error::ApiError::too_many(
+                        "too many large uploads at once; try again after the time in Retry-After",
+                        LARGE_BODY_WAIT.as_secs(),
+                    )
+                    .into_response());
+                }
+            }
+        } else {
+            None
+        };
         let declared = req
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)

@@ -329,7 +329,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/openapi.json", spec)
         .nest("/docs", docs);
     crate::web::mount(api_routes)
-        .with(BodyLimit { max: MAX_JSON_BODY })
+        .with(BodyLimit::new(MAX_JSON_BODY))
         .with(rate_limit)
         .catch_all_error(render_poem_error)
         .with(allow)

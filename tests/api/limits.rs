@@ -1175,6 +1175,78 @@ async fn an_idle_keep_alive_connection_outlives_the_header_timeout() {
     );
 }
 
+#[tokio::test]
+async fn a_large_body_is_read_only_for_a_request_carrying_what_its_route_asks_for() {
+    const SECRET: &str = "carrier-push-secret-for-limits";
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SECRET.to_owned().into());
+    })
+    .await;
+    // Well over the JSON limit, well under the batch's and the push's.
+    let scans: Vec<Value> = (0..400)
+        .map(|i| {
+            json!({"scan_id": format!("00000000-0000-4000-8000-{i:012}"),
+                        "item_code": "EB000717595VN", "event": "arrived",
+                        "at": "2026-12-01T09:15:00+07:00", "location": "x".repeat(200)})
+        })
+        .collect();
+    let batch = serde_json::to_vec(&json!({ "scans": scans })).expect("json");
+    assert!(batch.len() > 64 * 1024);
+    let send = |path: &'static str, body: Vec<u8>, headers: Vec<(&'static str, String)>| {
+        let mut req = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        req.send()
+    };
+    // Without an API key the batch gets no more than any JSON body: refused for its size.
+    let res = send("/api/v1/scans/batch", batch.clone(), vec![])
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_of(res).await.0, "payload_too_large");
+    let res = send(
+        "/api/v1/scans/batch",
+        batch.clone(),
+        vec![("authorization", "Bearer dt_not_a_key".to_owned())],
+    )
+    .await
+    .expect("request");
+    assert_eq!(res.status(), 413);
+    // With a key it is read, and the route answers for the key (unknown here).
+    let res = send(
+        "/api/v1/scans/batch",
+        batch,
+        vec![("authorization", "Bearer dk_unknown".to_owned())],
+    )
+    .await
+    .expect("request");
+    assert_eq!(res.status(), 401);
+    // A push without the carrier's signature header: the JSON limit.
+    let push = serde_json::to_vec(&json!({
+        "content": (0..300).map(carrier_record).collect::<Vec<_>>()
+    }))
+    .expect("json");
+    assert!(push.len() > 64 * 1024);
+    let res = send("/api/v1/carrier/events", push.clone(), vec![])
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 413);
+    let signature = domain::ops::carrier_ingest::push_signature(SECRET.as_bytes(), &push);
+    let res = send(
+        "/api/v1/carrier/events",
+        push,
+        vec![("x-dossier-signature", signature)],
+    )
+    .await
+    .expect("request");
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+}
+
 /// A carrier record of realistic size, for an item nobody knows.
 fn carrier_record(id: i64) -> Value {
     json!({
