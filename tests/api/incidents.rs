@@ -320,3 +320,82 @@ async fn a_complaint_has_a_deadline_is_flagged_when_it_passes_and_its_answer_is_
     )
     .await;
 }
+
+#[tokio::test]
+async fn three_complaints_about_a_dossier_may_wait_at_once_and_every_complaint_is_listed_page_by_page()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.key(Role::Admin, None, None).await;
+    let mut filed = Vec::new();
+    for _ in 0..2 {
+        let created = app.create_valid_dossier().await;
+        let code = created["code"].as_str().expect("code").to_owned();
+        let token = created["access_token"].as_str().expect("token").to_owned();
+        let path = format!("/api/v1/dossiers/{code}/complaints");
+        for n in 0..3 {
+            let text = format!("Khiếu nại số {n}: chưa thấy ai đến lấy hồ sơ");
+            let res = json_of(
+                post(&app, &path, Some(&token), &json!({"text": text})).await,
+                201,
+            )
+            .await;
+            filed.push(res["id"].as_i64().expect("id"));
+        }
+        // A fourth while three wait: refused, nothing stored.
+        expect_error(
+            post(
+                &app,
+                &path,
+                Some(&token),
+                &json!({"text": "Thêm một khiếu nại"}),
+            )
+            .await,
+            409,
+            "conflict",
+            &[],
+        )
+        .await;
+    }
+    assert_eq!(
+        complaint::Entity::find()
+            .count(&app.store.read)
+            .await
+            .expect("count"),
+        6
+    );
+    // Once one is answered, the citizen may file again.
+    let answer = format!("/api/v1/complaints/{}/answer", filed[0]);
+    json_of(
+        post(&app, &answer, Some(&admin), &json!({"text": "Đã xử lý"})).await,
+        200,
+    )
+    .await;
+
+    // Two at a time: three pages reach all six, oldest first, and the last says so.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &after {
+            Some(cursor) => format!("/api/v1/complaints?limit=2&after={cursor}"),
+            None => "/api/v1/complaints?limit=2".to_owned(),
+        };
+        let page = json_of(get(&app, &path, Some(&admin)).await, 200).await;
+        let items = page["complaints"].as_array().expect("complaints");
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|c| c["id"].as_i64().expect("id")));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => after = Some(cursor.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, filed);
+    for bad in ["limit=0", "limit=501", "after=abc"] {
+        expect_error(
+            get(&app, &format!("/api/v1/complaints?{bad}"), Some(&admin)).await,
+            400,
+            "bad_request",
+            &[],
+        )
+        .await;
+    }
+}

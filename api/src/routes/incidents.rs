@@ -101,6 +101,9 @@ pub struct ComplaintOut {
 #[derive(Debug, Clone, Object)]
 pub struct ComplaintsOut {
     pub complaints: Vec<ComplaintOut>,
+    /// The `after` of the next page; null on the last.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
 }
 
 fn complaint_out(v: ComplaintView, now: DateTime<Utc>) -> ComplaintOut {
@@ -162,7 +165,8 @@ impl IncidentApi {
     }
 
     /// File a complaint about the dossier's carriage (Circular 17 Art. 8), with the dossier's access
-    /// token. It is due for an answer within the configured working days (15 by default).
+    /// token. It is due for an answer within the configured working days (15 by default). At most
+    /// three complaints about one dossier wait for an answer at once: a fourth is 409 `conflict`.
     #[oai(path = "/dossiers/:code/complaints", method = "post")]
     async fn file_complaint(
         &self,
@@ -187,9 +191,11 @@ impl IncidentApi {
         })))
     }
 
-    /// The complaints to answer, oldest first (at most 500): every one for administrators, those about
-    /// the office's dossiers for a postal key. `status` = `open` | `answered`. Complaints open past
-    /// their deadline are flagged `overdue`.
+    /// The complaints to answer, oldest first, a page at a time: every one for administrators,
+    /// those about the office's dossiers for a postal key. `status` = `open` | `answered`; `limit`
+    /// complaints per page (1 to 500, default 100); `after` = the `next_cursor` of the page before,
+    /// null on the last page. Complaints open past their deadline are flagged `overdue`. At most
+    /// three complaints about one dossier wait for an answer at once.
     #[oai(path = "/complaints", method = "get")]
     async fn complaints(
         &self,
@@ -198,7 +204,14 @@ impl IncidentApi {
         /// `open` or `answered`.
         #[oai(validator(pattern = r"^\s*(open|answered)?\s*$"))]
         status: Query<Option<String>>,
+        /// Complaints per page, 1 to 500 (default 100).
+        #[oai(validator(pattern = r"^\s*(0*([1-9][0-9]?|[1-4][0-9]{2}|500))?\s*$"))]
+        limit: Query<Option<String>>,
+        /// The `next_cursor` of the page before.
+        #[oai(validator(pattern = r"^\s*([0-9]{1,18})?\s*$"))]
+        after: Query<Option<String>>,
     ) -> Result<Json<ComplaintsOut>, ApiError> {
+        use domain::ops::complaints::{DEFAULT_LISTED, MAX_LISTED};
         let actor = require_credentials(&caller)?;
         let status = match status.0.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -207,11 +220,40 @@ impl IncidentApi {
                     .map_err(|_| ApiError::bad_request("`status` must be `open` or `answered`"))?,
             ),
         };
+        let limit = match limit.0.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_LISTED,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_LISTED).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`limit` must be a whole number from 1 to {MAX_LISTED}"
+                    ))
+                })?,
+        };
+        let after = match after.0.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                ApiError::bad_request("`after` must be the `next_cursor` of the page before")
+            })?),
+        };
         let now = domain::clock::now();
-        let listed =
-            domain::ops::complaints::list_complaints(&state.store.read, actor, status).await?;
+        let page = domain::ops::complaints::list_complaints(
+            &state.store.read,
+            actor,
+            status,
+            after,
+            limit,
+        )
+        .await?;
         Ok(Json(ComplaintsOut {
-            complaints: listed.into_iter().map(|v| complaint_out(v, now)).collect(),
+            complaints: page
+                .complaints
+                .into_iter()
+                .map(|v| complaint_out(v, now))
+                .collect(),
+            next_cursor: page.next_after.map(|id| id.to_string()),
         }))
     }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use entity::enums::{ComplaintStatus, Role};
 use entity::{complaint, dossier};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::OpError;
@@ -27,8 +27,24 @@ pub const DEFAULT_ANSWER_WORKING_DAYS: u32 = 15;
 /// The longest complaint or answer accepted.
 pub const MAX_COMPLAINT_TEXT: usize = 4000;
 
-/// The most complaints listed at once.
+/// The most complaints listed on one page.
 pub const MAX_LISTED: u64 = 500;
+
+/// Complaints listed on a page when the caller does not say.
+pub const DEFAULT_LISTED: u64 = 100;
+
+/// The most complaints about one dossier that may wait for an answer at once: a citizen with more to
+/// say adds to an open one's answer, and a token (which costs one pickup request) cannot bury the
+/// office's list under complaints about one dossier.
+pub const MAX_OPEN_PER_DOSSIER: u64 = 3;
+
+/// One page of complaints, and the cursor of the next when there are more.
+#[derive(Debug, Clone)]
+pub struct ComplaintsPage {
+    pub complaints: Vec<ComplaintView>,
+    /// The last complaint's id, when more follow.
+    pub next_after: Option<i64>,
+}
 
 /// A complaint with its dossier's code.
 #[derive(Debug, Clone)]
@@ -72,6 +88,17 @@ pub async fn file_complaint(
     if actor.may_access(&dossier) == Access::Denied {
         return Err(OpError::Forbidden("this dossier is not yours".into()));
     }
+    let open = complaint::Entity::find()
+        .filter(complaint::Column::DossierId.eq(dossier.id))
+        .filter(complaint::Column::Status.eq(ComplaintStatus::Open))
+        .count(&txn)
+        .await?;
+    if open >= MAX_OPEN_PER_DOSSIER {
+        return Err(OpError::Conflict(format!(
+            "{open} complaints about this dossier are waiting for their answer; the post office \
+             answers them before it takes another"
+        )));
+    }
     let calendar = super::reference::working_calendar(&txn).await?;
     let now = crate::clock::now();
     let due = calendar.add_working_days(local_date(now), answer_working_days);
@@ -111,24 +138,31 @@ fn scope(actor: &Actor) -> Result<Option<String>, OpError> {
     }
 }
 
-/// The complaints an actor handles, oldest first, in `status` when given.
+/// The complaints an actor handles, oldest first, in `status` when given: `limit` of them (at most
+/// [`MAX_LISTED`]) after the complaint `after`; following `next_after` to the end reaches every one.
 pub async fn list_complaints(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     status: Option<ComplaintStatus>,
-) -> Result<Vec<ComplaintView>, OpError> {
+    after: Option<i64>,
+    limit: u64,
+) -> Result<ComplaintsPage, OpError> {
     let office = scope(actor)?;
+    let limit = limit.clamp(1, MAX_LISTED);
     let mut query = complaint::Entity::find()
         .find_also_related(dossier::Entity)
         .order_by_asc(complaint::Column::Id)
-        .limit(MAX_LISTED);
+        .limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(complaint::Column::Id.gt(after));
+    }
     if let Some(status) = status {
         query = query.filter(complaint::Column::Status.eq(status));
     }
     if let Some(office) = office {
         query = query.filter(dossier::Column::OfficeCode.eq(office));
     }
-    Ok(query
+    let mut complaints: Vec<ComplaintView> = query
         .all(conn)
         .await?
         .into_iter()
@@ -138,7 +172,16 @@ pub async fn list_complaints(
                 dossier_code: d.code,
             })
         })
-        .collect())
+        .collect();
+    let more = complaints.len() as u64 > limit;
+    complaints.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_after = more
+        .then(|| complaints.last().map(|v| v.complaint.id))
+        .flatten();
+    Ok(ComplaintsPage {
+        complaints,
+        next_after,
+    })
 }
 
 /// Answers a complaint: closes it and e-mails the answer to the citizen, in one transaction. For
