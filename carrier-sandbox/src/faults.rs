@@ -1,7 +1,7 @@
 //! The misbehaviour of a real carrier (CARRIER.md, "What the real world does"), on request: failures of
 //! the next N calls (429 with `Retry-After`, 5xx, connection resets, slow answers) and faults of the data
 //! (duplicate records, out-of-order times, records of unknown items, revoked tokens, records that turn up
-//! below the cursor, records the feed never serves but per-order reads do).
+//! below the cursor, records the feed never serves but per-order reads do, records no reader can parse).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -128,6 +128,12 @@ pub enum Fault {
     /// The next `records` events are published to per-order reads but never served by the feed (a
     /// feed that lost them): only reading the order finds them.
     MissingFromFeed {
+        /// How many records.
+        records: u32,
+    },
+    /// The next `records` events are served with an `eventTime` that is not a time at all (a carrier
+    /// that breaks the contract): the record is in the feed between readable ones, with its id.
+    UnreadableRecords {
         /// How many records.
         records: u32,
     },

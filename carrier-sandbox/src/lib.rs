@@ -48,7 +48,7 @@ pub use faults::{Fault, Scope};
 pub use s10::check_digit;
 pub use script::{Script, ScriptStep, status_message};
 pub use server::RequestStats;
-pub use world::{OrderAnswer, OrderRequest, TrackingRecord, WorldStats};
+pub use world::{OrderAnswer, OrderRequest, TrackingRecord, UNREADABLE_EVENT_TIME, WorldStats};
 
 use faults::Failure;
 use server::Shared;
@@ -289,6 +289,7 @@ pub(crate) fn apply_fault(shared: &Shared, fault: Fault) -> Vec<TrackingRecord> 
         Fault::OutOfOrderTimes { records } => shared.world().arm_out_of_order(records),
         Fault::LateRecords { records } => shared.world().arm_late(records),
         Fault::MissingFromFeed { records } => shared.world().arm_missing(records),
+        Fault::UnreadableRecords { records } => shared.world().arm_unreadable(records),
         Fault::RevokeTokens => shared.revoke_tokens(),
         Fault::UnknownItems { records } => return shared.world().inject_unknown(records),
     }

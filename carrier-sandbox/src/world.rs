@@ -45,7 +45,13 @@ pub struct TrackingRecord {
     pub status_message: Arc<str>,
     /// Free text from the postman.
     pub notes: Arc<str>,
+    /// Served with an `eventTime` no reader can parse ([`crate::Fault::UnreadableRecords`]): a real
+    /// carrier's record that breaks the contract.
+    pub unreadable: bool,
 }
+
+/// The `eventTime` of an unreadable record.
+pub const UNREADABLE_EVENT_TIME: &str = "sáng thứ Ba";
 
 impl Serialize for TrackingRecord {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -54,10 +60,14 @@ impl Serialize for TrackingRecord {
         s.serialize_field("customerCode", &*self.customer_code)?;
         s.serialize_field("orderNumber", &*self.order_number)?;
         s.serialize_field("itemCode", &*self.item_code)?;
-        s.serialize_field(
-            "eventTime",
-            &self.event_time.to_rfc3339_opts(SecondsFormat::Secs, false),
-        )?;
+        if self.unreadable {
+            s.serialize_field("eventTime", UNREADABLE_EVENT_TIME)?;
+        } else {
+            s.serialize_field(
+                "eventTime",
+                &self.event_time.to_rfc3339_opts(SecondsFormat::Secs, false),
+            )?;
+        }
         s.serialize_field("posId", &*self.pos_id)?;
         s.serialize_field("statusCode", &self.status_code)?;
         s.serialize_field("statusMessage", &*self.status_message)?;
@@ -262,6 +272,7 @@ pub struct World {
     out_of_order: u32,
     late: u32,
     missing: u32,
+    unreadable: u32,
     unknown_serial: u32,
     rng: SeededRng,
     messages: HashMap<i32, Arc<str>>,
@@ -318,6 +329,7 @@ impl World {
             out_of_order: 0,
             late: 0,
             missing: 0,
+            unreadable: 0,
             unknown_serial: 90_000_000,
             rng: SeededRng::new(config.seed, "world"),
             messages: HashMap::new(),
@@ -583,7 +595,9 @@ impl World {
             status_code: event.step.status_code,
             status_message: self.message(event.step.status_code),
             notes,
+            unreadable: self.unreadable > 0,
         };
+        self.unreadable = self.unreadable.saturating_sub(1);
         self.next_id += 1;
         if self.missing > 0 {
             self.missing -= 1;
@@ -728,12 +742,18 @@ impl World {
         self.missing = self.missing.saturating_add(records);
     }
 
+    /// See [`crate::Fault::UnreadableRecords`].
+    pub fn arm_unreadable(&mut self, records: u32) {
+        self.unreadable = self.unreadable.saturating_add(records);
+    }
+
     /// Disarms every data fault and publishes held records.
     pub fn clear_faults(&mut self) {
         self.duplicate_pages = 0;
         self.out_of_order = 0;
         self.late = 0;
         self.missing = 0;
+        self.unreadable = 0;
         self.release_held(true);
     }
 
@@ -771,6 +791,7 @@ impl World {
                 status_code: code,
                 status_message: self.message(code),
                 notes: self.empty.clone(),
+                unreadable: false,
             };
             self.next_id += 1;
             out.push(record.clone());

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod carrier_cursor;
 pub mod carrier_event;
 pub mod carrier_order;
+pub mod carrier_unreadable_record;
 pub mod complaint;
 pub mod delivery_attempt;
 pub mod dossier;

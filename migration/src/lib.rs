@@ -62,6 +62,7 @@ mod m20261206_500001_add_agencies_portal_unit_code;
 mod m20261206_500002_create_integration_states;
 mod m20261206_500003_create_outbox_dossier_kind_index;
 mod m20261207_000001_add_legs_pickup_appointment;
+mod m20261207_100001_create_carrier_unreadable_records;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -129,6 +130,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_500002_create_integration_states::Migration),
             Box::new(m20261206_500003_create_outbox_dossier_kind_index::Migration),
             Box::new(m20261207_000001_add_legs_pickup_appointment::Migration),
+            Box::new(m20261207_100001_create_carrier_unreadable_records::Migration),
         ]
     }
 }

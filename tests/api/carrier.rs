@@ -689,3 +689,79 @@ async fn a_carrier_event_dated_in_the_future_does_not_freeze_the_dossier() {
         "a later handheld scan still applies: {answer}"
     );
 }
+
+/// `GET /api/v1/admin/carrier/unreadable` with `bearer`.
+async fn unreadable_records(app: &TestApp, bearer: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/admin/carrier/unreadable"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn an_unreadable_carrier_record_is_kept_for_administrators_and_the_cursor_passes_it_once() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let admin = app.key(entity::enums::Role::Admin, None, None).await;
+    let sandbox = sandbox().await;
+    let carrier = adapter(&sandbox);
+    let (code, item) = dossier_at_carrier(&app, &keys, &sandbox, &[7, 12, 10]).await;
+    sandbox.advance(Duration::from_secs(3600));
+    assert_eq!(sandbox.records().len(), 1);
+    // The next record breaks the contract; the one after it is readable again.
+    sandbox.inject(Fault::UnreadableRecords { records: 1 });
+    sandbox.advance(Duration::from_secs(5 * 3600));
+    let records = sandbox.records();
+    let unreadable: Vec<bool> = records.iter().map(|r| r.unreadable).collect();
+    assert_eq!(unreadable, [false, true, false]);
+    let bad = records[1].id;
+
+    let settings = sync_settings("w1");
+    sync_until_idle(&app, &carrier, &settings).await;
+
+    // The readable ones are stored and applied …
+    assert_eq!(carrier_event_count(&app).await, 2);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit"
+    );
+    // … the cursor is past all three …
+    let cursor = entity::carrier_cursor::Entity::find_by_id(carrier_ingest::CARRIER.to_owned())
+        .one(&app.store.read)
+        .await
+        .expect("read")
+        .expect("cursor row");
+    assert_eq!(cursor.last_id, records[2].id);
+    // … and the unreadable one is kept, for administrators only.
+    let res = unreadable_records(&app, &admin).await;
+    assert_eq!(res.status(), 200);
+    let listed: Value = res.json().await.expect("json");
+    let kept = listed["records"].as_array().expect("records");
+    assert_eq!(kept.len(), 1, "{listed}");
+    assert_eq!(kept[0]["carrier_event_id"], bad);
+    assert_eq!(kept[0]["raw_truncated"], false);
+    assert_eq!(kept[0]["received_via"], "poll");
+    let raw: Value =
+        serde_json::from_str(kept[0]["raw"].as_str().expect("raw")).expect("the raw JSON");
+    assert_eq!(raw["itemCode"], item.as_str());
+    assert_eq!(raw["eventTime"], carrier_sandbox::UNREADABLE_EVENT_TIME);
+    assert!(
+        kept[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a time")),
+        "{listed}"
+    );
+    assert_eq!(unreadable_records(&app, &keys.postal).await.status(), 403);
+
+    // Read again (the overlap window re-reads it): still kept once.
+    sandbox.advance(Duration::from_secs(3600));
+    sync_until_idle(&app, &carrier, &settings).await;
+    let listed: Value = unreadable_records(&app, &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["records"].as_array().map(Vec::len), Some(1));
+}

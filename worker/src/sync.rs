@@ -13,11 +13,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use domain::ops::carrier_ingest::{self, CarrierRecord};
+use domain::ops::carrier_ingest::{self, CarrierRecord, FeedPageIn, UnreadableRecord};
 use domain::store::Store;
 
 use crate::StepOutcome;
-use crate::carrier::{Carrier, FeedRead, TrackingRecord};
+use crate::carrier::{Carrier, FeedRead, MalformedRecord, TrackingRecord};
 
 /// How the sync step reads and holds the feed.
 #[derive(Debug, Clone)]
@@ -65,6 +65,15 @@ pub fn to_domain(record: &TrackingRecord) -> CarrierRecord {
         status_code: record.status_code.0,
         status_message: record.status_message.clone(),
         notes: record.notes.clone(),
+    }
+}
+
+/// An unreadable record as the domain keeps it.
+pub fn unreadable(record: MalformedRecord) -> UnreadableRecord {
+    UnreadableRecord {
+        carrier_event_id: record.id,
+        reason: record.reason,
+        raw: record.raw,
     }
 }
 
@@ -169,6 +178,7 @@ struct Tally {
     duplicates: u64,
     unknown_items: u64,
     applied: u64,
+    unreadable: u64,
 }
 
 async fn cycle(
@@ -232,20 +242,28 @@ async fn cycle(
         let empty = page.is_empty();
         let next = page.last_id.max(after);
         if !page.malformed.is_empty() {
+            // Their ids only: the raw records may hold personal data, and are kept for staff.
+            let ids: Vec<i64> = page.malformed.iter().filter_map(|m| m.id).collect();
             tracing::warn!(
-                carrier.malformed = page.malformed.len(),
-                "carrier records that could not be read were skipped"
+                carrier.unreadable = page.malformed.len(),
+                carrier.unreadable_ids = ?ids,
+                "carrier records that could not be read are kept for administrators"
             );
         }
         let records: Vec<CarrierRecord> = page.records.iter().map(to_domain).collect();
+        let unreadable: Vec<UnreadableRecord> =
+            page.malformed.into_iter().map(unreadable).collect();
         tally.records += records.len() as u64;
         if next > start {
             tally.pages_ahead += 1;
         }
         let page_cursor = cursor.max(next);
-        match carrier_ingest::ingest_feed_page(store, holder, &records, page_cursor, settings.lease)
-            .await
-        {
+        let stored = FeedPageIn {
+            records: &records,
+            unreadable: &unreadable,
+            cursor: page_cursor,
+        };
+        match carrier_ingest::ingest_feed_page(store, holder, stored, settings.lease).await {
             Ok(Some(report)) => {
                 cursor = page_cursor;
                 metrics::gauge!(metric::CURSOR).set(cursor as f64);
@@ -253,6 +271,7 @@ async fn cycle(
                 tally.duplicates += report.duplicates;
                 tally.unknown_items += report.unknown_items;
                 tally.applied += report.applied;
+                tally.unreadable += report.unreadable;
             }
             Ok(None) => {
                 tracing::warn!("the carrier cursor's lease was lost; the page was not stored");
@@ -274,13 +293,14 @@ async fn cycle(
     }
     span.record("carrier.pages", tally.pages);
     span.record("carrier.records", tally.records);
-    let progressed = tally.new > 0 || cursor > start;
+    let progressed = tally.new > 0 || tally.unreadable > 0 || cursor > start;
     if progressed {
         tracing::info!(
             carrier.new = tally.new,
             carrier.duplicates = tally.duplicates,
             carrier.unknown_items = tally.unknown_items,
             carrier.applied = tally.applied,
+            carrier.unreadable = tally.unreadable,
             carrier.cursor = cursor,
             carrier.pages = tally.pages,
             "carrier feed synced"

@@ -1,7 +1,8 @@
 //! Administrators' writes of reference data (admin key only; API.md "Reference data"): agencies,
 //! procedures with their documents and agencies, post offices with their S10 serial range, tariffs and
 //! holidays. `POST` creates or replaces one record by its code (201 when created, 200 when replaced),
-//! `GET` of the same path lists them. Every write is audited and applies at once.
+//! `GET` of the same path lists them. Every write is audited and applies at once. Also the carrier's
+//! records that could not be read, kept for administrators to see (`GET /carrier/unreadable`).
 
 use domain::ops::access::Actor;
 use domain::ops::admin::{
@@ -366,6 +367,29 @@ impl<T: ParseFromJSON + ToJSON + Send + Sync> WriteResponse<T> {
     }
 }
 
+/// A record of the carrier's that could not be read: kept, and passed by the feed's cursor.
+#[derive(Debug, Object)]
+pub struct UnreadableCarrierRecordOut {
+    pub id: i64,
+    /// The carrier's id of the record, when that much could be read.
+    #[oai(nullable)]
+    pub carrier_event_id: Option<i64>,
+    /// Why it could not be read.
+    pub reason: String,
+    /// The record's JSON as received, cut to 8 KiB (`raw_truncated`). It may hold a postman's notes.
+    pub raw: String,
+    pub raw_truncated: bool,
+    /// `poll` (the feed).
+    pub received_via: String,
+    pub received_at: chrono::DateTime<chrono::FixedOffset>,
+}
+
+/// The carrier's unreadable records, newest first.
+#[derive(Debug, Object)]
+pub struct UnreadableCarrierRecordsOut {
+    pub records: Vec<UnreadableCarrierRecordOut>,
+}
+
 /// The caller, when it holds an admin key.
 fn require_admin(caller: &Caller) -> Result<&Actor, ApiError> {
     match &caller.0 {
@@ -403,6 +427,39 @@ impl AdminApi {
         };
         let written = domain::ops::admin::put_agency(&state.store, actor, &request).await?;
         Ok(WriteResponse::from_written(written))
+    }
+
+    /// The carrier's tracking records that could not be read (an `eventTime` that is no time, a
+    /// `statusCode` that is no number, …), newest first, at most 500. Each is kept once, with its raw
+    /// JSON (cut to 8 KiB) and the reason, and the feed's cursor moves past it: nothing the carrier
+    /// sends is lost, and none stops the feed. Take them up with the carrier; a corrected copy under
+    /// the same id is stored as a tracking event. Admin key only: the raw JSON may hold personal data.
+    #[oai(path = "/carrier/unreadable", method = "get")]
+    async fn unreadable_carrier_records(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<UnreadableCarrierRecordsOut>, ApiError> {
+        require_admin(&caller)?;
+        let records = domain::ops::carrier_ingest::list_unreadable(
+            &state.store.read,
+            domain::ops::carrier_ingest::MAX_UNREADABLE_LISTED,
+        )
+        .await?;
+        Ok(Json(UnreadableCarrierRecordsOut {
+            records: records
+                .into_iter()
+                .map(|r| UnreadableCarrierRecordOut {
+                    id: r.id,
+                    carrier_event_id: r.carrier_event_id,
+                    reason: r.reason,
+                    raw: r.raw,
+                    raw_truncated: r.raw_truncated,
+                    received_via: r.received_via,
+                    received_at: super::local_time(r.received_at),
+                })
+                .collect(),
+        }))
     }
 
     /// Every agency, by code.

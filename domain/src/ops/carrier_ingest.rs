@@ -5,6 +5,9 @@
 //! - a record is stored once per (item code, carrier event id): the schema's UNIQUE index, and
 //!   `INSERT … ON CONFLICT DO NOTHING` in batches, so replays and duplicates change nothing;
 //! - records of items nobody here knows are kept with no dossier, for staff to reconcile;
+//! - records that cannot be read at all are kept too ([`UnreadableRecord`]: raw JSON, capped, and the
+//!   reason), once per carrier id, in the same transaction that moves the cursor past them, and listed
+//!   for administrators ([`list_unreadable`]): CARRIER.md loses no data and is never stopped by one;
 //! - what a status code does is [`crate::carrier_codes`]'s table; codes that stand for a scan event go
 //!   through [`super::scans::apply_machine_scans`] with source `carrier`, so the timeline, the audit and
 //!   the notifications are those of a handheld scan and a dossier never moves backwards (late events
@@ -28,12 +31,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::enums::EventSource;
-use entity::{carrier_cursor, carrier_event, leg};
+use entity::{carrier_cursor, carrier_event, carrier_unreadable_record, leg};
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -109,6 +112,126 @@ impl ReceivedVia {
     }
 }
 
+/// A record of the carrier's that could not be read, as the adapter set it aside: kept in
+/// `carrier_unreadable_records` so nothing the carrier sent is lost. No `Debug` of `raw`: it may hold
+/// a postman's notes.
+#[derive(Clone, PartialEq)]
+pub struct UnreadableRecord {
+    /// Its id, when at least that could be read.
+    pub carrier_event_id: Option<i64>,
+    /// Why it could not be read.
+    pub reason: String,
+    /// The JSON as received.
+    pub raw: serde_json::Value,
+}
+
+impl fmt::Debug for UnreadableRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnreadableRecord")
+            .field("carrier_event_id", &self.carrier_event_id)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most of an unreadable record's raw JSON kept, in bytes: a record of the contract is a few
+/// hundred; one larger than this is cut (and marked so).
+pub const MAX_UNREADABLE_RAW_BYTES: usize = 8 * 1024;
+
+/// The most of the reason kept, in characters.
+pub const MAX_UNREADABLE_REASON_CHARS: usize = 500;
+
+/// The most unreadable records listed at once.
+pub const MAX_UNREADABLE_LISTED: u64 = 500;
+
+/// `text` cut to at most `max` bytes on a character boundary; whether it was cut.
+fn cut_to_bytes(text: String, max: usize) -> (String, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_owned(), true)
+}
+
+impl UnreadableRecord {
+    /// Its key in the table: the carrier id, else a hash of the raw JSON.
+    fn key(&self, raw: &str) -> String {
+        match self.carrier_event_id {
+            Some(id) => format!("id:{id}"),
+            None => format!(
+                "sha256:{}",
+                hex::encode(<Sha256 as sha2::Digest>::digest(raw))
+            ),
+        }
+    }
+
+    fn row(&self, via: ReceivedVia, now: DateTime<Utc>) -> carrier_unreadable_record::ActiveModel {
+        let raw = self.raw.to_string();
+        let key = self.key(&raw);
+        let (raw, truncated) = cut_to_bytes(raw, MAX_UNREADABLE_RAW_BYTES);
+        carrier_unreadable_record::ActiveModel {
+            carrier: Set(CARRIER.to_owned()),
+            record_key: Set(key),
+            carrier_event_id: Set(self.carrier_event_id),
+            reason: Set(self
+                .reason
+                .chars()
+                .take(MAX_UNREADABLE_REASON_CHARS)
+                .collect()),
+            raw: Set(raw),
+            raw_truncated: Set(truncated),
+            received_via: Set(via.as_str().to_owned()),
+            received_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
+/// Keeps `records` once each (a copy kept before changes nothing); answers how many were new.
+async fn store_unreadable(
+    txn: &impl ConnectionTrait,
+    records: &[UnreadableRecord],
+    via: ReceivedVia,
+) -> Result<u64, DbErr> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let now = crate::clock::now();
+    let mut new = 0;
+    // A page holds few of them: a statement each keeps the count of new ones exact on both databases.
+    for record in records {
+        let inserted = carrier_unreadable_record::Entity::insert(record.row(via, now))
+            .on_conflict(
+                OnConflict::columns([
+                    carrier_unreadable_record::Column::Carrier,
+                    carrier_unreadable_record::Column::RecordKey,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        new += inserted;
+    }
+    Ok(new)
+}
+
+/// The carrier's records that could not be read, newest first, at most `limit` (capped at
+/// [`MAX_UNREADABLE_LISTED`]), for administrators. Their raw JSON may hold personal data.
+pub async fn list_unreadable(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<carrier_unreadable_record::Model>, OpError> {
+    Ok(carrier_unreadable_record::Entity::find()
+        .order_by_desc(carrier_unreadable_record::Column::Id)
+        .limit(limit.clamp(1, MAX_UNREADABLE_LISTED))
+        .all(conn)
+        .await?)
+}
+
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestReport {
@@ -120,6 +243,8 @@ pub struct IngestReport {
     pub unknown_items: u64,
     /// New records that moved a dossier's status.
     pub applied: u64,
+    /// Records that could not be read, kept for the first time.
+    pub unreadable: u64,
     /// New records whose `eventTime` lay beyond now + [`CLOCK_SKEW`]: applied at their arrival.
     pub future_times: u64,
     /// For each new record, seconds from its `eventTime` to its storing (never negative).
@@ -138,6 +263,8 @@ pub mod metric {
     pub const APPLIED: &str = "dossier_carrier_events_applied_total";
     /// Seconds from a record's `eventTime` to its storing, by `via`.
     pub const LAG: &str = "dossier_carrier_ingest_lag_seconds";
+    /// Carrier records that could not be read, kept for the first time, by `via`.
+    pub const UNREADABLE: &str = "dossier_carrier_records_unreadable_total";
     /// New carrier records dated further ahead than the clock skew allows, applied at their
     /// arrival instead, by `via`.
     pub const FUTURE_TIMES: &str = "dossier_carrier_events_future_time_total";
@@ -162,6 +289,10 @@ pub fn describe_metrics() {
         "New carrier records that moved a dossier's status."
     );
     metrics::describe_counter!(
+        metric::UNREADABLE,
+        "Carrier records that could not be read, kept for administrators."
+    );
+    metrics::describe_counter!(
         metric::FUTURE_TIMES,
         "New carrier records dated in the future beyond the clock skew, applied at their arrival."
     );
@@ -180,6 +311,7 @@ pub fn record_metrics(report: &IngestReport, via: ReceivedVia) {
     metrics::counter!(metric::UNKNOWN_ITEMS, "via" => via).increment(report.unknown_items);
     metrics::counter!(metric::APPLIED, "via" => via).increment(report.applied);
     metrics::counter!(metric::FUTURE_TIMES, "via" => via).increment(report.future_times);
+    metrics::counter!(metric::UNREADABLE, "via" => via).increment(report.unreadable);
     let lag = metrics::histogram!(metric::LAG, "via" => via);
     for &secs in &report.lag_secs {
         lag.record(secs);
@@ -647,11 +779,21 @@ enum LeaseAfter {
 pub async fn ingest_feed_page(
     store: &Store,
     holder: &str,
-    records: &[CarrierRecord],
-    cursor: i64,
+    page: FeedPageIn<'_>,
     ttl: Duration,
 ) -> Result<Option<IngestReport>, OpError> {
-    commit_feed(store, holder, records, cursor, LeaseAfter::Renew(ttl)).await
+    commit_feed(store, holder, page, LeaseAfter::Renew(ttl)).await
+}
+
+/// One page of the feed as the sync stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedPageIn<'a> {
+    /// The records read.
+    pub records: &'a [CarrierRecord],
+    /// The records that could not be read: kept, and passed by the cursor.
+    pub unreadable: &'a [UnreadableRecord],
+    /// The cursor after the page.
+    pub cursor: i64,
 }
 
 /// Stores a batch read from the feed and moves the cursor to `cursor` (never backwards) in the same
@@ -663,16 +805,25 @@ pub async fn ingest_feed(
     records: &[CarrierRecord],
     cursor: i64,
 ) -> Result<Option<IngestReport>, OpError> {
-    commit_feed(store, holder, records, cursor, LeaseAfter::Release).await
+    let page = FeedPageIn {
+        records,
+        unreadable: &[],
+        cursor,
+    };
+    commit_feed(store, holder, page, LeaseAfter::Release).await
 }
 
 async fn commit_feed(
     store: &Store,
     holder: &str,
-    records: &[CarrierRecord],
-    cursor: i64,
+    page: FeedPageIn<'_>,
     lease: LeaseAfter,
 ) -> Result<Option<IngestReport>, OpError> {
+    let FeedPageIn {
+        records,
+        unreadable,
+        cursor,
+    } = page;
     let txn = store.begin().await?;
     let now = crate::clock::now();
     let (next_holder, until) = match lease {
@@ -707,7 +858,8 @@ async fn commit_feed(
             .exec(&txn)
             .await?;
     }
-    let report = ingest_in(&txn, records, ReceivedVia::Poll).await?;
+    let mut report = ingest_in(&txn, records, ReceivedVia::Poll).await?;
+    report.unreadable = store_unreadable(&txn, unreadable, ReceivedVia::Poll).await?;
     txn.commit().await?;
     record_metrics(&report, ReceivedVia::Poll);
     Ok(Some(report))

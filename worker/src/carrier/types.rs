@@ -209,16 +209,29 @@ impl FeedPage {
     }
 }
 
-/// An `i64` sent as a number or as a numeric string.
+/// A float that is a whole number within `i64` (`6.0`), as that integer.
+fn whole(f: f64) -> Option<i64> {
+    // 2^63 as a float: every whole float below it in magnitude fits an `i64`.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    // The cast is exact: `f` is whole and within range.
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < LIMIT).then_some(f as i64)
+}
+
+/// An `i64` sent as a number or as a numeric string; a whole number written as a float (`6.0`, as
+/// some serializers write every number) is that integer, a fraction is not an integer.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::Number(n) => n
             .as_i64()
+            .or_else(|| n.as_f64().and_then(whole))
             .ok_or_else(|| de::Error::custom(format!("{n} is not an integer"))),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| de::Error::custom(format!("`{s}` is not an integer"))),
+        serde_json::Value::String(s) => {
+            let text = s.trim();
+            text.parse()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().and_then(whole))
+                .ok_or_else(|| de::Error::custom(format!("`{s}` is not an integer")))
+        }
         other => Err(de::Error::custom(format!(
             "expected an integer, found {other}"
         ))),
@@ -240,10 +253,19 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>
     parse_event_time(&text).ok_or_else(|| de::Error::custom(format!("`{text}` is not a time")))
 }
 
-/// Reads an `eventTime`; see [`TrackingRecord::event_time`].
+/// Reads an `eventTime`; see [`TrackingRecord::event_time`]. Besides RFC 3339, the forms carriers
+/// write: an offset without its colon (`+0700`), a space for the `T`, and Vietnam's local time
+/// without an offset.
 pub fn parse_event_time(text: &str) -> Option<DateTime<FixedOffset>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t);
+    }
+    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"];
+    if let Some(t) = WITH_OFFSET
+        .iter()
+        .find_map(|format| DateTime::parse_from_str(text, format).ok())
+    {
         return Some(t);
     }
     const LOCAL: [&str; 4] = [
@@ -314,6 +336,32 @@ mod tests {
         );
         assert_eq!(malformed.len(), 1);
         assert_eq!(malformed[0].id, Some(8));
+    }
+
+    #[test]
+    fn offsets_without_a_colon_and_whole_float_codes_read() {
+        let raw = serde_json::json!({"id": 1043.0, "itemCode": "EB000717595VN",
+            "eventTime": "2026-11-23T09:15:00+0700", "statusCode": 6.0});
+        let r: TrackingRecord = serde_json::from_value(raw).expect("a readable record");
+        assert_eq!(r.id, 1043);
+        assert_eq!(r.status_code, StatusCode::PICKED_UP);
+        assert_eq!(r.event_time.to_rfc3339(), "2026-11-23T09:15:00+07:00");
+        for text in ["2026-11-23 09:15:00+0700", "2026-11-23 09:15:00.5+07:00"] {
+            let t = parse_event_time(text).expect(text);
+            assert_eq!(t.offset().local_minus_utc(), 7 * 3600, "{text}");
+        }
+        // A fraction is no status code, and a code too large is none either.
+        for code in [
+            serde_json::json!(6.5),
+            serde_json::json!(1e30),
+            serde_json::json!("6.5"),
+        ] {
+            let raw = serde_json::json!({"id": 1, "eventTime": "2026-11-23T09:15:00+07:00",
+                "statusCode": code});
+            let (records, malformed) = read_records(vec![raw]);
+            assert!(records.is_empty(), "{code}");
+            assert_eq!(malformed.len(), 1, "{code}");
+        }
     }
 
     #[test]
