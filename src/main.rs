@@ -120,9 +120,13 @@ fn with_database(mut settings: Settings, db: DatabaseArg) -> Settings {
 }
 
 async fn connect_migrated(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .context("Failed to connect to the database")?;
+    let store = Store::connect_with(
+        &settings.database.url,
+        settings.database.max_connections,
+        std::time::Duration::from_millis(settings.database.lock_timeout_ms),
+    )
+    .await
+    .context("Failed to connect to the database")?;
     api::startup::migrate(&store.write).await?;
     Ok(store)
 }

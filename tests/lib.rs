@@ -149,6 +149,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         database: DatabaseSettings {
             url: database_url.to_owned(),
             max_connections: 8,
+            lock_timeout_ms: domain::store::DEFAULT_LOCK_TIMEOUT.as_millis() as u64,
         },
         public_base_url: None,
         labels: LabelSettings { signing_key: None },

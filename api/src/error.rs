@@ -185,8 +185,33 @@ impl From<sea_orm::DbErr> for ApiError {
                     RETRY_WHEN_UNREACHABLE_SECS,
                 )
             }
+            _ if lock_not_available(&err) => {
+                tracing::warn!(error.cause = %err, "a lock the request needed was held too long");
+                Self::Unavailable(
+                    envelope(
+                        "unavailable",
+                        "a record this request needs is held by other work just now; nothing was changed, try again shortly",
+                        vec![],
+                    ),
+                    RETRY_WHEN_UNREACHABLE_SECS,
+                )
+            }
             _ => Self::internal(&err),
         }
+    }
+}
+
+/// Whether `err` is PostgreSQL giving up on a lock after `lock_timeout` (SQLSTATE 55P03).
+fn lock_not_available(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) =
+        err
+    else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        sea_orm::sqlx::Error::Database(db) => db.code().is_some_and(|code| code == "55P03"),
+        _ => false,
     }
 }
 

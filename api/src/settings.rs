@@ -254,6 +254,16 @@ pub struct DatabaseSettings {
     /// few enough that the database's backends do not crowd its CPUs and stretch every answer's tail).
     /// SQLite uses one writer and at most four readers whatever this says.
     pub max_connections: u32,
+    /// On PostgreSQL, how long a statement may wait for a lock another session holds (its
+    /// `lock_timeout`, default 10,000 ms) before it fails: a request is then answered 503 with
+    /// nothing changed, and a worker's step fails and is tried again, instead of either waiting
+    /// behind a stuck session for as long as it lives. 0 waits for ever.
+    #[serde(default = "default_lock_timeout_ms")]
+    pub lock_timeout_ms: u64,
+}
+
+fn default_lock_timeout_ms() -> u64 {
+    domain::store::DEFAULT_LOCK_TIMEOUT.as_millis() as u64
 }
 
 /// The carrier's tracking API (CARRIER.md).

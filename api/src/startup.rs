@@ -160,9 +160,13 @@ impl Application {
                 format!("Failed to create the data directory {}", dir.display())
             })?;
         }
-        let mut store = Store::connect(&settings.database.url, settings.database.max_connections)
-            .await
-            .context("Failed to connect to the database")?;
+        let mut store = Store::connect_with(
+            &settings.database.url,
+            settings.database.max_connections,
+            std::time::Duration::from_millis(settings.database.lock_timeout_ms),
+        )
+        .await
+        .context("Failed to connect to the database")?;
         store.open_requests_per_phone = settings.limits.open_requests_per_phone;
         migrate(&store.write).await?;
         let mut seeded = false;

@@ -63,9 +63,24 @@ impl WriteGeneration {
     }
 }
 
+/// How long a PostgreSQL statement waits for another session's lock by default (`lock_timeout`).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Store {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`) with pools sized for `max_connections`.
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) with pools sized for `max_connections`,
+    /// statements waiting at most [`DEFAULT_LOCK_TIMEOUT`] for a lock.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+        Self::connect_with(url, max_connections, DEFAULT_LOCK_TIMEOUT).await
+    }
+
+    /// [`Store::connect`] with PostgreSQL's `lock_timeout` set to `lock_timeout` on every connection
+    /// (zero: no limit): a statement that would wait longer for a lock another session holds fails
+    /// (SQLSTATE 55P03), so a stuck session stalls no request and no worker loop behind it.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        lock_timeout: Duration,
+    ) -> Result<Self, DbErr> {
         if url.starts_with("sqlite:") {
             let generation = Arc::new(WriteGeneration::default());
             let read = Database::connect(sqlite_options(
@@ -93,6 +108,10 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .sqlx_logging(false);
+            let lock_timeout_ms = lock_timeout.as_millis().to_string();
+            options.map_sqlx_postgres_opts(move |pg| {
+                pg.options([("lock_timeout", lock_timeout_ms.as_str())])
+            });
             let pool = Database::connect(options).await?;
             Ok(Self {
                 read: pool.clone(),

@@ -1026,6 +1026,37 @@ async fn on_postgresql_a_report_whose_statements_wait_too_long_is_cancelled_with
 }
 
 #[tokio::test]
+async fn on_postgresql_a_request_waiting_on_a_stuck_sessions_lock_is_answered_and_changes_nothing()
+{
+    if tests::test_database_url().is_none() {
+        return;
+    }
+    let app = TestApp::spawn_with(|s| s.database.lock_timeout_ms = 300).await;
+    // Another session holds the dossiers table, as a stuck transaction would.
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let blocker = app.store.write.begin().await.expect("begin");
+    blocker
+        .execute_unprepared("LOCK TABLE dossiers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let res = app.post_dossier(&request_with_phone("0912345640")).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get(RETRY_AFTER).is_some());
+    assert_eq!(error_of(res).await.0, "unavailable");
+    blocker.rollback().await.expect("rollback");
+    // Nothing was stored, and once the lock is gone the same request goes in.
+    assert_eq!(app.dossier_count().await, 0);
+    let res = app.post_dossier(&request_with_phone("0912345640")).await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
 async fn reports_beyond_those_allowed_at_once_wait_for_a_turn_then_are_refused() {
     // No waiting: reports that arrive while one runs are refused.
     let app = TestApp::spawn_with(|s| {
