@@ -625,3 +625,36 @@ async fn html_garbage_huge_failing_and_slow_answers_are_failed_attempts_and_each
     assert!(portal_rows[0].attempts >= 4, "{portal_rows:?}");
     assert_eq!(rig.sandbox.counts().faults, 19);
 }
+
+#[tokio::test]
+async fn pickup_requests_made_and_cancelled_in_a_loop_text_a_phone_at_most_three_times_a_day() {
+    let rig = Rig::start().await;
+    // Someone requests pickups for a stranger's phone and cancels each with the token it returns.
+    for _ in 0..6 {
+        let mut body = tests::valid_request();
+        body["applicant"]["phone"] = PHONE.into();
+        let created = json_of(rig.app.post_dossier(&body).await, 201).await;
+        let code = created["code"].as_str().expect("code");
+        let res = rig.app.cancel(code, created["access_token"].as_str()).await;
+        assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    }
+    // Another phone is not held back by it.
+    request_for(&rig.app, "0987654321").await;
+    let worker = rig.worker(Duration::from_secs(5));
+    rig.deliver_all(&worker).await;
+    let (zns, sms) = rig.assert_each_phone_notice_once().await;
+    let to_stranger = rig
+        .sandbox
+        .zns()
+        .into_iter()
+        .filter(|m| m.phone == "84912345678")
+        .count()
+        + rig
+            .sandbox
+            .sms()
+            .into_iter()
+            .filter(|m| m.phone == PHONE)
+            .count();
+    assert_eq!(to_stranger, 3, "zns {zns:?}, sms {sms:?}");
+    assert_eq!(zns.len() + sms.len(), 4);
+}

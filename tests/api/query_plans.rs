@@ -73,3 +73,27 @@ async fn a_phones_open_requests_are_counted_through_their_index() {
         "the count reads more than the phone's open requests:\n{plan}"
     );
 }
+
+#[tokio::test]
+async fn a_phones_requests_of_the_last_day_are_counted_through_their_index() {
+    use sea_orm::{PaginatorTrait, QuerySelect, QueryTrait};
+    let app = TestApp::spawn().await;
+    let backend = app.store.read.get_database_backend();
+    let since = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let statement = domain::ops::integrations::requests_for_phone_since("0912345678", since, 1_000)
+        .select_only()
+        .column(entity::dossier::Column::Id)
+        .build(backend);
+    let values = statement.values.map(|v| v.0).unwrap_or_default();
+    let plan = plan(&app, &statement.sql, values).await;
+    assert!(
+        plan.contains("dossiers_phone_created"),
+        "the count reads more than the phone's requests:\n{plan}"
+    );
+    // And the count itself runs.
+    let n = domain::ops::integrations::requests_for_phone_since("0912345678", since, 1_000)
+        .count(&app.store.read)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+}

@@ -225,6 +225,40 @@ pub fn may_reach_outlets(event: &dossier_event::Model) -> bool {
 /// Rows per bulk statement, well under both databases' limits on bound parameters.
 const CHUNK: usize = 500;
 
+/// The most pickup requests confirmed to one phone in a day. Anyone can request a pickup for any
+/// phone number and cancel it with the token they get back: without a ceiling, a loop of requests
+/// and cancellations would text a stranger's phone as often as the public write limit allows, at
+/// the operator's cost. Past it the request is still made and answered (with its tracking link);
+/// only the phone's confirmation is left out, and every later notice of the dossier goes as usual.
+pub const REQUEST_CONFIRMATIONS_PER_PHONE_PER_DAY: u64 = 3;
+
+/// Whether the pickup request `dossier` is confirmed by phone: fewer than
+/// [`REQUEST_CONFIRMATIONS_PER_PHONE_PER_DAY`] requests for its phone, open or not, were made in the
+/// day before it (index `dossiers_phone_created`).
+async fn may_confirm_by_phone(
+    conn: &impl ConnectionTrait,
+    dossier: &dossier::Model,
+) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let since = dossier.created_at - chrono::TimeDelta::days(1);
+    let earlier = requests_for_phone_since(&dossier.applicant_phone, since, dossier.id)
+        .count(conn)
+        .await?;
+    Ok(earlier < REQUEST_CONFIRMATIONS_PER_PHONE_PER_DAY)
+}
+
+/// The requests for `phone` made from `since` on, before the dossier `before_id`.
+pub fn requests_for_phone_since(
+    phone: &str,
+    since: DateTime<Utc>,
+    before_id: i64,
+) -> sea_orm::Select<dossier::Entity> {
+    dossier::Entity::find()
+        .filter(dossier::Column::ApplicantPhone.eq(phone))
+        .filter(dossier::Column::CreatedAt.gte(since))
+        .filter(dossier::Column::Id.lt(before_id))
+}
+
 /// The phone-notice and portal-call rows of `events`, in their order, for the outlets declared.
 pub(crate) async fn rows_for_events(
     conn: &impl ConnectionTrait,
@@ -247,6 +281,7 @@ pub(crate) async fn rows_for_events(
         if outlets.phone
             && !dossier.applicant_phone.trim().is_empty()
             && let Some(topic) = phone_topic_of(event)
+            && (event.kind != EventKind::Requested || may_confirm_by_phone(conn, dossier).await?)
         {
             rows.push(pending_row(
                 DeliveryKind::PhoneNotice,
