@@ -131,6 +131,18 @@ pub enum Fault {
         /// How many records.
         records: u32,
     },
+    /// The next `times` calls answer `status`, any 4xx or 5xx but 429 (which has
+    /// [`Fault::TooManyRequests`]): 408 and 425, that ask for the same request again later, or 403 and
+    /// 409, that refuse it.
+    ErrorStatus {
+        /// How many calls.
+        times: u32,
+        /// The status to answer; outside 400–599, or 429, it is 500.
+        status: u16,
+        /// Which calls.
+        #[serde(default)]
+        scope: Scope,
+    },
     /// The next `records` events are served with an `eventTime` that is not a time at all (a carrier
     /// that breaks the contract): the record is in the feed between readable ones, with its id.
     UnreadableRecords {
@@ -149,8 +161,8 @@ fn default_server_status() -> u16 {
 pub enum Failure {
     /// 429 with this `Retry-After`, in seconds.
     TooManyRequests(u64),
-    /// This 5xx status.
-    ServerError(u16),
+    /// This error status (a 5xx, or a 4xx of [`Fault::ErrorStatus`]).
+    Status(u16),
     /// Close the connection without an answer.
     ConnectionReset,
     /// Answer after this delay.
@@ -204,13 +216,10 @@ mod tests {
     #[test]
     fn failures_fire_in_order_and_only_within_scope() {
         let mut q = FailureQueue::default();
-        q.push(Failure::ServerError(503), Scope::Tracking, 1);
+        q.push(Failure::Status(503), Scope::Tracking, 1);
         q.push(Failure::TooManyRequests(2), Scope::Any, 2);
         assert_eq!(q.take(Endpoint::Token), Some(Failure::TooManyRequests(2)));
-        assert_eq!(
-            q.take(Endpoint::TrackingFeed),
-            Some(Failure::ServerError(503))
-        );
+        assert_eq!(q.take(Endpoint::TrackingFeed), Some(Failure::Status(503)));
         assert_eq!(
             q.take(Endpoint::TrackingFeed),
             Some(Failure::TooManyRequests(2))

@@ -275,7 +275,19 @@ pub(crate) fn apply_fault(shared: &Shared, fault: Fault) -> Vec<TrackingRecord> 
             } else {
                 500
             };
-            failures(Failure::ServerError(status), scope, times);
+            failures(Failure::Status(status), scope, times);
+        }
+        Fault::ErrorStatus {
+            times,
+            status,
+            scope,
+        } => {
+            let status = if (400..600).contains(&status) && status != 429 {
+                status
+            } else {
+                500
+            };
+            failures(Failure::Status(status), scope, times);
         }
         Fault::ConnectionReset { times, scope } => {
             failures(Failure::ConnectionReset, scope, times);

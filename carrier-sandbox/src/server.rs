@@ -261,10 +261,14 @@ async fn gate<E: Endpoint>(
             .header(RETRY_AFTER, secs.to_string())
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .body(r#"{"error":"too_many_requests"}"#)),
-        Some(Failure::ServerError(status)) => Ok(Response::builder()
+        Some(Failure::Status(status)) => Ok(Response::builder()
             .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
-            .body(r#"{"error":"server_error"}"#)),
+            .body(if status >= 500 {
+                r#"{"error":"server_error"}"#
+            } else {
+                r#"{"error":"request_error"}"#
+            })),
         Some(Failure::ConnectionReset) => {
             if let Some(peer) = req.remote_addr().as_socket_addr() {
                 net::reset(&shared.connections, peer);

@@ -719,3 +719,76 @@ async fn two_workers_reading_quiet_orders_at_once_read_each_order_once() {
     assert_eq!(carrier_event_count(&app).await, records);
     assert_eq!(carrier_timeline_count(&app).await, scannable);
 }
+
+#[tokio::test]
+async fn an_order_answered_408_or_425_is_tried_again_and_one_answered_409_is_not() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let sandbox = sandbox().await;
+    let carrier = Arc::new(adapter(&sandbox));
+    let mail = tempfile::tempdir().expect("temp dir");
+    let orders = orders_worker(&carrier, mail.path());
+
+    // "Again, later" a few times within one call: placed on the first outbox attempt.
+    sandbox.inject(Fault::ErrorStatus {
+        times: 1,
+        status: 408,
+        scope: Scope::Orders,
+    });
+    sandbox.inject(Fault::ErrorStatus {
+        times: 1,
+        status: 425,
+        scope: Scope::Orders,
+    });
+    let (code, _) = picked_up(&app, &keys.postal).await;
+    assert_eq!(
+        worker::outbox::step(&app.store, &orders).await,
+        StepOutcome::Worked
+    );
+    let rows = order_rows(&app).await;
+    assert_eq!(
+        rows[0].status,
+        OutboxStatus::Done,
+        "{:?}",
+        rows[0].last_error
+    );
+    assert_eq!(sandbox.stats().order_post, 3);
+    assert!(sandbox.order(&format!("{code}-I")).is_some());
+
+    // 408 on every attempt: the row waits for a later attempt, it is not given up.
+    sandbox.inject(Fault::ErrorStatus {
+        times: 1000,
+        status: 408,
+        scope: Scope::Orders,
+    });
+    let (second, _) = picked_up(&app, &keys.postal).await;
+    worker::outbox::step(&app.store, &orders).await;
+    let row = order_row(&app, &format!("{second}-I")).await;
+    let outbox_row = order_rows(&app)
+        .await
+        .into_iter()
+        .find(|r| r.status != OutboxStatus::Done)
+        .expect("the second order's row");
+    assert_eq!(outbox_row.status, OutboxStatus::Pending, "kept for a retry");
+    assert!(row.placed_at.is_none());
+    sandbox.clear_faults();
+    place_orders(&app, &orders).await;
+    assert!(sandbox.order(&format!("{second}-I")).is_some());
+
+    // 409: CARRIER.md answers a repeated order the same, so a conflict is a refusal of this one.
+    sandbox.inject(Fault::ErrorStatus {
+        times: 1000,
+        status: 409,
+        scope: Scope::Orders,
+    });
+    let (third, _) = picked_up(&app, &keys.postal).await;
+    place_orders(&app, &orders).await;
+    let failed: Vec<_> = order_rows(&app)
+        .await
+        .into_iter()
+        .filter(|r| r.status == OutboxStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1);
+    assert!(sandbox.order(&format!("{third}-I")).is_none());
+}

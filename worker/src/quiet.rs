@@ -81,6 +81,10 @@ pub async fn step_or_stop(
     settings: &QuietSettings,
     stop: impl Future<Output = ()>,
 ) -> StepOutcome {
+    if carrier.resting().is_some() {
+        // The carrier asked to be left alone (429 `Retry-After`): every read would fail at once.
+        return StepOutcome::Idle;
+    }
     let orders = match carrier_orders::claim_quiet(
         store,
         &settings.holder,

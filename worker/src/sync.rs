@@ -189,6 +189,14 @@ async fn cycle(
 ) -> Cycle {
     let span = tracing::Span::current();
     let holder = settings.holder.as_str();
+    if let Some(wait) = carrier.resting() {
+        // The carrier asked to be left alone: taking the lease would only fail its first page.
+        tracing::debug!(
+            carrier.wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "the carrier asked not to be called yet"
+        );
+        return Cycle::Done(StepOutcome::Idle);
+    }
     let start = match carrier_ingest::take_lease(store, holder, settings.lease).await {
         Ok(Some(cursor)) => cursor,
         Ok(None) => return Cycle::Done(StepOutcome::Idle),

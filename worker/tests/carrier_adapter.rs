@@ -592,3 +592,56 @@ async fn an_answer_larger_than_the_cap_is_an_error_of_that_call_not_a_memory_hog
     assert!(error.to_string().contains("larger than"), "{error}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_retry_after_longer_than_a_call_waits_holds_every_caller_off_until_it_passes() {
+    let s = settled_world(2).await;
+    let carrier = adapter(&s);
+    carrier.feed(0, 1).await.expect("token in hand");
+    // A call waits out at most 2 s (the policy's `max_retry_after`); the carrier asks for 3.
+    s.inject(Fault::TooManyRequests {
+        times: 1,
+        retry_after_secs: 3,
+        scope: Scope::Tracking,
+    });
+    let before = s.stats().carrier_requests();
+    let started = Instant::now();
+    let error = carrier.feed(0, 10).await.expect_err("told to wait 3 s");
+    assert!(
+        matches!(error, CarrierError::RateLimited { retry_after: Some(wait), .. }
+            if wait > Duration::from_secs(2)),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "not waited out");
+    assert!(error.is_transient());
+
+    // Every caller — the feed, per-order reads, new orders — is held off, without a request.
+    assert!(carrier.resting().is_some());
+    for error in [
+        carrier.feed(0, 10).await.err(),
+        carrier.order_events("W-0000001").await.err(),
+        carrier.create_order(&order("HOLD-1-I", None)).await.err(),
+    ] {
+        assert!(
+            matches!(error, Some(CarrierError::RateLimited { .. })),
+            "{error:?}"
+        );
+    }
+    assert_eq!(
+        s.stats().carrier_requests(),
+        before + 1,
+        "one request: the 429"
+    );
+
+    // Once the time has passed, calls go through again.
+    while carrier.held_off_for().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    assert!(carrier.resting().is_none());
+    carrier.feed(0, 10).await.expect("after the hold-off");
+    carrier
+        .create_order(&order("HOLD-1-I", None))
+        .await
+        .expect("the order once the carrier is ready");
+}

@@ -61,7 +61,8 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff.
     pub max_delay: Duration,
-    /// The longest `Retry-After` honoured within a call; a longer one is cut to this.
+    /// The longest `Retry-After` a call waits out before retrying; a longer one ends the call (and
+    /// holds every caller off until it passes, see [`super::HttpCarrier`]).
     pub max_retry_after: Duration,
 }
 

@@ -3,8 +3,13 @@
 //! Every call goes through one loop that survives what real carriers do:
 //! - a token from `POST /token` (HTTP Basic), cached and renewed before expiry; one fetch at a time;
 //!   a 401 on a call drops the token, fetches a new one and retries that call once;
-//! - 429: waits `Retry-After` (capped), else backs off;
-//! - 5xx, timeouts, refused or reset connections: exponential backoff with jitter;
+//! - 429: its `Retry-After` holds off every caller of the adapter (the feed, the quiet parcels, the
+//!   orders: the carrier's rate limit is one), up to [`MAX_HOLD_OFF`]; a call waits out a short one
+//!   and retries, a longer one ends the call at once with [`CarrierError::RateLimited`], and so does
+//!   any call made before it passes — without a request. Loops skip their step meanwhile
+//!   ([`Carrier::resting`]); without `Retry-After`, a 429 backs off;
+//! - 5xx, 408 and 425 (the carrier's "try again"), timeouts, refused or reset connections:
+//!   exponential backoff with jitter;
 //! - a bounded number of attempts, then a typed [`CarrierError`];
 //! - at most `max_concurrency` requests in flight (a semaphore; no permit is held while waiting).
 //!
@@ -14,8 +19,8 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -25,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::config::{CarrierConfig, RetryPolicy};
-use super::error::CarrierError;
+use super::error::{CarrierError, carrier_text};
 use super::types::{FeedPage, OrderAnswer, OrderRequest, TrackingRecord, read_records};
 use super::{Carrier, metric};
 
@@ -105,6 +110,10 @@ struct Answer {
 /// and a bigger answer is a failed call, never a reason to hold the worker's memory.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
+/// The longest a `Retry-After` holds the adapter off: a longer one (or a broken header) is cut to
+/// this, so a carrier's mistake cannot stop the worker for days.
+pub const MAX_HOLD_OFF: Duration = Duration::from_secs(3600);
+
 /// What to do after an exchange.
 enum Verdict {
     Done(Vec<u8>),
@@ -128,6 +137,8 @@ pub struct HttpCarrier {
     token: Mutex<Option<Arc<AccessToken>>>,
     generation: AtomicU64,
     counters: Counters,
+    /// No request before this instant: the carrier's last `Retry-After`, shared by every caller.
+    not_before: std::sync::Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for HttpCarrier {
@@ -170,7 +181,7 @@ fn error_detail(body: &[u8]) -> String {
     ["error_description", "message", "error"]
         .iter()
         .find_map(|k| json.get(k).and_then(|v| v.as_str()))
-        .map(|s| s.chars().take(200).collect())
+        .map(carrier_text)
         .unwrap_or_else(|| "no error text".into())
 }
 
@@ -209,6 +220,7 @@ impl HttpCarrier {
             token: Mutex::new(None),
             generation: AtomicU64::new(0),
             counters: Counters::default(),
+            not_before: std::sync::Mutex::new(None),
         })
     }
 
@@ -221,6 +233,50 @@ impl HttpCarrier {
             token_fetches: get(&self.counters.token_fetches),
             token_refreshes: get(&self.counters.token_refreshes),
         }
+    }
+
+    /// Holds every caller off for `wait` (at most [`MAX_HOLD_OFF`]) from now, unless already held
+    /// off longer.
+    fn hold_off(&self, wait: Duration) {
+        let until = Instant::now() + wait.min(MAX_HOLD_OFF);
+        let mut slot = self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(slot.map_or(until, |t| t.max(until)));
+    }
+
+    /// How long until the carrier may be called again, if it asked to be left alone.
+    pub fn held_off_for(&self) -> Option<Duration> {
+        let slot = self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.and_then(|t| t.checked_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Before an attempt: waits out a hold-off no longer than a call waits for `Retry-After`; a
+    /// longer one ends the call at once, without a request.
+    async fn respect_hold_off(
+        &self,
+        call: &'static str,
+        attempts: u32,
+    ) -> Result<(), CarrierError> {
+        let Some(wait) = self.held_off_for() else {
+            return Ok(());
+        };
+        if wait > self.retry.max_retry_after {
+            return Err(failed(
+                call,
+                CarrierError::RateLimited {
+                    attempts,
+                    retry_after: Some(wait),
+                },
+            ));
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// Sends one request under a concurrency permit and reads its whole body.
@@ -312,22 +368,36 @@ impl HttpCarrier {
             return Verdict::Refresh;
         }
         if status == HttpStatus::TOO_MANY_REQUESTS {
-            if last {
-                return Verdict::Fail(CarrierError::RateLimited {
-                    attempts: attempt,
-                    retry_after: answer.retry_after,
-                });
+            if let Some(asked) = answer.retry_after {
+                // Every caller waits, not only this one: the rate limit is the carrier's, for us all.
+                self.hold_off(asked);
             }
-            let pause = answer
-                .retry_after
-                .map(|d| d.min(self.retry.max_retry_after))
-                .unwrap_or_else(|| self.retry.backoff(attempt));
-            return Verdict::Retry {
-                pause,
-                reason: "429".into(),
+            let fail = |retry_after| {
+                Verdict::Fail(CarrierError::RateLimited {
+                    attempts: attempt,
+                    retry_after,
+                })
+            };
+            return match answer.retry_after {
+                _ if last => fail(answer.retry_after.map(|d| d.min(MAX_HOLD_OFF))),
+                // Longer than a call waits: the call ends, and the hold-off keeps every caller away.
+                Some(asked) if asked > self.retry.max_retry_after => {
+                    fail(Some(asked.min(MAX_HOLD_OFF)))
+                }
+                Some(asked) => Verdict::Retry {
+                    pause: asked,
+                    reason: "429".into(),
+                },
+                None => Verdict::Retry {
+                    pause: self.retry.backoff(attempt),
+                    reason: "429".into(),
+                },
             };
         }
-        if status.is_server_error() {
+        // 408 Request Timeout and 425 Too Early say "the same request again, later" (RFC 9110, RFC
+        // 8470): transient like a 5xx. 409 is not: CARRIER.md answers a repeated order the same, so
+        // a conflict is the carrier's refusal of this request.
+        if status.is_server_error() || matches!(status.as_u16(), 408 | 425) {
             if last {
                 return Verdict::Fail(CarrierError::Server {
                     status: status.as_u16(),
@@ -385,6 +455,7 @@ impl HttpCarrier {
     async fn fetch_token(&self) -> Result<AccessToken, CarrierError> {
         let mut attempt = 0;
         let body = loop {
+            self.respect_hold_off("token", attempt).await?;
             attempt += 1;
             let request = self
                 .client
@@ -444,6 +515,7 @@ impl HttpCarrier {
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
+            self.respect_hold_off(name, attempt).await?;
             attempt += 1;
             let token = self.token().await?;
             let request = build(&self.client).header(AUTHORIZATION, token.header.clone());
@@ -516,6 +588,11 @@ impl HttpCarrier {
 }
 
 impl Carrier for HttpCarrier {
+    fn resting(&self) -> Option<Duration> {
+        self.held_off_for()
+            .filter(|wait| *wait > self.retry.max_retry_after)
+    }
+
     async fn create_order(&self, order: &OrderRequest) -> Result<OrderAnswer, CarrierError> {
         let wire = WireOrder {
             customer_code: &self.customer_code,
@@ -548,8 +625,8 @@ impl Carrier for HttpCarrier {
                 "order.post",
                 CarrierError::Refused {
                     order_number: order.order_number.clone(),
-                    status,
-                    message,
+                    status: status.chars().take(16).collect(),
+                    message: carrier_text(&message),
                 },
             ));
         }
@@ -646,5 +723,9 @@ mod tests {
     fn error_bodies_are_summarised_not_echoed() {
         assert_eq!(error_detail(br#"{"error":"bad","x":"Nguyen"}"#), "bad");
         assert_eq!(error_detail(b"Nguyen Van A"), "12 bytes of non-JSON");
+        let echoed = error_detail(
+            r#"{"message":"receiverTel 0912345678 / a.b@example.vn invalid"}"#.as_bytes(),
+        );
+        assert_eq!(echoed, "receiverTel *** / *** invalid");
     }
 }

@@ -22,7 +22,7 @@ use std::future::Future;
 pub use config::{CarrierConfig, RetryPolicy};
 pub use error::CarrierError;
 pub use feed::{FeedBatch, FeedRead, feed_with_overlap};
-pub use http::{AdapterStats, HttpCarrier};
+pub use http::{AdapterStats, HttpCarrier, MAX_HOLD_OFF};
 pub use types::{
     FeedPage, MalformedRecord, OrderAnswer, OrderRequest, StatusCode, TrackingRecord,
     parse_event_time, vietnam_offset,
@@ -62,6 +62,12 @@ pub trait Carrier: Send + Sync {
         &self,
         order_number: &str,
     ) -> impl Future<Output = Result<Vec<TrackingRecord>, CarrierError>> + Send;
+
+    /// How long the carrier asked (429 `Retry-After`) not to be called any more, when that is longer
+    /// than one call waits: every call fails at once meanwhile, so a loop skips its step.
+    fn resting(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 impl<C: Carrier> Carrier for std::sync::Arc<C> {
@@ -85,5 +91,9 @@ impl<C: Carrier> Carrier for std::sync::Arc<C> {
         order_number: &str,
     ) -> impl Future<Output = Result<Vec<TrackingRecord>, CarrierError>> + Send {
         (**self).order_events(order_number)
+    }
+
+    fn resting(&self) -> Option<std::time::Duration> {
+        (**self).resting()
     }
 }
