@@ -555,6 +555,16 @@ async fn the_whole_chain_ends_returned_to_agency_after_two_notices_two_working_d
     // made; one two weeks later counts, and the result goes back to the agency.
     let delivery = format!("/api/v1/dossiers/{code}/delivery");
     let first_at = Utc::now() - TimeDelta::days(14);
+    // The result went to the post before the first notice (no parcel event may come before that).
+    entity::leg::Entity::update_many()
+        .col_expr(
+            entity::leg::Column::StartedAt,
+            sea_orm::sea_query::Expr::value(first_at - TimeDelta::days(1)),
+        )
+        .filter(entity::leg::Column::ItemCode.eq(outbound_item))
+        .exec(&app.store.write)
+        .await
+        .expect("the parcel's start");
     let first =
         json!({"outcome": "failed", "reason": "Không có người nhận", "at": first_at.to_rfc3339()});
     let d = json_of(post(&app, &delivery, Some(&keys.postal), &first).await, 200).await;
@@ -1106,4 +1116,69 @@ async fn a_return_only_dossier_goes_home_from_the_desk() {
     let d = dossier(&app, code, &keys.postal).await;
     assert_eq!(d["status"], "result_with_post");
     assert_eq!(leg(&d, "outbound")["item_code"], item);
+}
+
+#[tokio::test]
+async fn no_parcel_event_may_be_dated_before_the_post_took_the_parcel_in() {
+    let app = TestApp::spawn().await;
+    let keys = Keys::new(&app).await;
+    let (code, inbound) = picked_up(&app, &keys.postal).await;
+    let outbound = to_result_with_post(&app, &keys, &code).await;
+    let before = dossier(&app, &code, &keys.postal).await;
+    let yesterday = vn_time(TimeDelta::days(-1));
+
+    // A delivery dated the day before the result was handed to the post: refused, field `at`.
+    let delivery = format!("/api/v1/dossiers/{code}/delivery");
+    expect_error(
+        post(
+            &app,
+            &delivery,
+            Some(&keys.postal),
+            &json!({"outcome": "delivered", "at": yesterday,
+                    "recipient": {"full_name": "Nguyễn Văn An", "id_number": "001090012345",
+                                  "proxy": false}}),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["at"],
+    )
+    .await;
+    expect_error(
+        post(
+            &app,
+            &delivery,
+            Some(&keys.postal),
+            &json!({"outcome": "failed", "reason": "Không có người nhận", "at": yesterday}),
+        )
+        .await,
+        422,
+        "validation_failed",
+        &["at"],
+    )
+    .await;
+    // The same by scan, for either parcel.
+    for (item, event) in [(&outbound, "delivery_failed"), (&inbound, "arrived")] {
+        let res = post(
+            &app,
+            "/api/v1/scans",
+            Some(&keys.postal),
+            &json!({"scan_id": scan_id(), "item_code": item, "event": event, "at": yesterday}),
+        )
+        .await;
+        expect_error(res, 422, "validation_failed", &["at"]).await;
+    }
+    // Nothing changed; a time after the handover is taken.
+    let after = dossier(&app, &code, &keys.postal).await;
+    assert_eq!(after["status"], before["status"]);
+    assert_eq!(after["timeline"], before["timeline"]);
+    let res = post(
+        &app,
+        "/api/v1/scans",
+        Some(&keys.postal),
+        &json!({"scan_id": scan_id(), "item_code": outbound, "event": "out_for_delivery",
+                "at": vn_time(TimeDelta::zero())}),
+    )
+    .await;
+    assert_eq!(json_of(res, 201).await["status"], "out_for_delivery");
 }

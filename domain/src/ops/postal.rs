@@ -129,6 +129,24 @@ pub(crate) fn check_at(
     }
 }
 
+/// Refuses a time a person or a device gives for a parcel's event that comes before the post took
+/// the parcel in (its pickup, or the signing of the result's handover to the post), beyond
+/// [`CLOCK_SKEW`]: nothing can happen to a parcel before it exists, and a delivery dated before it
+/// would show a late result as delivered on time in the reports.
+pub(crate) fn check_not_before_start(leg: &leg::Model, at: DateTime<Utc>) -> Result<(), OpError> {
+    match leg.started_at {
+        Some(start) if at < start - CLOCK_SKEW => Err(OpError::field(
+            "at",
+            format!(
+                "is before the post took this parcel in ({}); an event of the parcel cannot come \
+                 before it",
+                crate::sla::to_local(start).to_rfc3339()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a dossier's new status.
 pub(crate) async fn set_status(
     conn: &impl ConnectionTrait,
@@ -950,6 +968,7 @@ pub async fn record_delivery(
         // No result travels home in this mode: the lifecycle has the words for it.
         return Err(InvalidTransition { mode, from, action }.into());
     };
+    check_not_before_start(&leg, checked.at)?;
     let mut leg_update: leg::ActiveModel = leg.clone().into();
     leg_update.updated_at = Set(now);
     let attempt = match checked.outcome {

@@ -732,6 +732,9 @@ fn check_door(
     leg: &LegState,
     dossier: &DossierState,
 ) -> Result<Option<i64>, OpError> {
+    if source == EventSource::Scan {
+        super::postal::check_not_before_start(&leg.model, scan.at)?;
+    }
     if is_delivery_of_result(scan, leg) && source == EventSource::Scan {
         match &scan.recipient {
             None => Err(OpError::field(
