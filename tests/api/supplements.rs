@@ -876,6 +876,17 @@ async fn an_acceptance_before_the_supplement_is_collected_closes_its_pickup_and_
     let note = last_note(&d, "accepted");
     assert!(note.contains("pickup is closed"), "{note}");
     assert!(note.contains("counted anew"), "{note}");
+    // Nothing was handed over for it: the dossier's slip has no page for it.
+    let slip = get(
+        &app,
+        &format!("/api/v1/dossiers/{code}/slip.pdf"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(slip.status(), 200);
+    let pdf = slip.bytes().await.expect("body");
+    let pages = pdf_extract::extract_text_from_mem_by_pages(&pdf).expect("the PDF's text");
+    assert_eq!(pages.len(), 1, "{pages:?}");
     expect_error(
         post(
             &app,

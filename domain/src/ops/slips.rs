@@ -7,7 +7,7 @@
 //! citizen (their token) or staff who may see the dossier, exactly like the dossier view.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{DeliveryOutcome, DossierStatus, LegDirection};
+use entity::enums::{DeliveryOutcome, DossierStatus, LegDirection, LegStatus};
 use entity::{
     agency, delivery_attempt, dossier, leg, pickup_slip, post_office, procedure, supplement,
 };
@@ -165,6 +165,12 @@ pub async fn slip_record(
         .all(conn)
         .await?
         .into_iter()
+        // A supplement whose pickup was closed before the post collected it has no paper.
+        .filter(|supplement| {
+            !legs
+                .iter()
+                .any(|l| Some(l.id) == supplement.leg_id && l.status == LegStatus::Cancelled)
+        })
         .enumerate()
         .map(|(i, supplement)| SupplementSlip {
             number: i + 1,
