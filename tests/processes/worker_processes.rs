@@ -1,7 +1,8 @@
 //! The worker as production runs it: stand-alone `dossier worker` processes on one PostgreSQL
 //! database, a burst of e-mail over a pool smaller than the burst, one worker killed with `kill -9`
-//! in the middle of its sends, an SMTP server that says nothing, a SIGTERM with sends in flight, and
-//! one killed with `kill -9` in the middle of reading the carrier's feed.
+//! in the middle of its sends, an SMTP server that says nothing, a SIGTERM with sends in flight, one
+//! killed with `kill -9` in the middle of reading the carrier's feed, and two reading a backlog of the
+//! feed that takes longer than their lease.
 
 use std::collections::HashMap;
 use std::time::Duration;
