@@ -765,3 +765,48 @@ async fn an_unreadable_carrier_record_is_kept_for_administrators_and_the_cursor_
         .expect("json");
     assert_eq!(listed["records"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_push_with_an_unreadable_record_keeps_it_and_applies_the_others() {
+    let app = TestApp::spawn_with(|s| {
+        s.carrier.webhook_secret = Some(SecretString::from(PUSH_SECRET.to_owned()));
+    })
+    .await;
+    let keys = Keys::new(&app).await;
+    let admin = app.key(entity::enums::Role::Admin, None, None).await;
+    let sandbox = sandbox().await;
+    let (code, _item) = dossier_at_carrier(&app, &keys, &sandbox, &[6, 7, 10]).await;
+    sandbox.advance(Duration::from_secs(5 * 3600));
+    let mut content = serde_json::to_value(sandbox.records()).expect("json");
+    let records = content.as_array_mut().expect("records");
+    assert_eq!(records.len(), 3);
+    // The middle record breaks the contract: a time that is not one.
+    let bad_id = records[1]["id"].as_i64().expect("id");
+    records[1]["eventTime"] = json!("hôm qua");
+    let body = serde_json::to_vec(&json!({ "content": content })).expect("json");
+    let sig = carrier_ingest::push_signature(PUSH_SECRET.as_bytes(), &body);
+    let res = push(&app, &body, Some(&sig)).await;
+    assert_eq!(res.status(), 200);
+    let out: Value = res.json().await.expect("json");
+    assert_eq!(
+        (out["new"].as_u64(), out["unreadable"].as_u64()),
+        (Some(2), Some(1)),
+        "{out}"
+    );
+    assert_eq!(carrier_event_count(&app).await, 2);
+    assert_eq!(
+        dossier(&app, &code, &keys.postal).await["status"],
+        "in_transit"
+    );
+    // Kept for administrators, once however often it is pushed.
+    push(&app, &body, Some(&sig)).await;
+    let listed: Value = unreadable_records(&app, &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let kept = listed["records"].as_array().expect("records");
+    assert_eq!(kept.len(), 1, "{listed}");
+    assert_eq!(kept[0]["carrier_event_id"], bad_id);
+    assert_eq!(kept[0]["received_via"], "push");
+}

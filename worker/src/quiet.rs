@@ -154,7 +154,7 @@ pub async fn step_or_stop(
     let stored = if records.is_empty() {
         Ok(Default::default())
     } else {
-        carrier_ingest::ingest(store, &records, ReceivedVia::Order).await
+        carrier_ingest::ingest(store, &records, &[], ReceivedVia::Order).await
     };
     let mut outcome = StepOutcome::Worked;
     match stored {

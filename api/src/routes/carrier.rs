@@ -2,8 +2,10 @@
 //! is verified against `X-Dossier-Signature` (HMAC-SHA256 of the raw bytes, keyed with
 //! `carrier.webhook_secret`, compared in constant time) before anything is parsed or stored, and the
 //! records go through the same ingest as the polled feed, so a pushed and a polled copy are one event.
+//! A record that cannot be read is kept for administrators (as the feed's are) and the others go on:
+//! one bad record neither loses nor holds back the rest of the push.
 
-use domain::ops::carrier_ingest::{self, CarrierRecord, ReceivedVia};
+use domain::ops::carrier_ingest::{self, CarrierRecord, ReceivedVia, UnreadableRecord};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -19,10 +21,10 @@ use crate::state::AppState;
 
 pub use crate::limits::MAX_PUSH_RECORDS;
 
-/// A push body: `{"content": [record, …]}`.
+/// A push body: `{"content": [record, …]}`, each record read on its own.
 #[derive(Deserialize)]
 struct PushBody {
-    content: Vec<CarrierRecord>,
+    content: Vec<serde_json::Value>,
 }
 
 /// What a push did.
@@ -34,6 +36,8 @@ pub struct CarrierPushOut {
     pub duplicates: u64,
     /// New records of items this service does not know, kept for staff to reconcile.
     pub unknown_items: u64,
+    /// Records that could not be read, kept for administrators (`GET /api/v1/admin/carrier/unreadable`).
+    pub unreadable: u64,
 }
 
 #[derive(ApiResponse)]
@@ -90,17 +94,32 @@ impl CarrierApi {
                 },
             )));
         }
-        let report = carrier_ingest::ingest(&state.store, &push.content, ReceivedVia::Push).await?;
+        let mut records = Vec::with_capacity(push.content.len());
+        let mut unreadable = Vec::new();
+        for raw in push.content {
+            match CarrierRecord::deserialize(&raw) {
+                Ok(record) => records.push(record),
+                Err(error) => unreadable.push(UnreadableRecord {
+                    carrier_event_id: raw.get("id").and_then(serde_json::Value::as_i64),
+                    reason: error.to_string(),
+                    raw,
+                }),
+            }
+        }
+        let report =
+            carrier_ingest::ingest(&state.store, &records, &unreadable, ReceivedVia::Push).await?;
         tracing::info!(
             carrier.new = report.new,
             carrier.duplicates = report.duplicates,
             carrier.unknown_items = report.unknown_items,
+            carrier.unreadable = unreadable.len(),
             "carrier push ingested"
         );
         Ok(PushResponse::Ok(Json(CarrierPushOut {
             new: report.new,
             duplicates: report.duplicates,
             unknown_items: report.unknown_items,
+            unreadable: report.unreadable,
         })))
     }
 }

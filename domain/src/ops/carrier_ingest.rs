@@ -318,14 +318,17 @@ pub fn record_metrics(report: &IngestReport, via: ReceivedVia) {
     }
 }
 
-/// Stores `records` and applies the new ones, in one transaction of its own.
+/// Stores `records` and applies the new ones, and keeps the `unreadable` ones, in one transaction of
+/// its own.
 pub async fn ingest(
     store: &Store,
     records: &[CarrierRecord],
+    unreadable: &[UnreadableRecord],
     via: ReceivedVia,
 ) -> Result<IngestReport, OpError> {
     let txn = store.begin().await?;
-    let report = ingest_in(&txn, records, via).await?;
+    let mut report = ingest_in(&txn, records, via).await?;
+    report.unreadable = store_unreadable(&txn, unreadable, via).await?;
     txn.commit().await?;
     record_metrics(&report, via);
     Ok(report)
