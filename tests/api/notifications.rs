@@ -1004,6 +1004,28 @@ pub(super) fn subjects_to(sink: &SmtpSink, to: &str) -> Vec<String> {
         .collect()
 }
 
+/// The carrier order of the result's parcel `outbound` of the dossier `code`.
+fn result_order(
+    sandbox: &carrier_sandbox::SandboxHandle,
+    code: &str,
+    outbound: &str,
+) -> carrier_sandbox::OrderRequest {
+    carrier_sandbox::OrderRequest {
+        customer_code: Some(sandbox.config().customer_code.clone()),
+        order_number: Some(format!("{code}-O")),
+        sender_name: Some("UBND".into()),
+        sender_address: Some("2 Lý Thái Tổ".into()),
+        sender_province: Some("01".into()),
+        sender_tel: Some("0240000000".into()),
+        receiver_name: Some("Công dân".into()),
+        receiver_address: Some("1 Tràng Tiền".into()),
+        receiver_province: Some("01".into()),
+        receiver_tel: Some("0900000000".into()),
+        item_code: Some(outbound.to_owned()),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn the_result_delivered_as_the_carrier_reports_it_is_told_to_the_citizen_and_the_agency() {
     const SECRET: &str = "hoankiem-webhook-secret-2026";
@@ -1028,20 +1050,7 @@ async fn the_result_delivered_as_the_carrier_reports_it_is_told_to_the_citizen_a
 
     // The carrier takes the result out for delivery, then delivers it, an hour apart.
     let sandbox = super::carrier::sandbox().await;
-    let order = carrier_sandbox::OrderRequest {
-        customer_code: Some(sandbox.config().customer_code.clone()),
-        order_number: Some(format!("{code}-O")),
-        sender_name: Some("UBND".into()),
-        sender_address: Some("2 Lý Thái Tổ".into()),
-        sender_province: Some("01".into()),
-        sender_tel: Some("0240000000".into()),
-        receiver_name: Some("Công dân".into()),
-        receiver_address: Some("1 Tràng Tiền".into()),
-        receiver_province: Some("01".into()),
-        receiver_tel: Some("0900000000".into()),
-        item_code: Some(outbound.clone()),
-        ..Default::default()
-    };
+    let order = result_order(&sandbox, &code, &outbound);
     let script = carrier_sandbox::Script::every(Duration::from_secs(3600), &[6, 12, 14]);
     assert_eq!(sandbox.create_order(&order, Some(&script)).status, "00");
     sandbox.advance(Duration::from_secs(3 * 3600));
@@ -1151,20 +1160,7 @@ async fn a_delivery_the_carrier_reports_after_the_postman_recorded_it_is_told_on
 
     // Later the carrier's feed reports the same parcel out for delivery and delivered.
     let sandbox = super::carrier::sandbox().await;
-    let order = carrier_sandbox::OrderRequest {
-        customer_code: Some(sandbox.config().customer_code.clone()),
-        order_number: Some(format!("{code}-O")),
-        sender_name: Some("UBND".into()),
-        sender_address: Some("2 Lý Thái Tổ".into()),
-        sender_province: Some("01".into()),
-        sender_tel: Some("0240000000".into()),
-        receiver_name: Some("Công dân".into()),
-        receiver_address: Some("1 Tràng Tiền".into()),
-        receiver_province: Some("01".into()),
-        receiver_tel: Some("0900000000".into()),
-        item_code: Some(outbound.clone()),
-        ..Default::default()
-    };
+    let order = result_order(&sandbox, &code, &outbound);
     let script = carrier_sandbox::Script::every(Duration::from_secs(60), &[12, 14]);
     assert_eq!(sandbox.create_order(&order, Some(&script)).status, "00");
     sandbox.advance(Duration::from_secs(180));
