@@ -51,6 +51,19 @@ async fn assert_rate_limited_page(res: Response) {
     );
 }
 
+/// The JSON answer of `GET path` with the API key `key`.
+async fn json_with_key(app: &TestApp, path: &str, key: &str) -> Value {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// A valid pickup request from the applicant with `phone`.
 fn request_with_phone(phone: &str) -> Value {
     let mut body = valid_request();
@@ -284,16 +297,7 @@ async fn a_trusted_proxy_reaching_a_dual_stack_socket_over_ipv4_is_still_trusted
         .await
         .expect("request");
     assert!(res.status().is_success(), "{:?}", res.text().await);
-    let trail: Value = app
-        .client
-        .get(app.url("/api/v1/admin/audit?limit=500"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let trail = json_with_key(&app, "/api/v1/admin/audit?limit=500", &admin).await;
     let holiday = trail["entries"]
         .as_array()
         .expect("entries")
@@ -384,16 +388,7 @@ async fn a_citizens_token_buys_no_allowance_of_its_own() {
     assert_eq!(complain().await.expect("request").status(), 201);
     assert_rate_limited(complain().await.expect("request")).await;
     let admin = app.key(Role::Admin, None, None).await;
-    let open: Value = app
-        .client
-        .get(app.url("/api/v1/complaints?status=open"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let open = json_with_key(&app, "/api/v1/complaints?status=open", &admin).await;
     assert_eq!(
         open["complaints"].as_array().map(Vec::len),
         Some(1),
