@@ -209,10 +209,15 @@ pub fn phone_topic(kind: EventKind, leg: Option<LegDirection>) -> Option<PhoneTo
     Some(PhoneTopic::Status(status))
 }
 
-/// The phone notice `event` causes, if any: none for a report that only joined the timeline (see
-/// [`super::outbox::tells_citizen`]).
+/// Whether `event` moved its dossier, or is an incident (which moves nothing by nature): whether it
+/// may tell the citizen something new (see [`super::outbox::tells_citizen`]).
+pub(crate) fn moved_or_incident(event: &dossier_event::Model) -> bool {
+    event.to_status.is_some() || event.kind == EventKind::Incident
+}
+
+/// The phone notice `event` causes, if any: none for a report that only joined the timeline.
 fn phone_topic_of(event: &dossier_event::Model) -> Option<PhoneTopic> {
-    super::outbox::moved_or_incident(event)
+    moved_or_incident(event)
         .then(|| phone_topic(event.kind, event.leg))
         .flatten()
 }

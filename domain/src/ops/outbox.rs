@@ -221,12 +221,7 @@ pub(crate) fn citizen_notice_kind(kind: EventKind, leg: Option<LegDirection>) ->
 /// delivery, a failed attempt too soon to count as a notice — tells nothing new: exactly one message
 /// per dossier, notice and channel (INTEGRATIONS.md).
 pub(crate) fn tells_citizen(event: &dossier_event::Model) -> bool {
-    moved_or_incident(event) && citizen_notice_kind(event.kind, event.leg)
-}
-
-/// Whether `event` moved its dossier, or is an incident.
-pub(crate) fn moved_or_incident(event: &dossier_event::Model) -> bool {
-    event.to_status.is_some() || event.kind == EventKind::Incident
+    super::integrations::moved_or_incident(event) && citizen_notice_kind(event.kind, event.leg)
 }
 
 /// A random delivery id: 128 bits, hex.
