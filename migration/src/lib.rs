@@ -64,6 +64,7 @@ mod m20261206_500003_create_outbox_dossier_kind_index;
 mod m20261207_000001_add_legs_pickup_appointment;
 mod m20261207_100001_create_carrier_unreadable_records;
 mod m20261207_300001_create_dossiers_phone_created_index;
+mod m20261207_300002_create_complaints_dossier_status_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -133,6 +134,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_add_legs_pickup_appointment::Migration),
             Box::new(m20261207_100001_create_carrier_unreadable_records::Migration),
             Box::new(m20261207_300001_create_dossiers_phone_created_index::Migration),
+            Box::new(m20261207_300002_create_complaints_dossier_status_index::Migration),
         ]
     }
 }

@@ -97,3 +97,18 @@ async fn a_phones_requests_of_the_last_day_are_counted_through_their_index() {
         .expect("count");
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn a_dossiers_open_complaints_are_counted_through_their_index() {
+    let app = TestApp::spawn().await;
+    let plan = plan(
+        &app,
+        "SELECT COUNT(*) FROM complaints WHERE dossier_id = 1 AND status = 'open'",
+        Vec::new(),
+    )
+    .await;
+    assert!(
+        plan.contains("complaints_dossier_status"),
+        "the count reads more than the dossier's complaints:\n{plan}"
+    );
+}
