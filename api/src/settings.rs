@@ -257,7 +257,8 @@ pub struct DatabaseSettings {
     /// On PostgreSQL, how long a statement may wait for a lock another session holds (its
     /// `lock_timeout`, default 10,000 ms) before it fails: a request is then answered 503 with
     /// nothing changed, and a worker's step fails and is tried again, instead of either waiting
-    /// behind a stuck session for as long as it lives. 0 waits for ever.
+    /// behind a stuck session for as long as it lives. Sent as a connection startup parameter; 0 sends
+    /// none, and the server's own setting holds (for a connection pooler that refuses them).
     #[serde(default = "default_lock_timeout_ms")]
     pub lock_timeout_ms: u64,
 }

@@ -74,7 +74,7 @@ impl Store {
     }
 
     /// [`Store::connect`] with PostgreSQL's `lock_timeout` set to `lock_timeout` on every connection
-    /// (zero: no limit): a statement that would wait longer for a lock another session holds fails
+    /// (zero: the server's own setting, no limit by default): a statement that would wait longer for a lock another session holds fails
     /// (SQLSTATE 55P03), so a stuck session stalls no request and no worker loop behind it.
     pub async fn connect_with(
         url: &str,
@@ -108,10 +108,14 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .sqlx_logging(false);
-            let lock_timeout_ms = lock_timeout.as_millis().to_string();
-            options.map_sqlx_postgres_opts(move |pg| {
-                pg.options([("lock_timeout", lock_timeout_ms.as_str())])
-            });
+            // Sent as a startup parameter (`options`); zero sends none, for a pooler that refuses
+            // startup parameters (the server's own `lock_timeout` then holds).
+            if !lock_timeout.is_zero() {
+                let lock_timeout_ms = lock_timeout.as_millis().to_string();
+                options.map_sqlx_postgres_opts(move |pg| {
+                    pg.options([("lock_timeout", lock_timeout_ms.as_str())])
+                });
+            }
             let pool = Database::connect(options).await?;
             Ok(Self {
                 read: pool.clone(),
