@@ -53,16 +53,8 @@ const CARRIER_SIGNATURE: &str = "x-dossier-signature";
 /// only with the carrier's signature (checked by the route, which needs the body for it); else the
 /// JSON limit, and the route refuses the request for its credentials.
 pub fn limit_for(req: &Request, default: usize) -> usize {
-    let has_api_key = || {
-        req.headers()
-            .get(poem::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .is_some_and(|token| token.trim().starts_with("dk_"))
-    };
+    let has_api_key =
+        || crate::rate_limit::bearer_of(req).is_some_and(|token| token.starts_with("dk_"));
     match req.uri().path() {
         SCAN_BATCH_PATH if has_api_key() => default.max(MAX_SCAN_BATCH_BODY),
         CARRIER_PUSH_PATH if req.headers().contains_key(CARRIER_SIGNATURE) => {

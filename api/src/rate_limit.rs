@@ -165,8 +165,9 @@ impl RateLimits {
     }
 }
 
-/// The bearer token of a request (an API key `dk_…` or a dossier's access token `dt_…`), if any.
-fn bearer_of(req: &Request) -> Option<&str> {
+/// The bearer token of a request (an API key `dk_…` or a dossier's access token `dt_…`), if any,
+/// trimmed.
+pub(crate) fn bearer_of(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")

@@ -156,15 +156,7 @@ fn worklist_query(params: WorklistParams) -> Result<WorklistQuery, ApiError> {
         Some(_) => return Err(ApiError::bad_request("`overdue` must be `true` or `false`")),
     };
     if let Some(limit) = present(params.limit) {
-        query.limit = limit
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_WORKLIST_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "`limit` must be a whole number from 1 to {MAX_WORKLIST_PAGE}"
-                ))
-            })?;
+        query.limit = super::page_limit(Some(&limit), query.limit, MAX_WORKLIST_PAGE)?;
     }
     if let Some(after) = present(params.after) {
         query.after = Some(WorklistCursor::decode(&after).ok_or_else(|| {

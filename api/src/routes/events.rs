@@ -64,18 +64,7 @@ impl EventFeedApi {
                 FeedCursor::decode(text).map_err(|e| ApiError::bad_request(e.to_string()))?
             }
         };
-        let limit = match limit.0.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "limit must be a whole number from 1 to {MAX_LIMIT}"
-                    ))
-                })?,
-        };
+        let limit = super::page_limit(limit.0.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
         let page =
             domain::ops::feed::read_feed(&state.store.read, &caller.0, cursor, limit).await?;
         let next_cursor = match (page.events.is_empty(), after_text) {

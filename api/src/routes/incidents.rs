@@ -220,18 +220,7 @@ impl IncidentApi {
                     .map_err(|_| ApiError::bad_request("`status` must be `open` or `answered`"))?,
             ),
         };
-        let limit = match limit.0.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_LISTED,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_LISTED).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "`limit` must be a whole number from 1 to {MAX_LISTED}"
-                    ))
-                })?,
-        };
+        let limit = super::page_limit(limit.0.as_deref(), DEFAULT_LISTED, MAX_LISTED)?;
         let after = match after.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(text.parse::<i64>().map_err(|_| {

@@ -30,6 +30,8 @@ pub mod webhooks;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use crate::error::ApiError;
+
 /// The operations where a citizen's rights are at stake (API.md "Additions (second round)"):
 /// delivery to the right person, slips and receipts, incidents and complaints, fees.
 pub type CitizenRightsApis = (
@@ -47,6 +49,21 @@ pub fn citizen_rights_apis() -> CitizenRightsApis {
         slips::SlipApi,
         incidents::IncidentApi,
     )
+}
+
+/// A page's `limit` query parameter: `default` when absent or blank, else a whole number from 1 to
+/// `max`; anything else is 400 `bad_request`.
+pub fn page_limit(text: Option<&str>, default: u64, max: u64) -> Result<u64, ApiError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("`limit` must be a whole number from 1 to {max}"))
+            }),
+    }
 }
 
 /// A stored UTC time as the API shows it: RFC 3339 in Asia/Ho_Chi_Minh (+07:00).

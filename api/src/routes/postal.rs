@@ -422,19 +422,11 @@ impl PostalApi {
         after: Query<Option<String>>,
     ) -> Result<PickupsResponse, ApiError> {
         let actor = require_credentials(&caller)?;
-        let limit = match limit.0.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_PICKUPS_PAGE,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=domain::ops::postal::MAX_WORKLIST).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "`limit` must be a whole number from 1 to {}",
-                        domain::ops::postal::MAX_WORKLIST
-                    ))
-                })?,
-        };
+        let limit = super::page_limit(
+            limit.0.as_deref(),
+            DEFAULT_PICKUPS_PAGE,
+            domain::ops::postal::MAX_WORKLIST,
+        )?;
         let after = match after.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(PickupCursor::decode(text).ok_or_else(|| {
