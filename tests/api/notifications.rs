@@ -1004,6 +1004,14 @@ pub(super) fn subjects_to(sink: &SmtpSink, to: &str) -> Vec<String> {
         .collect()
 }
 
+/// The subjects of the citizen's e-mails after the first `before`, sorted (the outbox sends
+/// concurrently).
+fn citizen_subjects_since(sink: &SmtpSink, before: usize) -> Vec<String> {
+    let mut subjects = subjects_to(sink, "an@example.vn").split_off(before);
+    subjects.sort();
+    subjects
+}
+
 /// The carrier order of the result's parcel `outbound` of the dossier `code`.
 fn result_order(
     sandbox: &carrier_sandbox::SandboxHandle,
@@ -1063,10 +1071,8 @@ async fn the_result_delivered_as_the_carrier_reports_it_is_told_to_the_citizen_a
     deliver_all(&app, &deps).await;
 
     // The outbox sends concurrently: compare without order.
-    let mut subjects = subjects_to(&sink, "an@example.vn").split_off(before);
-    subjects.sort();
     assert_eq!(
-        subjects,
+        citizen_subjects_since(&sink, before),
         [
             format!("Hồ sơ {code}: bưu tá đang giao kết quả"),
             format!("Hồ sơ {code}: đã giao kết quả"),
@@ -1180,10 +1186,8 @@ async fn a_delivery_the_carrier_reports_after_the_postman_recorded_it_is_told_on
     deliver_all(&app, &deps).await;
 
     // Told once each: nothing more for the carrier's copies of what the postman recorded.
-    let mut subjects = subjects_to(&sink, "an@example.vn").split_off(before);
-    subjects.sort();
     assert_eq!(
-        subjects,
+        citizen_subjects_since(&sink, before),
         [
             format!("Hồ sơ {code}: bưu tá đang giao kết quả"),
             format!("Hồ sơ {code}: đã giao kết quả"),
