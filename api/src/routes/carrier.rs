@@ -99,11 +99,7 @@ impl CarrierApi {
         for raw in push.content {
             match CarrierRecord::deserialize(&raw) {
                 Ok(record) => records.push(record),
-                Err(error) => unreadable.push(UnreadableRecord {
-                    carrier_event_id: raw.get("id").and_then(serde_json::Value::as_i64),
-                    reason: error.to_string(),
-                    raw,
-                }),
+                Err(error) => unreadable.push(UnreadableRecord::new(raw, error.to_string())),
             }
         }
         let report =

@@ -156,7 +156,24 @@ fn cut_to_bytes(text: String, max: usize) -> (String, bool) {
     (text[..end].to_owned(), true)
 }
 
+/// The id of a carrier record, read as loosely as the carrier may write it (`id` or `Id`, a number
+/// or a numeric string): an unreadable record keeps one key whether it was pushed or polled.
+pub fn record_id(raw: &serde_json::Value) -> Option<i64> {
+    raw.get("id")
+        .or_else(|| raw.get("Id"))
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()))
+}
+
 impl UnreadableRecord {
+    /// A record that could not be read for `reason`, with its id when at least that can be read.
+    pub fn new(raw: serde_json::Value, reason: String) -> Self {
+        Self {
+            carrier_event_id: record_id(&raw),
+            reason,
+            raw,
+        }
+    }
+
     /// Its key in the table: the carrier id, else a hash of the raw JSON.
     fn key(&self, raw: &str) -> String {
         match self.carrier_event_id {

@@ -291,10 +291,7 @@ pub(crate) fn read_records(
         match TrackingRecord::deserialize(&raw) {
             Ok(record) => records.push(record),
             Err(error) => malformed.push(MalformedRecord {
-                id: raw
-                    .get("id")
-                    .or_else(|| raw.get("Id"))
-                    .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
+                id: domain::ops::carrier_ingest::record_id(&raw),
                 reason: error.to_string(),
                 raw,
             }),
